@@ -1,0 +1,78 @@
+// Package cli holds what every nixify command shares: the Factory that hands out streams,
+// configuration and clients, and the exit codes with the errors that carry them.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Exit codes, documented in the README. Scripts may rely on them.
+const (
+	ExitOK          = 0   // success
+	ExitFailure     = 1   // the operation failed (build failed, push rejected, doctor found a blocker)
+	ExitUsage       = 2   // bad flag, argument, configuration value or file
+	ExitUnhealthy   = 3   // the container runs but is not healthy (health, run, up)
+	ExitUnavailable = 4   // a required peer cannot be reached: Docker engine, nix, registry
+	ExitInterrupted = 130 // stopped by Ctrl-C / SIGINT
+)
+
+// ExitError is an error that decides the process's exit code and may carry a hint for the user.
+type ExitError struct {
+	Code int
+	Err  error
+	Hint string
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// UsageError marks err as the user's input being wrong (exit 2).
+func UsageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
+
+// Usagef is UsageError with formatting.
+func Usagef(format string, a ...any) error { return UsageError(fmt.Errorf(format, a...)) }
+
+// Unavailable marks err as a peer being out of reach (exit 4), with how to fix it.
+func Unavailable(err error, hint string) error {
+	return &ExitError{Code: ExitUnavailable, Err: err, Hint: hint}
+}
+
+// Failed marks err as the operation failing (exit 1), with an optional hint.
+func Failed(err error, hint string) error { return &ExitError{Code: ExitFailure, Err: err, Hint: hint} }
+
+// Unhealthy marks err as a container that is not healthy (exit 3).
+func Unhealthy(err error) error { return &ExitError{Code: ExitUnhealthy, Err: err} }
+
+// Silent is an exit code without a message: the command already said everything.
+func Silent(code int) error { return &ExitError{Code: code, Err: errSilent} }
+
+var errSilent = errors.New("")
+
+// IsSilent reports whether err carries nothing to print.
+func IsSilent(err error) bool { return errors.Is(err, errSilent) }
+
+// Code returns the exit code for err: ExitError's own, 130 for cancellation, 1 otherwise.
+func Code(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return ExitInterrupted
+	}
+	return ExitFailure
+}
+
+// Hint returns the hint carried by err, if any.
+func Hint(err error) string {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Hint
+	}
+	return ""
+}

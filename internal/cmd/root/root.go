@@ -1,0 +1,121 @@
+// Package root assembles the nixify command tree and turns its outcome into one line for the user
+// and an exit code.
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nixify/nixify/internal/cli"
+	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
+	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
+	versioncmd "github.com/nixify/nixify/internal/cmd/version"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/spf13/cobra"
+)
+
+// NewCmdRoot returns the root command with its global flags and every subcommand.
+func NewCmdRoot(f *cli.Factory) *cobra.Command {
+	var output string
+	var noColor bool
+	cmd := &cobra.Command{
+		Use:   "nixify",
+		Short: "Build, run, check and ship a self-contained service image defined in Nix",
+		Long: `nixify builds a Nix-defined container image (PostgreSQL, Redis, Garage and a health
+server under the nixify-init supervisor) for x86_64 and aarch64, runs it on the Docker engine,
+checks its health and pushes multi-arch images to a registry.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			switch output {
+			case "text":
+				f.IO.Format = iostreams.Text
+			case "json":
+				f.IO.Format = iostreams.JSON
+			default:
+				return cli.Usagef("invalid --output %q: accepted: text, json", output)
+			}
+			if noColor {
+				f.IO.DisableColor()
+			}
+			return nil
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.ConfigFile, "config", "", "config file (default ./nixify.yaml, then the user config dir)")
+	pf.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
+	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
+
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cli.UsageError(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
+	})
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+
+	cmd.AddGroup(&cobra.Group{ID: "image", Title: "Image commands:"}, &cobra.Group{ID: "setup", Title: "Setup commands:"})
+	for _, c := range []*cobra.Command{
+		doctorcmd.NewCmdDoctor(f, nil),
+		configcmd.NewCmdConfig(f, nil),
+		versioncmd.NewCmdVersion(f, nil),
+	} {
+		c.GroupID = "setup"
+		cmd.AddCommand(c)
+	}
+	for _, c := range imageCommands(f) {
+		c.GroupID = "image"
+		cmd.AddCommand(c)
+	}
+	cmd.SetHelpCommandGroupID("setup")
+	cmd.SetCompletionCommandGroupID("setup")
+	return cmd
+}
+
+// imageCommands are the commands of an image's life: build, run, health, push...
+var imageCommands = func(f *cli.Factory) []*cobra.Command { return nil }
+
+// Main runs nixify with args and returns the exit code. Ctrl-C cancels the context; commands stop
+// their children and return, and Main reports exit code 130.
+func Main(f *cli.Factory, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := NewCmdRoot(f)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return cli.ExitOK
+	}
+	if ctx.Err() != nil && !errors.As(err, new(*cli.ExitError)) {
+		err = &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
+	}
+	if isCobraUsage(err) {
+		err = cli.UsageError(fmt.Errorf("%w (see `nixify --help`)", err))
+	}
+	if !cli.IsSilent(err) {
+		st := f.IO.Styles()
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", st.Fail.Render("nixify:"), err)
+		if h := cli.Hint(err); h != "" {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", st.Faint.Render("hint:"), h)
+		}
+	}
+	return cli.Code(err)
+}
+
+// isCobraUsage recognises cobra's own argument errors, which it does not type.
+func isCobraUsage(err error) bool {
+	if errors.As(err, new(*cli.ExitError)) {
+		return false
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "received ", "invalid argument", "unknown flag", "unknown shorthand"} {
+		if strings.HasPrefix(msg, p) || strings.Contains(msg, " "+p) {
+			return true
+		}
+	}
+	return false
+}

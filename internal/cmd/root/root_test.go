@@ -1,0 +1,131 @@
+package root
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+type result struct {
+	code        int
+	out, errOut string
+}
+
+func run(t *testing.T, env map[string]string, dir string, args ...string) result {
+	t.Helper()
+	io, _, out, errOut := iostreams.Test()
+	f := &cli.Factory{IO: io, Getenv: func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}, WorkDir: dir}
+	code := Main(f, args)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nixify.yaml"), []byte("port: 8080\nunknown_key: 1\n"), 0o644)
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "nixify.yaml"), []byte("port: {\n"), 0o644)
+	cases := []struct {
+		name string
+		env  map[string]string
+		dir  string
+		args []string
+		want string
+	}{
+		{"unknown command", nil, "", []string{"frobnicate"}, `unknown command "frobnicate" for "nixify"`},
+		{"unknown flag", nil, "", []string{"config", "--frob"}, "unknown flag: --frob"},
+		{"bad output", nil, "", []string{"-o", "yaml", "version"}, `invalid --output "yaml": accepted: text, json`},
+		{"extra argument", nil, "", []string{"version", "extra"}, `unknown command "extra" for "nixify version"`},
+		{"bad port env", map[string]string{"NIXIFY_PORT": "abc"}, "", []string{"config"}, `invalid port "abc" (env NIXIFY_PORT): a port number from 1 to 65535`},
+		{"bad architecture env", map[string]string{"NIXIFY_ARCHITECTURES": "x86_64,mips"}, "", []string{"config"}, `invalid architectures "mips" (env NIXIFY_ARCHITECTURES)`},
+		{"unknown key in file", nil, dir, []string{"config"}, `line 2: unknown key "unknown_key"`},
+		{"bad yaml", nil, bad, []string{"config"}, "is not valid YAML"},
+		{"missing --config file", nil, "", []string{"--config", "/nonexistent/nixify.yaml", "config"}, `invalid config file "/nonexistent/nixify.yaml"`},
+		{"empty container", map[string]string{"NIXIFY_CONTAINER": "-"}, "", []string{"doctor"}, `invalid container "-" (env NIXIFY_CONTAINER)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.dir
+			if d == "" {
+				d = t.TempDir()
+			}
+			r := run(t, tc.env, d, tc.args...)
+			if r.code != cli.ExitUsage {
+				t.Fatalf("exit %d, want 2; stderr %q", r.code, r.errOut)
+			}
+			if !strings.Contains(r.errOut, tc.want) {
+				t.Fatalf("stderr %q does not contain %q", r.errOut, tc.want)
+			}
+			if n := strings.Count(strings.TrimSpace(r.errOut), "\n"); n != 0 {
+				t.Fatalf("want one line, got %d:\n%s", n+1, r.errOut)
+			}
+		})
+	}
+}
+
+func TestConfigJSONShowsOrigins(t *testing.T) {
+	r := run(t, map[string]string{"NIXIFY_PORT": "9999"}, t.TempDir(), "config", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	var got struct {
+		Entries []struct {
+			Key    string
+			Value  any
+			Origin struct{ Source, Detail string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.out), &got); err != nil {
+		t.Fatalf("%v: %s", err, r.out)
+	}
+	for _, e := range got.Entries {
+		if e.Key == "port" {
+			if e.Value != float64(9999) || e.Origin.Source != "env" || e.Origin.Detail != "NIXIFY_PORT" {
+				t.Fatalf("port entry: %+v", e)
+			}
+			return
+		}
+	}
+	t.Fatal("no port entry")
+}
+
+func TestVersion(t *testing.T) {
+	r := run(t, nil, t.TempDir(), "version", "--output", "json")
+	var v struct{ Version, GoVersion string }
+	if r.code != 0 || json.Unmarshal([]byte(r.out), &v) != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") {
+		t.Fatalf("exit %d out %q", r.code, r.out)
+	}
+}
+
+func TestDoctorExitCodes(t *testing.T) {
+	testpeer.Require(t, "nix", func() error { _, err := exec.LookPath("nix"); return err })
+	testpeer.Require(t, "Docker engine", func() error { return exec.Command("docker", "info").Run() })
+
+	r := run(t, nil, t.TempDir(), "doctor", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("doctor on this machine: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	var rep struct {
+		OK     bool
+		Checks []struct{ Name, Status string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || !rep.OK || len(rep.Checks) < 6 {
+		t.Fatalf("report: %+v %v", rep, err)
+	}
+
+	r = run(t, map[string]string{"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, t.TempDir(), "doctor")
+	if r.code != cli.ExitFailure || !strings.Contains(r.out, "docker engine\tfail") || !strings.Contains(r.out, "fix docker engine:") {
+		t.Fatalf("doctor without engine: exit %d\n%s", r.code, r.out)
+	}
+}

@@ -1,0 +1,162 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeFile(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "nixify.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func portFlag(t *testing.T, args ...string) map[string]*pflag.Flag {
+	t.Helper()
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.Int("port", 8080, "")
+	fs.StringSlice("arch", nil, "")
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]*pflag.Flag{"port": fs.Lookup("port"), "architectures": fs.Lookup("arch")}
+}
+
+func TestDefaults(t *testing.T) {
+	l, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.Port != 8080 || c.Flake != "." || c.Attr != "docker-image-static" || c.Image != "nixify-health-check" ||
+		c.Bind != "127.0.0.1" || strings.Join(c.Architectures, ",") != "x86_64,aarch64" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if l.Origins["port"].Source != FromDefault || l.File != "" {
+		t.Fatalf("origins: %+v file %q", l.Origins["port"], l.File)
+	}
+}
+
+func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "port: 9000\nimage: from-file\ncontainer: c-file\narchitectures: [arm64]\n")
+	e := env(map[string]string{"NIXIFY_PORT": "9100", "NIXIFY_IMAGE": "from-env"})
+
+	l, err := Load(Options{WorkDir: dir, Getenv: e, Flags: portFlag(t, "--port", "9200")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.Port != 9200 || c.Image != "from-env" || c.Container != "c-file" || c.Volume != "nixify-data" {
+		t.Fatalf("merged: %+v", c)
+	}
+	if strings.Join(c.Architectures, ",") != "aarch64" {
+		t.Fatalf("architectures alias not normalized: %v", c.Architectures)
+	}
+	want := map[string]Origin{
+		"port":      {FromFlag, "--port"},
+		"image":     {FromEnv, "NIXIFY_IMAGE"},
+		"container": {FromFile, file},
+		"volume":    {FromDefault, ""},
+	}
+	for k, o := range want {
+		if l.Origins[k] != o {
+			t.Errorf("origin of %s = %+v, want %+v", k, l.Origins[k], o)
+		}
+	}
+
+	// Without the flag, the environment wins over the file.
+	l, err = Load(Options{WorkDir: dir, Getenv: e, Flags: portFlag(t)})
+	if err != nil || l.Config.Port != 9100 {
+		t.Fatalf("env over file: %+v %v", l, err)
+	}
+	// Without the environment, the file wins over the default.
+	l, err = Load(Options{WorkDir: dir, Getenv: env(nil)})
+	if err != nil || l.Config.Port != 9000 {
+		t.Fatalf("file over default: %+v %v", l, err)
+	}
+}
+
+func TestUserConfigDirIsSecondChoice(t *testing.T) {
+	xdg := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(xdg, "nixify"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	user := writeFile(t, filepath.Join(xdg, "nixify"), "port: 7000\n")
+	l, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"XDG_CONFIG_HOME": xdg})})
+	if err != nil || l.Config.Port != 7000 || l.File != user {
+		t.Fatalf("user config: %+v %v", l, err)
+	}
+	work := t.TempDir()
+	writeFile(t, work, "port: 7001\n")
+	l, err = Load(Options{WorkDir: work, Getenv: env(map[string]string{"XDG_CONFIG_HOME": xdg})})
+	if err != nil || l.Config.Port != 7001 {
+		t.Fatalf("./nixify.yaml should win over the user config: %+v %v", l, err)
+	}
+}
+
+func TestArchitecturesFromEnvironmentList(t *testing.T) {
+	l, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ARCHITECTURES": "amd64,arm64"})})
+	if err != nil || strings.Join(l.Config.Architectures, ",") != "x86_64,aarch64" {
+		t.Fatalf("%+v %v", l, err)
+	}
+}
+
+func TestValidationErrorsNameKeyValueAndWhatIsAccepted(t *testing.T) {
+	cases := []struct {
+		name  string
+		file  string
+		env   map[string]string
+		flags []string
+		want  string
+	}{
+		{"port not a number", "", map[string]string{"NIXIFY_PORT": "abc"}, nil,
+			`invalid port "abc" (env NIXIFY_PORT): a port number from 1 to 65535`},
+		{"port out of range", "port: 70000\n", nil, nil, `invalid port "70000" (file `},
+		{"port zero from flag", "", nil, []string{"--port", "0"}, `invalid port "0" (flag --port): a port number from 1 to 65535`},
+		{"unknown architecture", "", nil, []string{"--arch", "riscv64"}, `invalid architectures "riscv64" (flag --arch): accepted: x86_64 (alias amd64), aarch64 (alias arm64)`},
+		{"unknown key", "port: 8080\nprot: 1\n", nil, nil, `line 2: unknown key "prot"; known keys: flake, attr,`},
+		{"bad yaml", "port: [8080\n", nil, nil, `is not valid YAML: line 1:`},
+		{"not a mapping", "- port\n", nil, nil, `line 1: expected a mapping`},
+		{"empty container", "container: \"\"\n", nil, nil, `invalid container "" (file `},
+		{"blank image from env", "", map[string]string{"NIXIFY_IMAGE": " "}, nil, `invalid image "" (env NIXIFY_IMAGE): a lowercase image name`},
+		{"bad image", "", map[string]string{"NIXIFY_IMAGE": "Bad Name"}, nil, `invalid image "Bad Name" (env NIXIFY_IMAGE): a lowercase image name`},
+		{"bad bind", "bind: localhost:80\n", nil, nil, `invalid bind "localhost:80"`},
+		{"bad docker host", "", map[string]string{"NIXIFY_DOCKER_HOST": "/var/run/docker.sock"}, nil, `invalid docker_host "/var/run/docker.sock" (env NIXIFY_DOCKER_HOST): a URL like unix://`},
+		{"empty flake", "flake: ''\n", nil, nil, `invalid flake "" (file `},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.file != "" {
+				writeFile(t, dir, tc.file)
+			}
+			_, err := Load(Options{WorkDir: dir, Getenv: env(tc.env), Flags: portFlag(t, tc.flags...)})
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestMissingConfigFileNamedByFlag(t *testing.T) {
+	_, err := Load(Options{File: filepath.Join(t.TempDir(), "nope.yaml"), Getenv: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+}

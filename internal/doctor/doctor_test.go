@@ -1,0 +1,162 @@
+package doctor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+func envWith(over map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := over[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+}
+
+func find(t *testing.T, r Report, name string) Check {
+	t.Helper()
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", name, r.Checks)
+	return Check{}
+}
+
+func requireNix(t *testing.T) {
+	testpeer.Require(t, "nix", func() error { _, err := exec.LookPath("nix"); return err })
+}
+
+func requireEngine(t *testing.T) {
+	testpeer.Require(t, "Docker engine", func() error { return exec.Command("docker", "info").Run() })
+}
+
+// TestThisMachine runs every check against the real nix (Debian's nix-bin, 2.8) and engine.
+func TestThisMachine(t *testing.T) {
+	requireNix(t)
+	requireEngine(t)
+	r := Run(context.Background(), Options{Getenv: envWith(nil), StateDir: t.TempDir()})
+	nix := find(t, r, "nix")
+	out, _ := exec.Command("nix", "--version").Output()
+	maj, min, text, ok := ParseNixVersion(string(out))
+	if !ok {
+		t.Fatalf("cannot parse %q", out)
+	}
+	if maj == 2 && min < 18 {
+		if nix.Status != Warn || !strings.Contains(nix.Detail, "Nix "+text) || !strings.Contains(nix.Detail, "2.18 or newer") {
+			t.Fatalf("old nix should warn about 2.18: %+v", nix)
+		}
+	} else if nix.Status != OK {
+		t.Fatalf("nix: %+v", nix)
+	}
+	if c := find(t, r, "docker engine"); c.Status != OK || !strings.Contains(c.Detail, "API 1.") {
+		t.Fatalf("engine: %+v", c)
+	}
+	if c := find(t, r, "build x86_64-linux"); c.Status != OK || !strings.Contains(c.Detail, "native") {
+		t.Fatalf("x86_64: %+v", c)
+	}
+	if c := find(t, r, "build aarch64-linux"); c.Status == Fail || c.Detail == "" {
+		t.Fatalf("aarch64 must be answered either way: %+v", c)
+	}
+	if c := find(t, r, "registry credentials"); c.Status != Skip {
+		t.Fatalf("no repo configured: %+v", c)
+	}
+	if !r.OK {
+		t.Fatalf("this machine can build and run: %+v", r)
+	}
+}
+
+func TestNixMissingFromPath(t *testing.T) {
+	requireEngine(t)
+	r := Run(context.Background(), Options{Getenv: envWith(map[string]string{"PATH": t.TempDir()}), StateDir: t.TempDir()})
+	c := find(t, r, "nix")
+	if c.Status != Fail || !c.Blocker || c.Detail != "nix is not on PATH" || !strings.Contains(c.Fix, "apt-get install nix-bin") {
+		t.Fatalf("nix missing: %+v", c)
+	}
+	if find(t, r, "build aarch64-linux").Status != Skip {
+		t.Fatal("system checks should be skipped without nix")
+	}
+	if r.OK {
+		t.Fatal("without nix the main job cannot run")
+	}
+}
+
+func TestDockerHostPointingAtNothing(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "nothing.sock")
+	r := Run(context.Background(), Options{Getenv: envWith(map[string]string{"DOCKER_HOST": "unix://" + sock}), StateDir: t.TempDir()})
+	c := find(t, r, "docker engine")
+	if c.Status != Fail || !strings.Contains(c.Detail, sock) || !strings.Contains(c.Detail, "from DOCKER_HOST") ||
+		!strings.Contains(c.Fix, "DOCKER_HOST") {
+		t.Fatalf("engine: %+v", c)
+	}
+	if r.OK {
+		t.Fatal("without an engine the main job cannot run")
+	}
+}
+
+func TestDockerContextPointingElsewhere(t *testing.T) {
+	// A closed loopback port: the context's engine is not there.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	dir := t.TempDir()
+	sum := sha256.Sum256([]byte("elsewhere"))
+	meta := filepath.Join(dir, "contexts", "meta", hex.EncodeToString(sum[:]))
+	os.MkdirAll(meta, 0o755)
+	os.WriteFile(filepath.Join(meta, "meta.json"), []byte(`{"Name":"elsewhere","Endpoints":{"docker":{"Host":"tcp://`+addr+`"}}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"currentContext":"elsewhere"}`), 0o644)
+
+	r := Run(context.Background(), Options{Getenv: envWith(map[string]string{"DOCKER_HOST": "", "DOCKER_CONTEXT": "", "DOCKER_CONFIG": dir}), StateDir: t.TempDir()})
+	c := find(t, r, "docker engine")
+	if c.Status != Fail || !strings.Contains(c.Detail, "tcp://"+addr) || !strings.Contains(c.Detail, "context elsewhere") ||
+		!strings.Contains(c.Fix, "context elsewhere") {
+		t.Fatalf("engine: %+v", c)
+	}
+}
+
+func TestSystemCheck(t *testing.T) {
+	proc := t.TempDir()
+	os.MkdirAll(filepath.Join(proc, "sys", "fs", "binfmt_misc"), 0o755)
+	host := NixSettings{System: "x86_64-linux", ExtraPlatforms: []string{"aarch64-linux"}}
+
+	if c := systemCheck("aarch64-linux", host, proc); c.Status != Warn || !strings.Contains(c.Detail, "binfmt qemu-aarch64 is not enabled") || !strings.Contains(c.Fix, "update-binfmts --enable qemu-aarch64") {
+		t.Fatalf("extra-platforms without binfmt: %+v", c)
+	}
+	os.WriteFile(filepath.Join(proc, "sys", "fs", "binfmt_misc", "qemu-aarch64"), []byte("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\n"), 0o644)
+	if c := systemCheck("aarch64-linux", host, proc); c.Status != OK || !strings.Contains(c.Detail, "emulated") {
+		t.Fatalf("extra-platforms with binfmt: %+v", c)
+	}
+	remote := NixSettings{System: "x86_64-linux", Builders: "ssh://arm64.example aarch64-linux - 4; ssh://x x86_64-linux"}
+	if c := systemCheck("aarch64-linux", remote, t.TempDir()); c.Status != OK || !strings.Contains(c.Detail, "ssh://arm64.example") {
+		t.Fatalf("remote builder: %+v", c)
+	}
+	if c := systemCheck("x86_64-linux", NixSettings{System: "aarch64-linux"}, t.TempDir()); c.Status != Warn || !strings.Contains(c.Detail, "cross-compiled") {
+		t.Fatalf("x86_64 on aarch64 host: %+v", c)
+	}
+}
+
+func TestParseNixVersion(t *testing.T) {
+	for in, want := range map[string]string{"nix (Nix) 2.8.0\n": "2.8.0", "nix (Nix) 2.24.10": "2.24.10", "nix (Lix, like Nix) 2.91.1": "2.91.1"} {
+		if _, _, got, ok := ParseNixVersion(in); !ok || got != want {
+			t.Errorf("%q: got %q", in, got)
+		}
+	}
+	if _, _, _, ok := ParseNixVersion("garbage"); ok {
+		t.Error("garbage parsed")
+	}
+}

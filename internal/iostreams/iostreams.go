@@ -1,0 +1,163 @@
+// Package iostreams decides how nixify talks to a person or a program: styled text on a terminal,
+// plain lines when piped or when NO_COLOR is set, JSON when --output json is asked. Commands write
+// through it and never check the terminal themselves.
+package iostreams
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/charmbracelet/lipgloss"
+	"golang.org/x/term"
+)
+
+// Format is the output format a user asked for.
+type Format string
+
+const (
+	Text Format = "text"
+	JSON Format = "json"
+)
+
+// IOStreams holds the streams of one invocation and what is known about them.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	Format  Format
+	Verbose bool
+
+	outTTY bool
+	errTTY bool
+	color  bool
+	ci     CI
+	getenv func(string) string
+}
+
+// CI says which continuous-integration system runs us, if any, because progress looks different
+// there: GitHub Actions folds groups of lines, others get periodic plain lines.
+type CI int
+
+const (
+	NoCI CI = iota
+	GenericCI
+	GitHubActions
+)
+
+// System returns streams bound to the process's stdin, stdout and stderr.
+func System() *IOStreams {
+	s := &IOStreams{
+		In:     os.Stdin,
+		Out:    os.Stdout,
+		ErrOut: os.Stderr,
+		Format: Text,
+		outTTY: isTerminal(os.Stdout),
+		errTTY: isTerminal(os.Stderr),
+		getenv: os.Getenv,
+	}
+	s.detect()
+	return s
+}
+
+// Test returns streams writing to buffers, as a pipe would; tests can turn the terminal on.
+func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
+	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
+	s := &IOStreams{In: in, Out: out, ErrOut: errOut, Format: Text, getenv: func(string) string { return "" }}
+	return s, in, out, errOut
+}
+
+func (s *IOStreams) detect() {
+	s.color = s.outTTY && s.getenv("NO_COLOR") == "" && s.getenv("TERM") != "dumb"
+	switch {
+	case s.getenv("GITHUB_ACTIONS") == "true":
+		s.ci = GitHubActions
+	case s.getenv("CI") != "":
+		s.ci = GenericCI
+	}
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// SetTTY marks stdout and stderr as terminals (or not); colour follows unless disabled.
+func (s *IOStreams) SetTTY(tty bool) {
+	s.outTTY, s.errTTY, s.color = tty, tty, tty
+}
+
+// SetGetenv replaces the environment lookup (tests) and re-detects colour and CI.
+func (s *IOStreams) SetGetenv(getenv func(string) string) {
+	s.getenv = getenv
+	s.detect()
+}
+
+// DisableColor turns styling off (--no-color).
+func (s *IOStreams) DisableColor() { s.color = false }
+
+// IsTTY reports whether stdout is a terminal.
+func (s *IOStreams) IsTTY() bool { return s.outTTY }
+
+// IsErrTTY reports whether stderr is a terminal, where live progress is drawn.
+func (s *IOStreams) IsErrTTY() bool { return s.errTTY }
+
+// ColorEnabled reports whether output is styled.
+func (s *IOStreams) ColorEnabled() bool { return s.color }
+
+// CI reports the CI system we run under.
+func (s *IOStreams) CI() CI { return s.ci }
+
+// WantsJSON reports whether the user asked for JSON.
+func (s *IOStreams) WantsJSON() bool { return s.Format == JSON }
+
+// WriteJSON writes v as indented JSON on stdout: the one exporter every command uses.
+func (s *IOStreams) WriteJSON(v any) error {
+	enc := json.NewEncoder(s.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// Printf writes to stdout.
+func (s *IOStreams) Printf(format string, a ...any) { fmt.Fprintf(s.Out, format, a...) }
+
+// Errorf writes to stderr.
+func (s *IOStreams) Errorf(format string, a ...any) { fmt.Fprintf(s.ErrOut, format, a...) }
+
+// Styles returns the palette, plain when colour is off.
+func (s *IOStreams) Styles() Styles { return newStyles(s.color) }
+
+// Styles is the small palette nixify uses; every style is a no-op without colour.
+type Styles struct {
+	Bold, Faint, OK, Warn, Fail, Accent lipgloss.Style
+}
+
+func newStyles(color bool) Styles {
+	if !color {
+		p := lipgloss.NewStyle()
+		return Styles{p, p, p, p, p, p}
+	}
+	r := lipgloss.NewRenderer(os.Stdout)
+	return Styles{
+		Bold:   r.NewStyle().Bold(true),
+		Faint:  r.NewStyle().Faint(true),
+		OK:     r.NewStyle().Foreground(lipgloss.Color("2")),
+		Warn:   r.NewStyle().Foreground(lipgloss.Color("3")),
+		Fail:   r.NewStyle().Foreground(lipgloss.Color("1")).Bold(true),
+		Accent: r.NewStyle().Foreground(lipgloss.Color("6")),
+	}
+}
+
+// Status styles a word by its meaning: ok/pass/healthy green, warn yellow, anything failing red.
+func (st Styles) Status(word string) string {
+	switch word {
+	case "ok", "pass", "healthy", "running", "ready", "yes":
+		return st.OK.Render(word)
+	case "warn", "warning", "starting", "skipped", "disabled":
+		return st.Warn.Render(word)
+	case "fail", "failed", "unhealthy", "error", "no", "missing":
+		return st.Fail.Render(word)
+	}
+	return word
+}

@@ -1,0 +1,202 @@
+package iostreams
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// Live is a block of lines redrawn in place on a terminal (stderr). Lines printed through Println
+// scroll above it. Without a terminal nothing is redrawn: Println lines pass straight through and the
+// block is written as plain lines at most once per Every, so logs show progress without flooding.
+type Live struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+
+	mu       sync.Mutex
+	lines    []string
+	drawn    int // lines of the block currently on screen
+	frame    int
+	lastText time.Time
+	lastSent string
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// LiveOption changes a Live block.
+type LiveOption func(*Live)
+
+// Every sets how often the block is written as plain lines without a terminal (default 10 s).
+func Every(d time.Duration) LiveOption { return func(l *Live) { l.every = d } }
+
+// NewLive starts a live block on stderr. Call Stop when done.
+func (s *IOStreams) NewLive(opts ...LiveOption) *Live {
+	l := &Live{w: s.ErrOut, tty: s.IsErrTTY(), every: 10 * time.Second, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(l)
+	}
+	go l.loop()
+	return l
+}
+
+// Spinner returns the current spinner frame, for blocks that show activity.
+func (l *Live) Spinner() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return spinnerFrames[l.frame%len(spinnerFrames)]
+}
+
+// Set replaces the block's lines.
+func (l *Live) Set(lines ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines[:0], lines...)
+	if !l.tty && time.Since(l.lastText) >= l.every {
+		l.writePlain()
+	}
+}
+
+// Println prints a line that stays, above the block.
+func (l *Live) Println(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.clear()
+	fmt.Fprintln(l.w, line)
+	l.draw()
+}
+
+// Stop ends redrawing; the block is erased on a terminal, or written one last time as plain lines.
+func (l *Live) Stop() {
+	select {
+	case <-l.stop:
+		return
+	default:
+	}
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tty {
+		l.clear()
+	} else if strings.Join(l.lines, "\n") != l.lastSent {
+		l.writePlain()
+	}
+}
+
+func (l *Live) loop() {
+	defer close(l.done)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			l.mu.Lock()
+			l.frame++
+			if l.tty {
+				l.clear()
+				l.draw()
+			} else if time.Since(l.lastText) >= l.every && len(l.lines) > 0 {
+				l.writePlain()
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *Live) writePlain() {
+	text := strings.Join(l.lines, "\n")
+	if text == "" || text == l.lastSent {
+		return
+	}
+	fmt.Fprintln(l.w, text)
+	l.lastSent, l.lastText = text, time.Now()
+}
+
+func (l *Live) clear() {
+	if !l.tty || l.drawn == 0 {
+		return
+	}
+	// Move to the block's first line and erase to the end of the screen.
+	fmt.Fprintf(l.w, "\r\x1b[%dA\x1b[J", l.drawn)
+	l.drawn = 0
+}
+
+func (l *Live) draw() {
+	if !l.tty {
+		return
+	}
+	for _, line := range l.lines {
+		fmt.Fprintln(l.w, line)
+	}
+	l.drawn = len(l.lines)
+}
+
+// Progress is one task's progress: a spinner, or a bar when the total is known.
+type Progress struct {
+	live  *Live
+	title string
+	st    Styles
+	start time.Time
+}
+
+// StartProgress shows a spinner titled title on stderr.
+func (s *IOStreams) StartProgress(title string) *Progress {
+	p := &Progress{live: s.NewLive(), title: title, st: s.Styles(), start: time.Now()}
+	p.Update("", 0, 0)
+	return p
+}
+
+// Update shows a status and, when total > 0, a bar of done/total.
+func (p *Progress) Update(status string, done, total int64) {
+	var b strings.Builder
+	b.WriteString(p.live.Spinner() + " " + p.title)
+	if total > 0 {
+		const width = 24
+		n := min(int(done*width/total), width)
+		fmt.Fprintf(&b, " [%s%s] %3d%%", strings.Repeat("=", n), strings.Repeat(" ", width-n), done*100/total)
+	}
+	if status != "" {
+		b.WriteString(" " + p.st.Faint.Render(status))
+	}
+	p.live.Set(b.String())
+}
+
+// Println prints a line that stays.
+func (p *Progress) Println(line string) { p.live.Println(line) }
+
+// Done ends the progress with a final line: ✓ title (message) in elapsed time.
+func (p *Progress) Done(message string) { p.end(p.st.OK.Render("✓"), message) }
+
+// Fail ends the progress with a failure line.
+func (p *Progress) Fail(message string) { p.end(p.st.Fail.Render("✗"), message) }
+
+func (p *Progress) end(mark, message string) {
+	p.live.Set()
+	p.live.Stop()
+	line := fmt.Sprintf("%s %s", mark, p.title)
+	if message != "" {
+		line += ": " + message
+	}
+	line += p.st.Faint.Render(fmt.Sprintf(" (%s)", time.Since(p.start).Round(10*time.Millisecond)))
+	fmt.Fprintln(p.live.w, line)
+}
+
+// Group folds the lines written until the returned function is called into one collapsible group
+// in GitHub Actions logs; elsewhere it prints a plain heading.
+func (s *IOStreams) Group(title string) (end func()) {
+	if s.ci == GitHubActions {
+		fmt.Fprintf(s.ErrOut, "::group::%s\n", title)
+		return func() { fmt.Fprintln(s.ErrOut, "::endgroup::") }
+	}
+	if !s.IsErrTTY() {
+		fmt.Fprintf(s.ErrOut, "== %s\n", title)
+	}
+	return func() {}
+}
