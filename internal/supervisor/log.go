@@ -1,0 +1,101 @@
+package supervisor
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// maxLine is the longest line passed through whole; longer output is cut into pieces of this size
+// so that a child writing without newlines cannot grow the init's memory.
+const maxLine = 16 << 10
+
+// Log merges the init's own messages and every child's output into one stream, line by line, each
+// line prefixed with its source ("redis | ..."). One goroutine writes; children's lines reach it
+// through a bounded queue and are dropped (and counted) when it is full, so a child that floods its
+// output, or a stdout nobody reads, never blocks a child or the supervisor.
+type Log struct {
+	out   io.Writer
+	lines chan string
+	done  chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends racing with Close
+	closed bool
+}
+
+// NewLog starts the writer goroutine; Close flushes and stops it.
+func NewLog(out io.Writer) *Log {
+	l := &Log{out: out, lines: make(chan string, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for line := range l.lines {
+			io.WriteString(l.out, line)
+		}
+	}()
+	return l
+}
+
+// Printf writes one line of the init's own (or a named service's) message. Its own messages are
+// few and matter (they say why the container stops), so they wait for room instead of dropping.
+func (l *Log) Printf(source, format string, args ...any) {
+	l.send(source+" | "+fmt.Sprintf(format, args...)+"\n", true)
+}
+
+// send queues a line, waiting for room only when wait is set; it reports whether the line was
+// queued. Lines after Close (a straggler of a stopped child) are dropped.
+func (l *Log) send(line string, wait bool) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return false
+	}
+	if wait {
+		l.lines <- line
+		return true
+	}
+	select {
+	case l.lines <- line:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close waits until every queued line is written.
+func (l *Log) Close() {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.lines)
+	}
+	l.mu.Unlock()
+	<-l.done
+}
+
+// copyLines reads r until EOF, queueing each line with the source's prefix. It returns when the
+// last writer of the pipe (the child and anything it left behind) has closed it.
+func (l *Log) copyLines(source string, r io.Reader) {
+	br := bufio.NewReaderSize(r, maxLine)
+	dropped := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			line := source + " | " + string(chunk)
+			if chunk[len(chunk)-1] != '\n' {
+				line += "\n"
+			}
+			if dropped > 0 {
+				if l.send(fmt.Sprintf("%s | [%d lines dropped: output too fast]\n", source, dropped), false) {
+					dropped = 0
+				}
+			}
+			if !l.send(line, false) {
+				dropped++
+			}
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}

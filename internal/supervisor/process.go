@@ -1,0 +1,137 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+)
+
+// Command is one program to run: a service's main process or a first-boot step such as initdb.
+type Command struct {
+	Path string   // absolute path, resolved from PATH when the service is defined
+	Args []string // arguments after the program name
+	Env  []string // extra KEY=VALUE entries; the child gets no other variables of the init
+	Dir  string   // working directory; the user's home when empty
+	User string   // run as this user; empty means the init's own user
+}
+
+// account is what a child needs to become its user.
+type account struct {
+	name     string
+	uid, gid uint32
+	home     string
+}
+
+// lookupAccount resolves a user name from the passwd file (pure Go, so it works in a static binary).
+func lookupAccount(name string) (account, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return account{}, fmt.Errorf("user %q does not exist (the image must define it)", name)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return account{}, fmt.Errorf("user %q: bad uid/gid: %w", name, err)
+	}
+	return account{name: name, uid: uint32(uid), gid: uint32(gid), home: u.HomeDir}, nil
+}
+
+// process is one started child.
+type process struct {
+	pid  int
+	exit <-chan syscall.WaitStatus
+}
+
+// spawn starts cmd through the reaper with its output going to the log under source. The child
+// leads its own process group, so a terminal's Ctrl-C reaches only the init, and the whole group
+// can be killed when the budget runs out.
+func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for _, k := range []string{"TZ", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	dir := cmd.Dir
+	if cmd.User != "" {
+		acct, err := lookupAccount(cmd.User)
+		if err != nil {
+			return nil, err
+		}
+		if uint32(os.Geteuid()) != acct.uid {
+			// Groups set to empty clears supplementary groups: the child keeps only its own.
+			sys.Credential = &syscall.Credential{Uid: acct.uid, Gid: acct.gid, Groups: []uint32{}}
+		}
+		env = append(env, "HOME="+acct.home, "USER="+acct.name, "LOGNAME="+acct.name)
+		if dir == "" {
+			dir = acct.home
+		}
+	}
+	if dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			dir = "/"
+		}
+	}
+	env = append(env, cmd.Env...)
+
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("pipe for %s: %w", source, err)
+	}
+	argv := append([]string{cmd.Path}, cmd.Args...)
+	pid, exit, err := s.reaper.start(cmd.Path, argv, &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   env,
+		Files: []uintptr{devnull.Fd(), w.Fd(), w.Fd()},
+		Sys:   sys,
+	})
+	w.Close()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	go func() {
+		s.log.copyLines(source, r)
+		r.Close()
+	}()
+	return &process{pid: pid, exit: exit}, nil
+}
+
+// Exec runs cmd to completion (a first-boot step), with its output in the log under source. If ctx
+// ends first, the step's process group is killed.
+func (s *Supervisor) Exec(ctx context.Context, source string, cmd Command) error {
+	p, err := s.spawn(source, cmd)
+	if err != nil {
+		return err
+	}
+	select {
+	case ws := <-p.exit:
+		return exitError(cmd.Path, ws)
+	case <-ctx.Done():
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+		<-p.exit
+		return ctx.Err()
+	}
+}
+
+// exitError describes a non-zero exit; nil for a clean exit.
+func exitError(path string, ws syscall.WaitStatus) error {
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return nil
+	case ws.Signaled():
+		return fmt.Errorf("%s killed by %s", path, ws.Signal())
+	default:
+		return fmt.Errorf("%s exited with status %d", path, ws.ExitStatus())
+	}
+}
