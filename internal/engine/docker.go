@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 )
 
@@ -56,4 +58,32 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+func (d *docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
+	r, err := d.c.ImageInspect(ctx, ref)
+	if err != nil {
+		return Image{}, d.wrap("inspect image "+ref, err)
+	}
+	img := Image{ID: r.ID, RepoTags: r.RepoTags, Architecture: r.Architecture, OS: r.Os, Size: r.Size, Created: r.Created}
+	if r.Config != nil {
+		img.Labels = r.Config.Labels
+	}
+	return img, nil
+}
+
+func (d *docker) ImageSave(ctx context.Context, refs ...string) (io.ReadCloser, error) {
+	rc, err := d.c.ImageSave(ctx, refs)
+	if err != nil {
+		return nil, d.wrap("save image "+strings.Join(refs, " "), err)
+	}
+	return rc, nil
+}
+
+// wrap gives engine errors one line of context and maps "no such ..." to ErrNotFound.
+func (d *docker) wrap(what string, err error) error {
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %s", what, firstLine(err.Error()))
 }

@@ -76,8 +76,12 @@ checks its health and pushes multi-arch images to a registry.`,
 	return cmd
 }
 
-// imageCommands are the commands of an image's life: build, run, health, push...
-var imageCommands = func(f *cli.Factory) []*cobra.Command { return nil }
+// imageCommands are the commands of an image's life, in the order help lists them.
+func imageCommands(f *cli.Factory) []*cobra.Command {
+	return []*cobra.Command{
+		// Each command adds its constructor here, one line each.
+	}
+}
 
 // Main runs nixify with args and returns the exit code. Ctrl-C cancels the context; commands stop
 // their children and return, and Main reports exit code 130.

@@ -1,0 +1,141 @@
+// Package record keeps what the last `nixify build` produced for each architecture, so that run,
+// info and push use it without rebuilding. The record is a small JSON file in the state directory
+// (.nixify/builds.json); the build outputs stay in the Nix store.
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Kind says how the build output holds the image.
+type Kind string
+
+const (
+	Tarball Kind = "tarball" // a docker-archive file (plain, gzip or zstd): buildLayeredImage
+	Stream  Kind = "stream"  // an executable that writes a docker-archive to stdout: streamLayeredImage
+)
+
+// Build is one architecture's last build.
+type Build struct {
+	Arch          string        `json:"arch"`   // x86_64 or aarch64
+	System        string        `json:"system"` // the Nix system the image is for, e.g. aarch64-linux
+	Flake         string        `json:"flake"`
+	Attr          string        `json:"attr"`
+	Installable   string        `json:"installable"` // what was passed to nix build
+	Cross         bool          `json:"cross"`       // built by the cross output on another system
+	DrvPath       string        `json:"drvPath"`
+	OutPath       string        `json:"outPath"`
+	Kind          Kind          `json:"kind"`
+	ConfigDigest  string        `json:"configDigest,omitempty"` // sha256:... of the image config = the engine's image ID
+	RepoTag       string        `json:"repoTag,omitempty"`      // name:tag the archive carries
+	Size          int64         `json:"size"`                   // bytes of the output (tarball) or of the streamed archive
+	Duration      time.Duration `json:"duration"`
+	FlakeRevision string        `json:"flakeRevision,omitempty"`
+	FlakeHash     string        `json:"flakeHash,omitempty"` // narHash of the flake source, to tell whether it changed
+	BuiltAt       time.Time     `json:"builtAt"`
+}
+
+// Store reads and writes the record in one directory.
+type Store struct {
+	Dir string
+}
+
+// ErrNoBuild means there is no recorded build for the architecture.
+var ErrNoBuild = errors.New("no recorded build")
+
+const fileName = "builds.json"
+
+// Path is the record file.
+func (s Store) Path() string { return filepath.Join(s.Dir, fileName) }
+
+// All returns every recorded build, ordered by architecture.
+func (s Store) All() ([]Build, error) {
+	data, err := os.ReadFile(s.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read build record: %w", err)
+	}
+	var f struct {
+		Builds map[string]Build `json:"builds"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("build record %s is damaged (%v): remove it and build again", s.Path(), err)
+	}
+	out := make([]Build, 0, len(f.Builds))
+	for _, b := range f.Builds {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Arch < out[j].Arch })
+	return out, nil
+}
+
+// Latest returns the last build for arch; errors.Is(err, ErrNoBuild) when there is none, or when
+// its output has been garbage-collected from the store.
+func (s Store) Latest(arch string) (Build, error) {
+	all, err := s.All()
+	if err != nil {
+		return Build{}, err
+	}
+	for _, b := range all {
+		if b.Arch == arch {
+			if _, err := os.Stat(b.OutPath); err != nil {
+				return Build{}, fmt.Errorf("%w for %s: its output %s is gone (garbage-collected?): run `nixify build --arch %s`", ErrNoBuild, arch, b.OutPath, arch)
+			}
+			return b, nil
+		}
+	}
+	return Build{}, fmt.Errorf("%w for %s: run `nixify build --arch %s` first", ErrNoBuild, arch, arch)
+}
+
+// Save records b as the last build of its architecture, replacing the file atomically.
+func (s Store) Save(b Build) error {
+	all, err := s.All()
+	if err != nil {
+		return err
+	}
+	builds := map[string]Build{}
+	for _, x := range all {
+		builds[x.Arch] = x
+	}
+	builds[b.Arch] = b
+	data, err := json.MarshalIndent(struct {
+		Builds map[string]Build `json:"builds"`
+	}{builds}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.Dir, fileName+".*")
+	if err != nil {
+		return fmt.Errorf("write build record: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write build record: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write build record: %w", err)
+	}
+	return os.Rename(tmp.Name(), s.Path())
+}
+
+// Clear removes the record (and nothing in the Nix store).
+func (s Store) Clear() error {
+	err := os.Remove(s.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,56 @@
+package record
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSaveLatestReplaceClear(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "image.tar.gz")
+	os.WriteFile(out, []byte("x"), 0o644)
+	s := Store{Dir: filepath.Join(dir, "state")}
+
+	if _, err := s.Latest("x86_64"); !errors.Is(err, ErrNoBuild) || !strings.Contains(err.Error(), "nixify build --arch x86_64") {
+		t.Fatalf("empty store: %v", err)
+	}
+	if err := s.Save(Build{Arch: "x86_64", OutPath: out, Kind: Tarball, ConfigDigest: "sha256:a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(Build{Arch: "aarch64", OutPath: out, Kind: Stream}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(Build{Arch: "x86_64", OutPath: out, Kind: Tarball, ConfigDigest: "sha256:b"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Latest("x86_64")
+	if err != nil || b.ConfigDigest != "sha256:b" {
+		t.Fatalf("latest: %+v %v", b, err)
+	}
+	all, _ := s.All()
+	if len(all) != 2 || all[0].Arch != "aarch64" {
+		t.Fatalf("all: %+v", all)
+	}
+	os.Remove(out)
+	if _, err := s.Latest("x86_64"); !errors.Is(err, ErrNoBuild) || !strings.Contains(err.Error(), "is gone") {
+		t.Fatalf("collected output: %v", err)
+	}
+	if err := s.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.All(); len(all) != 0 {
+		t.Fatalf("after clear: %+v", all)
+	}
+}
+
+func TestDamagedRecordSaysHowToRecover(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, fileName), []byte("{"), 0o644)
+	_, err := Store{Dir: dir}.All()
+	if err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Fatalf("err = %v", err)
+	}
+}
