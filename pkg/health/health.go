@@ -1,0 +1,138 @@
+// Package health holds the response types of nixify's health server and a small client for them, so
+// that `nixify health` and any other Go program read the same definitions the server writes.
+//
+// Bodies follow the "health check response format for HTTP APIs" draft (media type
+// application/health+json): an overall status of pass, warn or fail, and checks keyed
+// "component:measurement" (for example "postgres:responseTime"), each with an observed value and unit,
+// a status, the time it was measured and, when it did not pass, a one-line output saying why.
+package health
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// MediaType is the content type of every health body.
+const MediaType = "application/health+json"
+
+// Status is the verdict of a check or of the whole server.
+type Status string
+
+const (
+	Pass Status = "pass" // healthy
+	Warn Status = "warn" // healthy, with a concern worth reading (for example a degraded Garage)
+	Fail Status = "fail" // unhealthy or not ready
+)
+
+// OK reports whether the status counts as healthy (pass or warn), as HTTP 2xx does.
+func (s Status) OK() bool { return s == Pass || s == Warn }
+
+// Worse returns the more severe of two statuses.
+func (s Status) Worse(o Status) Status {
+	rank := map[Status]int{Pass: 0, Warn: 1, Fail: 2}
+	if rank[o] > rank[s] {
+		return o
+	}
+	return s
+}
+
+// Check is one measurement of one component, as the draft defines it.
+type Check struct {
+	ComponentID   string   `json:"componentId,omitempty"`
+	ComponentType string   `json:"componentType,omitempty"`
+	ObservedValue *float64 `json:"observedValue,omitempty"`
+	ObservedUnit  string   `json:"observedUnit,omitempty"`
+	Status        Status   `json:"status"`
+	// Time is when the measurement was taken; zero for a check not run yet or not run at all.
+	Time   time.Time `json:"time,omitzero"`
+	Output string    `json:"output,omitempty"`
+	// Disabled marks a service that is switched off (not in NIXIFY_SERVICES): it is not checked and
+	// does not count against the verdict. An extension to the draft, which allows extra fields.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// Response is the body of GET /health, /health/{service} and /readyz.
+type Response struct {
+	Status      Status             `json:"status"`
+	Version     string             `json:"version,omitempty"`
+	ServiceID   string             `json:"serviceId,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Output      string             `json:"output,omitempty"`
+	Checks      map[string][]Check `json:"checks,omitempty"`
+}
+
+// Service is one service's row in a Response, flattened for tables.
+type Service struct {
+	Name     string
+	Status   Status
+	Latency  time.Duration // slowest component's response time; 0 when not measured
+	Output   string        // why it did not pass, components joined with "; "
+	Checked  time.Time     // when the oldest component was measured
+	Disabled bool
+}
+
+// Services flattens the checks into one row per service, sorted by name. A service measured through
+// several components (Garage: admin and S3) gets their worst status and slowest latency.
+func (r *Response) Services() []Service {
+	byName := map[string]*Service{}
+	for key, checks := range r.Checks {
+		name, _, _ := strings.Cut(key, ":")
+		svc := byName[name]
+		if svc == nil {
+			svc = &Service{Name: name, Status: Pass, Disabled: true}
+			byName[name] = svc
+		}
+		for _, c := range checks {
+			svc.Status = svc.Status.Worse(c.Status)
+			svc.Disabled = svc.Disabled && c.Disabled
+			if c.ObservedValue != nil && c.ObservedUnit == "s" {
+				if d := time.Duration(*c.ObservedValue * float64(time.Second)); d > svc.Latency {
+					svc.Latency = d
+				}
+			}
+			if c.Output != "" {
+				out := c.Output
+				if c.ComponentID != "" && len(checks) > 1 {
+					out = c.ComponentID + ": " + out
+				}
+				if svc.Output != "" {
+					svc.Output += "; "
+				}
+				svc.Output += out
+			}
+			if !c.Time.IsZero() && (svc.Checked.IsZero() || c.Time.Before(svc.Checked)) {
+				svc.Checked = c.Time
+			}
+		}
+	}
+	out := make([]Service, 0, len(byName))
+	for _, s := range byName {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Info is the body of GET / for programs (a browser gets a status page instead).
+type Info struct {
+	Name     string        `json:"name"`
+	Version  string        `json:"version"`
+	Started  time.Time     `json:"started"`
+	Uptime   float64       `json:"uptimeSeconds"`
+	Phase    string        `json:"phase"`
+	Status   Status        `json:"status"`
+	Services []ServiceInfo `json:"services"`
+}
+
+// ServiceInfo is one service on GET /: what the init knows of it and its latest check.
+type ServiceInfo struct {
+	Name string `json:"name"`
+	// State is the init's view (running, booting, disabled, ...) or "external" when the health
+	// server runs alone and only checks the service from outside.
+	State   string  `json:"state"`
+	Port    int     `json:"port,omitempty"`
+	Status  Status  `json:"status"`
+	Latency float64 `json:"latencySeconds,omitempty"`
+	Output  string  `json:"output,omitempty"`
+}
