@@ -23,9 +23,9 @@ type Runner interface {
 
 // Service describes one supervised program as data.
 type Service struct {
-	Name    string
-	User    string      // the dedicated user the service runs as
-	DataDir string      // created (mode DataMode) and chowned to User before Prepare
+	Name     string
+	User     string      // the dedicated user the service runs as
+	DataDir  string      // created (mode DataMode) and chowned to User before Prepare
 	DataMode os.FileMode // 0700 when zero
 
 	// Prepare runs as root before the first start, on every boot: it must be idempotent (initdb
@@ -37,8 +37,8 @@ type Service struct {
 	// Setup runs once per boot after the first successful Ready (create users, buckets, ...).
 	Setup func(ctx context.Context) error
 
-	StopSignal syscall.Signal // the service's clean, bounded stop (SIGTERM when zero)
-	StopBudget time.Duration  // then SIGKILL to its process group
+	StopSignal syscall.Signal   // the service's clean, bounded stop (SIGTERM when zero)
+	StopBudget time.Duration    // then SIGKILL to its process group
 	Forward    []syscall.Signal // signals of the init passed on to this service (e.g. SIGHUP)
 }
 
