@@ -11,7 +11,9 @@ import (
 // The status page is plain HTML with inline CSS and no script: it renders in any browser, including
 // a headless one in tests, and reloads itself every ten seconds.
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"ms":     func(s float64) string { return (time.Duration(s * float64(time.Second))).Round(100 * time.Microsecond).String() },
+	"ms": func(s float64) string {
+		return (time.Duration(s * float64(time.Second))).Round(100 * time.Microsecond).String()
+	},
 	"uptime": func(s float64) string { return (time.Duration(s) * time.Second).String() },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

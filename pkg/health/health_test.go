@@ -1,0 +1,70 @@
+package health
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestServicesFlattensChecks(t *testing.T) {
+	fast, slow := 0.002, 0.5
+	now := time.Now()
+	r := &Response{Status: Fail, Checks: map[string][]Check{
+		"redis:responseTime": {{ComponentID: "redis", ObservedValue: &fast, ObservedUnit: "s", Status: Pass, Time: now}},
+		"garage:responseTime": {
+			{ComponentID: "admin", ObservedValue: &fast, ObservedUnit: "s", Status: Warn, Time: now, Output: "degraded: x"},
+			{ComponentID: "s3", ObservedValue: &slow, ObservedUnit: "s", Status: Fail, Time: now.Add(-time.Second), Output: "no such bucket"},
+		},
+		"postgres:responseTime": {{ComponentID: "postgres", Status: Pass, Output: "disabled", Disabled: true}},
+	}}
+	rows := r.Services()
+	if len(rows) != 3 || rows[0].Name != "garage" || rows[1].Name != "postgres" || rows[2].Name != "redis" {
+		t.Fatalf("rows %+v", rows)
+	}
+	g := rows[0]
+	if g.Status != Fail || g.Latency != 500*time.Millisecond || g.Output != "admin: degraded: x; s3: no such bucket" ||
+		!g.Checked.Equal(now.Add(-time.Second)) || g.Disabled {
+		t.Fatalf("garage %+v", g)
+	}
+	if !rows[1].Disabled || rows[1].Status != Pass {
+		t.Fatalf("postgres %+v", rows[1])
+	}
+	if rows[2].Latency != 2*time.Millisecond || rows[2].Output != "" {
+		t.Fatalf("redis %+v", rows[2])
+	}
+}
+
+func TestClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/health/redis":
+			if r.URL.Query().Get("fresh") != "1" {
+				t.Errorf("fresh not asked: %s", r.URL)
+			}
+			w.Header().Set("Content-Type", MediaType)
+			w.WriteHeader(503)
+			w.Write([]byte(`{"status":"fail","output":"redis: connection refused"}`))
+		default:
+			w.Write([]byte("<html>not json"))
+		}
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL+"/", WithFresh())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, code, err := c.Health(context.Background(), "redis")
+	if err != nil || code != 503 || r.Status != Fail || r.Output != "redis: connection refused" {
+		t.Fatalf("Health: %v %d %+v", err, code, r)
+	}
+	if _, err := c.Info(context.Background()); err == nil {
+		t.Fatal("Info accepted a body that is not JSON")
+	}
+	for _, bad := range []string{"", "127.0.0.1:80", "ftp://x", "http://"} {
+		if _, err := NewClient(bad); err == nil {
+			t.Errorf("NewClient(%q) accepted", bad)
+		}
+	}
+}
