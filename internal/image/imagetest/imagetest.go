@@ -1,0 +1,193 @@
+// Package imagetest writes small docker-archives shaped like the ones nixpkgs' dockerTools writes
+// (one uncompressed layer.tar per store path, the config and manifest.json last, history that names
+// the store paths), for tests and benchmarks of nixify's image code. The images are synthetic: their
+// layers hold random bytes under /nix/store, nothing runnable.
+package imagetest
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Spec describes a synthetic image.
+type Spec struct {
+	Arch      string            // GOARCH spelling written in the config: amd64 or arm64 (default amd64)
+	Layers    int               // number of store-path layers (default 3)
+	LayerSize int               // random bytes per layer (default 4 KiB)
+	Seed      uint64            // same seed, same bytes
+	RepoTag   string            // default nixify-health-check:latest
+	Labels    map[string]string // image labels
+	Created   time.Time         // zero means nixpkgs' default, 1970-01-01T00:00:01Z
+	Compress  string            // "", "gzip" or "zstd": how the whole archive is compressed
+	Healthy   bool              // add a HEALTHCHECK
+}
+
+// StorePath returns the fake store path of layer i of a seed.
+func StorePath(seed uint64, i int) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%d/%d", seed, i)))
+	const alphabet = "0123456789abcdfghijklmnpqrsvwxyz" // Nix's base32
+	b := make([]byte, 32)
+	for k := range b {
+		b[k] = alphabet[h[k]%32]
+	}
+	return fmt.Sprintf("/nix/store/%s-pkg-%d", b, i)
+}
+
+// Written is what WriteArchive wrote.
+type Written struct {
+	ConfigDigest string
+	DiffIDs      []string
+	StorePaths   []string
+	Config       []byte
+}
+
+// WriteFile writes the archive to path and returns what it holds.
+func WriteFile(path string, s Spec) (*Written, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := WriteArchive(f, s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return w, err
+}
+
+// WriteArchive writes a docker-archive in nixpkgs' order: layers, then config, then manifest.json.
+func WriteArchive(out io.Writer, s Spec) (*Written, error) {
+	if s.Arch == "" {
+		s.Arch = "amd64"
+	}
+	if s.Layers == 0 {
+		s.Layers = 3
+	}
+	if s.LayerSize == 0 {
+		s.LayerSize = 4 << 10
+	}
+	if s.RepoTag == "" {
+		s.RepoTag = "nixify-health-check:latest"
+	}
+	if s.Created.IsZero() {
+		s.Created = time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC)
+	}
+	var w io.Writer = out
+	var closer io.Closer
+	switch s.Compress {
+	case "gzip":
+		zw, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
+		w, closer = zw, zw
+	case "zstd":
+		zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if err != nil {
+			return nil, err
+		}
+		w, closer = zw, zw
+	case "":
+	default:
+		return nil, fmt.Errorf("imagetest: unknown compression %q", s.Compress)
+	}
+	tw := tar.NewWriter(w)
+	rng := rand.New(rand.NewPCG(s.Seed, 7))
+	res := &Written{}
+	var layerNames []string
+	var history []map[string]string
+	mtime := time.Unix(1, 0)
+	for i := 0; i < s.Layers; i++ {
+		sp := StorePath(s.Seed, i)
+		content := make([]byte, s.LayerSize)
+		for k := 0; k+8 <= len(content); k += 8 {
+			v := rng.Uint64()
+			for j := 0; j < 8; j++ {
+				content[k+j] = byte(v >> (8 * j))
+			}
+		}
+		var layer bytes.Buffer
+		lt := tar.NewWriter(&layer)
+		lt.WriteHeader(&tar.Header{Name: sp[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o555, ModTime: mtime})
+		lt.WriteHeader(&tar.Header{Name: sp[1:] + "/data", Typeflag: tar.TypeReg, Mode: 0o444, Size: int64(len(content)), ModTime: mtime})
+		lt.Write(content)
+		lt.Close()
+		sum := sha256.Sum256(layer.Bytes())
+		hexSum := hex.EncodeToString(sum[:])
+		name := hexSum + "/layer.tar"
+		if err := writeFile(tw, name, layer.Bytes()); err != nil {
+			return nil, err
+		}
+		layerNames = append(layerNames, name)
+		res.DiffIDs = append(res.DiffIDs, "sha256:"+hexSum)
+		res.StorePaths = append(res.StorePaths, sp)
+		h := map[string]string{"created": s.Created.Format(time.RFC3339)}
+		// nixpkgs has written the store paths both as a comment and as created_by over the years.
+		if i%2 == 0 {
+			h["comment"] = fmt.Sprintf("store paths: ['%s']", sp)
+		} else {
+			h["created_by"] = fmt.Sprintf("store paths: ['%s']", sp)
+		}
+		history = append(history, h)
+	}
+	cfg := map[string]any{
+		"architecture": s.Arch,
+		"os":           "linux",
+		"created":      s.Created.Format(time.RFC3339),
+		"config": map[string]any{
+			"Entrypoint":   []string{"/bin/nixify-init"},
+			"Env":          []string{"PATH=/bin", "PGDATA=/data/postgres"},
+			"ExposedPorts": map[string]any{"8080/tcp": map[string]any{}},
+			"Volumes":      map[string]any{"/data": map[string]any{}},
+			"Labels":       s.Labels,
+		},
+		"rootfs":  map[string]any{"type": "layers", "diff_ids": res.DiffIDs},
+		"history": history,
+	}
+	if s.Healthy {
+		cfg["config"].(map[string]any)["Healthcheck"] = map[string]any{"Test": []string{"CMD", "/bin/nixify-init", "healthcheck"}, "Interval": int64(30 * time.Second)}
+	}
+	cfgBytes, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cs := sha256.Sum256(cfgBytes)
+	cfgName := hex.EncodeToString(cs[:]) + ".json"
+	if err := writeFile(tw, cfgName, cfgBytes); err != nil {
+		return nil, err
+	}
+	manifest, _ := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{s.RepoTag}, "Layers": layerNames}})
+	if err := writeFile(tw, "manifest.json", manifest); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if closer != nil {
+		if err := closer.Close(); err != nil {
+			return nil, err
+		}
+	}
+	res.ConfigDigest = "sha256:" + hex.EncodeToString(cs[:])
+	res.Config = cfgBytes
+	return res, nil
+}
+
+func writeFile(tw *tar.Writer, name string, data []byte) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o444, Size: int64(len(data)), ModTime: time.Unix(1, 0)}); err != nil {
+		return err
+	}
+	_, err := tw.Write(data)
+	return err
+}
