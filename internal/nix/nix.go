@@ -1,0 +1,324 @@
+package nix
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrNotInstalled means there is no nix on PATH.
+var ErrNotInstalled = errors.New("nix is not installed (not found on PATH)")
+
+// InstallHint says how to get Nix.
+const InstallHint = "install Nix: `apt-get install nix-bin` on Debian/Ubuntu, or the installer from nixos.org; then run `nixify doctor`"
+
+// Nix runs one nix binary. Every call enables nix-command and flakes for itself, so nixify works
+// on a machine whose nix.conf has not enabled them.
+type Nix struct {
+	Path string   // the nix binary
+	Args []string // added to every call, e.g. --option extra-platforms aarch64-linux
+	Env  []string // added to the environment, e.g. NIX_CONFIG=...
+}
+
+// Find looks nix up on PATH.
+func Find() (*Nix, error) {
+	p, err := exec.LookPath("nix")
+	if err != nil {
+		return nil, ErrNotInstalled
+	}
+	return &Nix{Path: p}, nil
+}
+
+// interruptGrace is how long nix has after SIGINT to stop its builders before it is killed.
+const interruptGrace = 10 * time.Second
+
+// Command returns a nix command bound to ctx. nix runs in its own process group: when ctx is
+// cancelled the group gets SIGINT (nix then stops its builders, which run in sessions of their
+// own), and whatever is left of the group is killed once nix has exited.
+func (n *Nix) Command(ctx context.Context, args ...string) *exec.Cmd {
+	full := append([]string{"--extra-experimental-features", "nix-command flakes"}, n.Args...)
+	full = append(full, args...)
+	cmd := exec.CommandContext(ctx, n.Path, full...)
+	cmd.Env = append(os.Environ(), n.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = interruptGrace
+	return cmd
+}
+
+// run executes a command that prints JSON on stdout and returns stdout, or the error nix gave.
+func (n *Nix) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := n.Command(ctx, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	reap(cmd)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errorFromText(stderr.String(), err)
+	}
+	return out, nil
+}
+
+// reap kills what may remain of a finished command's process group.
+func reap(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// BuildResult is one element of `nix build --json`.
+type BuildResult struct {
+	DrvPath string            `json:"drvPath"`
+	Outputs map[string]string `json:"outputs"`
+}
+
+// Build runs `nix build --json --no-link --log-format internal-json` on one installable and hands
+// every event to onEvent as it arrives. On failure the error is a *Error.
+func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event)) (BuildResult, error) {
+	cmd := n.Command(ctx, "build", "--json", "--no-link", "--log-format", "internal-json", installable)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return BuildResult{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return BuildResult{}, fmt.Errorf("start nix: %w", err)
+	}
+	plain, errs := readEvents(stderr, onEvent)
+	err = cmd.Wait()
+	reap(cmd)
+	if ctx.Err() != nil {
+		return BuildResult{}, ctx.Err()
+	}
+	if err != nil {
+		return BuildResult{}, buildError(errs, plain, err)
+	}
+	var res []BuildResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) != 1 {
+		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", firstLine(stdout.String()))
+	}
+	return res[0], nil
+}
+
+// readEvents parses nix's stderr; it returns the lines that were not events and the error
+// messages among the events.
+func readEvents(r io.Reader, onEvent func(*Event)) (plain []string, errs []Message) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull { // a very long log line: gather it whole
+			full := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				full = append(full, line...)
+			}
+			line = full
+		}
+		if len(line) > 0 {
+			e, perr := ParseLine(line)
+			switch {
+			case perr == nil:
+				if e.Action == ActionMsg && e.Level == 0 {
+					if text := StripANSI(e.Msg); strings.HasPrefix(text, "error:") {
+						errs = append(errs, Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column})
+					}
+				}
+				if onEvent != nil {
+					onEvent(&e)
+				}
+			case len(plain) < 200:
+				if s := strings.TrimSpace(StripANSI(string(line))); s != "" {
+					plain = append(plain, s)
+				}
+			}
+		}
+		if err != nil {
+			return plain, errs
+		}
+	}
+}
+
+// Kind sorts nix failures by what the user has to do about them.
+type Kind int
+
+const (
+	OtherFailure      Kind = iota
+	EvalFailure            // syntax or evaluation error, usually with a position
+	MissingAttribute       // the flake has no such attribute
+	BuilderFailure         // a derivation's builder failed: see its log
+	UnsupportedSystem      // no way to build for the derivation's system here
+)
+
+// Error is a failed nix call: the error Nix reported, sorted, with its position and, for a
+// builder failure, the derivation.
+type Error struct {
+	Kind    Kind
+	Message Message
+	Drv     string
+	System  string // UnsupportedSystem: the system required
+}
+
+func (e *Error) Error() string {
+	msg := strings.TrimSpace(strings.TrimPrefix(e.Message.Text, "error:"))
+	switch e.Kind {
+	case EvalFailure:
+		first := firstLine(msg)
+		if e.Message.Raw != "" {
+			first = firstLine(e.Message.Raw)
+		}
+		if e.Message.File != "" && e.Message.Line > 0 {
+			return fmt.Sprintf("%s:%d:%d: %s", e.Message.File, e.Message.Line, e.Message.Column, first)
+		}
+		return first
+	case BuilderFailure, MissingAttribute, UnsupportedSystem:
+		return firstLine(msg)
+	}
+	return firstLine(msg)
+}
+
+var (
+	drvRE    = regexp.MustCompile(`builder for '(/nix/store/[^']+\.drv)' failed`)
+	systemRE = regexp.MustCompile(`a '([^']+)' with features \{[^}]*\} is required to build`)
+	posRE    = regexp.MustCompile(`\bat (/[^\s:]+):(\d+):(\d+)`)
+)
+
+func buildError(errs []Message, plain []string, waitErr error) error {
+	if len(errs) == 0 {
+		text := strings.Join(plain, "\n")
+		if text == "" {
+			text = "error: nix failed: " + waitErr.Error()
+		}
+		return errorFromText(text, waitErr)
+	}
+	return classify(errs[len(errs)-1])
+}
+
+// errorFromText makes an *Error from nix's plain stderr (calls without internal-json).
+func errorFromText(text string, waitErr error) error {
+	text = StripANSI(text)
+	var kept []string
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "warning:") {
+			kept = append(kept, l)
+		}
+	}
+	text = strings.TrimSpace(strings.Join(kept, "\n"))
+	if i := strings.Index(text, "error:"); i >= 0 {
+		text = text[i:]
+	} else {
+		text = "error: " + text + " (" + waitErr.Error() + ")"
+	}
+	return classify(Message{Text: text})
+}
+
+func classify(m Message) *Error {
+	e := &Error{Kind: OtherFailure, Message: m}
+	switch {
+	case drvRE.MatchString(m.Text):
+		e.Kind, e.Drv = BuilderFailure, drvRE.FindStringSubmatch(m.Text)[1]
+	case systemRE.MatchString(m.Text):
+		e.Kind, e.System = UnsupportedSystem, systemRE.FindStringSubmatch(m.Text)[1]
+	case strings.Contains(m.Text, "does not provide attribute"):
+		e.Kind = MissingAttribute
+	case m.File != "" || posRE.MatchString(m.Text) || strings.Contains(m.Text, "syntax error"):
+		e.Kind = EvalFailure
+		if e.Message.File == "" {
+			if p := posRE.FindStringSubmatch(m.Text); p != nil {
+				e.Message.File = p[1]
+				fmt.Sscan(p[2], &e.Message.Line)
+				fmt.Sscan(p[3], &e.Message.Column)
+			}
+		}
+	}
+	return e
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+// Settings is what nixify reads of nix's configuration.
+type Settings struct {
+	System         string
+	ExtraPlatforms []string
+	Builders       string
+}
+
+// Settings asks nix for its effective configuration (nix.conf, NIX_CONFIG and n.Args).
+func (n *Nix) Settings(ctx context.Context) (Settings, error) {
+	out, err := n.run(ctx, "show-config", "--json")
+	if err != nil {
+		return Settings{}, err
+	}
+	var raw map[string]struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(out, &raw); err != nil {
+		return Settings{}, fmt.Errorf("nix show-config: unexpected output: %w", err)
+	}
+	str := func(k string) string {
+		var s string
+		_ = json.Unmarshal(raw[k].Value, &s)
+		return s
+	}
+	var extra []string
+	if json.Unmarshal(raw["extra-platforms"].Value, &extra) != nil {
+		extra = strings.Fields(str("extra-platforms"))
+	}
+	return Settings{System: str("system"), ExtraPlatforms: extra, Builders: str("builders")}, nil
+}
+
+// Metadata is what `nix flake metadata --json` says of a flake.
+type Metadata struct {
+	URL          string `json:"url"`
+	Path         string `json:"path"` // the flake's source in the store
+	Revision     string `json:"revision"`
+	LastModified int64  `json:"lastModified"`
+	Locked       struct {
+		NarHash string `json:"narHash"`
+	} `json:"locked"`
+}
+
+// FlakeMetadata returns a flake's locked source: its narHash tells whether it changed.
+func (n *Nix) FlakeMetadata(ctx context.Context, ref string) (Metadata, error) {
+	out, err := n.run(ctx, "flake", "metadata", "--json", ref)
+	if err != nil {
+		return Metadata{}, err
+	}
+	var m Metadata
+	if err := json.Unmarshal(out, &m); err != nil {
+		return Metadata{}, fmt.Errorf("nix flake metadata: unexpected output: %w", err)
+	}
+	return m, nil
+}
+
+// AttrNames lists the attribute names of an attribute set in a flake, e.g. packages.x86_64-linux.
+func (n *Nix) AttrNames(ctx context.Context, ref, attrPath string) ([]string, error) {
+	out, err := n.run(ctx, "eval", "--json", ref+"#"+attrPath, "--apply", "builtins.attrNames")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if err := json.Unmarshal(out, &names); err != nil {
+		return nil, fmt.Errorf("nix eval: unexpected output: %w", err)
+	}
+	return names, nil
+}
