@@ -1,13 +1,27 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // docker implements Engine with the Docker SDK (github.com/docker/docker/client). It is the only
@@ -80,10 +94,288 @@ func (d *docker) ImageSave(ctx context.Context, refs ...string) (io.ReadCloser, 
 	return rc, nil
 }
 
-// wrap gives engine errors one line of context and maps "no such ..." to ErrNotFound.
+// wrap gives engine errors one line of context and maps them to the package's sentinels, keeping
+// the engine's own words (they name the port, the container, the volume).
 func (d *docker) wrap(what string, err error) error {
-	if cerrdefs.IsNotFound(err) {
+	msg := firstLine(err.Error())
+	switch {
+	case client.IsErrConnectionFailed(err):
+		return fmt.Errorf("%s: engine %s does not answer: %w", what, d.ep, ErrUnavailable)
+	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	case cerrdefs.IsConflict(err):
+		return fmt.Errorf("%s: %w: %s", what, ErrConflict, trimDaemon(msg))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	return fmt.Errorf("%s: %s", what, firstLine(err.Error()))
+	return fmt.Errorf("%s: %s", what, trimDaemon(msg))
+}
+
+// trimDaemon drops the SDK's "Error response from daemon: " preamble, which says nothing to users.
+func trimDaemon(msg string) string { return strings.TrimPrefix(msg, "Error response from daemon: ") }
+
+func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func(LoadEvent)) ([]string, error) {
+	resp, err := d.c.ImageLoad(ctx, archive, client.ImageLoadWithQuiet(false))
+	if err != nil {
+		return nil, d.wrap("load image", err)
+	}
+	defer resp.Body.Close()
+	if !resp.JSON {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, fmt.Errorf("load image: unexpected answer: %s", firstLine(string(body)))
+	}
+	var loaded []string
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var m struct {
+			Stream         string `json:"stream"`
+			Status         string `json:"status"`
+			ID             string `json:"id"`
+			ProgressDetail struct {
+				Current int64 `json:"current"`
+				Total   int64 `json:"total"`
+			} `json:"progressDetail"`
+			Error       string `json:"error"`
+			ErrorDetail struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("load image: %w", ctx.Err())
+			}
+			return nil, fmt.Errorf("load image: read the engine's answer: %w", err)
+		}
+		if msg := m.ErrorDetail.Message; msg != "" || m.Error != "" {
+			if msg == "" {
+				msg = m.Error
+			}
+			return nil, fmt.Errorf("load image: the engine refused the archive: %s", firstLine(msg))
+		}
+		text := strings.TrimSpace(m.Stream)
+		if text == "" {
+			text = strings.TrimSpace(m.Status)
+		}
+		if ref, ok := strings.CutPrefix(text, "Loaded image: "); ok {
+			loaded = append(loaded, ref)
+		} else if id, ok := strings.CutPrefix(text, "Loaded image ID: "); ok {
+			loaded = append(loaded, id)
+		}
+		if progress != nil && text != "" {
+			progress(LoadEvent{ID: m.ID, Status: text, Current: m.ProgressDetail.Current, Total: m.ProgressDetail.Total})
+		}
+	}
+	if len(loaded) == 0 {
+		return nil, errors.New("load image: the engine loaded nothing: is this a docker-archive?")
+	}
+	return loaded, nil
+}
+
+func (d *docker) ImageRemove(ctx context.Context, ref string) error {
+	if _, err := d.c.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+		return d.wrap("remove image "+ref, err)
+	}
+	return nil
+}
+
+func (d *docker) ContainerCreate(ctx context.Context, spec ContainerSpec) (string, error) {
+	cfg := &container.Config{Image: spec.Image, Labels: spec.Labels, Env: spec.Env, ExposedPorts: nat.PortSet{}}
+	if spec.StopTimeout > 0 {
+		secs := int(spec.StopTimeout.Round(time.Second) / time.Second)
+		cfg.StopTimeout = &secs
+	}
+	host := &container.HostConfig{PortBindings: nat.PortMap{}}
+	for _, p := range spec.Ports {
+		port := nat.Port(strconv.Itoa(p.ContainerPort) + "/tcp")
+		cfg.ExposedPorts[port] = struct{}{}
+		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(p.HostPort)})
+	}
+	for _, v := range spec.Volumes {
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: v.Volume, Target: v.Target})
+	}
+	var platform *ocispec.Platform
+	if spec.Platform != "" {
+		os, arch, _ := strings.Cut(spec.Platform, "/")
+		platform = &ocispec.Platform{OS: os, Architecture: arch}
+	}
+	r, err := d.c.ContainerCreate(ctx, cfg, host, &network.NetworkingConfig{}, platform, spec.Name)
+	if err != nil {
+		return "", d.wrap("create container "+spec.Name, err)
+	}
+	return r.ID, nil
+}
+
+func (d *docker) ContainerStart(ctx context.Context, id string) error {
+	if err := d.c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return d.wrap("start container", err)
+	}
+	return nil
+}
+
+func (d *docker) ContainerWait(ctx context.Context, id string) <-chan Exit {
+	out := make(chan Exit, 1)
+	okC, errC := d.c.ContainerWait(ctx, id, container.WaitConditionNextExit)
+	go func() {
+		select {
+		case r := <-okC:
+			e := Exit{Code: r.StatusCode}
+			if r.Error != nil && r.Error.Message != "" {
+				e.Err = errors.New(r.Error.Message)
+			}
+			out <- e
+		case err := <-errC:
+			out <- Exit{Code: -1, Err: d.wrap("wait for container", err)}
+		}
+	}()
+	return out
+}
+
+func (d *docker) ContainerInspect(ctx context.Context, nameOrID string) (Container, error) {
+	r, err := d.c.ContainerInspect(ctx, nameOrID)
+	if err != nil {
+		return Container{}, d.wrap("inspect container "+nameOrID, err)
+	}
+	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Image: r.Image, Platform: r.Platform}
+	if r.Config != nil {
+		c.Labels = r.Config.Labels
+	}
+	if st := r.State; st != nil {
+		c.State, c.Running, c.ExitCode, c.OOMKilled, c.Error = string(st.Status), st.Running, st.ExitCode, st.OOMKilled, st.Error
+		c.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
+		c.FinishedAt, _ = time.Parse(time.RFC3339Nano, st.FinishedAt)
+		if h := st.Health; h != nil {
+			c.Health = string(h.Status)
+			if n := len(h.Log); n > 0 && h.Log[n-1] != nil {
+				c.HealthOutput = strings.TrimSpace(h.Log[n-1].Output)
+			}
+		}
+	}
+	if r.HostConfig != nil {
+		for port, bindings := range r.HostConfig.PortBindings {
+			for _, b := range bindings {
+				hp, _ := strconv.Atoi(b.HostPort)
+				c.Ports = append(c.Ports, PortBinding{HostIP: b.HostIP, HostPort: hp, ContainerPort: port.Int()})
+			}
+		}
+	}
+	return c, nil
+}
+
+func (d *docker) ContainerList(ctx context.Context, labelKey, labelValue string) ([]Container, error) {
+	list, err := d.c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelKey+"="+labelValue))})
+	if err != nil {
+		return nil, d.wrap("list containers", err)
+	}
+	out := make([]Container, 0, len(list))
+	for _, s := range list {
+		c := Container{ID: s.ID, Image: s.ImageID, Labels: s.Labels, State: string(s.State), Running: s.State == container.StateRunning}
+		if len(s.Names) > 0 {
+			c.Name = strings.TrimPrefix(s.Names[0], "/")
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (d *docker) ContainerStop(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(timeout.Round(time.Second) / time.Second)
+	if err := d.c.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil {
+		return d.wrap("stop container", err)
+	}
+	return nil
+}
+
+func (d *docker) ContainerKill(ctx context.Context, id, signal string) error {
+	if err := d.c.ContainerKill(ctx, id, signal); err != nil {
+		return d.wrap("kill container", err)
+	}
+	return nil
+}
+
+func (d *docker) ContainerRemove(ctx context.Context, id string) error {
+	if err := d.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil {
+		return d.wrap("remove container", err)
+	}
+	return nil
+}
+
+func (d *docker) ContainerLogs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error {
+	info, err := d.c.ContainerInspect(ctx, id)
+	if err != nil {
+		return d.wrap("logs of container "+id, err)
+	}
+	rc, err := d.c.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail, Timestamps: opts.Timestamps})
+	if err != nil {
+		return d.wrap("logs of container "+id, err)
+	}
+	defer rc.Close()
+	// Without a TTY the engine multiplexes both streams with 8-byte frame headers; with one, it is
+	// one raw stream.
+	if info.Config != nil && info.Config.Tty {
+		_, err = io.Copy(stdout, rc)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, rc)
+	}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	return ctx.Err()
+}
+
+func (d *docker) ContainerExec(ctx context.Context, id string, cmd []string, user string) (ExecResult, error) {
+	what := "exec " + strings.Join(cmd, " ")
+	ex, err := d.c.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: cmd, User: user, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return ExecResult{}, d.wrap(what, err)
+	}
+	att, err := d.c.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return ExecResult{}, d.wrap(what, err)
+	}
+	defer att.Close()
+	var out, errOut bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &errOut, att.Reader); err != nil {
+		return ExecResult{}, fmt.Errorf("%s: %w", what, err)
+	}
+	r, err := d.c.ContainerExecInspect(ctx, ex.ID)
+	if err != nil {
+		return ExecResult{}, d.wrap(what, err)
+	}
+	return ExecResult{ExitCode: r.ExitCode, Stdout: out.String(), Stderr: errOut.String()}, nil
+}
+
+func (d *docker) VolumeCreate(ctx context.Context, name string, labels map[string]string) error {
+	if _, err := d.c.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels}); err != nil {
+		return d.wrap("create volume "+name, err)
+	}
+	return nil
+}
+
+func (d *docker) VolumeInspect(ctx context.Context, name string) (Volume, error) {
+	v, err := d.c.VolumeInspect(ctx, name)
+	if err != nil {
+		return Volume{}, d.wrap("inspect volume "+name, err)
+	}
+	return Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint}, nil
+}
+
+func (d *docker) VolumeList(ctx context.Context, labelKey, labelValue string) ([]Volume, error) {
+	r, err := d.c.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labelKey+"="+labelValue))})
+	if err != nil {
+		return nil, d.wrap("list volumes", err)
+	}
+	out := make([]Volume, 0, len(r.Volumes))
+	for _, v := range r.Volumes {
+		out = append(out, Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint})
+	}
+	return out, nil
+}
+
+func (d *docker) VolumeRemove(ctx context.Context, name string) error {
+	if err := d.c.VolumeRemove(ctx, name, false); err != nil {
+		return d.wrap("remove volume "+name, err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // Engine is what nixify needs from a Docker engine. Commands depend on this interface only.
@@ -17,6 +18,8 @@ type Engine interface {
 	Close() error
 
 	Images
+	Containers
+	Volumes
 }
 
 // Version is the engine's own description of itself.
@@ -42,10 +45,148 @@ type Image struct {
 // ErrNotFound is returned (wrapped) when the engine does not hold the image, container or volume.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is returned (wrapped) when a name is taken or an object is in use.
+var ErrConflict = errors.New("conflict")
+
+// ErrUnavailable is returned (wrapped) when the engine cannot be reached at all, so that commands
+// can point the user to `nixify doctor` instead of reporting the operation as failed.
+var ErrUnavailable = errors.New("engine unreachable")
+
 // Images is the image part of Engine.
 type Images interface {
 	// ImageInspect describes an image by name or ID; errors.Is(err, ErrNotFound) when absent.
 	ImageInspect(ctx context.Context, ref string) (Image, error)
 	// ImageSave streams the images as a docker-archive tarball.
 	ImageSave(ctx context.Context, refs ...string) (io.ReadCloser, error)
+	// ImageLoad streams a docker-archive (plain, gzip or zstd) into the engine, calling progress
+	// (when not nil) for each message of the engine's progress stream. It returns what the engine
+	// says it loaded: "name:tag" for tagged images, "sha256:..." for untagged ones.
+	ImageLoad(ctx context.Context, archive io.Reader, progress func(LoadEvent)) ([]string, error)
+	// ImageRemove removes an image by name or ID; errors.Is(err, ErrNotFound) when absent and
+	// errors.Is(err, ErrConflict) when a container still uses it.
+	ImageRemove(ctx context.Context, ref string) error
+}
+
+// LoadEvent is one message of the engine's load progress: a layer being read, or a final line.
+type LoadEvent struct {
+	ID      string // layer or image the message is about
+	Status  string // "Loading layer", "Loaded image: name:tag", ...
+	Current int64  // bytes of this layer processed so far, when known
+	Total   int64
+}
+
+// Containers is the container part of Engine.
+type Containers interface {
+	// ContainerCreate creates (does not start) a container and returns its ID; errors.Is(err,
+	// ErrConflict) when the name is taken.
+	ContainerCreate(ctx context.Context, spec ContainerSpec) (string, error)
+	ContainerStart(ctx context.Context, id string) error
+	// ContainerWait returns a channel that receives once, when the container next exits. Ask for it
+	// before ContainerStart, or an early exit is missed.
+	ContainerWait(ctx context.Context, id string) <-chan Exit
+	// ContainerInspect describes one container by name or ID; errors.Is(err, ErrNotFound) when absent.
+	ContainerInspect(ctx context.Context, nameOrID string) (Container, error)
+	// ContainerList lists containers (running or not) carrying the label key=value.
+	ContainerList(ctx context.Context, labelKey, labelValue string) ([]Container, error)
+	// ContainerStop sends the image's stop signal and, after timeout, SIGKILL; it returns once the
+	// container has stopped.
+	ContainerStop(ctx context.Context, id string, timeout time.Duration) error
+	// ContainerKill sends signal (e.g. "KILL", "TERM") to the container's PID 1.
+	ContainerKill(ctx context.Context, id, signal string) error
+	// ContainerRemove removes a container, killing it first when it runs.
+	ContainerRemove(ctx context.Context, id string) error
+	// ContainerLogs copies the container's output, stdout and stderr separated, until the end of the
+	// logs (or, with Follow, until the container stops or ctx ends).
+	ContainerLogs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error
+	// ContainerExec runs cmd inside a running container as user (empty: the image's user) and
+	// returns its exit code and output.
+	ContainerExec(ctx context.Context, id string, cmd []string, user string) (ExecResult, error)
+}
+
+// ContainerSpec is what nixify asks of a new container.
+type ContainerSpec struct {
+	Name     string
+	Image    string
+	Labels   map[string]string
+	Env      []string
+	Ports    []PortBinding
+	Volumes  []VolumeMount
+	Platform string // "linux/arm64"; empty lets the engine choose
+	// StopTimeout is how long the engine waits after the stop signal before SIGKILL, for `docker
+	// stop` without -t as well; zero keeps the engine's default (10 s).
+	StopTimeout time.Duration
+}
+
+// PortBinding publishes a container TCP port on the host.
+type PortBinding struct {
+	HostIP        string `json:"hostIp"`
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+}
+
+// VolumeMount mounts a named volume in the container.
+type VolumeMount struct {
+	Volume string `json:"volume"`
+	Target string `json:"target"`
+}
+
+// Container is what the engine knows of one container.
+type Container struct {
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	Image   string            `json:"image"` // image ID (sha256:...)
+	Labels  map[string]string `json:"labels,omitempty"`
+	State   string            `json:"state"` // created, running, paused, restarting, exited, dead
+	Running bool              `json:"running"`
+	// ExitCode is the code of the last exit; meaningful when not running.
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// Health is the engine's own healthcheck state: starting, healthy, unhealthy, or empty when the
+	// image has no healthcheck. HealthOutput is the last probe's output.
+	Health       string        `json:"health,omitempty"`
+	HealthOutput string        `json:"healthOutput,omitempty"`
+	Ports        []PortBinding `json:"ports,omitempty"`
+	Platform     string        `json:"platform,omitempty"`
+}
+
+// Exit is how a container ended, as ContainerWait reports it.
+type Exit struct {
+	Code int64
+	Err  error
+}
+
+// LogOptions choose which log lines ContainerLogs copies.
+type LogOptions struct {
+	Follow     bool
+	Since      string // RFC 3339 time, Unix timestamp or Go duration ("10m")
+	Tail       string // number of lines from the end, or "all"
+	Timestamps bool
+}
+
+// ExecResult is the outcome of ContainerExec.
+type ExecResult struct {
+	ExitCode int
+	Stdout   string
+	Stderr   string
+}
+
+// Volumes is the volume part of Engine.
+type Volumes interface {
+	// VolumeCreate creates a named volume with labels; creating an existing volume is not an error.
+	VolumeCreate(ctx context.Context, name string, labels map[string]string) error
+	VolumeInspect(ctx context.Context, name string) (Volume, error)
+	// VolumeList lists volumes carrying the label key=value.
+	VolumeList(ctx context.Context, labelKey, labelValue string) ([]Volume, error)
+	// VolumeRemove removes a volume; errors.Is(err, ErrConflict) while a container uses it.
+	VolumeRemove(ctx context.Context, name string) error
+}
+
+// Volume is a named volume.
+type Volume struct {
+	Name       string            `json:"name"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Mountpoint string            `json:"mountpoint"`
 }

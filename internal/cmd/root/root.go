@@ -12,8 +12,14 @@ import (
 	"syscall"
 
 	"github.com/nixify/nixify/internal/cli"
+	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
 	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
+	healthcmd "github.com/nixify/nixify/internal/cmd/health"
+	logscmd "github.com/nixify/nixify/internal/cmd/logs"
+	runcmd "github.com/nixify/nixify/internal/cmd/run"
+	stopcmd "github.com/nixify/nixify/internal/cmd/stop"
+	upcmd "github.com/nixify/nixify/internal/cmd/up"
 	versioncmd "github.com/nixify/nixify/internal/cmd/version"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/spf13/cobra"
@@ -80,6 +86,12 @@ checks its health and pushes multi-arch images to a registry.`,
 func imageCommands(f *cli.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// Each command adds its constructor here, one line each.
+		upcmd.NewCmdUp(f, nil),
+		runcmd.NewCmdRun(f, nil),
+		healthcmd.NewCmdHealth(f, nil),
+		logscmd.NewCmdLogs(f, nil),
+		stopcmd.NewCmdStop(f, nil),
+		cleancmd.NewCmdClean(f, nil),
 	}
 }
 

@@ -1,0 +1,167 @@
+// Package clean implements `nixify clean`: remove what nixify made on the engine (containers, and
+// when asked images, data volumes and build records) and nothing else.
+package clean
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/record"
+	"github.com/spf13/cobra"
+)
+
+// Options is what `nixify clean` needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Loaded, error)
+	Engine func() (engine.Engine, error)
+
+	Volumes bool
+	Images  bool
+	All     bool
+	Yes     bool
+	DryRun  bool
+}
+
+// NewCmdClean wires the command; runF replaces the run function in tests.
+func NewCmdClean(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine}
+	cmd := &cobra.Command{
+		Use:   "clean",
+		Short: "Remove nixify's containers, and optionally its images, data volumes and build records",
+		Long: `Remove what nixify made, found by its label (io.nixify.managed=true) or by the images its
+builds and containers recorded; nothing else on the engine is touched.
+
+  (default)   nixify's containers, running or not
+  --images    also the images nixify built or ran
+  --volumes   also nixify's data volumes: the databases are lost, so it asks first unless --yes
+  --all       all of the above plus the build records in the state directory`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return cleanRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Volumes, "volumes", false, "also remove nixify's data volumes (asks first)")
+	fl.BoolVar(&opts.Images, "images", false, "also remove the images nixify built or ran")
+	fl.BoolVar(&opts.All, "all", false, "remove containers, images, volumes and build records")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before removing data volumes")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "only list what would be removed")
+	return cmd
+}
+
+// Result is what clean removed (or, with --dry-run, would remove).
+type Result struct {
+	Containers []string `json:"containers"`
+	Images     []string `json:"images"`
+	Volumes    []string `json:"volumes"`
+	Records    bool     `json:"records"`
+	DryRun     bool     `json:"dryRun"`
+}
+
+func cleanRun(ctx context.Context, opts *Options) error {
+	l, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	if opts.All {
+		opts.Images, opts.Volumes = true, true
+	}
+	eng, err := container.Connect(ctx, opts.Engine)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	store := record.Store{Dir: l.Config.StateDir}
+	var known []string
+	if opts.Images {
+		builds, err := store.All()
+		if err != nil {
+			return cli.Failed(err, "")
+		}
+		for _, b := range builds {
+			if b.ConfigDigest != "" {
+				known = append(known, b.ConfigDigest)
+			}
+		}
+	}
+	plan, err := container.PlanClean(ctx, eng, container.CleanOptions{Images: opts.Images, Volumes: opts.Volumes, KnownImages: known})
+	if err != nil {
+		return cli.Failed(err, "")
+	}
+	res := Result{DryRun: opts.DryRun, Records: opts.All, Containers: []string{}, Images: []string{}, Volumes: []string{}}
+	for _, c := range plan.Containers {
+		res.Containers = append(res.Containers, c.Name)
+	}
+	res.Images = append(res.Images, plan.Images...)
+	for _, v := range plan.Volumes {
+		res.Volumes = append(res.Volumes, v.Name)
+	}
+	if len(plan.Volumes) > 0 && !opts.Yes && !opts.DryRun {
+		ok, err := confirm(opts.IO, res.Volumes)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return cli.Failed(fmt.Errorf("kept everything: removing the data volumes was not confirmed"), "pass --yes to remove them without asking, or leave out --volumes")
+		}
+	}
+	if !opts.DryRun {
+		if err := plan.Apply(ctx, eng); err != nil {
+			return cli.Failed(err, "")
+		}
+		if opts.All {
+			if err := store.Clear(); err != nil {
+				return cli.Failed(fmt.Errorf("remove build records: %w", err), "")
+			}
+		}
+	}
+	if opts.IO.WantsJSON() {
+		return opts.IO.WriteJSON(res)
+	}
+	verb := "removed"
+	if opts.DryRun {
+		verb = "would remove"
+	}
+	if plan.Empty() && !opts.All {
+		opts.IO.Printf("nothing of nixify's to remove\n")
+		return nil
+	}
+	t := opts.IO.NewTable("kind", "name")
+	for _, n := range res.Containers {
+		t.Row("container", n)
+	}
+	for _, n := range res.Images {
+		t.Row("image", n)
+	}
+	for _, n := range res.Volumes {
+		t.Row("volume", n)
+	}
+	if opts.All {
+		t.Row("build records", store.Path())
+	}
+	opts.IO.Printf("%s:\n", verb)
+	t.Render()
+	return nil
+}
+
+// confirm asks before the data goes; without a terminal to ask on, it refuses.
+func confirm(io *iostreams.IOStreams, volumes []string) (bool, error) {
+	if !io.IsTTY() {
+		return false, cli.Usagef("removing data volumes (%s) needs confirmation and there is no terminal to ask on: pass --yes", strings.Join(volumes, ", "))
+	}
+	io.Errorf("Remove the data volumes %s? Their PostgreSQL, Redis and Garage data will be lost. [y/N] ", strings.Join(volumes, ", "))
+	line, _ := bufio.NewReader(io.In).ReadString('\n')
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes", nil
+}

@@ -1,0 +1,95 @@
+// Package up implements `nixify up`, the one command for the main job: build the image when the
+// flake changed, run it in place of nixify's previous container, and wait until it is healthy.
+package up
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nixify/nixify/internal/cli"
+	runcmd "github.com/nixify/nixify/internal/cmd/run"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/spf13/cobra"
+)
+
+// Options is what `nixify up` needs: run's options plus the build step.
+type Options struct {
+	Run *runcmd.Options
+	IO  *iostreams.IOStreams
+	// Build brings the architecture's build record up to date: a no-op when the flake did not
+	// change (Nix finds the output in its store). ErrNoBuilder when this nixify cannot build.
+	Build   func(ctx context.Context, arch string) error
+	NoBuild bool
+}
+
+// ErrNoBuilder means no build step is available; up then runs the last build.
+var ErrNoBuilder = errors.New("no build command in this nixify")
+
+// NewCmdUp wires the command; runF replaces the run function in tests.
+func NewCmdUp(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	ro := &runcmd.Options{IO: f.IO, Config: f.Config, Engine: f.Engine, ReplaceOwn: true}
+	opts := &Options{Run: ro, IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Build when the flake changed, run, and wait until healthy: the main job in one command",
+		Long: `Build the image for the architecture (Nix rebuilds only when the flake changed), replace
+nixify's previous container with one from the new image, wait until the health server says ready
+and print the health of each service. The data volume is kept.
+
+Exit codes: as ` + "`nixify run`" + `; a failed build exits 1.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := ro.Validate(); err != nil {
+				return err
+			}
+			if opts.Build == nil {
+				opts.Build = siblingBuild(cmd)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return upRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&ro.Arch, "arch", "", "architecture: x86_64 or aarch64 (default: this machine's)")
+	fl.StringArrayVarP(&ro.Env, "env", "e", nil, "set an environment variable in the container, KEY=VALUE (repeatable)")
+	fl.DurationVar(&ro.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
+	fl.DurationVar(&ro.StopTimeout, "stop-timeout", 10*time.Second, "how long `docker stop` waits for the ordered shutdown")
+	fl.BoolVar(&opts.NoBuild, "no-build", false, "run the last build without building")
+	runcmd.AddContainerFlags(f, cmd)
+	return cmd
+}
+
+func upRun(ctx context.Context, opts *Options) error {
+	if opts.Run.Arch == "" {
+		opts.Run.Arch = runcmd.HostArch()
+	}
+	if !opts.NoBuild {
+		err := opts.Build(ctx, opts.Run.Arch)
+		switch {
+		case errors.Is(err, ErrNoBuilder):
+			opts.IO.Errorf("%s this nixify has no build command yet; running the last build\n", opts.IO.Styles().Warn.Render("!"))
+		case err != nil:
+			return err
+		}
+	}
+	return runcmd.Run(ctx, opts.Run)
+}
+
+// siblingBuild runs the `build` command registered beside up, so that up follows whatever build
+// does (and its flags) without a second copy of it.
+func siblingBuild(cmd *cobra.Command) func(ctx context.Context, arch string) error {
+	return func(ctx context.Context, arch string) error {
+		b, _, err := cmd.Root().Find([]string{"build"})
+		if err != nil || b == nil || b == cmd.Root() || b.RunE == nil {
+			return ErrNoBuilder
+		}
+		if err := b.ParseFlags([]string{"--arch", arch}); err != nil {
+			return cli.UsageError(err)
+		}
+		b.SetContext(ctx)
+		return b.RunE(b, nil)
+	}
+}

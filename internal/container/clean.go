@@ -1,0 +1,95 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/nixify/nixify/internal/engine"
+)
+
+// CleanPlan lists what clean would remove: only objects nixify made, found by its label
+// (containers, volumes) or by the config digests nixify loaded (images, which carry their own
+// labels from the archive and cannot be labelled afterwards).
+type CleanPlan struct {
+	Containers []engine.Container `json:"containers"`
+	Images     []string           `json:"images"`
+	Volumes    []engine.Volume    `json:"volumes"`
+}
+
+// CleanOptions choose what besides containers is planned for removal.
+type CleanOptions struct {
+	Images  bool
+	Volumes bool
+	// KnownImages are config digests nixify recorded (build records); the images its containers
+	// use are added to them.
+	KnownImages []string
+}
+
+// PlanClean finds nixify's objects on the engine.
+func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPlan, error) {
+	var p CleanPlan
+	cs, err := eng.ContainerList(ctx, LabelManaged, "true")
+	if err != nil {
+		return p, err
+	}
+	p.Containers = cs
+	if o.Images {
+		ids := slices.Clone(o.KnownImages)
+		for _, c := range cs {
+			ids = append(ids, c.Labels[LabelConfigDigest], c.Image)
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if id == "" || seen[id] {
+				continue
+			}
+			seen[id] = true
+			img, err := eng.ImageInspect(ctx, id)
+			if errors.Is(err, engine.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return p, err
+			}
+			if !slices.Contains(p.Images, img.ID) {
+				p.Images = append(p.Images, img.ID)
+			}
+		}
+	}
+	if o.Volumes {
+		vs, err := eng.VolumeList(ctx, LabelManaged, "true")
+		if err != nil {
+			return p, err
+		}
+		p.Volumes = vs
+	}
+	return p, nil
+}
+
+// Empty reports whether there is nothing to remove.
+func (p CleanPlan) Empty() bool {
+	return len(p.Containers) == 0 && len(p.Images) == 0 && len(p.Volumes) == 0
+}
+
+// Apply removes the plan's objects: containers first, as they hold the images and volumes. It goes
+// on after a failure and returns the failures joined.
+func (p CleanPlan) Apply(ctx context.Context, eng engine.Engine) error {
+	var errs []error
+	for _, c := range p.Containers {
+		if err := eng.ContainerRemove(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	for _, id := range p.Images {
+		if err := eng.ImageRemove(ctx, id); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	for _, v := range p.Volumes {
+		if err := eng.VolumeRemove(ctx, v.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,59 @@
+package container
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeArchive(t *testing.T, path, config string, gz bool) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var tw *tar.Writer
+	if gz {
+		zw := gzip.NewWriter(f)
+		defer zw.Close()
+		tw = tar.NewWriter(zw)
+	} else {
+		tw = tar.NewWriter(f)
+	}
+	layer := strings.Repeat("x", 1<<20)
+	tw.WriteHeader(&tar.Header{Name: "abc/layer.tar", Mode: 0o644, Size: int64(len(layer))})
+	tw.Write([]byte(layer))
+	m := `[{"Config":"` + config + `","RepoTags":["x:y"],"Layers":["abc/layer.tar"]}]`
+	tw.WriteHeader(&tar.Header{Name: "manifest.json", Mode: 0o644, Size: int64(len(m))})
+	tw.Write([]byte(m))
+	tw.Close()
+}
+
+func TestArchiveConfigDigest(t *testing.T) {
+	dir := t.TempDir()
+	hex := strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		name, config string
+		gz           bool
+		want         string
+	}{
+		{"classic", hex + ".json", false, "sha256:" + hex},
+		{"oci-shaped", "blobs/sha256/" + hex, false, "sha256:" + hex},
+		{"ggcr", "sha256:" + hex, false, "sha256:" + hex},
+		{"gzip is not read", hex + ".json", true, ""},
+		{"nonsense", "config.json", false, ""},
+	} {
+		p := filepath.Join(dir, c.name+".tar")
+		writeArchive(t, p, c.config, c.gz)
+		if got := archiveConfigDigest(p); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+	if got := archiveConfigDigest(filepath.Join(dir, "missing.tar")); got != "" {
+		t.Errorf("missing file: got %q", got)
+	}
+}
