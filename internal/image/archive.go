@@ -85,7 +85,7 @@ func ReadArchiveFile(p string) (*Archive, error) {
 // manifest.json and the configs may come before or after the layers: nixpkgs' streamLayeredImage
 // writes them last. Layers are hashed as they stream past and never kept.
 func ReadArchive(r io.Reader) (*Archive, error) {
-	a, err := scan(r)
+	a, err := scan(r, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read image archive: %w", err)
 	}
@@ -103,13 +103,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func scan(r io.Reader) (*Archive, error) {
+// scan reads the archive once; when tee is set, the uncompressed tar stream is copied to it, so that
+// layers can later be read by offset from the copy.
+func scan(r io.Reader, tee io.Writer) (*Archive, error) {
 	src := &countingReader{r: r}
 	dec, comp, closeDec, err := decompress(src)
 	if err != nil {
 		return nil, err
 	}
 	defer closeDec()
+	if tee != nil {
+		dec = io.TeeReader(dec, tee)
+	}
 	// The tar reader reads headers exactly, so the count after Next is the offset of the file's data.
 	tarStream := &countingReader{r: dec}
 	tr := tar.NewReader(tarStream)

@@ -1,0 +1,135 @@
+package image_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/nixify/nixify/internal/image"
+	"github.com/nixify/nixify/internal/image/imagetest"
+	"github.com/nixify/nixify/internal/record"
+)
+
+func TestDescribeArchive(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "img.tar.gz")
+	w, err := imagetest.WriteFile(p, imagetest.Spec{Arch: "arm64", Layers: 3, Compress: "gzip", Healthy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := image.OpenBuild(context.Background(), record.Build{Arch: "x86_64", OutPath: p, Kind: record.Tarball})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	info, err := image.Describe(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Architecture != "arm64" || info.OS != "linux" || info.ConfigDigest != w.ConfigDigest {
+		t.Errorf("info = %+v", info)
+	}
+	if !info.CreatedDefault || info.Healthcheck == nil || len(info.Ports) != 1 || info.Ports[0] != "8080/tcp" || len(info.Volumes) != 1 {
+		t.Errorf("created/healthcheck/ports/volumes wrong: %+v", info)
+	}
+	for i, l := range info.Layers {
+		if len(l.StorePaths) != 1 || l.StorePaths[0] != w.StorePaths[i] {
+			t.Errorf("layer %d store paths %v, want %s", i, l.StorePaths, w.StorePaths[i])
+		}
+	}
+	joined := strings.Join(info.Warnings, "\n")
+	if !strings.Contains(joined, `filed under x86_64 but its config says architecture "arm64"`) || !strings.Contains(joined, "missing OCI labels") {
+		t.Errorf("warnings %q", joined)
+	}
+	if info.CompressedSize != info.ArchiveSize || info.UncompressedSize <= info.CompressedSize {
+		t.Errorf("sizes: compressed %d archive %d uncompressed %d", info.CompressedSize, info.ArchiveSize, info.UncompressedSize)
+	}
+}
+
+func TestOpenStreamScript(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "img.tar")
+	w, err := imagetest.WriteFile(p, imagetest.Spec{Layers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "stream")
+	os.WriteFile(script, []byte("#!/bin/sh\nexec /bin/cat "+p+"\n"), 0o755)
+	img, err := image.OpenStream(context.Background(), script, image.WithLayers(), image.WithTempDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if img.Archive.ConfigDigest != w.ConfigDigest {
+		t.Errorf("config digest %s, want %s", img.Archive.ConfigDigest, w.ConfigDigest)
+	}
+	if err := validate.Image(img.Image); err != nil {
+		t.Errorf("image from stream does not validate: %v", err)
+	}
+
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("#!/bin/sh\necho 'error: builder failed' >&2\nexit 3\n"), 0o755)
+	_, err = image.OpenStream(context.Background(), bad)
+	if err == nil || !strings.Contains(err.Error(), "error: builder failed") {
+		t.Errorf("failing script: %v", err)
+	}
+}
+
+// TestArchiveImageRoundTrip pushes an archive opened with layers to go-containerregistry's
+// in-process registry and reads it back: the config digest survives and the image validates.
+func TestArchiveImageRoundTrip(t *testing.T) {
+	for _, comp := range []string{"", "zstd"} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "img.tar")
+		w, err := imagetest.WriteFile(p, imagetest.Spec{Layers: 3, LayerSize: 64 << 10, Compress: comp, Labels: map[string]string{"a": "b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := image.NewLayerCache(filepath.Join(dir, "cache"))
+		img, err := image.OpenArchiveFile(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate.Image(img.Image); err != nil {
+			t.Fatalf("validate: %v", err)
+		}
+		srv := httptest.NewServer(registry.New())
+		ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/demo:x")
+		if err := remote.Write(ref, img.Image); err != nil {
+			t.Fatal(err)
+		}
+		img.Close()
+		set, err := image.OpenRemote(context.Background(), ref.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := image.Describe(set.Images[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.ConfigDigest != w.ConfigDigest || info.ManifestDigest == "" || len(info.Layers) != 3 || info.Layers[0].DiffID != w.DiffIDs[0] || info.Layers[2].StorePaths[0] != w.StorePaths[2] {
+			t.Errorf("remote info = %+v", info)
+		}
+		// The cache now knows every layer's digest: reopening computes the manifest without compressing.
+		img2, err := image.OpenArchiveFile(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img2.Image.Digest()
+		if d.String() != info.ManifestDigest {
+			t.Errorf("reopened digest %s, pushed %s", d, info.ManifestDigest)
+		}
+		left, _ := filepath.Glob(filepath.Join(dir, "nixify-layers-*", "*"))
+		if len(left) != 0 {
+			t.Errorf("layers compressed although cached: %v", left)
+		}
+		img2.Close()
+		srv.Close()
+	}
+}
