@@ -182,6 +182,29 @@ type serviceView struct {
 	Result   *Result // nil: not checked yet, or disabled
 }
 
+// boardKey is what a cached body depends on besides the results: the phase and the disabled services.
+func (s *Server) boardKey() (state.Phase, uint64) {
+	var mask uint64
+	phase := state.Ready
+	var snap state.Snapshot
+	if s.src != nil {
+		snap = s.src.Snapshot()
+		phase = snap.Phase
+	}
+	for i, name := range knownServices {
+		disabled := !s.cfg.Enabled(name)
+		if s.src != nil {
+			if b, ok := snap.Service(name); ok && b.State == state.Disabled {
+				disabled = true
+			}
+		}
+		if disabled {
+			mask |= 1 << i
+		}
+	}
+	return phase, mask
+}
+
 // view is a consistent picture of the phase and every known service.
 type view struct {
 	Phase    state.Phase

@@ -36,7 +36,7 @@ func startPeers(t *testing.T) *peers {
 	garage, s3, admin := garagePeers(t)
 	p.s3, p.admin = s3, admin
 	p.cfg = Config{
-		Interval: 300 * time.Millisecond, Timeout: 250 * time.Millisecond,
+		Interval: 1100 * time.Millisecond, Timeout: time.Second,
 		Services: []string{Postgres, Redis, Garage}, Name: "nixify", Version: "test",
 		Redis:    RedisTarget{Host: p.redis.Host, Port: p.redis.Port, Password: redisPass},
 		Postgres: PostgresTarget{Host: p.pg.Host, Port: p.pg.Port, User: p.pg.User, Password: pgPass, Database: "postgres"},
@@ -207,7 +207,9 @@ func TestServerFollowsBoard(t *testing.T) {
 	base := serve(t, NewServer(p.cfg, board))
 
 	// Checks pass, but the init is still starting.
-	eventually(t, "redis checked", func() bool { code, _ := get(t, base+"/health/redis"); return code == 200 })
+	for _, svc := range []string{"redis", "postgres"} {
+		eventually(t, svc+" passes", func() bool { code, _ := get(t, base+"/health/"+svc); return code == 200 })
+	}
 	code, body := get(t, base+"/health")
 	if code != 503 || !strings.Contains(body, "init is starting") {
 		t.Fatalf("starting: %d %s", code, body)
@@ -347,8 +349,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // The status page renders in a real headless Chromium with one row per service.
 func TestStatusPageInChromium(t *testing.T) {

@@ -1,0 +1,54 @@
+// Command health-bench serves the health server the way nixify-init embeds it (configured from the
+// environment, reading a board whose phase is ready) next to a minimal Go server that returns a fixed
+// body, so that bench/health/run.sh can load both with wrk in one run and compare them.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nixify/nixify/internal/health"
+	"github.com/nixify/nixify/internal/state"
+)
+
+func main() {
+	fixedAddr := flag.String("fixed", "127.0.0.1:18081", "listen address of the fixed-body server")
+	flag.Parse()
+	if err := run(*fixedAddr); err != nil {
+		fmt.Fprintln(os.Stderr, "health-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(fixedAddr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := health.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	board := state.NewBoard(cfg.Services...)
+	for _, s := range cfg.Services {
+		board.Update(s, func(sv *state.Service) { sv.State = state.Running; sv.Port = cfg.Port(s) })
+	}
+	board.SetPhase(state.Ready)
+
+	body := []byte(`{"status":"pass"}` + "\n")
+	ln, err := net.Listen("tcp", fixedAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", fixedAddr, err)
+	}
+	fixed := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})}
+	go fixed.Serve(ln)
+	defer fixed.Close()
+	return health.NewServer(cfg, board).Run(ctx)
+}
