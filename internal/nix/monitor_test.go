@@ -111,7 +111,7 @@ func TestStripANSI(t *testing.T) {
 		"\x1b[31;1merror:\x1b[0m x":            "error: x",
 		"plain":                                "plain",
 		"\x1b]8;;http://x\x07link\x1b]8;;\x07": "link",
-		"\x1b[2K\x1b[1Gprogress":              "progress",
+		"\x1b[2K\x1b[1Gprogress":               "progress",
 	} {
 		if got := StripANSI(in); got != want {
 			t.Errorf("StripANSI(%q) = %q, want %q", in, got, want)
@@ -123,7 +123,7 @@ func TestStoreName(t *testing.T) {
 	for in, want := range map[string]string{
 		"/nix/store/4yyqa8dsjggq8msc1azc778q6qlfwd7b-bad.drv": "bad.drv",
 		"/nix/store/abc-redis-7.2/bin/redis-server":           "redis-7.2",
-		"https://x/y":                                         "https://x/y",
+		"https://x/y": "https://x/y",
 	} {
 		if got := StoreName(in); got != want {
 			t.Errorf("StoreName(%q) = %q, want %q", in, got, want)

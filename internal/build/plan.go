@@ -1,0 +1,157 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/nixify/nixify/internal/nix"
+)
+
+// Strategy is how an architecture's image gets built on this host.
+type Strategy string
+
+const (
+	Native   Strategy = "native"   // the host's own system
+	Emulated Strategy = "emulated" // extra-platforms with binfmt (qemu-user) emulation
+	Remote   Strategy = "remote"   // a remote builder for that system
+	Cross    Strategy = "cross"    // the flake's cross-compiled output, built by the host
+)
+
+// Plan is what will be built for one architecture, and why.
+type Plan struct {
+	Arch        string   `json:"arch"`   // x86_64 or aarch64
+	System      string   `json:"system"` // the system the image is for
+	Host        string   `json:"host"`   // the system this machine builds for natively
+	Strategy    Strategy `json:"strategy"`
+	Attr        string   `json:"attr"`        // the attribute path built, under the flake
+	Installable string   `json:"installable"` // flake#attr, as passed to nix build
+	Reason      string   `json:"reason"`      // one sentence for the user
+}
+
+// CrossAttr is the flake attribute that cross-compiles attr for arch on host:
+// packages.<host>.<attr>-cross-<arch>, e.g. packages.x86_64-linux.docker-image-static-cross-aarch64.
+func CrossAttr(host, attr, arch string) string {
+	return fmt.Sprintf("packages.%s.%s-cross-%s", host, attr, arch)
+}
+
+// NativeAttr is the flake attribute that builds attr on its own system.
+func NativeAttr(system, attr string) string { return fmt.Sprintf("packages.%s.%s", system, attr) }
+
+// HostSystem is the Nix system of this machine as Go sees it (x86_64-linux, aarch64-linux).
+func HostSystem() string {
+	switch runtime.GOARCH {
+	case "arm64":
+		return "aarch64-linux"
+	case "amd64":
+		return "x86_64-linux"
+	}
+	return runtime.GOARCH + "-" + runtime.GOOS
+}
+
+// NoWayError says that an architecture cannot be built here, and how to make it possible.
+type NoWayError struct {
+	System, Host, Attr string
+}
+
+func (e *NoWayError) Error() string {
+	return fmt.Sprintf("cannot build %s images on this %s host: no emulation, no remote builder, and the flake has no %s", e.System, e.Host, e.Attr)
+}
+
+// Hint is the fix.
+func (e *NoWayError) Hint() string {
+	arch := strings.TrimSuffix(e.System, "-linux")
+	return "enable emulation: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-" + arch +
+		" && echo 'extra-platforms = " + e.System + "' >> /etc/nix/nix.conf; or add a remote builder for " + e.System +
+		"; or give the flake a cross output " + e.Attr
+}
+
+// Choose decides, per architecture, how to build it: natively when the host can (its own system,
+// emulation declared in extra-platforms and backed by binfmt, or a remote builder), otherwise the
+// flake's cross output. Nix is only asked about its settings when an architecture is foreign.
+func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
+	host := o.HostSystem
+	if host == "" {
+		host = HostSystem()
+	}
+	var settings *nix.Settings
+	var crossNames []string
+	crossListed := false
+	plans := make([]Plan, 0, len(o.Archs))
+	for _, arch := range o.Archs {
+		sys := arch + "-linux"
+		p := Plan{Arch: arch, System: sys, Host: host}
+		if sys == host {
+			p.Strategy, p.Attr, p.Reason = Native, NativeAttr(sys, o.Attr), "native build on this "+host+" host"
+		} else {
+			if settings == nil {
+				s, err := n.Settings(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("read nix settings: %w", err)
+				}
+				settings = &s
+				if settings.System != "" && o.HostSystem == "" {
+					host, p.Host = settings.System, settings.System
+				}
+			}
+			proc := o.Proc
+			if proc == "" {
+				proc = "/proc"
+			}
+			switch {
+			case sys == host:
+				p.Strategy, p.Attr, p.Reason = Native, NativeAttr(sys, o.Attr), "native build on this "+host+" host"
+			case slices.Contains(settings.ExtraPlatforms, sys) && binfmtEnabled(proc, "qemu-"+arch):
+				p.Strategy, p.Attr = Emulated, NativeAttr(sys, o.Attr)
+				p.Reason = "built as " + sys + " under emulation (extra-platforms lists it, binfmt qemu-" + arch + " is enabled)"
+			case builderFor(settings.Builders, sys) != "":
+				p.Strategy, p.Attr = Remote, NativeAttr(sys, o.Attr)
+				p.Reason = "built as " + sys + " on the remote builder " + builderFor(settings.Builders, sys)
+			default:
+				if !crossListed {
+					names, err := n.AttrNames(ctx, o.Flake, "packages."+host)
+					if err != nil {
+						return nil, fmt.Errorf("list the flake's packages for %s: %w", host, err)
+					}
+					crossNames, crossListed = names, true
+				}
+				attr := CrossAttr(host, o.Attr, arch)
+				if !slices.Contains(crossNames, strings.TrimPrefix(attr, "packages."+host+".")) {
+					return nil, &NoWayError{System: sys, Host: host, Attr: attr}
+				}
+				p.Strategy, p.Attr = Cross, attr
+				p.Reason = "cross-compiled on this " + host + " host (no emulation or remote builder for " + sys + ")"
+			}
+		}
+		p.Installable = o.Flake + "#" + p.Attr
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
+func binfmtEnabled(proc, name string) bool {
+	data, err := os.ReadFile(filepath.Join(proc, "sys", "fs", "binfmt_misc", name))
+	return err == nil && strings.HasPrefix(string(data), "enabled")
+}
+
+// builderFor returns the first remote builder in Nix's builders setting that lists sys.
+func builderFor(builders, sys string) string {
+	if strings.HasPrefix(builders, "@") {
+		data, err := os.ReadFile(strings.TrimPrefix(builders, "@"))
+		if err != nil {
+			return ""
+		}
+		builders = string(data)
+	}
+	for _, line := range strings.FieldsFunc(builders, func(r rune) bool { return r == ';' || r == '\n' }) {
+		f := strings.Fields(line)
+		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") && slices.Contains(strings.Split(f[1], ","), sys) {
+			return f[0]
+		}
+	}
+	return ""
+}
