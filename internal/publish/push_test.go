@@ -56,7 +56,9 @@ func (fr *faultyRegistry) setFault(f func(w http.ResponseWriter, r *http.Request
 	fr.mu.Unlock()
 }
 
-func (fr *faultyRegistry) repo() string { return strings.TrimPrefix(fr.srv.URL, "http://") + "/owner/nixify" }
+func (fr *faultyRegistry) repo() string {
+	return strings.TrimPrefix(fr.srv.URL, "http://") + "/owner/nixify"
+}
 
 func (fr *faultyRegistry) tags(t *testing.T) []string {
 	repo, _ := name.NewRepository(fr.repo())
