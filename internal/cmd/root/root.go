@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/nixify/nixify/internal/cli"
+	buildcmd "github.com/nixify/nixify/internal/cmd/build"
 	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
 	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
@@ -86,6 +87,7 @@ checks its health and pushes multi-arch images to a registry.`,
 func imageCommands(f *cli.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// Each command adds its constructor here, one line each.
+		buildcmd.NewCmdBuild(f, nil),
 		upcmd.NewCmdUp(f, nil),
 		runcmd.NewCmdRun(f, nil),
 		healthcmd.NewCmdHealth(f, nil),

@@ -1,0 +1,203 @@
+// Package build implements `nixify build`: build the flake's image for one or more architectures
+// with a live view of what nix does, and record the results for run, info and push.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nixify/nixify/internal/build"
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/nix"
+	"github.com/spf13/cobra"
+)
+
+// Options is what `nixify build` needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Loaded, error)
+	Nix    func() (*nix.Nix, error)
+
+	Arch string // x86_64, aarch64 (or amd64, arm64), all; empty: this host's
+}
+
+// NewCmdBuild wires the command; runF replaces the run function in tests.
+func NewCmdBuild(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Config: f.Config, Nix: nix.Find}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build the image with Nix for x86_64 and/or aarch64",
+		Long: `Build the flake's image with nix and show what nix builds and downloads as it happens.
+
+A foreign architecture is built natively when this host can (extra-platforms with binfmt
+emulation, or a remote builder), otherwise from the flake's cross output
+packages.<host>.<attr>-cross-<arch>. The result is recorded in the state directory, so that
+run, info and push use it without building again.`,
+		Example: `  nixify build
+  nixify build --arch all
+  nixify build --arch arm64 --flake github:owner/repo --attr docker-image-static`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return buildRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Arch, "arch", "", "architecture: x86_64 (amd64), aarch64 (arm64) or all (the configured architectures); default: this host's")
+	fl.String("flake", "", "flake reference that defines the image (config key flake, default .)")
+	fl.String("attr", "", "package attribute of the image (config key attr, default docker-image-static)")
+	f.BindFlag("flake", fl.Lookup("flake"))
+	f.BindFlag("attr", fl.Lookup("attr"))
+	return cmd
+}
+
+// Archs turns --arch into Nix architecture names.
+func Archs(flag string, configured []string) ([]string, error) {
+	switch strings.ToLower(strings.TrimSpace(flag)) {
+	case "":
+		return []string{strings.TrimSuffix(build.HostSystem(), "-linux")}, nil
+	case "all":
+		return configured, nil
+	}
+	a, err := config.ParseArch(flag)
+	if err != nil {
+		return nil, cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), all", flag)
+	}
+	return []string{a}, nil
+}
+
+func buildRun(ctx context.Context, opts *Options) error {
+	l, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	cfg := l.Config
+	archs, err := Archs(opts.Arch, cfg.Architectures)
+	if err != nil {
+		return err
+	}
+	n, err := opts.Nix()
+	if err != nil {
+		return cli.Unavailable(err, nix.InstallHint)
+	}
+
+	v := newView(opts.IO)
+	results, err := build.Run(ctx, n, build.Options{
+		Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir,
+		OnEvent: v.handle,
+		OnPlan:  v.plan,
+	})
+	v.stop()
+	if err != nil {
+		return explain(err, v)
+	}
+	return report(opts.IO, results)
+}
+
+// explain turns a build failure into one line and a hint, after printing the failing
+// derivation's last log lines.
+func explain(err error, v *view) error {
+	if errors.Is(err, context.Canceled) {
+		return &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted: nix was stopped")}
+	}
+	var nw *build.NoWayError
+	if errors.As(err, &nw) {
+		return cli.Failed(err, nw.Hint())
+	}
+	var ne *nix.Error
+	if !errors.As(err, &ne) {
+		return cli.Failed(err, "")
+	}
+	switch ne.Kind {
+	case nix.BuilderFailure:
+		v.printTail(ne.Drv)
+		return cli.Failed(err, "the log lines above are the end of the failing build; --verbose shows every line as it comes")
+	case nix.MissingAttribute:
+		return cli.Failed(err, "check --attr (config key attr); `nix flake show` lists the flake's packages")
+	case nix.EvalFailure:
+		return cli.Failed(err, "fix the Nix expression at the position above")
+	case nix.UnsupportedSystem:
+		return cli.Failed(err, "run `nixify doctor` to see which systems this host can build")
+	}
+	return cli.Failed(err, "")
+}
+
+// jsonBuild is one architecture in `--output json`.
+type jsonBuild struct {
+	Arch         string  `json:"arch"`
+	System       string  `json:"system"`
+	Strategy     string  `json:"strategy"`
+	Reason       string  `json:"reason"`
+	Installable  string  `json:"installable"`
+	DrvPath      string  `json:"drvPath"`
+	OutPath      string  `json:"outPath"`
+	Kind         string  `json:"kind"`
+	ConfigDigest string  `json:"configDigest"`
+	RepoTag      string  `json:"repoTag"`
+	Size         int64   `json:"size"`
+	Seconds      float64 `json:"seconds"`
+	Revision     string  `json:"flakeRevision"`
+	FlakeHash    string  `json:"flakeHash"`
+}
+
+func report(io *iostreams.IOStreams, results []build.Result) error {
+	if io.WantsJSON() {
+		out := struct {
+			Builds []jsonBuild `json:"builds"`
+		}{Builds: []jsonBuild{}}
+		for _, r := range results {
+			b := r.Record
+			out.Builds = append(out.Builds, jsonBuild{Arch: b.Arch, System: b.System, Strategy: string(r.Plan.Strategy),
+				Reason: r.Plan.Reason, Installable: b.Installable, DrvPath: b.DrvPath, OutPath: b.OutPath,
+				Kind: string(b.Kind), ConfigDigest: b.ConfigDigest, RepoTag: b.RepoTag, Size: b.Size,
+				Seconds: b.Duration.Seconds(), Revision: b.FlakeRevision, FlakeHash: b.FlakeHash})
+		}
+		return io.WriteJSON(out)
+	}
+	t := io.NewTable("arch", "how", "kind", "image id", "size", "time", "output")
+	for _, r := range results {
+		b := r.Record
+		t.Row(b.Arch, string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), humanBytes(b.Size),
+			humanDuration(b.Duration), b.OutPath)
+	}
+	t.Render()
+	return nil
+}
+
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

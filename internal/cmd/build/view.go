@@ -1,0 +1,165 @@
+package build
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nixify/nixify/internal/build"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/nix"
+)
+
+// view draws a build in the spirit of nix-output-monitor. On a terminal: finished builds scroll
+// above a block, redrawn in place, of what runs now (name, phase, running time, last log line), the
+// downloads and a summary of counts and bytes. Without a terminal: one plain line per build started
+// and finished, and the summary now and then. --verbose adds every build log line.
+type view struct {
+	io    *iostreams.IOStreams
+	st    iostreams.Styles
+	mon   *nix.Monitor
+	live  *iostreams.Live
+	start time.Time
+	stopC chan struct{}
+	done  chan struct{}
+}
+
+// maxRunning is how many running builds and downloads the block shows; the rest are counted.
+const maxRunning = 8
+
+func newView(io *iostreams.IOStreams) *view {
+	v := &view{io: io, st: io.Styles(), mon: nix.NewMonitor(), live: io.NewLive(), start: time.Now(),
+		stopC: make(chan struct{}), done: make(chan struct{})}
+	tty := io.IsErrTTY()
+	v.mon.OnStart = func(a nix.Activity) {
+		if !tty {
+			v.live.Println(verb(a.Type, false) + " " + a.Name)
+		}
+	}
+	v.mon.OnStop = func(a nix.Activity, d time.Duration) {
+		v.live.Println(fmt.Sprintf("%s %s %s %s", v.st.OK.Render("✓"), verb(a.Type, true), a.Name, v.st.Faint.Render("("+humanDuration(d)+")")))
+	}
+	if io.Verbose {
+		v.mon.OnLog = func(drv, line string) {
+			v.live.Println(v.st.Faint.Render(nix.StoreName(strings.TrimSuffix(drv, ".drv"))+">") + " " + line)
+		}
+	}
+	v.mon.OnMsg = func(level int, text string) {
+		if level <= 1 || io.Verbose { // errors and warnings, or everything when asked
+			v.live.Println(text)
+		}
+	}
+	go v.loop()
+	return v
+}
+
+func verb(typ int, done bool) string {
+	switch {
+	case typ == nix.ActBuild && done:
+		return "built"
+	case typ == nix.ActBuild:
+		return "building"
+	case done:
+		return "fetched"
+	}
+	return "fetching"
+}
+
+func (v *view) handle(e *nix.Event) { v.mon.Handle(e, time.Now()) }
+
+func (v *view) plan(p build.Plan) {
+	v.live.Println(fmt.Sprintf("%s %s: %s", v.st.Accent.Render("•"), p.Arch, p.Reason))
+}
+
+func (v *view) loop() {
+	defer close(v.done)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-v.stopC:
+			return
+		case now := <-t.C:
+			v.live.Set(Render(v.mon.Status(), now, v.live.Spinner(), v.st)...)
+		}
+	}
+}
+
+func (v *view) stop() {
+	close(v.stopC)
+	<-v.done
+	v.live.Set()
+	v.live.Stop()
+}
+
+func (v *view) elapsed() time.Duration { return time.Since(v.start) }
+
+// printTail prints a failed derivation's last log lines, ANSI removed, in full.
+func (v *view) printTail(drv string) {
+	tail := v.mon.Tail(drv)
+	if len(tail) == 0 {
+		return
+	}
+	fmt.Fprintf(v.io.ErrOut, "%s\n", v.st.Fail.Render(fmt.Sprintf("last %d log lines of %s:", len(tail), nix.StoreName(drv))))
+	for _, l := range tail {
+		fmt.Fprintf(v.io.ErrOut, "  %s\n", l)
+	}
+}
+
+// Render turns a monitor's status into the lines of the live block.
+func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []string {
+	var lines []string
+	shown := 0
+	for _, a := range s.Running {
+		if shown == maxRunning {
+			lines = append(lines, st.Faint.Render(fmt.Sprintf("  … and %d more", len(s.Running)-shown)))
+			break
+		}
+		shown++
+		run := humanDuration(now.Sub(a.Started).Truncate(time.Second))
+		if a.Type == nix.ActBuild {
+			line := fmt.Sprintf("%s %s %s", spinner, st.Bold.Render(a.Name), st.Faint.Render(run))
+			if a.Phase != "" {
+				line += " " + st.Accent.Render(a.Phase)
+			}
+			if a.Machine != "" {
+				line += st.Faint.Render(" on " + a.Machine)
+			}
+			if a.LastLine != "" {
+				line += st.Faint.Render(" │ " + clip(a.LastLine, 60))
+			}
+			lines = append(lines, line)
+			continue
+		}
+		line := fmt.Sprintf("↓ %s %s", a.Name, st.Faint.Render(run))
+		if a.Expected > 0 {
+			line += fmt.Sprintf(" %s/%s", humanBytes(a.Done), humanBytes(a.Expected))
+		}
+		lines = append(lines, line)
+	}
+	summary := fmt.Sprintf("builds %d/%d", s.BuildsDone, s.BuildsExpected)
+	if s.BuildsRunning > 0 {
+		summary += fmt.Sprintf(", %d running", s.BuildsRunning)
+	}
+	if s.BuildsFailed > 0 {
+		summary += ", " + st.Fail.Render(fmt.Sprintf("%d failed", s.BuildsFailed))
+	}
+	if s.CopiesExpected > 0 {
+		summary += fmt.Sprintf(" · downloads %d/%d", s.CopiesDone, s.CopiesExpected)
+	}
+	if s.BytesDone > 0 || s.BytesExpected > 0 {
+		summary += fmt.Sprintf(" · %s", humanBytes(s.BytesDone))
+		if s.BytesExpected > 0 {
+			summary += "/" + humanBytes(s.BytesExpected)
+		}
+	}
+	return append(lines, st.Faint.Render(summary))
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
