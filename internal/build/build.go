@@ -114,6 +114,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	var ne *nix.Error
+	if errors.As(e.Err, &ne) && ne.Kind == nix.MissingAttribute {
+		// Nix lists every prefix it tried, which for a full attribute path reads as nonsense.
+		flake, attr, _ := strings.Cut(e.Plan.Installable, "#")
+		return fmt.Sprintf("build %s: flake %s does not provide attribute %s", e.Plan.Arch, flake, attr)
+	}
 	return fmt.Sprintf("build %s (%s): %v", e.Plan.Arch, e.Plan.Strategy, e.Err)
 }
 func (e *Error) Unwrap() error { return e.Err }

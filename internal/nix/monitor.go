@@ -23,15 +23,16 @@ type Monitor struct {
 	// OnMsg, when set, receives Nix's messages other than errors (warnings, notices), ANSI removed.
 	OnMsg func(level int, text string)
 
-	mu        sync.Mutex
-	acts      map[uint64]*Activity
-	builds    map[uint64][4]int64 // per nix process' "builds" activity: done, expected, running, failed
-	copies    map[uint64][4]int64
-	expBytes  map[uint64]int64 // realise activity id → expected download bytes
-	bytesDone int64            // bytes of finished transfers
-	tails     map[string][]string
-	finished  []Finished
-	errors    []Message
+	mu         sync.Mutex
+	acts       map[uint64]*Activity
+	builds     map[uint64][4]int64 // per nix process' "builds" activity: done, expected, running, failed
+	copies     map[uint64][4]int64
+	expBytes   map[uint64]int64 // realise activity id → expected download bytes
+	bytesDone  int64            // bytes of finished transfers
+	failedSeen int64            // failed builds already attributed to a stopped build
+	tails      map[string][]string
+	finished   []Finished
+	errors     []Message
 }
 
 // Activity is something Nix is doing that the view shows: a build or a download.
@@ -44,6 +45,7 @@ type Activity struct {
 	Phase    string // builds: the current phase, when the builder announces it
 	Machine  string // builds on a remote machine
 	LastLine string // builds: the last log line
+	Failed   bool   // builds, when stopped: the build failed
 	Done     int64  // downloads: bytes so far
 	Expected int64
 	Started  time.Time
@@ -54,6 +56,7 @@ type Finished struct {
 	Type    int
 	Name    string
 	Elapsed time.Duration
+	Failed  bool
 }
 
 // Message is an error Nix reported, ANSI removed, with its source position when Nix gave one.
@@ -115,8 +118,19 @@ func (m *Monitor) Handle(e *Event, now time.Time) {
 			if a.Type == ActFileTransfer || a.Type == ActCopyPath && !m.hasTransfers() {
 				m.bytesDone += a.Done
 			}
+			if a.Type == ActBuild {
+				// Nix counts a failure in the aggregate just before it stops the failed build.
+				var failed int64
+				for _, c := range m.builds {
+					failed += c[3]
+				}
+				if failed > m.failedSeen {
+					a.Failed = true
+					m.failedSeen++
+				}
+			}
 			if a.Type != ActSubstitute {
-				m.finished = append(m.finished, Finished{Type: a.Type, Name: a.Name, Elapsed: now.Sub(a.Started)})
+				m.finished = append(m.finished, Finished{Type: a.Type, Name: a.Name, Elapsed: now.Sub(a.Started), Failed: a.Failed})
 				stopped = a
 			}
 		}

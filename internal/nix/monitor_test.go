@@ -41,7 +41,7 @@ func TestMonitorSuccessfulBuild(t *testing.T) {
 		t.Fatalf("started %v", started)
 	}
 	// The build started at event 12 and stopped at event 23 of the recording.
-	if len(stopped) != 1 || stopped[0] != 11*time.Second {
+	if len(stopped) != 1 || stopped[0] != 11*time.Second || m.Status().Finished[0].Failed {
 		t.Fatalf("stopped %v", stopped)
 	}
 	if strings.Join(logs, "|") != "hello|-e red" {
@@ -69,7 +69,7 @@ func TestMonitorFailedBuildKeepsTail(t *testing.T) {
 	if strings.Join(tail, ",") != "line 8,line 9,line 10,line 11,line 12" {
 		t.Fatalf("tail %q", tail)
 	}
-	if s := m.Status(); s.BuildsFailed != 1 {
+	if s := m.Status(); s.BuildsFailed != 1 || len(s.Finished) != 1 || !s.Finished[0].Failed {
 		t.Fatalf("failed count %+v", s)
 	}
 }

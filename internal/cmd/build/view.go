@@ -19,7 +19,6 @@ type view struct {
 	st    iostreams.Styles
 	mon   *nix.Monitor
 	live  *iostreams.Live
-	start time.Time
 	stopC chan struct{}
 	done  chan struct{}
 }
@@ -28,7 +27,7 @@ type view struct {
 const maxRunning = 8
 
 func newView(io *iostreams.IOStreams) *view {
-	v := &view{io: io, st: io.Styles(), mon: nix.NewMonitor(), live: io.NewLive(), start: time.Now(),
+	v := &view{io: io, st: io.Styles(), mon: nix.NewMonitor(), live: io.NewLive(),
 		stopC: make(chan struct{}), done: make(chan struct{})}
 	tty := io.IsErrTTY()
 	v.mon.OnStart = func(a nix.Activity) {
@@ -37,7 +36,11 @@ func newView(io *iostreams.IOStreams) *view {
 		}
 	}
 	v.mon.OnStop = func(a nix.Activity, d time.Duration) {
-		v.live.Println(fmt.Sprintf("%s %s %s %s", v.st.OK.Render("✓"), verb(a.Type, true), a.Name, v.st.Faint.Render("("+humanDuration(d)+")")))
+		mark, what := v.st.OK.Render("✓"), verb(a.Type, true)
+		if a.Failed {
+			mark, what = v.st.Fail.Render("✗"), "failed"
+		}
+		v.live.Println(fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")")))
 	}
 	if io.Verbose {
 		v.mon.OnLog = func(drv, line string) {
@@ -45,7 +48,9 @@ func newView(io *iostreams.IOStreams) *view {
 		}
 	}
 	v.mon.OnMsg = func(level int, text string) {
-		if level <= 1 || io.Verbose { // errors and warnings, or everything when asked
+		// Errors and warnings, or everything when asked. Two nix processes (one per architecture)
+		// contend for Nix's SQLite databases; Nix retries and says so, which is no news to a user.
+		if io.Verbose || level <= 1 && !strings.Contains(text, "is busy") {
 			v.live.Println(text)
 		}
 	}
@@ -92,8 +97,6 @@ func (v *view) stop() {
 	v.live.Stop()
 }
 
-func (v *view) elapsed() time.Duration { return time.Since(v.start) }
-
 // printTail prints a failed derivation's last log lines, ANSI removed, in full.
 func (v *view) printTail(drv string) {
 	tail := v.mon.Tail(drv)
@@ -108,6 +111,9 @@ func (v *view) printTail(drv string) {
 
 // Render turns a monitor's status into the lines of the live block.
 func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []string {
+	if len(s.Running) == 0 && s.BuildsExpected == 0 && s.CopiesExpected == 0 {
+		return nil // nothing to show yet: evaluation
+	}
 	var lines []string
 	shown := 0
 	for _, a := range s.Running {

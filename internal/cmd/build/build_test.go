@@ -1,0 +1,180 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+func TestFlagsAndArchAliases(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+		code int
+	}{
+		{[]string{"--arch", "arm64"}, []string{"aarch64"}, 0},
+		{[]string{"--arch", "amd64"}, []string{"x86_64"}, 0},
+		{[]string{"--arch", "all"}, []string{"x86_64", "aarch64"}, 0},
+		{[]string{"--arch", "mips"}, nil, cli.ExitUsage},
+	} {
+		io, _, _, _ := iostreams.Test()
+		f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+		var got *Options
+		cmd := NewCmdBuild(f, func(o *Options) error { got = o; return nil })
+		cmd.SetArgs(tc.args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		archs, err := Archs(got.Arch, []string{"x86_64", "aarch64"})
+		if cli.Code(err) != tc.code || fmt.Sprint(archs) != fmt.Sprint(tc.want) {
+			t.Errorf("%v: %v %v", tc.args, archs, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "accepted: x86_64 (alias amd64), aarch64 (alias arm64), all") {
+			t.Errorf("error does not say what is accepted: %v", err)
+		}
+	}
+}
+
+func TestFlakeAndAttrFlagsOverrideConfig(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }, WorkDir: t.TempDir()}
+	cmd := NewCmdBuild(f, func(o *Options) error { return nil })
+	cmd.SetArgs([]string{"--flake", "github:o/r", "--attr", "other"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := f.Config()
+	if err != nil || l.Config.Flake != "github:o/r" || l.Config.Attr != "other" {
+		t.Fatalf("%+v %v", l, err)
+	}
+}
+
+func TestNixMissingSaysHowToInstall(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	opts := &Options{IO: io, Config: staticConfig(t, "path:/nonexistent", "image"), Nix: func() (*nix.Nix, error) { return nil, nix.ErrNotInstalled }}
+	err := buildRun(context.Background(), opts)
+	if cli.Code(err) != cli.ExitUnavailable || !strings.Contains(cli.Hint(err), "apt-get install nix-bin") {
+		t.Fatalf("got %v (hint %q)", err, cli.Hint(err))
+	}
+}
+
+func staticConfig(t *testing.T, flake, attr string) func() (*config.Loaded, error) {
+	state := t.TempDir()
+	return func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{Flake: flake, Attr: attr, StateDir: state, Architectures: []string{"x86_64", "aarch64"}}}, nil
+	}
+}
+
+// testOptions runs the command against the real nix and the build package's test flake.
+func testOptions(t *testing.T, attr string) (*Options, *iostreams.IOStreams, func() string, func() string) {
+	t.Helper()
+	p := testpeer.Binary(t, "nix")
+	if !strings.HasPrefix(fmt.Sprint(Archs("", nil)), "[x86_64]") {
+		t.Skip("skipping: the test flake is written for an x86_64-linux host")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"flake.nix", "build-archive.sh"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "build", "testdata", "flake", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), data, 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "nonce"), []byte(fmt.Sprint(t.Name(), time.Now().UnixNano())), 0o644)
+	io, _, out, errOut := iostreams.Test()
+	n := &nix.Nix{Path: p, Env: []string{"NIX_CONFIG=experimental-features = nix-command flakes\nsubstituters =\nsandbox = false\nbuild-users-group ="}}
+	opts := &Options{IO: io, Config: staticConfig(t, "path:"+dir, attr), Nix: func() (*nix.Nix, error) { return n, nil }}
+	return opts, io, out.String, errOut.String
+}
+
+func TestBuildPrintsPlainLinesAndJSON(t *testing.T) {
+	opts, io, out, errOut := testOptions(t, "image")
+	io.Format = iostreams.JSON
+	if err := buildRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Builds []struct {
+			Arch, Strategy, Kind, ConfigDigest, OutPath string
+		} `json:"builds"`
+	}
+	if err := json.Unmarshal([]byte(out()), &got); err != nil || len(got.Builds) != 1 {
+		t.Fatalf("%v %s", err, out())
+	}
+	b := got.Builds[0]
+	if b.Arch != "x86_64" || b.Strategy != "native" || b.Kind != "tarball" || !strings.HasPrefix(b.ConfigDigest, "sha256:") {
+		t.Fatalf("%+v", b)
+	}
+	e := errOut()
+	for _, want := range []string{"x86_64: native build", "building test-image-amd64.tar", "✓ built test-image-amd64.tar"} {
+		if !strings.Contains(e, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, e)
+		}
+	}
+	if strings.Contains(e, "\x1b[") {
+		t.Errorf("escape codes without a terminal:\n%q", e)
+	}
+}
+
+func TestFailedBuildShowsItsLastLinesWithoutColour(t *testing.T) {
+	opts, _, _, errOut := testOptions(t, "broken")
+	err := buildRun(context.Background(), opts)
+	if cli.Code(err) != cli.ExitFailure || !strings.Contains(err.Error(), "failed with exit code 2") {
+		t.Fatalf("got %v", err)
+	}
+	e := errOut()
+	if !strings.Contains(e, "last 30 log lines of broken.drv:") || !strings.Contains(e, "  broken line 1\n") ||
+		!strings.Contains(e, "  broken line 30\n") || strings.Contains(e, "\x1b") || !strings.Contains(e, "✗ failed broken") {
+		t.Fatalf("stderr:\n%q", e)
+	}
+}
+
+func TestVerboseStreamsEveryLogLine(t *testing.T) {
+	opts, io, _, errOut := testOptions(t, "broken")
+	io.Verbose = true
+	_ = buildRun(context.Background(), opts)
+	if n := strings.Count(errOut(), "broken> broken line"); n != 30 {
+		t.Fatalf("%d streamed log lines, want 30:\n%s", n, errOut())
+	}
+}
+
+func TestInterruptIsExit130(t *testing.T) {
+	opts, _, _, _ := testOptions(t, "slow")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	err := buildRun(ctx, opts)
+	if cli.Code(err) != cli.ExitInterrupted {
+		t.Fatalf("got %v (code %d)", err, cli.Code(err))
+	}
+}
+
+func TestRenderShowsRunningBuildsAndCounts(t *testing.T) {
+	now := time.Unix(100, 0)
+	s := nix.Status{
+		Running: []nix.Activity{
+			{Type: nix.ActBuild, Name: "redis-7.2", Phase: "buildPhase", LastLine: "CC server.o", Started: now.Add(-75 * time.Second)},
+			{Type: nix.ActFileTransfer, Name: "https://cache/x.nar", Done: 1 << 20, Expected: 4 << 20, Started: now.Add(-2 * time.Second)},
+		},
+		BuildsDone: 3, BuildsExpected: 10, BuildsRunning: 1, CopiesDone: 1, CopiesExpected: 5, BytesDone: 1 << 20, BytesExpected: 4 << 20,
+	}
+	io, _, _, _ := iostreams.Test()
+	got := strings.Join(Render(s, now, "*", io.Styles()), "\n")
+	want := "* redis-7.2 1m15s buildPhase │ CC server.o\n↓ https://cache/x.nar 2s 1.0 MiB/4.0 MiB\nbuilds 3/10, 1 running · downloads 1/5 · 1.0 MiB/4.0 MiB"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if Render(nix.Status{}, now, "*", io.Styles()) != nil {
+		t.Fatal("an empty status should draw nothing")
+	}
+}
