@@ -358,7 +358,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // The status page renders in a real headless Chromium with one row per service.
 func TestStatusPageInChromium(t *testing.T) {
-	chromium := testpeer.Binary(t, "chromium")
+	chromium := testpeer.Browser(t)
 	p := startPeers(t)
 	board := state.NewBoard(Postgres, Redis, Garage)
 	board.Update(Garage, func(s *state.Service) { s.State = state.Disabled })

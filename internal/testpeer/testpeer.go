@@ -55,3 +55,16 @@ func PostgresBinDir(t testing.TB) string {
 	t.Helper()
 	return filepath.Dir(Binary(t, "initdb"))
 }
+
+// Browser returns a headless-capable Chromium: Debian's chromium, or Chrome where a CI image carries
+// it instead (GitHub's Ubuntu runners).
+func Browser(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	Missing(t, "chromium", "no chromium, chromium-browser or google-chrome on PATH")
+	return ""
+}
