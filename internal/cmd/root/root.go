@@ -17,7 +17,9 @@ import (
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
 	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
 	healthcmd "github.com/nixify/nixify/internal/cmd/health"
+	infocmd "github.com/nixify/nixify/internal/cmd/info"
 	logscmd "github.com/nixify/nixify/internal/cmd/logs"
+	pushcmd "github.com/nixify/nixify/internal/cmd/push"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	stopcmd "github.com/nixify/nixify/internal/cmd/stop"
 	upcmd "github.com/nixify/nixify/internal/cmd/up"
@@ -94,6 +96,8 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		logscmd.NewCmdLogs(f, nil),
 		stopcmd.NewCmdStop(f, nil),
 		cleancmd.NewCmdClean(f, nil),
+		infocmd.NewCmdInfo(f, nil),
+		pushcmd.NewCmdPush(f, nil),
 	}
 }
 

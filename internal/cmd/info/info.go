@@ -1,0 +1,202 @@
+// Package info implements `nixify info`: what an image holds (sizes, layers and the store paths in
+// them, platform, digests, runtime settings) and what looks wrong, from any source nixify knows.
+package info
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/image"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/record"
+	"github.com/spf13/cobra"
+)
+
+// Options is what `nixify info` needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Loaded, error)
+	Engine func() (engine.Engine, error)
+
+	Source string // empty: the last build
+	Arch   string // with the last build or an index: which architectures
+}
+
+// NewCmdInfo wires the command; runF replaces the run function in tests.
+func NewCmdInfo(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine}
+	cmd := &cobra.Command{
+		Use:   "info [SOURCE]",
+		Short: "Show what an image holds: sizes, layers and store paths, platform, digests, settings",
+		Long: `Show an image's sizes, layers (with the Nix store paths in each), platform, config and
+manifest digests, entrypoint, environment, ports, volumes, healthcheck, labels and annotations, with
+warnings for layer counts near the limits, missing OCI labels and a wrong architecture.
+
+SOURCE is one of:
+  (nothing)              the last build of each architecture (--arch to choose)
+  PATH                   a docker-archive (plain, gzip or zstd) or a streamLayeredImage script
+  NAME[:TAG] or ID       an image in the Docker engine
+  REGISTRY/REPO[:TAG]    a registry image or multi-arch index (every platform, or --arch)
+Only headers and the config are read; layers are never loaded into memory.`,
+		Example: `  nixify info
+  nixify info result
+  nixify info ghcr.io/owner/nixify-health-check:latest --arch arm64 -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Source = args[0]
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return infoRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Arch, "arch", "", "x86_64 (amd64), aarch64 (arm64), a comma list, or all; default: all there are")
+	return cmd
+}
+
+// Report is the JSON output: the images, and the index when the source named one.
+type Report struct {
+	Index  *image.Index  `json:"index,omitempty"`
+	Images []*image.Info `json:"images"`
+}
+
+func infoRun(ctx context.Context, opts *Options) error {
+	var archs []string
+	if opts.Arch != "" && opts.Arch != "all" {
+		for _, a := range strings.Split(opts.Arch, ",") {
+			n, err := config.ParseArch(a)
+			if err != nil {
+				return cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", opts.Arch)
+			}
+			archs = append(archs, n)
+		}
+	}
+	set, err := open(ctx, opts, archs)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	rep := Report{Index: set.Index}
+	for _, img := range set.Images {
+		if len(archs) > 0 && img.Arch != "" && !contains(archs, img.Arch) {
+			continue
+		}
+		inf, err := image.Describe(img)
+		if err != nil {
+			return cli.Failed(err, "")
+		}
+		rep.Images = append(rep.Images, inf)
+	}
+	if len(rep.Images) == 0 {
+		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(archs, ", ")), "")
+	}
+	if opts.IO.WantsJSON() {
+		return opts.IO.WriteJSON(rep)
+	}
+	render(opts.IO, rep)
+	return nil
+}
+
+func open(ctx context.Context, opts *Options, archs []string) (*image.Set, error) {
+	src := opts.Source
+	if src == "" {
+		l, err := opts.Config()
+		if err != nil {
+			return nil, err
+		}
+		if len(archs) == 0 {
+			archs = l.Config.Architectures
+		}
+		store := record.Store{Dir: l.Config.StateDir}
+		set := &image.Set{}
+		var missing []string
+		for _, a := range archs {
+			b, err := store.Latest(a)
+			if errors.Is(err, record.ErrNoBuild) {
+				missing = append(missing, err.Error())
+				continue
+			}
+			if err != nil {
+				return nil, cli.Failed(err, "")
+			}
+			img, err := image.OpenBuild(ctx, b)
+			if err != nil {
+				set.Close()
+				return nil, cli.Failed(err, "")
+			}
+			set.Images = append(set.Images, img)
+		}
+		if len(set.Images) == 0 {
+			return nil, cli.Failed(errors.New(strings.Join(missing, "; ")), "build first, or name an archive, engine image or registry reference")
+		}
+		return set, nil
+	}
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		var img *image.Image
+		if isScript(src, st) {
+			img, err = image.OpenStream(ctx, src)
+		} else {
+			img, err = image.OpenArchiveFile(src)
+		}
+		if err != nil {
+			return nil, cli.Failed(err, "")
+		}
+		return &image.Set{Images: []*image.Image{img}}, nil
+	}
+	if image.LooksRemote(src) {
+		set, err := image.OpenRemote(ctx, src)
+		if err != nil {
+			return nil, cli.Unavailable(err, "check the reference and your registry credentials (docker login, or GITHUB_TOKEN for ghcr.io)")
+		}
+		return set, nil
+	}
+	e, err := opts.Engine()
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	if _, err := e.ImageInspect(ctx, src); err != nil {
+		if errors.Is(err, engine.ErrNotFound) {
+			return nil, cli.Failed(fmt.Errorf("no image %q: not a file, and the Docker engine has no such image", src), "registry references need a host, e.g. ghcr.io/owner/name:tag")
+		}
+		return nil, cli.Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+	}
+	img, err := image.OpenEngine(ctx, e, src)
+	if err != nil {
+		return nil, cli.Failed(err, "")
+	}
+	return &image.Set{Images: []*image.Image{img}}, nil
+}
+
+// isScript tells a streamLayeredImage script (an executable starting with #!) from an archive.
+func isScript(p string, st os.FileInfo) bool {
+	if st.Mode()&0o111 == 0 {
+		return false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 2)
+	n, _ := f.Read(head)
+	return bytes.Equal(head[:n], []byte("#!"))
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,77 @@
+package info
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/image/imagetest"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/record"
+)
+
+func TestInfoLastBuildJSONAndTerminal(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.tar.zst")
+	w, err := imagetest.WriteFile(p, imagetest.Spec{Arch: "amd64", Layers: 2, Compress: "zstd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (record.Store{Dir: dir}).Save(record.Build{Arch: "x86_64", OutPath: p, Kind: record.Tarball}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: dir, Architectures: []string{"x86_64", "aarch64"}}}, nil
+	}
+	io, _, out, _ := iostreams.Test()
+	io.Format = iostreams.JSON
+	if err := infoRun(context.Background(), &Options{IO: io, Config: cfg, Arch: "amd64"}); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Images []struct {
+			ConfigDigest string `json:"configDigest"`
+			FiledUnder   string `json:"filedUnder"`
+			Layers       []struct {
+				StorePaths []string `json:"storePaths"`
+			} `json:"layers"`
+			Warnings []string `json:"warnings"`
+		} `json:"images"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(rep.Images) != 1 || rep.Images[0].ConfigDigest != w.ConfigDigest || rep.Images[0].FiledUnder != "x86_64" || rep.Images[0].Layers[1].StorePaths[0] != w.StorePaths[1] {
+		t.Errorf("json = %s", out)
+	}
+
+	io, _, out, _ = iostreams.Test()
+	io.SetTTY(true)
+	if err := infoRun(context.Background(), &Options{IO: io, Config: cfg, Source: p}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"linux/amd64", w.ConfigDigest, "1970 default", "█", "missing OCI labels", w.StorePaths[0]} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text view lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestInfoBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: dir, Architectures: []string{"x86_64"}}}, nil
+	}
+	io, _, _, _ := iostreams.Test()
+	for _, o := range []Options{{Arch: "sparc"}, {}, {Source: "/etc/hostname"}} {
+		o.IO, o.Config = io, cfg
+		err := infoRun(context.Background(), &o)
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%+v: err = %v", o, err)
+		}
+	}
+}

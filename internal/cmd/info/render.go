@@ -1,0 +1,161 @@
+package info
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nixify/nixify/internal/image"
+	"github.com/nixify/nixify/internal/iostreams"
+)
+
+// render prints the text view: a block of fields per image, its layers, then its warnings.
+func render(io *iostreams.IOStreams, rep Report) {
+	st := io.Styles()
+	if rep.Index != nil {
+		io.Printf("%s %s\n", st.Bold.Render("index"), rep.Index.Ref)
+		io.Printf("  %-12s %s (%s)\n", "digest", rep.Index.Digest, rep.Index.MediaType)
+		printMap(io, "annotations", rep.Index.Annotations)
+		io.Printf("\n")
+	}
+	for n, inf := range rep.Images {
+		if n > 0 {
+			io.Printf("\n")
+		}
+		title := inf.Source
+		if inf.FiledUnder != "" {
+			title = inf.FiledUnder + "  " + title
+		}
+		io.Printf("%s\n", st.Bold.Render(title))
+		field := func(k, v string) {
+			if v != "" {
+				io.Printf("  %-12s %s\n", k, v)
+			}
+		}
+		plat := inf.OS + "/" + inf.Architecture
+		if inf.Variant != "" {
+			plat += "/" + inf.Variant
+		}
+		field("platform", plat)
+		field("config", inf.ConfigDigest)
+		field("manifest", inf.ManifestDigest)
+		field("tags", strings.Join(inf.RepoTags, ", "))
+		field("size", sizes(inf))
+		created := inf.Created
+		if inf.CreatedDefault {
+			created += st.Faint.Render(" (the 1970 default Nix uses for reproducible images)")
+		}
+		field("created", created)
+		field("entrypoint", strings.Join(inf.Entrypoint, " "))
+		field("cmd", strings.Join(inf.Cmd, " "))
+		field("workdir", inf.WorkingDir)
+		field("user", inf.User)
+		field("ports", strings.Join(inf.Ports, ", "))
+		field("volumes", strings.Join(inf.Volumes, ", "))
+		if hc := inf.Healthcheck; hc != nil {
+			s := strings.Join(hc.Test, " ")
+			if hc.Interval != "" {
+				s += ", every " + hc.Interval
+			}
+			if hc.Retries > 0 {
+				s += fmt.Sprintf(", %d retries", hc.Retries)
+			}
+			field("healthcheck", s)
+		}
+		for _, e := range inf.Env {
+			field("env", e)
+		}
+		printMap(io, "labels", inf.Labels)
+		printMap(io, "annotations", inf.Annotations)
+		layers(io, inf)
+		for _, w := range inf.Warnings {
+			io.Printf("%s %s\n", st.Warn.Render("warning:"), w)
+		}
+	}
+}
+
+func printMap(io *iostreams.IOStreams, title string, m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		io.Printf("  %-12s %s=%s\n", title, k, m[k])
+	}
+}
+
+func sizes(inf *image.Info) string {
+	var parts []string
+	if inf.CompressedSize > 0 {
+		parts = append(parts, HumanBytes(inf.CompressedSize)+" compressed")
+	}
+	if inf.UncompressedSize > 0 {
+		parts = append(parts, HumanBytes(inf.UncompressedSize)+" uncompressed")
+	}
+	if inf.ArchiveSize > 0 {
+		parts = append(parts, fmt.Sprintf("archive %s, %s", inf.ArchiveCompression, HumanBytes(inf.ArchiveSize)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// layers prints the layer table; on a terminal with a bar per layer, scaled to the largest.
+func layers(io *iostreams.IOStreams, inf *image.Info) {
+	io.Printf("  %s (%d)\n", "layers", len(inf.Layers))
+	tty := io.IsTTY()
+	cols := []string{"#", "size", "digest", "store paths"}
+	if tty {
+		cols = append(cols, "")
+	}
+	t := io.NewTable(cols...)
+	var max int64
+	for _, l := range inf.Layers {
+		max = maxInt(max, layerSize(l))
+	}
+	st := io.Styles()
+	for i, l := range inf.Layers {
+		paths := strings.Join(l.StorePaths, " ")
+		digest := l.Digest
+		if tty && len(digest) > 19 {
+			digest = digest[:19]
+		}
+		row := []string{fmt.Sprint(i + 1), HumanBytes(layerSize(l)), digest, paths}
+		if tty {
+			w := 0
+			if max > 0 {
+				w = int(layerSize(l) * 20 / max)
+			}
+			row = append(row, st.Accent.Render(strings.Repeat("█", w)))
+		}
+		t.Row(row...)
+	}
+	t.Render()
+}
+
+func layerSize(l image.LayerInfo) int64 {
+	if l.Size > 0 {
+		return l.Size
+	}
+	return l.CompressedSize
+}
+
+func maxInt(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// HumanBytes prints a size in decimal units, as registries and docker do.
+func HumanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
