@@ -1,0 +1,62 @@
+package push
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/image/imagetest"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/publish"
+	"github.com/nixify/nixify/internal/record"
+)
+
+func TestPushLastBuilds(t *testing.T) {
+	dir := t.TempDir()
+	store := record.Store{Dir: dir}
+	for i, arch := range []string{"x86_64", "aarch64"} {
+		p := filepath.Join(dir, arch+".tar.gz")
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i), Compress: "gzip"}); err != nil {
+			t.Fatal(err)
+		}
+		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball})
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
+	cfg := func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64", "aarch64"}}}, nil
+	}
+	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9876543210", "GITHUB_ACTIONS": "true"}
+	ios, _, out, _ := iostreams.Test()
+	refs := filepath.Join(dir, "refs.txt")
+	o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return env[k] }, WorkDir: dir, Arch: "all", ImageRefs: refs, Publish: publish.Push}
+	if err := pushRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(out.String())
+	file, _ := os.ReadFile(refs)
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], repo+"@sha256:") || strings.Join(strings.Fields(string(file)), " ") == "" {
+		t.Errorf("stdout %q, refs file %q", out, file)
+	}
+
+	// Bad input: one clear line each.
+	for _, bad := range []*Options{
+		{Arch: "mips"},
+		{Arch: "all", Tags: []string{"-x"}},
+		{Arch: "all", Username: "u"},
+		{Arch: "all", PasswordStdin: true},
+	} {
+		bad.IO, bad.Config, bad.Getenv, bad.Publish = ios, cfg, o.Getenv, publish.Push
+		if err := pushRun(context.Background(), bad); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
