@@ -1,0 +1,56 @@
+package run
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/iostreams"
+)
+
+func parse(t *testing.T, args ...string) (*Options, error) {
+	t.Helper()
+	io, _, _, _ := iostreams.Test()
+	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+	var got *Options
+	cmd := NewCmdRun(f, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs(args)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.Execute()
+	return got, err
+}
+
+func TestFlags(t *testing.T) {
+	o, err := parse(t, "--arch", "arm64", "-e", "A=1", "--env", "B=x=y", "--replace", "--tar", "img.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Arch != "aarch64" || len(o.Env) != 2 || o.Env[1] != "B=x=y" || !o.Replace || o.Tar != "img.tar" {
+		t.Fatalf("%+v", o)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--arch", "mips"}, `invalid --arch "mips": accepted: x86_64`},
+		{[]string{"--image", "a", "--tar", "b"}, "--image and --tar both name an image"},
+		{[]string{"-e", "NOVALUE"}, `invalid --env "NOVALUE": accepted: KEY=VALUE`},
+		{[]string{"-e", "=x"}, `invalid --env "=x"`},
+		{[]string{"--timeout", "0s"}, "invalid --timeout 0s"},
+		{[]string{"--stop-timeout", "10ms"}, "invalid --stop-timeout 10ms"},
+	} {
+		_, err := parse(t, c.args...)
+		var ee *cli.ExitError
+		if !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want usage error with %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestLongEnvValuesAreNotEchoed(t *testing.T) {
+	_, err := parse(t, "-e", "SECRETVALUEWITHOUTANEQUALSSIGN1234567890")
+	if err == nil || strings.Contains(err.Error(), "1234567890") {
+		t.Fatalf("err = %v", err)
+	}
+}

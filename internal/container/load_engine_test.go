@@ -1,0 +1,113 @@
+package container_test
+
+import (
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/e2e/testimage"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+func connect(t *testing.T) engine.Engine {
+	t.Helper()
+	ep, err := engine.ResolveEndpoint("", os.Getenv)
+	if err == nil {
+		var eng engine.Engine
+		if eng, err = engine.New(ep); err == nil {
+			if _, err = eng.Ping(context.Background()); err == nil {
+				t.Cleanup(func() { eng.Close() })
+				return eng
+			}
+		}
+	}
+	testpeer.Missing(t, "Docker engine", err.Error())
+	return nil
+}
+
+// TestLoadSources streams the same small image into the real engine from a plain archive, a gzip
+// archive and a stream script, and skips the load when the engine holds the image.
+func TestLoadSources(t *testing.T) {
+	eng := connect(t)
+	if !testimage.Exists("/bin/busybox") {
+		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "img.tar")
+	digest, err := testimage.Write(testimage.Spec{Tag: "nixify-load-test:1", Arch: "amd64",
+		Entries: []testimage.Entry{{Path: "/bin/busybox", From: "/bin/busybox"}}}, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remove := func() { eng.ImageRemove(ctx, digest) }
+	remove()
+	t.Cleanup(remove)
+
+	gz := filepath.Join(dir, "img.tar.gz")
+	gzipFile(t, plain, gz)
+	script := filepath.Join(dir, "stream")
+	os.WriteFile(script, []byte("#!/bin/sh\nexec /bin/cat "+plain+"\n"), 0o755)
+
+	var calls int
+	progress := func(done, total int64, status string) { calls++ }
+	for _, src := range []container.Source{
+		{Path: plain},
+		{Path: gz},
+		{Path: script, Stream: true, ConfigDigest: digest},
+	} {
+		l, err := container.Load(ctx, eng, src, progress)
+		if err != nil {
+			t.Fatalf("%s: %v", src.Path, err)
+		}
+		if l.Skipped || l.ImageID != digest || l.Bytes == 0 {
+			t.Fatalf("%s: %+v, want a load of %s", src.Path, l, digest)
+		}
+		// Now the engine holds it: a plain archive and a recorded digest are recognised without
+		// reading the archive.
+		for _, again := range []container.Source{{Path: plain}, {Path: script, Stream: true, ConfigDigest: digest}} {
+			l, err = container.Load(ctx, eng, again, nil)
+			if err != nil || !l.Skipped || l.ImageID != digest {
+				t.Fatalf("%s again: %+v %v, want skipped", again.Path, l, err)
+			}
+		}
+		remove()
+	}
+	if calls == 0 {
+		t.Error("progress was never reported")
+	}
+
+	bad := filepath.Join(dir, "bad-stream")
+	os.WriteFile(bad, []byte("#!/bin/sh\necho 'error: the store path is gone' >&2\nexit 3\n"), 0o755)
+	_, err = container.Load(ctx, eng, container.Source{Path: bad, Stream: true}, nil)
+	if err == nil || !strings.Contains(err.Error(), "the store path is gone") {
+		t.Fatalf("failing stream: %v", err)
+	}
+	_, err = container.Load(ctx, eng, container.Source{Path: filepath.Join(dir, "missing.tar")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "missing.tar") {
+		t.Fatalf("missing archive: %v", err)
+	}
+}
+
+func gzipFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(out)
+	io.Copy(zw, in)
+	zw.Close()
+	out.Close()
+}

@@ -1,0 +1,154 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nixify/nixify/e2e/testimage"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+// busyboxImage loads a one-file image (busybox-static as /bin/sh) into the real engine and returns
+// its ID; the image is removed when the test ends.
+func busyboxImage(t *testing.T, eng engine.Engine) string {
+	t.Helper()
+	if !testimage.Exists("/bin/busybox") {
+		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
+	}
+	path := filepath.Join(t.TempDir(), "bb.tar")
+	spec := testimage.Spec{Tag: "nixify-engine-test:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), Arch: "amd64",
+		Entries: []testimage.Entry{{Path: "/bin/busybox", From: "/bin/busybox"}, {Path: "/bin/sh", Link: "busybox"}},
+		Env:     []string{"PATH=/bin"}, Entrypoint: []string{"/bin/sh", "-c"}}
+	id, err := testimage.Write(spec, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var mu sync.Mutex
+	var events []engine.LoadEvent
+	refs, err := eng.ImageLoad(context.Background(), f, func(ev engine.LoadEvent) { mu.Lock(); events = append(events, ev); mu.Unlock() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0] != spec.Tag || len(events) == 0 {
+		t.Fatalf("ImageLoad: refs %v, %d events", refs, len(events))
+	}
+	t.Cleanup(func() { eng.ImageRemove(context.Background(), id) })
+	return id
+}
+
+func connect(t *testing.T) engine.Engine {
+	t.Helper()
+	ep, err := engine.ResolveEndpoint("", os.Getenv)
+	if err != nil {
+		testpeer.Missing(t, "Docker engine", err.Error())
+	}
+	eng, err := engine.New(ep)
+	if err != nil {
+		testpeer.Missing(t, "Docker engine", err.Error())
+	}
+	if _, err := eng.Ping(context.Background()); err != nil {
+		testpeer.Missing(t, "Docker engine", err.Error())
+	}
+	t.Cleanup(func() { eng.Close() })
+	return eng
+}
+
+func TestContainerLifeOnTheRealEngine(t *testing.T) {
+	eng := connect(t)
+	ctx := context.Background()
+	id := busyboxImage(t, eng)
+	name := "nixify-engine-test-" + time.Now().Format("150405.000000")
+	name = strings.ReplaceAll(name, ".", "")
+	vol := name + "-vol"
+	if err := eng.VolumeCreate(ctx, vol, map[string]string{"io.nixify.test": "yes"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.VolumeRemove(context.Background(), vol) })
+	spec := engine.ContainerSpec{Name: name, Image: id, Labels: map[string]string{"io.nixify.test": "yes"},
+		Env:     []string{"GREETING=hi"},
+		Volumes: []engine.VolumeMount{{Volume: vol, Target: "/data"}}}
+	cid, err := eng.ContainerCreate(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.ContainerRemove(context.Background(), cid) })
+	if _, err := eng.ContainerCreate(ctx, spec); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("second create with the same name: %v, want ErrConflict", err)
+	}
+	// Busybox's sh as entrypoint with "-c" needs the script as Cmd; ContainerSpec has none, so the
+	// container runs `sh -c` with no script and exits 2 at once: the wait channel, asked for before
+	// the start, must see that exit.
+	exited := eng.ContainerWait(ctx, cid)
+	if err := eng.ContainerStart(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case x := <-exited:
+		if x.Code != 2 {
+			t.Fatalf("exit code %d, want 2 (sh -c without a script)", x.Code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the exit was never reported")
+	}
+	c, err := eng.ContainerInspect(ctx, name)
+	if err != nil || c.Running || c.ExitCode != 2 || c.Labels["io.nixify.test"] != "yes" {
+		t.Fatalf("inspect: %+v %v", c, err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := eng.ContainerLogs(ctx, cid, engine.LogOptions{}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if stdout.Len() != 0 || !strings.Contains(stderr.String(), "-c requires an argument") {
+		t.Fatalf("logs not split: stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	list, err := eng.ContainerList(ctx, "io.nixify.test", "yes")
+	if err != nil || len(list) != 1 || list[0].Name != name {
+		t.Fatalf("list by label: %+v %v", list, err)
+	}
+	vols, err := eng.VolumeList(ctx, "io.nixify.test", "yes")
+	if err != nil || len(vols) != 1 || vols[0].Name != vol {
+		t.Fatalf("volumes by label: %+v %v", vols, err)
+	}
+	if err := eng.VolumeRemove(ctx, vol); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("removing a volume in use: %v, want ErrConflict", err)
+	}
+	if err := eng.ContainerRemove(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.ContainerInspect(ctx, cid); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("inspect after remove: %v, want ErrNotFound", err)
+	}
+}
+
+func TestImageLoadRefusesGarbage(t *testing.T) {
+	eng := connect(t)
+	_, err := eng.ImageLoad(context.Background(), strings.NewReader(strings.Repeat("not a tar archive\n", 100)), nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "load image") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUnreachableEngineIsErrUnavailable(t *testing.T) {
+	eng, err := engine.New(engine.Endpoint{Host: "unix://" + filepath.Join(t.TempDir(), "none.sock"), Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	_, err = eng.ContainerInspect(context.Background(), "x")
+	if !errors.Is(err, engine.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
