@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Image is one architecture's image to push.
@@ -155,28 +156,34 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 			remote.WithRetryBackoff(backoff), remote.WithJobs(4)}, extra...)
 	}
 
-	// Architectures go one after another, each with parallel layers: on two cores the compression
-	// of one image already fills the machine.
+	// Architectures go up together: while one compresses a layer, the other's uploads use the network.
+	var g errgroup.Group
 	for i, img := range imgs {
 		arch := o.Images[i].Arch
-		var extra []remote.Option
-		var wg sync.WaitGroup
-		if o.Progress != nil {
-			ch := make(chan v1.Update, 64)
-			extra = append(extra, remote.WithProgress(ch))
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for u := range ch {
-					o.Progress(arch, u.Complete, u.Total)
-				}
-			}()
-		}
-		err := remote.Write(repo.Digest(res.Images[i].Digest), img, ropts(extra...)...)
-		wg.Wait()
-		if err != nil {
-			return nil, explain(fmt.Sprintf("push the %s image to %s", arch, repo), err)
-		}
+		g.Go(func() error {
+			var extra []remote.Option
+			var wg sync.WaitGroup
+			if o.Progress != nil {
+				ch := make(chan v1.Update, 64)
+				extra = append(extra, remote.WithProgress(ch))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for u := range ch {
+						o.Progress(arch, u.Complete, u.Total)
+					}
+				}()
+			}
+			err := remote.Write(repo.Digest(res.Images[i].Digest), img, ropts(extra...)...)
+			wg.Wait()
+			if err != nil {
+				return explain(fmt.Sprintf("push the %s image to %s", arch, repo), err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if err := remote.WriteIndex(repo.Digest(res.Index.Digest), idx, ropts()...); err != nil {
 		return nil, explain("push the index to "+repo.String(), err)
