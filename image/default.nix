@@ -1,0 +1,89 @@
+# The nixify image: nixify-init as PID 1 supervising PostgreSQL, Redis and Garage, with its
+# health server on port 80. `target` is the package set whose programs go into the image: the
+# host's own (native build) or a cross set such as pkgsCross.aarch64-multiplatform-musl.
+# dockerTools always comes from the building host, so the stream script runs where it is built.
+{ dockerTools
+, runCommand
+, target
+, nixify-init
+, version
+, revision
+, lastModified # seconds since 1970 of the flake's commit: the image's creation time
+, source ? "https://github.com/nixify/nixify"
+}:
+let
+  static = target.pkgsStatic;
+  # PostgreSQL loads PL/pgSQL and extensions with dlopen: it is built against musl but linked
+  # dynamically (nixpkgs no longer supports a fully static server).
+  musl = if target.stdenv.hostPlatform.isMusl then target else target.pkgsMusl;
+
+  postgresql = import ./postgresql.nix { postgresql = musl.postgresql_16; };
+  redis = static.redis;
+  # Garage builds itself fully static against musl; nixpkgs' static set does the same.
+  garage = static.garage;
+  # initdb and pg_ctl run helpers through popen(): the image needs a /bin/sh.
+  shell = static.busybox;
+
+  etc = import ./users.nix { inherit runCommand; };
+  architecture = if target.stdenv.hostPlatform.isAarch64 then "arm64" else "amd64";
+  created = import ./time.nix lastModified;
+
+  ports = import ./ports.nix;
+in
+dockerTools.streamLayeredImage {
+  name = "nixify-health-check";
+  tag = version;
+  inherit architecture;
+  # The commit time, not 1970: `date -d` in dockerTools reads @SECONDS.
+  created = "@${toString lastModified}";
+  contents = [ nixify-init postgresql redis garage shell etc ];
+  # Directories the services need; ownership is set below, under fakeroot.
+  extraCommands = ''
+    mkdir -p data run/postgresql tmp var/lib/postgresql var/lib/redis var/lib/garage
+    chmod 1777 tmp
+  '';
+  enableFakechroot = true;
+  fakeRootCommands = ''
+    chown 70:70 /run/postgresql /var/lib/postgresql
+    chown 6379:6379 /var/lib/redis
+    chown 3900:3900 /var/lib/garage
+  '';
+  config = {
+    Entrypoint = [ "/bin/nixify-init" ];
+    ExposedPorts = builtins.listToAttrs (map (p: { name = "${toString p.port}/tcp"; value = { }; }) ports);
+    Env = [
+      "PATH=/bin"
+      "REDIS_HOST=127.0.0.1"
+      "REDIS_PORT=6379"
+      "PG_HOST=127.0.0.1"
+      "PG_PORT=5432"
+      "POSTGRES_USER=postgres"
+      "POSTGRES_DB=postgres"
+      "APP_PORT=80"
+      "NIXIFY_DATA_DIR=/data"
+      "NIXIFY_SERVICES=postgres,redis,garage"
+      "GARAGE_BUCKET=nixify"
+    ];
+    Volumes = { "/data" = { }; };
+    WorkingDir = "/data";
+    StopSignal = "SIGTERM";
+    Healthcheck = {
+      Test = [ "CMD" "/bin/nixify-init" "healthcheck" ];
+      # Docker counts in nanoseconds.
+      Interval = 10 * 1000000000;
+      Timeout = 5 * 1000000000;
+      StartPeriod = 60 * 1000000000;
+      Retries = 3;
+    };
+    Labels = {
+      "org.opencontainers.image.source" = source;
+      "org.opencontainers.image.revision" = revision;
+      "org.opencontainers.image.version" = version;
+      "org.opencontainers.image.created" = created;
+      "org.opencontainers.image.title" = "nixify-health-check";
+      "org.opencontainers.image.description" =
+        "PostgreSQL, Redis and Garage under the nixify-init supervisor, with a health API on port 80";
+      "org.opencontainers.image.licenses" = "MIT";
+    } // builtins.listToAttrs (map (p: { name = "io.nixify.port.${toString p.port}"; value = p.what; }) ports);
+  };
+}
