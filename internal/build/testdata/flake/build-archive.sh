@@ -1,6 +1,8 @@
 # Writes a one-layer docker-archive to $out for architecture $arch. Absolute paths: Nix gives
 # builders PATH=/path-not-set.
 set -eu
+# The nonce goes into JSON: keep it to one line without quotes.
+nonce=$(printf %s "$nonce" | /usr/bin/tr -d '\n"\\')
 /bin/mkdir -p rootfs/etc layer
 /bin/echo "hello from $arch" > rootfs/etc/hello
 /bin/tar --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner -C rootfs -cf layer/layer.tar .
