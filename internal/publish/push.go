@@ -33,6 +33,11 @@ type Options struct {
 	Tags        Tags
 	Annotations map[string]string // set on the index and on each manifest
 	DryRun      bool
+	// NoIndex pushes the images and their per-architecture tags only; a later PushIndex, in
+	// another job or on another machine, adds the index (CI builds each architecture on its own runner).
+	NoIndex bool
+	// Refs are digest references (REPO@sha256:...) of images already in the registry: PushIndex's input.
+	Refs        []string
 	Credentials *Credentials
 	Transport   http.RoundTripper // default http.DefaultTransport
 	Backoff     remote.Backoff    // retry schedule; zero means 1 s doubling, 5 tries
@@ -57,9 +62,12 @@ type Result struct {
 	DryRun bool     `json:"dryRun"`
 }
 
-// Refs are the digest references, index first, for --image-refs.
+// Refs are the digest references, index first (when there is one), for --image-refs.
 func (r *Result) Refs() []string {
-	out := []string{r.Index.Ref}
+	var out []string
+	if r.Index.Ref != "" {
+		out = append(out, r.Index.Ref)
+	}
 	for _, p := range r.Images {
 		out = append(out, p.Ref)
 	}
@@ -127,34 +135,11 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 		return res, nil
 	}
 
-	auth, source, err := resolveAuth(repo.Registry, o.Credentials)
+	sess, err := o.session(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	explain := func(what string, err error) error {
-		var te *transport.Error
-		if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
-			return fmt.Errorf("%s: %s refused the credentials (tried: %s): %s", what, repo.RegistryStr(), source, scrub(err, o.Credentials))
-		}
-		return fmt.Errorf("%s: %s", what, scrub(err, o.Credentials))
-	}
-	base := o.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	maxWait := o.MaxWait
-	if maxWait == 0 {
-		maxWait = time.Minute
-	}
-	backoff := o.Backoff
-	if backoff.Steps == 0 {
-		backoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5}
-	}
-	ropts := func(extra ...remote.Option) []remote.Option {
-		return append([]remote.Option{remote.WithContext(ctx), remote.WithAuth(auth),
-			remote.WithTransport(&rateLimit{inner: base, maxWait: maxWait}),
-			remote.WithRetryBackoff(backoff), remote.WithJobs(4)}, extra...)
-	}
+	ropts, explain := sess.ropts, sess.explain
 
 	// Architectures go up together: while one compresses a layer, the other's uploads use the network.
 	var g errgroup.Group
@@ -185,16 +170,19 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if o.NoIndex {
+		res.Index = Pushed{}
+		if err := tagImages(res, imgs, ropts, explain); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
 	if err := remote.WriteIndex(repo.Digest(res.Index.Digest), idx, ropts()...); err != nil {
 		return nil, explain("push the index to "+repo.String(), err)
 	}
 	// Only now do tags move: per architecture first, the index last.
-	for i, p := range res.Images {
-		for _, t := range p.Tags {
-			if err := remote.Tag(repo.Tag(t), imgs[i], ropts()...); err != nil {
-				return nil, explain(fmt.Sprintf("tag %s as %s", p.Ref, t), err)
-			}
-		}
+	if err := tagImages(res, imgs, ropts, explain); err != nil {
+		return nil, err
 	}
 	for _, t := range res.Index.Tags {
 		if err := remote.Tag(repo.Tag(t), idx, ropts()...); err != nil {
@@ -202,6 +190,61 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+func tagImages(res *Result, imgs []v1.Image, ropts func(...remote.Option) []remote.Option, explain func(string, error) error) error {
+	for i, p := range res.Images {
+		d, err := name.NewDigest(p.Ref)
+		if err != nil {
+			return err
+		}
+		for _, t := range p.Tags {
+			if err := remote.Tag(d.Context().Tag(t), imgs[i], ropts()...); err != nil {
+				return explain(fmt.Sprintf("tag %s as %s", p.Ref, t), err)
+			}
+		}
+	}
+	return nil
+}
+
+// session is what every registry call of one push shares: credentials, retries, rate limits,
+// and errors that name the registry and the credential source without leaking a secret.
+type session struct {
+	ropts   func(extra ...remote.Option) []remote.Option
+	explain func(what string, err error) error
+}
+
+func (o Options) session(ctx context.Context, repo name.Repository) (*session, error) {
+	auth, source, err := resolveAuth(repo.Registry, o.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	explain := func(what string, err error) error {
+		var te *transport.Error
+		if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+			return fmt.Errorf("%s: %s refused the credentials (tried: %s): %s", what, repo.RegistryStr(), source, scrub(err, o.Credentials))
+		}
+		return fmt.Errorf("%s: %s", what, scrub(err, o.Credentials))
+	}
+	base := o.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	maxWait := o.MaxWait
+	if maxWait == 0 {
+		maxWait = time.Minute
+	}
+	backoff := o.Backoff
+	if backoff.Steps == 0 {
+		backoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5}
+	}
+	ropts := func(extra ...remote.Option) []remote.Option {
+		return append([]remote.Option{remote.WithContext(ctx), remote.WithAuth(auth),
+			remote.WithTransport(&rateLimit{inner: base, maxWait: maxWait}),
+			remote.WithRetryBackoff(backoff), remote.WithJobs(4)}, extra...)
+	}
+
+	return &session{ropts: ropts, explain: explain}, nil
 }
 
 // scrub removes the password from an error text, in case a registry echoes it.

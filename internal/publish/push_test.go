@@ -277,3 +277,57 @@ func TestPlanTags(t *testing.T) {
 		t.Error("ValidTag")
 	}
 }
+
+// TestSplitPushThenIndex is the GitHub workflow's shape: each architecture pushed by its own job
+// without an index, then one job writes the index from their digest references.
+func TestSplitPushThenIndex(t *testing.T) {
+	fr := newRegistry(t)
+	ims := openImages(t)
+	var refs []string
+	for _, im := range ims {
+		o := options(fr, []publish.Image{im})
+		o.Tags = publish.PlanTags([]string{im.Arch}, rev, true, nil)
+		o.NoIndex = true
+		res, err := publish.Push(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Index.Ref != "" || len(res.Refs()) != 1 {
+			t.Fatalf("no-index push returned %+v", res)
+		}
+		refs = append(refs, res.Refs()...)
+	}
+	for _, tag := range fr.tags(t) {
+		if tag == "latest" || tag == "feature-x-0123456" {
+			t.Fatalf("index tag %q written before the index", tag)
+		}
+	}
+
+	o := options(fr, nil)
+	o.Refs = refs
+	res, err := publish.PushIndex(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"feature-x-0123456", "feature-x-0123456-aarch64-static", "feature-x-0123456-x86_64-static", "latest", "latest-aarch64-linux-static", "latest-x86_64-linux-static"}
+	if got := strings.Join(fr.tags(t), " "); got != strings.Join(want, " ") {
+		t.Errorf("tags %q, want %q", got, want)
+	}
+	// The same images and annotations give the same index as a one-shot push.
+	whole, err := publish.Push(context.Background(), options(fr, openImages(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Index.Digest != whole.Index.Digest {
+		t.Errorf("split index %s, one-shot index %s", res.Index.Digest, whole.Index.Digest)
+	}
+
+	o.Refs = []string{refs[0], refs[0]}
+	if _, err := publish.PushIndex(context.Background(), o); err == nil || !strings.Contains(err.Error(), "two images for linux/") {
+		t.Errorf("duplicate platform: %v", err)
+	}
+	o.Refs = []string{"example.com/other/repo@" + strings.Split(refs[0], "@")[1]}
+	if _, err := publish.PushIndex(context.Background(), o); err == nil || !strings.Contains(err.Error(), "is not in") {
+		t.Errorf("foreign repository: %v", err)
+	}
+}

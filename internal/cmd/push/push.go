@@ -36,14 +36,17 @@ type Options struct {
 	ImageRefs     string
 	Username      string
 	PasswordStdin bool
+	NoIndex       bool
+	IndexFrom     []string
 
-	// Publish is publish.Push; tests may wrap it.
-	Publish func(context.Context, publish.Options) (*publish.Result, error)
+	// Publish is publish.Push and PublishIndex publish.PushIndex; tests may wrap them.
+	Publish      func(context.Context, publish.Options) (*publish.Result, error)
+	PublishIndex func(context.Context, publish.Options) (*publish.Result, error)
 }
 
 // NewCmdPush wires the command; runF replaces the run function in tests.
 func NewCmdPush(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Config: f.Config, Getenv: f.Getenv, WorkDir: f.WorkDir, Publish: publish.Push}
+	opts := &Options{IO: f.IO, Config: f.Config, Getenv: f.Getenv, WorkDir: f.WorkDir, Publish: publish.Push, PublishIndex: publish.PushIndex}
 	cmd := &cobra.Command{
 		Use:   "push",
 		Short: "Push the last builds as one multi-arch image (OCI index) to a registry",
@@ -54,10 +57,16 @@ description, licenses), and only then the tags:
   the index         BRANCH-SHA, latest on the default branch (or with --latest), and each --tag
 Branch and commit come from GITHUB_REF_NAME and GITHUB_SHA, else from git.
 Credentials: GITHUB_TOKEN for ghcr.io, then docker config and credential helpers, or
---username with the password on stdin (--password-stdin). Digest references go to stdout.`,
+--username with the password on stdin (--password-stdin). Digest references go to stdout.
+
+CI with one runner per architecture: each job runs push --arch A --no-index --image-refs refs-A.txt,
+then one job runs push --index-from refs-x86_64.txt --index-from refs-aarch64.txt, which writes the
+index of those images and its tags (no build needed there).`,
 		Example: `  nixify push --repo ghcr.io/owner/nixify-health-check
   nixify push --arch x86_64 --tag v1.2.0 --dry-run
-  echo "$TOKEN" | nixify push --username ci --password-stdin --image-refs refs.txt`,
+  echo "$TOKEN" | nixify push --username ci --password-stdin --image-refs refs.txt
+  nixify push --arch aarch64 --no-index --image-refs refs-aarch64.txt
+  nixify push --index-from refs-x86_64.txt --index-from refs-aarch64.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -75,6 +84,9 @@ Credentials: GITHUB_TOKEN for ghcr.io, then docker config and credential helpers
 	fl.StringVar(&opts.ImageRefs, "image-refs", "", "write the pushed digest references to this file, one a line")
 	fl.StringVar(&opts.Username, "username", "", "registry user name (with --password-stdin)")
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the registry password or token from stdin")
+	fl.BoolVar(&opts.NoIndex, "no-index", false, "push the images and their per-architecture tags only (a later --index-from writes the index)")
+	fl.StringArrayVar(&opts.IndexFrom, "index-from", nil, "write the index of the images listed in this --image-refs file (repeatable); builds are not read")
+	cmd.MarkFlagsMutuallyExclusive("no-index", "index-from")
 	f.BindFlag("repo", fl.Lookup("repo"))
 	return cmd
 }
@@ -128,6 +140,24 @@ func pushRun(ctx context.Context, opts *Options) error {
 		return cli.Failed(err, "pass --tag, or set GITHUB_REF_NAME and GITHUB_SHA")
 	}
 	latest := opts.Latest || (revp != nil && revp.Default)
+	created := time.Now()
+	if revp != nil && !revp.Time.IsZero() {
+		created = revp.Time
+	}
+	if len(opts.IndexFrom) > 0 {
+		refs, err := readRefs(opts.IndexFrom)
+		if err != nil {
+			return err
+		}
+		return report(ctx, opts, opts.PublishIndex, publish.Options{
+			Repo:        cfg.Repo,
+			Refs:        refs,
+			Tags:        publish.PlanTags(nil, revp, latest, opts.Tags),
+			Annotations: publish.Annotations(nil, revp, opts.Getenv, created),
+			DryRun:      opts.DryRun,
+			Credentials: creds,
+		}, nil)
+	}
 
 	store := record.Store{Dir: cfg.StateDir}
 	cache := image.NewLayerCache(cfg.StateDir)
@@ -154,24 +184,26 @@ func pushRun(ctx context.Context, opts *Options) error {
 		}
 		ims = append(ims, publish.Image{Arch: a, Image: img.Image})
 	}
-	created := time.Now()
-	if revp != nil && !revp.Time.IsZero() {
-		created = revp.Time
-	}
 	po := publish.Options{
 		Repo:        cfg.Repo,
 		Images:      ims,
 		Tags:        publish.PlanTags(archs, revp, latest, opts.Tags),
 		Annotations: publish.Annotations(labels, revp, opts.Getenv, created),
 		DryRun:      opts.DryRun,
+		NoIndex:     opts.NoIndex,
 		Credentials: creds,
 	}
+	return report(ctx, opts, opts.Publish, po, archs)
+}
+
+// report runs one publish step and prints its digest references (and, with --image-refs, writes them).
+func report(ctx context.Context, opts *Options, publishF func(context.Context, publish.Options) (*publish.Result, error), po publish.Options, archs []string) error {
 	var live *iostreams.Live
-	if !opts.DryRun {
+	if !po.DryRun && archs != nil {
 		live = opts.IO.NewLive()
 		po.Progress = progress(live, archs)
 	}
-	res, err := opts.Publish(ctx, po)
+	res, err := publishF(ctx, po)
 	if live != nil {
 		live.Stop()
 	}
@@ -192,6 +224,9 @@ func pushRun(ctx context.Context, opts *Options) error {
 		verb = "would push"
 	}
 	for _, p := range append(res.Images, res.Index) {
+		if p.Ref == "" {
+			continue
+		}
 		what := p.Arch
 		if what == "" {
 			what = "index"
@@ -200,6 +235,26 @@ func pushRun(ctx context.Context, opts *Options) error {
 		opts.IO.Errorf("%s %s %s tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(p.Digest[:19]), strings.Join(p.Tags, ", "))
 	}
 	return nil
+}
+
+// readRefs reads the digest references that --image-refs files hold, one a line.
+func readRefs(files []string) ([]string, error) {
+	var refs []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, cli.Usagef("--index-from %s: %v", f, err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				refs = append(refs, line)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return nil, cli.Usagef("--index-from: %s list no image references", strings.Join(files, ", "))
+	}
+	return refs, nil
 }
 
 // credentials reads --password-stdin; the password is never echoed or logged.

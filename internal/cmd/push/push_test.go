@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/publish"
@@ -58,5 +59,58 @@ func TestPushLastBuilds(t *testing.T) {
 		if err := pushRun(context.Background(), bad); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%+v: %v", bad, err)
 		}
+	}
+}
+
+func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
+	dir := t.TempDir()
+	store := record.Store{Dir: dir}
+	for i, arch := range []string{"x86_64", "aarch64"} {
+		p := filepath.Join(dir, arch+".tar")
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i)}); err != nil {
+			t.Fatal(err)
+		}
+		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball})
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
+	cfg := func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64", "aarch64"}}}, nil
+	}
+	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9876543210", "GITHUB_ACTIONS": "true"}
+	getenv := func(k string) string { return env[k] }
+	var files []string
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		ios, _, out, _ := iostreams.Test()
+		refs := filepath.Join(dir, "refs-"+arch+".txt")
+		o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: arch, NoIndex: true, ImageRefs: refs, Publish: publish.Push}
+		if err := pushRun(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(strings.Fields(out.String())); n != 1 {
+			t.Fatalf("--no-index printed %d references: %q", n, out)
+		}
+		files = append(files, refs)
+	}
+	ios, _, out, _ := iostreams.Test()
+	o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: "all", IndexFrom: files, PublishIndex: publish.PushIndex}
+	if err := pushRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(out.String())
+	if len(lines) != 3 {
+		t.Fatalf("index push printed %q", out)
+	}
+	set, err := image.OpenRemote(context.Background(), repo+":latest")
+	if err != nil || set.Index == nil || len(set.Images) != 2 || !strings.HasSuffix(lines[len(lines)-1], set.Index.Digest) {
+		t.Fatalf("latest: %+v %v (printed %q)", set, err, lines)
+	}
+
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	o = &Options{IO: ios, Config: cfg, Getenv: getenv, Arch: "all", IndexFrom: []string{empty}, PublishIndex: publish.PushIndex}
+	if err := pushRun(context.Background(), o); err == nil || !strings.Contains(err.Error(), "list no image references") {
+		t.Fatalf("empty refs file: %v", err)
 	}
 }
