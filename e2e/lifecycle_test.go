@@ -13,6 +13,7 @@ import (
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/record"
 )
 
 const redisPassword = "e2e-redis-pw"
@@ -205,5 +206,38 @@ func TestLifecycle(t *testing.T) {
 	}
 	if _, err := eng.ImageInspect(ctx, img.digest); err != nil {
 		t.Errorf("clean without --images removed the image: %v", err)
+	}
+}
+
+// TestUpRunsTheRecordedBuild checks up's run half: with a build record pointing at the archive, up
+// loads it, starts the container and, run again, replaces its own container on the same volume.
+func TestUpRunsTheRecordedBuild(t *testing.T) {
+	eng := connect(t)
+	img := fullImage(t)
+	e := newEnv(t)
+	t.Cleanup(func() {
+		eng.ContainerRemove(context.Background(), e.container)
+		eng.VolumeRemove(context.Background(), e.volume)
+		eng.ImageRemove(context.Background(), img.digest)
+	})
+	b := record.Build{Arch: "x86_64", System: "x86_64-linux", OutPath: img.path, Kind: record.Tarball, ConfigDigest: img.digest, BuiltAt: time.Now()}
+	if err := (record.Store{Dir: e.stateDir}).Save(b); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		r := e.nixify("up", "--no-build", "--timeout", "90s")
+		if r.code != 0 || !strings.Contains(r.out, "is healthy at") {
+			t.Fatalf("up #%d: exit %d\n%s%s", i+1, r.code, r.out, r.errOut)
+		}
+	}
+	r := e.nixify("clean", "--all", "--yes", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.out, img.digest) {
+		t.Fatalf("clean --all: exit %d\n%s", r.code, r.out)
+	}
+	if _, err := eng.ImageInspect(context.Background(), img.digest); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("image left after clean --all: %v", err)
+	}
+	if _, err := (record.Store{Dir: e.stateDir}).Latest("x86_64"); !errors.Is(err, record.ErrNoBuild) {
+		t.Fatalf("build record left after clean --all: %v", err)
 	}
 }
