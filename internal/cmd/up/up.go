@@ -1,5 +1,5 @@
 // Package up implements `nixify up`, the one command for the main job: build the image when the
-// flake changed, run it in place of nixify's previous container, and wait until it is healthy.
+// flake changed (build.Needed, then the build command), run it in place of nixify's previous container, and wait until it is healthy.
 package up
 
 import (
@@ -7,9 +7,11 @@ import (
 	"errors"
 	"time"
 
+	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/nix"
 	"github.com/spf13/cobra"
 )
 
@@ -17,10 +19,14 @@ import (
 type Options struct {
 	Run *runcmd.Options
 	IO  *iostreams.IOStreams
-	// Build brings the architecture's build record up to date: a no-op when the flake did not
-	// change (Nix finds the output in its store). ErrNoBuilder when this nixify cannot build.
+	// Needed says whether the flake changed since the architecture's last build (build.Needed).
+	Needed func(ctx context.Context, arch string) (bool, string, error)
+	// Build brings the architecture's build record up to date; ErrNoBuilder when this nixify has
+	// no build command.
 	Build   func(ctx context.Context, arch string) error
 	NoBuild bool
+	// Start runs the container and waits until healthy: runcmd.Run.
+	Start func(ctx context.Context, o *runcmd.Options) error
 }
 
 // ErrNoBuilder means no build step is available; up then runs the last build.
@@ -29,7 +35,7 @@ var ErrNoBuilder = errors.New("no build command in this nixify")
 // NewCmdUp wires the command; runF replaces the run function in tests.
 func NewCmdUp(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	ro := &runcmd.Options{IO: f.IO, Config: f.Config, Engine: f.Engine, ReplaceOwn: true}
-	opts := &Options{Run: ro, IO: f.IO}
+	opts := &Options{Run: ro, IO: f.IO, Needed: flakeChanged(f), Start: runcmd.Run}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Build when the flake changed, run, and wait until healthy: the main job in one command",
@@ -67,15 +73,45 @@ func upRun(ctx context.Context, opts *Options) error {
 		opts.Run.Arch = runcmd.HostArch()
 	}
 	if !opts.NoBuild {
-		err := opts.Build(ctx, opts.Run.Arch)
-		switch {
-		case errors.Is(err, ErrNoBuilder):
-			opts.IO.Errorf("%s this nixify has no build command yet; running the last build\n", opts.IO.Styles().Warn.Render("!"))
-		case err != nil:
+		st := opts.IO.Styles()
+		need, reason, err := opts.Needed(ctx, opts.Run.Arch)
+		if err != nil {
 			return err
 		}
+		if !need {
+			opts.IO.Errorf("%s no build needed: %s\n", st.OK.Render("✓"), reason)
+		} else {
+			opts.IO.Errorf("%s building: %s\n", st.Accent.Render("→"), reason)
+			err := opts.Build(ctx, opts.Run.Arch)
+			switch {
+			case errors.Is(err, ErrNoBuilder):
+				opts.IO.Errorf("%s this nixify has no build command; running the last build\n", st.Warn.Render("!"))
+			case err != nil:
+				return err
+			}
+		}
 	}
-	return runcmd.Run(ctx, opts.Run)
+	return opts.Start(ctx, opts.Run)
+}
+
+// flakeChanged asks the build package whether the flake changed since arch's last build.
+func flakeChanged(f *cli.Factory) func(ctx context.Context, arch string) (bool, string, error) {
+	return func(ctx context.Context, arch string) (bool, string, error) {
+		l, err := f.Config()
+		if err != nil {
+			return false, "", err
+		}
+		n, err := nix.Find()
+		if err != nil {
+			return false, "", cli.Unavailable(err, nix.InstallHint+"; or run the last build with `nixify up --no-build`")
+		}
+		c := l.Config
+		need, reason, err := build.Needed(ctx, n, build.Options{Flake: c.Flake, Attr: c.Attr, Archs: []string{arch}, StateDir: c.StateDir})
+		if err != nil {
+			return false, "", cli.Failed(err, "")
+		}
+		return need, reason, nil
+	}
 }
 
 // siblingBuild runs the `build` command registered beside up, so that up follows whatever build

@@ -3,9 +3,11 @@ package up
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/nixify/nixify/internal/cli"
+	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/spf13/cobra"
 )
@@ -43,5 +45,42 @@ func TestBuildStepRunsTheSiblingBuildCommand(t *testing.T) {
 	}
 	if err := got.Build(context.Background(), "x86_64"); !errors.Is(err, ErrNoBuilder) {
 		t.Fatalf("without a build command: %v, want ErrNoBuilder", err)
+	}
+}
+
+func TestUpBuildsOnlyWhenNeeded(t *testing.T) {
+	boom := errors.New("builder failed")
+	cases := []struct {
+		name             string
+		need             bool
+		needErr          error
+		buildErr         error
+		wantBuild, wantR bool
+		wantErr          error
+		wantMsg          string
+	}{
+		{name: "unchanged", need: false, wantR: true, wantMsg: "no build needed: same"},
+		{name: "changed", need: true, wantBuild: true, wantR: true, wantMsg: "building: same"},
+		{name: "no builder", need: true, buildErr: ErrNoBuilder, wantBuild: true, wantR: true, wantMsg: "running the last build"},
+		{name: "build fails", need: true, buildErr: boom, wantBuild: true, wantErr: boom},
+		{name: "cannot tell", needErr: boom, wantErr: boom},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			io, _, _, errOut := iostreams.Test()
+			var built, ran bool
+			o := &Options{IO: io, Run: &runcmd.Options{Arch: "x86_64"},
+				Needed: func(context.Context, string) (bool, string, error) { return c.need, "same", c.needErr },
+				Build:  func(context.Context, string) error { built = true; return c.buildErr },
+				Start:  func(context.Context, *runcmd.Options) error { ran = true; return nil },
+			}
+			err := upRun(context.Background(), o)
+			if !errors.Is(err, c.wantErr) || built != c.wantBuild || ran != c.wantR {
+				t.Fatalf("err %v built %v ran %v", err, built, ran)
+			}
+			if c.wantMsg != "" && !strings.Contains(errOut.String(), c.wantMsg) {
+				t.Fatalf("stderr %q lacks %q", errOut.String(), c.wantMsg)
+			}
+		})
 	}
 }
