@@ -241,3 +241,25 @@ func TestUpRunsTheRecordedBuild(t *testing.T) {
 		t.Fatalf("build record left after clean --all: %v", err)
 	}
 }
+
+// TestRunFailuresSayWhy: a container whose init exits at once, and one not ready within the
+// timeout, each give the reason, the last log lines and their exit code.
+func TestRunFailuresSayWhy(t *testing.T) {
+	eng := connect(t)
+	img := fullImage(t)
+	e := newEnv(t)
+	t.Cleanup(func() {
+		eng.ContainerRemove(context.Background(), e.container)
+		eng.VolumeRemove(context.Background(), e.volume)
+		eng.ImageRemove(context.Background(), img.digest)
+	})
+	r := e.nixify("run", "--tar", img.path, "-e", "NIXIFY_SERVICES=postgres,mysql")
+	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "the container exited with code 1 before it was ready") ||
+		!strings.Contains(r.errOut, "last log lines:") || !strings.Contains(r.errOut, `"mysql"`) {
+		t.Fatalf("init that exits: exit %d\n%s", r.code, r.errOut)
+	}
+	r = e.nixify("run", "--tar", img.path, "--replace", "--timeout", "300ms")
+	if r.code != cli.ExitUnhealthy || !strings.Contains(r.errOut, "not ready after 300ms") {
+		t.Fatalf("timeout: exit %d\n%s", r.code, r.errOut)
+	}
+}

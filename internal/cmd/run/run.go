@@ -203,7 +203,7 @@ func Run(ctx context.Context, opts *Options) error {
 	var re *container.ReadyError
 	if errors.As(err, &re) {
 		if p != nil {
-			p.Fail(re.Reason)
+			p.Fail("") // the reason follows once, in the error line
 		}
 		res.Logs = re.Logs
 		report.Error = re.Reason
