@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -52,5 +53,26 @@ func TestReportFromResponse(t *testing.T) {
 	lines := Lines(r, io.Styles())
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "SERVICE") {
 		t.Fatalf("lines: %q", lines)
+	}
+}
+
+func TestWatchPrintsEachRoundAndEndsWithTheLastVerdict(t *testing.T) {
+	io, _, out, _ := iostreams.Test()
+	opts := &Options{IO: io, Interval: time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	rounds := 0
+	err := watch(ctx, opts, func() (Report, error) {
+		rounds++
+		if rounds == 3 {
+			cancel()
+		}
+		return Report{Container: "c", State: "running", Healthy: rounds < 3, Error: "redis fails"}, nil
+	})
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Code != cli.ExitUnhealthy {
+		t.Fatalf("err = %v, want exit %d", err, cli.ExitUnhealthy)
+	}
+	if n := strings.Count(out.String(), "c: "); n != 3 {
+		t.Fatalf("%d rounds printed, want 3:\n%s", n, out.String())
 	}
 }
