@@ -18,7 +18,9 @@
 
       # Builds nixify's Go programs for the package set `target`.
       goProgram = target: subPackage: import ./image/nixify.nix {
-        buildGoModule = target.buildGo126Module or target.buildGoModule; # go.mod asks for Go 1.26
+        # go.mod asks for Go 1.26.0 and buildGoModule sets GOTOOLCHAIN=local; at the pinned revision
+        # plain buildGoModule is still Go 1.25, so name the 1.26 builder and fail loudly without it.
+        buildGoModule = target.buildGo126Module;
         inherit src version revision date subPackage;
       };
 

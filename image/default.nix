@@ -19,8 +19,9 @@ let
 
   postgresql = import ./postgresql.nix { postgresql = musl.postgresql_16; };
   redis = static.redis;
-  # Garage builds itself fully static against musl; nixpkgs' static set does the same.
-  garage = static.garage;
+  # nixpkgs' `garage` is still Garage 1.x; nixify talks to the v2 admin API (/v2/...), which only
+  # Garage 2 has. Garage builds itself fully static against musl; nixpkgs' static set does the same.
+  garage = static.garage_2;
   # initdb and pg_ctl run helpers through popen(): the image needs a /bin/sh.
   shell = static.busybox;
 
@@ -34,8 +35,9 @@ dockerTools.streamLayeredImage {
   name = "nixify-health-check";
   tag = version;
   inherit architecture;
-  # The commit time, not 1970: `date -d` in dockerTools reads @SECONDS.
-  created = "@${toString lastModified}";
+  # The commit time, not 1970. stream_layered_image.py parses `created` with
+  # datetime.fromisoformat (or takes "now"), so it must be an ISO 8601 date, not @SECONDS.
+  inherit created;
   contents = [ nixify-init postgresql redis garage shell etc ];
   # Directories the services need; ownership is set below, under fakeroot.
   extraCommands = ''

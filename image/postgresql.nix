@@ -9,4 +9,5 @@ postgresql.override {
   perlSupport = false;
   tclSupport = false;
   ldapSupport = false;
+  pamSupport = false;
 }

@@ -28,9 +28,10 @@ func TestImageContractAgainstNixpkgsStandIn(t *testing.T) {
 		t.Fatalf("evaluate the flake: %s", msg)
 	}
 	type content struct {
-		Name, HostSystem string
-		Musl, Static     bool
-		GoArgs           *struct {
+		Name, HostSystem   string
+		GoVersion, Version string
+		Musl, Static       bool
+		GoArgs             *struct {
 			Env         map[string]string
 			Ldflags     []string
 			SubPackages []string
@@ -108,8 +109,9 @@ func TestImageContractAgainstNixpkgsStandIn(t *testing.T) {
 				t.Errorf("%s: %s is not created", where, d)
 			}
 		}
-		// The commit time (1700000000 in the evaluation), never 1970.
-		if a.Created != "@1700000000" || c.Labels["org.opencontainers.image.created"] != "2023-11-14T22:13:20Z" {
+		// The commit time (1700000000 in the evaluation), never 1970, as the ISO 8601 date
+		// stream_layered_image.py parses.
+		if a.Created != "2023-11-14T22:13:20Z" || c.Labels["org.opencontainers.image.created"] != a.Created {
 			t.Errorf("%s: created %q, label %q", where, a.Created, c.Labels["org.opencontainers.image.created"])
 		}
 		for _, l := range []string{"source", "revision", "version", "created", "title", "description", "licenses"} {
@@ -134,6 +136,14 @@ func TestImageContractAgainstNixpkgsStandIn(t *testing.T) {
 			!strings.HasPrefix(init.GoArgs.VendorHash, "sha256-") {
 			t.Errorf("%s: nixify-init %+v", where, init.GoArgs)
 		}
+		// go.mod says go 1.26.0 and buildGoModule builds with GOTOOLCHAIN=local.
+		if init.GoVersion != "1.26" {
+			t.Errorf("%s: nixify-init built with Go %q, want 1.26", where, init.GoVersion)
+		}
+		// nixify's Garage client speaks the v2 admin API, which Garage 1 lacks.
+		if byName["garage"].Version != "2" {
+			t.Errorf("%s: garage major version %q, want 2", where, byName["garage"].Version)
+		}
 		for _, s := range []string{"redis", "garage", "busybox"} {
 			if !byName[s].Static {
 				t.Errorf("%s: %s is not from the static package set", where, s)
@@ -153,7 +163,7 @@ func TestImageContractAgainstNixpkgsStandIn(t *testing.T) {
 	}
 	for _, sys := range []string{"x86_64-linux", "aarch64-linux"} {
 		g := got[sys]
-		if g.Nixify.GoArgs == nil || !slices.Equal(g.Nixify.GoArgs.SubPackages, []string{"cmd/nixify"}) || !strings.HasSuffix(g.App.Program, "/bin/nixify") {
+		if g.Nixify.GoArgs == nil || g.Nixify.GoVersion != "1.26" || !slices.Equal(g.Nixify.GoArgs.SubPackages, []string{"cmd/nixify"}) || !strings.HasSuffix(g.App.Program, "/bin/nixify") {
 			t.Errorf("%s: nixify package %+v app %+v", sys, g.Nixify, g.App)
 		}
 		if !slices.Contains(g.Shell, "go") || !slices.Contains(g.Shell, "nix") {

@@ -10,6 +10,8 @@ let
   content = c: {
     inherit (c) name hostSystem musl static;
     goArgs = c.goArgs or null;
+    goVersion = c.goVersion or null;
+    version = c.version or null;
     overridden = c.overridden or null;
     env = c.env or null;
   };

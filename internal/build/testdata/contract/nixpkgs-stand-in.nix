@@ -2,6 +2,15 @@
 # test: it builds nothing. Every package is a fake derivation that remembers the package set it
 # came from (host system, musl, static) and the arguments it was given, and
 # dockerTools.streamLayeredImage returns the arguments it was called with.
+#
+# Where real nixpkgs (at the revision flake.nix pins, 181cc43c) rejects something, the stand-in
+# rejects it too, so the test fails the way the real evaluation or build would:
+# - streamLayeredImage and postgresql's override take exactly the arguments the real functions
+#   declare (no `...`), so a misspelt or missing argument is an evaluation error;
+# - `created`/`mtime` must be what stream_layered_image.py accepts: "now" or an ISO 8601 date
+#   (it calls datetime.fromisoformat);
+# - `garage` is Garage 1 and `garage_2` is Garage 2, as in pkgs/tools/filesystems/garage;
+# - buildGoModule is Go 1.25 there (1.26.0 had just landed as go_1_26) and buildGo126Module Go 1.26.
 let
   fake = name: attrs: {
     type = "derivation";
@@ -9,11 +18,24 @@ let
     outPath = "/nix/store/00000000000000000000000000000000-${name}";
   } // attrs;
 
+  # stream_layered_image.py: parse_time(s) = now if s == "now" else datetime.fromisoformat(s).
+  isoDate = "[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?";
+  checkTime = what: s:
+    if s == "now" || builtins.match isoDate s != null then s
+    else throw "streamLayeredImage: ${what} = \"${s}\" is not \"now\" or an ISO 8601 date (datetime.fromisoformat)";
+
+  # The *Support flags of pkgs/servers/sql/postgresql/generic.nix (present both before and after
+  # the pinned revision); generic.nix has no `...`, so any other name is an error.
+  postgresqlFlags = [
+    "bonjourSupport" "gssSupport" "icuSupport" "jitSupport" "ldapSupport" "nlsSupport"
+    "pamSupport" "perlSupport" "pythonSupport" "selinuxSupport" "systemdSupport" "tclSupport"
+  ];
+
   pkgsFor = { system, buildSystem ? system, musl ? false, static ? false }:
     let
       from = { hostSystem = system; inherit buildSystem musl static; };
       pkg = name: fake name from;
-      goModule = args: fake args.pname (from // { goArgs = args; });
+      goModule = goVersion: args: fake args.pname (from // { goArgs = args; inherit goVersion; });
     in
     {
       stdenv.hostPlatform = { inherit system; isAarch64 = system == "aarch64-linux"; isMusl = musl || static; isStatic = static; };
@@ -25,13 +47,44 @@ let
       };
 
       redis = pkg "redis";
-      garage = pkg "garage";
+      garage_1 = pkg "garage" // { version = "1"; };
+      garage_2 = pkg "garage" // { version = "2"; };
+      garage = pkg "garage" // { version = "1"; };
       busybox = pkg "busybox";
-      postgresql_16 = pkg "postgresql" // { override = args: fake "postgresql" (from // { overridden = args; }); };
-      buildGo126Module = goModule;
-      buildGoModule = goModule;
+      postgresql_16 = pkg "postgresql" // {
+        override = args:
+          let unknown = builtins.filter (n: !builtins.elem n postgresqlFlags) (builtins.attrNames args); in
+          if unknown != [ ] then throw "postgresql generic.nix called with unexpected argument(s) ${toString unknown}"
+          else fake "postgresql" (from // { overridden = args; });
+      };
+      buildGo126Module = goModule "1.26";
+      buildGoModule = goModule "1.25";
       runCommand = name: env: script: fake name (from // { inherit env script; });
-      dockerTools.streamLayeredImage = args: fake "stream-${args.name}" (from // { imageArgs = args; });
+      dockerTools.streamLayeredImage =
+        { name
+        , tag ? null
+        , fromImage ? null
+        , contents ? [ ]
+        , config ? { }
+        , architecture ? "amd64"
+        , created ? "1970-01-01T00:00:01Z"
+        , mtime ? "1970-01-01T00:00:01Z"
+        , uid ? 0
+        , gid ? 0
+        , uname ? "root"
+        , gname ? "root"
+        , maxLayers ? 100
+        , extraCommands ? ""
+        , fakeRootCommands ? ""
+        , enableFakechroot ? false
+        , includeStorePaths ? true
+        , includeNixDB ? false
+        , passthru ? { }
+        , meta ? { }
+        }@args:
+        assert checkTime "created" created == created;
+        assert checkTime "mtime" mtime == mtime;
+        fake "stream-${name}" (from // { imageArgs = args; });
       mkShell = args: fake "shell" (from // { shellArgs = args; });
 
       go_1_26 = pkg "go";
