@@ -33,6 +33,7 @@ type Config struct {
 	Architectures []string `json:"architectures"`
 	DockerHost    string   `json:"docker_host"`
 	StateDir      string   `json:"state_dir"`
+	Env           []string `json:"env"`
 }
 
 // Key describes one setting: its name in the file, its default and what it means.
@@ -55,6 +56,7 @@ var Keys = []Key{
 	{"architectures", []string{"x86_64", "aarch64"}, "architectures built and pushed with --arch all"},
 	{"docker_host", "", "Docker engine endpoint; empty means DOCKER_HOST, then the current docker context"},
 	{"state_dir", ".nixify", "where build records are kept (relative to the working directory)"},
+	{"env", []string{}, "environment for the container, KEY=VALUE items (run --env adds and overrides)"},
 }
 
 // Source says where a value came from.
@@ -220,6 +222,8 @@ func KeyNames() []string {
 	return names
 }
 
+var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
@@ -292,6 +296,15 @@ func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
 	}
 	if len(c.Architectures) == 0 {
 		return c, bad("architectures", "", "at least one of x86_64, aarch64")
+	}
+	c.Env = nil
+	for _, kv := range v.GetStringSlice("env") {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || !envKeyRE.MatchString(k) {
+			// The value may be a secret: name the item by its key only.
+			return c, bad("env", k, "items of the form KEY=VALUE, KEY of letters, digits and _ not starting with a digit")
+		}
+		c.Env = append(c.Env, kv)
 	}
 	return c, nil
 }

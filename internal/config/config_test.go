@@ -133,6 +133,8 @@ func TestValidationErrorsNameKeyValueAndWhatIsAccepted(t *testing.T) {
 		{"bad bind", "bind: localhost:80\n", nil, nil, `invalid bind "localhost:80"`},
 		{"bad docker host", "", map[string]string{"NIXIFY_DOCKER_HOST": "/var/run/docker.sock"}, nil, `invalid docker_host "/var/run/docker.sock" (env NIXIFY_DOCKER_HOST): a URL like unix://`},
 		{"empty flake", "flake: ''\n", nil, nil, `invalid flake "" (file `},
+		{"env item without =", "env: [\"POSTGRES_PASSWORD\"]\n", nil, nil, `invalid env "POSTGRES_PASSWORD" (file `},
+		{"env item with bad key, value kept out", "env: [\"1X=s3cret\"]\n", nil, nil, `invalid env "1X" (file `},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,5 +160,18 @@ func TestMissingConfigFileNamedByFlag(t *testing.T) {
 	_, err := Load(Options{File: filepath.Join(t.TempDir(), "nope.yaml"), Getenv: env(nil)})
 	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEnvItems(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "env:\n  - POSTGRES_DB=app\n  - REDIS_PASSWORD=a=b\n")
+	l, err := Load(Options{WorkDir: dir, Getenv: env(nil)})
+	if err != nil || strings.Join(l.Config.Env, " ") != "POSTGRES_DB=app REDIS_PASSWORD=a=b" {
+		t.Fatalf("%+v %v", l, err)
+	}
+	_, err = Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ENV": "1X=s3cret"})})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("secret in error or no error: %v", err)
 	}
 }

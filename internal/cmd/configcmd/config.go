@@ -54,6 +54,7 @@ func configRun(opts *Options) error {
 		"flake": l.Config.Flake, "attr": l.Config.Attr, "image": l.Config.Image, "container": l.Config.Container,
 		"port": l.Config.Port, "bind": l.Config.Bind, "volume": l.Config.Volume, "repo": l.Config.Repo,
 		"architectures": l.Config.Architectures, "docker_host": l.Config.DockerHost, "state_dir": l.Config.StateDir,
+		"env": envKeys(l.Config.Env),
 	}
 	var entries []entry
 	for _, k := range config.Keys {
@@ -80,4 +81,14 @@ func configRun(opts *Options) error {
 	}
 	t.Render()
 	return nil
+}
+
+// envKeys shows the container environment by key only: values may be passwords.
+func envKeys(env []string) []string {
+	keys := []string{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		keys = append(keys, k+"=…")
+	}
+	return keys
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +120,23 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// mergeEnv returns the configuration's environment overridden by --env, one item per key: a
+// process reading its environment sees the first of duplicates, not the last.
+func mergeEnv(base, over []string) []string {
+	var out []string
+	index := map[string]int{}
+	for _, kv := range append(slices.Clone(base), over...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
 // redact keeps a malformed --env value out of messages when it may hold a secret.
 func redact(kv string) string {
 	if len(kv) > 24 {
@@ -169,7 +187,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	spec := container.Spec{
 		Name: cfg.Container, ImageID: loaded.ImageID, Arch: opts.Arch, Volume: cfg.Volume,
-		Bind: cfg.Bind, Port: cfg.Port, Env: opts.Env, Replace: opts.Replace, ReplaceOwn: opts.ReplaceOwn,
+		Bind: cfg.Bind, Port: cfg.Port, Env: mergeEnv(cfg.Env, opts.Env), Replace: opts.Replace, ReplaceOwn: opts.ReplaceOwn,
 		StopTimeout: opts.StopTimeout, Version: version.Get().Version,
 	}
 	id, err := container.Create(ctx, eng, spec)
