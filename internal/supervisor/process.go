@@ -135,3 +135,9 @@ func exitError(path string, ws syscall.WaitStatus) error {
 		return fmt.Errorf("%s exited with status %d", path, ws.ExitStatus())
 	}
 }
+
+// Owner returns the uid and gid of a user, for files a service must own.
+func Owner(name string) (uid, gid int, err error) {
+	acct, err := lookupAccount(name)
+	return int(acct.uid), int(acct.gid), err
+}

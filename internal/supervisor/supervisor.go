@@ -157,7 +157,7 @@ func (s *Supervisor) forward(units []*unit, sig syscall.Signal) {
 // describe renders a wait status for the log.
 func describe(ws syscall.WaitStatus) string {
 	if ws.Signaled() {
-		return "killed by " + ws.Signal().String()
+		return fmt.Sprintf("killed by signal %d, %s", int(ws.Signal()), ws.Signal())
 	}
 	return fmt.Sprintf("exit status %d", ws.ExitStatus())
 }

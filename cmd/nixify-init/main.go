@@ -1,0 +1,43 @@
+// Command nixify-init is the image's PID 1: it prepares and supervises PostgreSQL, Redis and
+// Garage, serves the health API, and stops everything in order on SIGTERM. It dispatches on
+// os.Args by hand to stay small (no CLI framework).
+//
+//	nixify-init                 run the init (the image's entrypoint)
+//	nixify-init healthcheck     exit 0 when the local health server says healthy, else 1
+//	nixify-init health-server   run only the health server (development)
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nixify/nixify/internal/health"
+	"github.com/nixify/nixify/internal/service"
+)
+
+func main() {
+	cmd := ""
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	defer stop()
+	var err error
+	switch cmd {
+	case "":
+		err = service.Init(ctx, os.Getenv, os.Stdout)
+	case "healthcheck":
+		err = service.Healthcheck(ctx, os.Getenv)
+	case "health-server":
+		err = health.RunStandalone(ctx, os.Getenv, os.Stdout)
+	default:
+		err = fmt.Errorf("unknown command %q: use no argument (init), healthcheck or health-server", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nixify-init:", err)
+		os.Exit(1)
+	}
+}

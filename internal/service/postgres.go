@@ -1,0 +1,201 @@
+package service
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nixify/nixify/internal/supervisor"
+)
+
+// pgHBA lets local socket connections in without a password (only processes inside the container
+// reach the socket; the init's own probe uses it) and asks every TCP client for a SCRAM password.
+const pgHBA = `# Written by nixify-init on every boot; edits are overwritten.
+local all all trust
+host  all all 0.0.0.0/0 scram-sha-256
+host  all all ::/0      scram-sha-256
+`
+
+func postgres(c Config, sec *Secrets) (supervisor.Service, error) {
+	initdb, err := program("initdb")
+	if err != nil {
+		return supervisor.Service{}, err
+	}
+	server, err := program("postgres")
+	if err != nil {
+		return supervisor.Service{}, err
+	}
+	dir := filepath.Join(c.DataDir, "postgres")
+	listen := c.Bind
+	if listen == "0.0.0.0" {
+		listen = "*"
+	}
+	return supervisor.Service{
+		Name: "postgres", User: "postgres", DataDir: dir, DataMode: 0o700,
+		Prepare: func(ctx context.Context, run supervisor.Runner) error {
+			return preparePostgres(ctx, run, c, initdb, dir)
+		},
+		Command: supervisor.Command{Path: server, User: "postgres",
+			Args: []string{"-D", dir, "-p", fmt.Sprint(c.PGPort), "-k", c.RunDir, "-h", listen,
+				"-c", "password_encryption=scram-sha-256"}},
+		Ready: func(ctx context.Context) error {
+			conn, err := pgConnect(ctx, c, "template1")
+			if err != nil {
+				return err
+			}
+			defer conn.Close(ctx)
+			_, err = conn.Exec(ctx, "SELECT 1")
+			return err
+		},
+		Setup: func(ctx context.Context) error { return setupPostgres(ctx, c, sec.PGPassword) },
+		// Fast shutdown: SIGINT to the postmaster rolls back open transactions and checkpoints;
+		// SIGTERM (smart) could wait forever for idle clients.
+		StopSignal: syscall.SIGINT, StopBudget: 4 * time.Second,
+		Forward: []syscall.Signal{syscall.SIGHUP}, // reloads the configuration
+	}, nil
+}
+
+// preparePostgres creates the socket directory, runs initdb when the cluster does not exist yet,
+// and rewrites pg_hba.conf.
+func preparePostgres(ctx context.Context, run supervisor.Runner, c Config, initdb, dir string) error {
+	uid, gid, err := supervisor.Owner("postgres")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.RunDir, 0o775); err != nil {
+		return fmt.Errorf("create socket directory %s: %w", c.RunDir, err)
+	}
+	if err := os.Chown(c.RunDir, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", c.RunDir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, fs.ErrNotExist) {
+		if err := initCluster(ctx, run, c, initdb, dir, uid, gid); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, "pg_hba.conf"), []byte(pgHBA), 0o600, uid, gid)
+}
+
+// initCluster runs initdb in a scratch directory and moves the result into the data directory,
+// PG_VERSION last: PG_VERSION marks a complete cluster, so a boot interrupted half-way is simply
+// done again next time instead of meeting a broken cluster.
+func initCluster(ctx context.Context, run supervisor.Runner, c Config, initdb, dir string, uid, gid int) error {
+	scratch := filepath.Join(c.DataDir, ".postgres-initdb")
+	if err := os.RemoveAll(scratch); err != nil {
+		return err
+	}
+	if err := os.Mkdir(scratch, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", scratch, err)
+	}
+	if err := os.Chown(scratch, uid, gid); err != nil {
+		return err
+	}
+	err := run.Exec(ctx, "postgres", supervisor.Command{Path: initdb, User: "postgres", Args: []string{
+		"-D", scratch, "-U", c.PGUser, "--encoding=UTF8", "--locale=C",
+		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"}})
+	if err != nil {
+		return fmt.Errorf("initdb: %w", err)
+	}
+	entries, err := os.ReadDir(scratch)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == "PG_VERSION" {
+			continue
+		}
+		os.RemoveAll(filepath.Join(dir, e.Name())) // leftovers of an interrupted move
+		if err := os.Rename(filepath.Join(scratch, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("move initdb output: %w", err)
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(scratch, "PG_VERSION"), filepath.Join(dir, "PG_VERSION")); err != nil {
+		return fmt.Errorf("move initdb output: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return os.Remove(scratch)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// pgConnect opens a connection over the local socket, where the init is trusted.
+func pgConnect(ctx context.Context, c Config, db string) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.RunDir, c.PGPort, c.PGUser, db))
+}
+
+// setupPostgres sets POSTGRES_USER's password and creates POSTGRES_DB, on every boot, so a changed
+// POSTGRES_PASSWORD takes effect. The password travels as a SCRAM verifier, never in clear, so it
+// cannot appear in the server's log.
+func setupPostgres(ctx context.Context, c Config, password string) error {
+	conn, err := pgConnect(ctx, c, "template1")
+	if err != nil {
+		return fmt.Errorf("connect as %s: %w", c.PGUser, err)
+	}
+	defer conn.Close(ctx)
+	role := pgx.Identifier{c.PGUser}.Sanitize()
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s WITH LOGIN PASSWORD '%s'", role, verifier)); err != nil {
+		return fmt.Errorf("set password of %s: %w", c.PGUser, err)
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", c.PGDB).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", c.PGDB, err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{c.PGDB}.Sanitize(), role)); err != nil {
+			return fmt.Errorf("create database %s: %w", c.PGDB, err)
+		}
+	}
+	return nil
+}
+
+// scramVerifier computes what PostgreSQL stores for a SCRAM-SHA-256 password (RFC 5802/7677),
+// as psql's \password does, so the clear password never reaches the server.
+func scramVerifier(password string) (string, error) {
+	const iterations = 4096
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	mac := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	stored := sha256.Sum256(mac(salted, "Client Key"))
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(stored[:]), b64(mac(salted, "Server Key"))), nil
+}
