@@ -107,7 +107,9 @@ func newEnv(t *testing.T, extra ...string) *env {
 	return e
 }
 
-func (e *env) data(p ...string) string { return filepath.Join(append([]string{e.root, "data"}, p...)...) }
+func (e *env) data(p ...string) string {
+	return filepath.Join(append([]string{e.root, "data"}, p...)...)
+}
 
 // running is one started nixify-init.
 type running struct {
@@ -486,5 +488,59 @@ func TestBadEnvironmentIsOneLine(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, "data")); !os.IsNotExist(err) && !strings.Contains(c.want, "PATH") {
 			t.Errorf("%v: data root created despite the error", c.env)
 		}
+	}
+}
+
+// TestGarageBootstrapWithDouble runs the garage service with fakegarage, a TEST DOUBLE of the
+// garage program (internal/garage/garagetest/fakegarage), since no Garage binary exists here.
+func TestGarageBootstrapWithDouble(t *testing.T) {
+	if _, err := exec.Command("id", "garage").Output(); err != nil {
+		if testpeer.InCI() && os.Geteuid() == 0 {
+			if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "garage").CombinedOutput(); err != nil {
+				t.Fatalf("useradd garage: %v: %s", err, out)
+			}
+		} else {
+			testpeer.Missing(t, "user garage", "create it with: useradd --system garage")
+		}
+	}
+	admin := freePort(t)
+	e := newEnv(t, "NIXIFY_SERVICES=garage", fmt.Sprintf("GARAGE_ADMIN_PORT=%d", admin),
+		fmt.Sprintf("GARAGE_S3_PORT=%d", freePort(t)), fmt.Sprintf("NIXIFY_GARAGE_RPC_PORT=%d", freePort(t)))
+	bin := strings.TrimPrefix(strings.Split(e.vars[0], ":")[0], "PATH=")
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "garage"), "github.com/nixify/nixify/internal/garage/garagetest/fakegarage").CombinedOutput(); err != nil {
+		t.Fatalf("build fakegarage: %v\n%s", err, out)
+	}
+	r := e.start()
+	for _, want := range []string{"layout version 1 applied", "imported", "bucket nixify created", "allowed on bucket nixify"} {
+		if !strings.Contains(r.out.String(), want) {
+			t.Errorf("first boot log lacks %q:\n%s", want, r.out.String())
+		}
+	}
+	for _, f := range []string{"garage-access-key", "garage-secret-key", "garage-admin-token", "garage-rpc-secret", "garage-metrics-token"} {
+		if m, uid := mode(t, e.data("secrets", f)); m != 0o600 || uid != 0 {
+			t.Errorf("%s: mode %v uid %d", f, m, uid)
+		}
+	}
+	if m, uid := mode(t, e.data("garage", "garage.toml")); m != 0o600 || uid != uidOf(t, "garage") {
+		t.Errorf("garage.toml: mode %v uid %d", m, uid)
+	}
+	conf := readFile(t, e.data("garage", "garage.toml"))
+	if !strings.Contains(conf, "replication_factor = 1") || !strings.Contains(conf, strings.TrimSpace(readFile(t, e.data("secrets", "garage-admin-token")))) {
+		t.Errorf("garage.toml:\n%s", conf)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	state1 := readFile(t, e.data("garage", "meta", "fake-state.json"))
+
+	r = e.start()
+	if strings.Contains(r.out.String(), "applied") || strings.Contains(r.out.String(), "created") || strings.Contains(r.out.String(), "allowed") {
+		t.Errorf("second boot changed something:\n%s", r.out.String())
+	}
+	if state2 := readFile(t, e.data("garage", "meta", "fake-state.json")); state2 != state1 {
+		t.Errorf("second boot changed the double's state:\n%s\n%s", state1, state2)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -21,7 +21,9 @@ func garageService(c Config, sec *Secrets, logf func(format string, args ...any)
 	dir := filepath.Join(c.DataDir, "garage")
 	conf := filepath.Join(dir, "garage.toml")
 	// The client is made when needed: the token is read from sec only after LoadSecrets.
-	client := func() *garage.Client { return garage.NewClient("http://"+localAddr(c.Bind, c.AdminPort), sec.AdminToken) }
+	client := func() *garage.Client {
+		return garage.NewClient("http://"+localAddr(c.Bind, c.AdminPort), sec.AdminToken)
+	}
 	return supervisor.Service{
 		Name: "garage", User: "garage", DataDir: dir, DataMode: 0o700,
 		Prepare: func(context.Context, supervisor.Runner) error {
