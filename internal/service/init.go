@@ -56,15 +56,20 @@ func Init(ctx context.Context, getenv func(string) string, stdout io.Writer) err
 	hcfg.Logf = func(format string, args ...any) { log.Printf("health", format, args...) }
 	hctx, stopHealth := context.WithCancel(context.Background())
 	healthDone := make(chan error, 1)
-	go func() { healthDone <- health.NewServer(hcfg, board).Run(hctx) }()
+	go func() {
+		err := health.NewServer(hcfg, board).Run(hctx)
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+			// Said at once: the services keep running, but Docker's HEALTHCHECK will fail.
+			log.Printf("init", "health server stopped: %v", err)
+		}
+		healthDone <- err
+	}()
 
 	log.Printf("init", "starting %v with data in %s", cfg.Services, cfg.DataDir)
 	runErr := sup.Run(ctx)
 	// The health server outlives the services so Docker sees "stopping", not a dead port.
 	stopHealth()
-	if err := <-healthDone; err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
-		log.Printf("init", "health server: %v", err)
-	}
+	<-healthDone
 	if runErr != nil {
 		log.Printf("init", "exiting with failure: %v", runErr)
 		return runErr
