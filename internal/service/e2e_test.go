@@ -544,3 +544,30 @@ func TestGarageBootstrapWithDouble(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=redis")
+	r := e.start()
+	check := func(vars []string) (error, string) {
+		cmd := exec.Command(nixifyInit(t), "healthcheck")
+		cmd.Env = vars
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		return cmd.Run(), stderr.String()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err, stderr := check(e.vars)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthcheck never passed: %v: %s\n%s", err, stderr, r.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	err, stderr := check([]string{fmt.Sprintf("APP_PORT=%d", freePort(t))})
+	if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unhealthy") {
+		t.Fatalf("healthcheck against a closed port: %v, stderr %q", err, stderr)
+	}
+}
