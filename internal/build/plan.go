@@ -3,8 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -102,15 +100,18 @@ func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
 			if proc == "" {
 				proc = "/proc"
 			}
-			switch {
-			case sys == host:
+			asHost := *settings
+			asHost.System = host // the host the plan is for, which tests may set
+			way, why := asHost.CanBuild(sys, proc)
+			switch way {
+			case nix.WayNative:
 				p.Strategy, p.Attr, p.Reason = Native, NativeAttr(sys, o.Attr), "native build on this "+host+" host"
-			case slices.Contains(settings.ExtraPlatforms, sys) && binfmtEnabled(proc, "qemu-"+arch):
+			case nix.WayEmulated:
 				p.Strategy, p.Attr = Emulated, NativeAttr(sys, o.Attr)
-				p.Reason = "built as " + sys + " under emulation (extra-platforms lists it, binfmt qemu-" + arch + " is enabled)"
-			case builderFor(settings.Builders, sys) != "":
+				p.Reason = "built as " + sys + " under emulation (" + why + ")"
+			case nix.WayRemote:
 				p.Strategy, p.Attr = Remote, NativeAttr(sys, o.Attr)
-				p.Reason = "built as " + sys + " on the remote builder " + builderFor(settings.Builders, sys)
+				p.Reason = "built as " + sys + " on the " + why
 			default:
 				if !crossListed {
 					names, err := n.AttrNames(ctx, o.Flake, "packages."+host)
@@ -131,27 +132,4 @@ func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
 		plans = append(plans, p)
 	}
 	return plans, nil
-}
-
-func binfmtEnabled(proc, name string) bool {
-	data, err := os.ReadFile(filepath.Join(proc, "sys", "fs", "binfmt_misc", name))
-	return err == nil && strings.HasPrefix(string(data), "enabled")
-}
-
-// builderFor returns the first remote builder in Nix's builders setting that lists sys.
-func builderFor(builders, sys string) string {
-	if strings.HasPrefix(builders, "@") {
-		data, err := os.ReadFile(strings.TrimPrefix(builders, "@"))
-		if err != nil {
-			return ""
-		}
-		builders = string(data)
-	}
-	for _, line := range strings.FieldsFunc(builders, func(r rune) bool { return r == ';' || r == '\n' }) {
-		f := strings.Fields(line)
-		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") && slices.Contains(strings.Split(f[1], ","), sys) {
-			return f[0]
-		}
-	}
-	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -132,7 +133,7 @@ func TestDockerContextPointingElsewhere(t *testing.T) {
 func TestSystemCheck(t *testing.T) {
 	proc := t.TempDir()
 	os.MkdirAll(filepath.Join(proc, "sys", "fs", "binfmt_misc"), 0o755)
-	host := NixSettings{System: "x86_64-linux", ExtraPlatforms: []string{"aarch64-linux"}}
+	host := NixSettings{Settings: nix.Settings{System: "x86_64-linux", ExtraPlatforms: []string{"aarch64-linux"}}}
 
 	if c := systemCheck("aarch64-linux", host, proc); c.Status != Warn || !strings.Contains(c.Detail, "binfmt qemu-aarch64 is not enabled") || !strings.Contains(c.Fix, "update-binfmts --enable qemu-aarch64") {
 		t.Fatalf("extra-platforms without binfmt: %+v", c)
@@ -141,11 +142,11 @@ func TestSystemCheck(t *testing.T) {
 	if c := systemCheck("aarch64-linux", host, proc); c.Status != OK || !strings.Contains(c.Detail, "emulated") {
 		t.Fatalf("extra-platforms with binfmt: %+v", c)
 	}
-	remote := NixSettings{System: "x86_64-linux", Builders: "ssh://arm64.example aarch64-linux - 4; ssh://x x86_64-linux"}
+	remote := NixSettings{Settings: nix.Settings{System: "x86_64-linux", Builders: "ssh://arm64.example aarch64-linux - 4; ssh://x x86_64-linux"}}
 	if c := systemCheck("aarch64-linux", remote, t.TempDir()); c.Status != OK || !strings.Contains(c.Detail, "ssh://arm64.example") {
 		t.Fatalf("remote builder: %+v", c)
 	}
-	if c := systemCheck("x86_64-linux", NixSettings{System: "aarch64-linux"}, t.TempDir()); c.Status != Warn || !strings.Contains(c.Detail, "cross-compiled") {
+	if c := systemCheck("x86_64-linux", NixSettings{Settings: nix.Settings{System: "aarch64-linux"}}, t.TempDir()); c.Status != Warn || !strings.Contains(c.Detail, "cross-compiled") {
 		t.Fatalf("x86_64 on aarch64 host: %+v", c)
 	}
 }
@@ -158,5 +159,24 @@ func TestParseNixVersion(t *testing.T) {
 	}
 	if _, _, _, ok := ParseNixVersion("garbage"); ok {
 		t.Error("garbage parsed")
+	}
+}
+
+func TestBuildUsersGroupMissing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the check applies to root only")
+	}
+	if _, err := os.Stat("/nix/var/nix/daemon-socket/socket"); err == nil {
+		t.Skip("a nix daemon runs here")
+	}
+	c, bad := buildUsersCheck(NixSettings{BuildUsersGroup: "nixify-no-such-group"})
+	if !bad || c.Status != Fail || !c.Blocker || !strings.Contains(c.Fix, "build-users-group =") {
+		t.Fatalf("missing group: %+v", c)
+	}
+	if _, bad := buildUsersCheck(NixSettings{BuildUsersGroup: "root"}); bad {
+		t.Fatal("an existing group is fine")
+	}
+	if _, bad := buildUsersCheck(NixSettings{}); bad {
+		t.Fatal("no build users is fine")
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"os/user"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nixify/nixify/internal/build"
+	"github.com/nixify/nixify/internal/nix"
 )
 
 // MinNixpkgsNix is the oldest Nix that current nixpkgs evaluates on (nixpkgs' lib/minver.nix).
@@ -22,12 +24,12 @@ type nixResult struct {
 	storeDir string
 }
 
-// NixSettings is what nixify reads of `nix show-config`.
+// NixSettings is what doctor reads of `nix show-config`: the settings the builder uses, and two it
+// must read as configured, before nixify adds its own flags.
 type NixSettings struct {
-	System               string
-	ExtraPlatforms       []string
+	nix.Settings
 	ExperimentalFeatures []string
-	Builders             string
+	BuildUsersGroup      string
 }
 
 var versionRE = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
@@ -45,8 +47,8 @@ func ParseNixVersion(out string) (major, minor int, text string, ok bool) {
 
 func checkNix(ctx context.Context, o Options) nixResult {
 	r := nixResult{storeDir: "/nix/store"}
-	nix := lookPath("nix", o.Getenv("PATH"))
-	if nix == "" {
+	nixPath := lookPath("nix", o.Getenv("PATH"))
+	if nixPath == "" {
 		r.checks = append(r.checks, Check{Name: "nix", Status: Fail, Blocker: true,
 			Detail: "nix is not on PATH",
 			Fix:    "install Nix (Debian/Ubuntu: `apt-get install nix-bin`; elsewhere the installer from nixos.org), then open a new shell"})
@@ -57,24 +59,24 @@ func checkNix(ctx context.Context, o Options) nixResult {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, nix, "--version").CombinedOutput()
+	out, err := exec.CommandContext(ctx, nixPath, "--version").CombinedOutput()
 	maj, min, text, ok := ParseNixVersion(string(out))
 	vc := Check{Name: "nix", Blocker: true}
 	switch {
 	case err != nil:
-		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nix, firstLine(string(out)+" "+err.Error())), "reinstall Nix"
+		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, firstLine(string(out)+" "+err.Error())), "reinstall Nix"
 	case !ok:
-		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nix, firstLine(string(out)))
+		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, firstLine(string(out)))
 	case maj < 2 || (maj == 2 && min < 18):
 		vc.Status = Warn
-		vc.Detail = fmt.Sprintf("Nix %s at %s; current nixpkgs needs Nix %s or newer and will refuse to evaluate", text, nix, MinNixpkgsNix)
+		vc.Detail = fmt.Sprintf("Nix %s at %s; current nixpkgs needs Nix %s or newer and will refuse to evaluate", text, nixPath, MinNixpkgsNix)
 		vc.Fix = "upgrade Nix to " + MinNixpkgsNix + " or newer (the installer from nixos.org, or `nix upgrade-nix` on a multi-user install); local flakes without nixpkgs still build"
 	default:
-		vc.Status, vc.Detail = OK, fmt.Sprintf("Nix %s at %s", text, nix)
+		vc.Status, vc.Detail = OK, fmt.Sprintf("Nix %s at %s", text, nixPath)
 	}
 	r.checks = append(r.checks, vc)
 
-	s, err := ReadNixSettings(ctx, nix)
+	s, err := ReadNixSettings(ctx, nixPath)
 	if err != nil {
 		r.checks = append(r.checks, Check{Name: "flakes", Status: Warn, Detail: err.Error()})
 		return r
@@ -89,6 +91,9 @@ func checkNix(ctx context.Context, o Options) nixResult {
 		fc.Fix = "to use flakes yourself: echo 'experimental-features = nix-command flakes' >> /etc/nix/nix.conf"
 	}
 	r.checks = append(r.checks, fc)
+	if c, bad := buildUsersCheck(s); bad {
+		r.checks = append(r.checks, c)
+	}
 	for _, sys := range []string{"x86_64-linux", "aarch64-linux"} {
 		r.checks = append(r.checks, systemCheck(sys, s, o.Proc))
 	}
@@ -96,8 +101,8 @@ func checkNix(ctx context.Context, o Options) nixResult {
 }
 
 // ReadNixSettings asks nix for its effective settings, enabling nix-command for this call only.
-func ReadNixSettings(ctx context.Context, nix string) (NixSettings, error) {
-	cmd := exec.CommandContext(ctx, nix, "--extra-experimental-features", "nix-command", "show-config", "--json")
+func ReadNixSettings(ctx context.Context, nixPath string) (NixSettings, error) {
+	cmd := exec.CommandContext(ctx, nixPath, "--extra-experimental-features", "nix-command", "show-config", "--json")
 	cmd.Stderr = nil
 	out, err := cmd.Output()
 	if err != nil {
@@ -126,10 +131,9 @@ func ReadNixSettings(ctx context.Context, nix string) (NixSettings, error) {
 		return strings.Fields(str(k))
 	}
 	return NixSettings{
-		System:               str("system"),
-		ExtraPlatforms:       list("extra-platforms"),
+		Settings:             nix.Settings{System: str("system"), ExtraPlatforms: list("extra-platforms"), Builders: str("builders")},
 		ExperimentalFeatures: list("experimental-features"),
-		Builders:             str("builders"),
+		BuildUsersGroup:      str("build-users-group"),
 	}, nil
 }
 
@@ -137,51 +141,41 @@ func ReadNixSettings(ctx context.Context, nix string) (NixSettings, error) {
 // backed by binfmt emulation, or a remote builder. When it cannot, nixify builds the cross output.
 func systemCheck(sys string, s NixSettings, proc string) Check {
 	c := Check{Name: "build " + sys}
-	host := s.System
-	if host == "" {
-		host = runtime.GOARCH + "-linux"
+	if s.System == "" {
+		s.System = build.HostSystem()
 	}
-	arch := strings.TrimSuffix(sys, "-linux")
-	switch {
-	case host == sys:
-		c.Status, c.Detail = OK, "native ("+host+")"
-		return c
-	case slices.Contains(s.ExtraPlatforms, sys) && binfmtEnabled(proc, "qemu-"+arch):
-		c.Status, c.Detail = OK, "emulated: extra-platforms includes "+sys+" and binfmt qemu-"+arch+" is enabled"
-		return c
-	case builderFor(s.Builders, sys) != "":
-		c.Status, c.Detail = OK, "remote builder "+builderFor(s.Builders, sys)
-		return c
+	way, why := s.CanBuild(sys, proc)
+	switch way {
+	case nix.WayNative:
+		c.Status, c.Detail = OK, why
+	case nix.WayEmulated:
+		c.Status, c.Detail = OK, "emulated: "+why
+	case nix.WayRemote:
+		c.Status, c.Detail = OK, why
+	default:
+		arch := strings.TrimSuffix(sys, "-linux")
+		c.Status = Warn
+		c.Detail = "not natively (" + why + "); nixify builds the cross-compiled output instead (no emulation needed)"
+		c.Fix = "for native builds: apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-" + arch +
+			"; echo 'extra-platforms = " + sys + "' >> /etc/nix/nix.conf (or add a remote builder)"
 	}
-	c.Status = Warn
-	c.Detail = "not natively; nixify builds the cross-compiled output instead (no emulation needed)"
-	if slices.Contains(s.ExtraPlatforms, sys) {
-		c.Detail += "; extra-platforms lists " + sys + " but binfmt qemu-" + arch + " is not enabled"
-	}
-	c.Fix = "for native builds: apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-" + arch +
-		"; echo 'extra-platforms = " + sys + "' >> /etc/nix/nix.conf (or add a remote builder)"
 	return c
 }
 
-func binfmtEnabled(proc, name string) bool {
-	data, err := os.ReadFile(filepath.Join(proc, "sys", "fs", "binfmt_misc", name))
-	return err == nil && strings.HasPrefix(string(data), "enabled")
-}
-
-// builderFor returns the first remote builder in Nix's builders setting that lists sys.
-func builderFor(builders, sys string) string {
-	if strings.HasPrefix(builders, "@") {
-		data, err := os.ReadFile(strings.TrimPrefix(builders, "@"))
-		if err != nil {
-			return ""
-		}
-		builders = string(data)
+// buildUsersCheck catches the first error a root user of a fresh single-user Nix meets (Debian's
+// nix-bin without nix-setup-systemd): builds run as members of build-users-group, which must exist.
+func buildUsersCheck(s NixSettings) (Check, bool) {
+	if s.BuildUsersGroup == "" || os.Geteuid() != 0 {
+		return Check{}, false
 	}
-	for _, line := range strings.FieldsFunc(builders, func(r rune) bool { return r == ';' || r == '\n' }) {
-		f := strings.Fields(line)
-		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") && slices.Contains(strings.Split(f[1], ","), sys) {
-			return f[0]
-		}
+	if _, err := os.Stat("/nix/var/nix/daemon-socket/socket"); err == nil {
+		return Check{}, false // a daemon builds; its users are its business
 	}
-	return ""
+	if _, err := user.LookupGroup(s.BuildUsersGroup); err == nil {
+		return Check{}, false
+	}
+	return Check{Name: "nix build users", Status: Fail, Blocker: true,
+		Detail: "build-users-group is " + s.BuildUsersGroup + ", but that group does not exist: every build as root fails",
+		Fix: "install the daemon (Debian: apt-get install nix-setup-systemd), or build without build users: " +
+			"mkdir -p /etc/nix && echo 'build-users-group =' >> /etc/nix/nix.conf"}, true
 }
