@@ -151,7 +151,7 @@ func scan(r io.Reader, tee io.Writer) (*Archive, error) {
 		case tar.TypeLink:
 			links[name] = cleanName(hdr.Linkname)
 			continue
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // the reader already maps the old TypeRegA to TypeReg
 		default:
 			continue
 		}

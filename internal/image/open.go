@@ -86,7 +86,6 @@ type options struct {
 	auth     authn.Authenticator
 	rt       http.RoundTripper
 	engine   engine.Images
-	ctx      context.Context
 }
 
 // Option changes how an image is opened.
