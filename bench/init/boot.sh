@@ -18,7 +18,7 @@ boot() {
 	out="$work/out.$$"
 	start=$(date +%s%N)
 	env -i PATH="$work/bin:/usr/bin:/bin" NIXIFY_DATA_DIR="$1/data" NIXIFY_RUN_DIR="$1/run" \
-		NIXIFY_BIND=127.0.0.1 NIXIFY_SERVICES=postgres,redis PG_PORT=${PG_PORT:-45432} REDIS_PORT=${REDIS_PORT:-46379} APP_PORT=${APP_PORT:-48080} \
+		NIXIFY_LISTEN=127.0.0.1 NIXIFY_SERVICES=postgres,redis PG_PORT=${PG_PORT:-45432} REDIS_PORT=${REDIS_PORT:-46379} APP_PORT=${APP_PORT:-48080} \
 		"$work/nixify-init" >"$out" 2>&1 &
 	pid=$!
 	until grep -q 'init | ready:' "$out"; do

@@ -22,7 +22,7 @@ var Known = []string{"postgres", "redis", "garage"}
 type Config struct {
 	DataDir  string   // NIXIFY_DATA_DIR
 	RunDir   string   // NIXIFY_RUN_DIR: PostgreSQL's socket directory
-	Bind     string   // NIXIFY_BIND: address services listen on
+	Bind     string   // NIXIFY_LISTEN: address services listen on (NIXIFY_BIND is the CLI's host address)
 	Services []string // enabled, in start order
 
 	PGPort     int
@@ -90,7 +90,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		DataDir:      get("NIXIFY_DATA_DIR", "/data"),
 		RunDir:       get("NIXIFY_RUN_DIR", "/run/postgresql"),
-		Bind:         get("NIXIFY_BIND", "0.0.0.0"),
+		Bind:         get("NIXIFY_LISTEN", "0.0.0.0"),
 		PGPort:       port("PG_PORT", 5432),
 		PGUser:       get("POSTGRES_USER", "postgres"),
 		PGDB:         get("POSTGRES_DB", "postgres"),

@@ -97,7 +97,7 @@ func newEnv(t *testing.T, extra ...string) *env {
 		"PATH=" + bin + ":/usr/bin:/bin",
 		"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"),
 		"NIXIFY_RUN_DIR=" + filepath.Join(root, "run"),
-		"NIXIFY_BIND=127.0.0.1",
+		"NIXIFY_LISTEN=127.0.0.1",
 		"NIXIFY_SERVICES=postgres,redis",
 		fmt.Sprintf("PG_PORT=%d", e.pgPort),
 		fmt.Sprintf("REDIS_PORT=%d", e.rdPort),
