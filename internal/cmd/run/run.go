@@ -73,12 +73,18 @@ Exit codes: 0 healthy; 1 failed (no build, bad archive, container exists, port t
 	fl.StringVar(&opts.Arch, "arch", "", "architecture of the image: x86_64 or aarch64 (default: this machine's)")
 	fl.StringVar(&opts.Image, "image", "", "run this image the engine holds (name:tag or ID) instead of the last build")
 	fl.StringVar(&opts.Tar, "tar", "", "load and run this docker-archive (plain, gzip or zstd) instead of the last build")
-	fl.StringArrayVarP(&opts.Env, "env", "e", nil, "set an environment variable in the container, KEY=VALUE (repeatable)")
 	fl.BoolVar(&opts.Replace, "replace", false, "replace a container of the same name")
-	fl.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
-	fl.DurationVar(&opts.StopTimeout, "stop-timeout", 10*time.Second, "how long `docker stop` waits for the ordered shutdown")
+	AddStartFlags(cmd, opts)
 	AddContainerFlags(f, cmd)
 	return cmd
+}
+
+// AddStartFlags adds the flags of how the container is started and awaited (shared with up).
+func AddStartFlags(cmd *cobra.Command, opts *Options) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&opts.Env, "env", "e", nil, "set an environment variable in the container, KEY=VALUE (repeatable)")
+	fl.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
+	fl.DurationVar(&opts.StopTimeout, "stop-timeout", 10*time.Second, "how long the engine waits for the ordered shutdown before it kills the container")
 }
 
 // AddContainerFlags adds the flags that override the configuration of the container (shared with up).

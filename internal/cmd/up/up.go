@@ -5,7 +5,6 @@ package up
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
@@ -60,10 +59,8 @@ Exit codes: as ` + "`nixify run`" + `; a failed build exits 1.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&ro.Arch, "arch", "", "architecture: x86_64 or aarch64 (default: this machine's)")
-	fl.StringArrayVarP(&ro.Env, "env", "e", nil, "set an environment variable in the container, KEY=VALUE (repeatable)")
-	fl.DurationVar(&ro.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
-	fl.DurationVar(&ro.StopTimeout, "stop-timeout", 10*time.Second, "how long `docker stop` waits for the ordered shutdown")
 	fl.BoolVar(&opts.NoBuild, "no-build", false, "run the last build without building")
+	runcmd.AddStartFlags(cmd, ro)
 	runcmd.AddContainerFlags(f, cmd)
 	return cmd
 }
