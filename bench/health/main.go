@@ -19,26 +19,17 @@ import (
 
 func main() {
 	fixedAddr := flag.String("fixed", "127.0.0.1:18081", "listen address of the fixed-body server")
+	onlyFixed := flag.Bool("only-fixed", false, "serve only the fixed body (the reference next to a real nixify-init)")
 	flag.Parse()
-	if err := run(*fixedAddr); err != nil {
+	if err := run(*fixedAddr, *onlyFixed); err != nil {
 		fmt.Fprintln(os.Stderr, "health-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(fixedAddr string) error {
+func run(fixedAddr string, onlyFixed bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := health.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	board := state.NewBoard(cfg.Services...)
-	for _, s := range cfg.Services {
-		board.Update(s, func(sv *state.Service) { sv.State = state.Running; sv.Port = cfg.Port(s) })
-	}
-	board.SetPhase(state.Ready)
-
 	body := []byte(`{"status":"pass"}` + "\n")
 	ln, err := net.Listen("tcp", fixedAddr)
 	if err != nil {
@@ -50,5 +41,18 @@ func run(fixedAddr string) error {
 	})}
 	go fixed.Serve(ln)
 	defer fixed.Close()
+	if onlyFixed {
+		<-ctx.Done()
+		return nil
+	}
+	cfg, err := health.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	board := state.NewBoard(cfg.Services...)
+	for _, s := range cfg.Services {
+		board.Update(s, func(sv *state.Service) { sv.State = state.Running; sv.Port = cfg.Port(s) })
+	}
+	board.SetPhase(state.Ready)
 	return health.NewServer(cfg, board).Run(ctx)
 }

@@ -1,0 +1,58 @@
+#!/bin/sh
+# The whole nixify-init under load: boots it with Debian's PostgreSQL and Redis (as in the image,
+# but on the host), loads /health with wrk (2 threads, 64 connections) side by side with a
+# fixed-body Go server in the same run, and prints throughput, p99, the probes each service received
+# during the load, and nixify-init's peak resident memory (VmHWM).
+# Run as root from the repository root: sh bench/init/load.sh [duration, default 15s]
+# Needs Debian's postgresql, redis-server and wrk.
+set -eu
+dur=${1:-15s}
+work=$(mktemp -d /tmp/nixify-init-load.XXXXXX)
+chmod 755 "$work"
+pids=""
+cleanup() {
+	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/nixify-init" ./cmd/nixify-init
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/fixed" ./bench/health
+mkdir "$work/bin"
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+ln -s "$pgbin/initdb" "$pgbin/postgres" "$work/bin/"
+ln -s "$(command -v redis-server)" "$work/bin/"
+app=48180 fixed=127.0.0.1:48181
+
+env -i PATH="$work/bin:/usr/bin:/bin" NIXIFY_DATA_DIR="$work/data" NIXIFY_RUN_DIR="$work/run" \
+	NIXIFY_LISTEN=127.0.0.1 NIXIFY_SERVICES=postgres,redis PG_PORT=48132 REDIS_PORT=48179 APP_PORT=$app \
+	NIXIFY_HEALTH_INTERVAL=5s NIXIFY_HEALTH_TIMEOUT=2s \
+	"$work/nixify-init" >"$work/init.log" 2>&1 &
+init=$!
+pids="$init"
+until grep -q 'init | ready:' "$work/init.log"; do
+	kill -0 $init 2>/dev/null || { cat "$work/init.log"; exit 1; }
+	sleep 0.05
+done
+"$work/fixed" -only-fixed -fixed "$fixed" &
+pids="$! $pids"
+sleep 0.3
+
+probes() { wget -qO- "http://127.0.0.1:$app/metrics" 2>/dev/null || curl -s "http://127.0.0.1:$app/metrics"; }
+count() { probes | awk -v s="$1" '$1 == "nixify_health_probes_started_total{service=\"" s "\"}" {print $2}'; }
+load() { wrk -t2 -c64 -d"$dur" --latency "$1" | awk '/Requests\/sec/ {rps=$2} / 99%/ {p99=$2} END {print rps, p99}'; }
+
+set -- $(load "http://$fixed/")
+f_rps=$1 f_p99=$2
+pg0=$(count postgres) r0=$(count redis)
+set -- $(load "http://127.0.0.1:$app/health")
+h_rps=$1 h_p99=$2
+pg1=$(count postgres) r1=$(count redis)
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$init/status)
+echo "fixed-body Go server: $f_rps req/s, p99 $f_p99"
+echo "nixify-init /health:  $h_rps req/s, p99 $h_p99"
+ms() { echo "$1" | awk '{v=$1+0; if ($1 ~ /us$/) v/=1000; else if ($1 ~ /ms$/) v=v; else if ($1 ~ /s$/) v*=1000; print v}'; }
+echo "throughput ratio /health / fixed: $(awk -v a="$h_rps" -v b="$f_rps" 'BEGIN {printf "%.2f", a/b}') (goal >= 0.5)"
+echo "p99 ratio /health / fixed: $(awk -v a="$(ms "$h_p99")" -v b="$(ms "$f_p99")" 'BEGIN {printf "%.2f", a/b}') (goal <= 1.5)"
+echo "probes during the /health load ($dur, interval 5s): postgres $((pg1 - pg0)), redis $((r1 - r0))"
+echo "nixify-init peak resident memory (VmHWM): $hwm kB"
