@@ -6,18 +6,16 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/nixify/nixify/internal/pgwire"
 	"github.com/nixify/nixify/pkg/health"
 )
 
-// postgresCheck connects with pgx's connection layer (pgconn) and runs SELECT 1. pgconn rather than
-// pgx proper: the type system pgx adds (pgtype) would double the health server's share of nixify-init
-// and a health query reads no values. A fresh connection each time proves that logging
-// in still works; at one probe per interval it costs the server nothing worth keeping a pool for.
+// postgresCheck logs in with nixify's own small PostgreSQL client (pgwire) and runs SELECT 1; pgx's
+// connection layer would cost nixify-init more than the rest of the health server. A fresh connection
+// each time proves that logging in still works; at one probe per interval it costs the server nothing
+// worth keeping a pool for.
 func postgresCheck(t PostgresTarget, timeout time.Duration) checker {
 	addr := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 	return func(ctx context.Context) []observation {
@@ -28,28 +26,15 @@ func postgresCheck(t PostgresTarget, timeout time.Duration) checker {
 }
 
 func postgresQuery(ctx context.Context, t PostgresTarget, addr string, timeout time.Duration) (health.Status, string) {
-	// The config is built field by field, never from a DSN holding the password, so no error that
-	// pgx formats from the config can carry it.
-	cfg, err := pgconn.ParseConfig("")
-	if err != nil {
-		return health.Fail, "PostgreSQL settings from PG* environment variables are invalid"
-	}
-	cfg.Host, cfg.Port = t.Host, uint16(t.Port)
-	cfg.User, cfg.Password, cfg.Database = t.User, t.Password, t.Database
-	cfg.TLSConfig, cfg.Fallbacks = nil, nil
-	cfg.ConnectTimeout = timeout
-	cfg.RuntimeParams = map[string]string{"application_name": "nixify-health"}
-
-	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgwire.Connect(ctx, pgwire.Config{Network: "tcp", Address: addr,
+		User: t.User, Password: t.Password, Database: t.Database, AppName: "nixify-health"})
 	if err != nil {
 		return health.Fail, describePostgresErr(err, t, addr)
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn.Close(closeCtx)
-	}()
-	if _, err := conn.Exec(ctx, "SELECT 1").ReadAll(); err != nil {
+	defer conn.Close()
+	if err := conn.Exec(ctx, "SELECT 1"); err != nil {
 		return health.Fail, describePostgresErr(err, t, addr)
 	}
 	return health.Pass, ""
@@ -58,7 +43,7 @@ func postgresQuery(ctx context.Context, t PostgresTarget, addr string, timeout t
 // describePostgresErr says in one line why PostgreSQL did not answer. "Starting up" (SQLSTATE 57P03)
 // means not ready yet rather than broken, and says so.
 func describePostgresErr(err error, t PostgresTarget, addr string) string {
-	var pgErr *pgconn.PgError
+	var pgErr *pgwire.Error
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "57P03":
@@ -76,12 +61,8 @@ func describePostgresErr(err error, t PostgresTarget, addr string) string {
 		}
 		return fmt.Sprintf("PostgreSQL error %s: %s", pgErr.Code, truncate(pgErr.Message, 160))
 	}
-	msg := err.Error()
-	if t.Password == "" && strings.Contains(msg, "password") {
+	if errors.Is(err, pgwire.ErrPasswordRequired) {
 		return fmt.Sprintf("auth required: PostgreSQL asks user %q for a password and POSTGRES_PASSWORD is empty", t.User)
-	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || strings.Contains(msg, "timeout") {
-		return fmt.Sprintf("timeout: no answer from %s within the check timeout", addr)
 	}
 	return describeNetErr(err, addr)
 }

@@ -1,12 +1,11 @@
 package health
 
 import (
-	"errors"
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/nixify/nixify/internal/pgwire"
 	"github.com/nixify/nixify/internal/testpeer"
 	"github.com/nixify/nixify/pkg/health"
 )
@@ -59,10 +58,10 @@ func TestPostgresCheck(t *testing.T) {
 }
 
 // PostgreSQL answers SQLSTATE 57P03 only in the instant between accepting connections and finishing
-// recovery, too short to catch reliably; the classification is checked on the error value pgx returns.
+// recovery, too short to catch reliably; the classification is checked on the error value pgwire returns.
 func TestPostgresStartingUpIsNotReady(t *testing.T) {
-	pgErr := &pgconn.PgError{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"}
-	got := describePostgresErr(errors.Join(errors.New("failed to connect"), pgErr), PostgresTarget{User: "postgres"}, "127.0.0.1:5432")
+	pgErr := &pgwire.Error{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"}
+	got := describePostgresErr(fmt.Errorf("connect: %w", pgErr), PostgresTarget{User: "postgres"}, "127.0.0.1:5432")
 	if got != "not ready: the database system is starting up" {
 		t.Fatalf("got %q", got)
 	}

@@ -12,12 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/nixify/nixify/internal/pgwire"
 	"github.com/nixify/nixify/internal/supervisor"
 )
 
@@ -56,9 +54,8 @@ func postgres(c Config, sec *Secrets) (supervisor.Service, error) {
 			if err != nil {
 				return err
 			}
-			defer conn.Close(ctx)
-			_, err = conn.Exec(ctx, "SELECT 1").ReadAll()
-			return err
+			defer conn.Close()
+			return conn.Exec(ctx, "SELECT 1")
 		},
 		Setup: func(ctx context.Context) error { return setupPostgres(ctx, c, sec.PGPassword) },
 		// Fast shutdown: SIGINT to the postmaster rolls back open transactions and checkpoints;
@@ -145,18 +142,13 @@ func syncDir(dir string) error {
 	return f.Sync()
 }
 
-// pgConnect opens a connection over the local socket, where the init is trusted.
-// It uses pgx's protocol layer only (as the health check does): full pgx would add 3 MB to the
-// image's init for three statements.
-func pgConnect(ctx context.Context, c Config, db string) (*pgconn.PgConn, error) {
+// pgConnect opens a connection over the local socket, where the init is trusted. pgwire rather than
+// pgx: the init must stay a small static binary, and three statements need no type system.
+func pgConnect(ctx context.Context, c Config, db string) (*pgwire.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	return pgconn.Connect(ctx, fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.RunDir, c.PGPort, c.PGUser, db))
-}
-
-// quoteIdent quotes a name for SQL, as PostgreSQL's quote_ident does.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, "\x00", ""), `"`, `""`) + `"`
+	return pgwire.Connect(ctx, pgwire.Config{Network: "unix", Address: pgwire.SocketPath(c.RunDir, c.PGPort),
+		User: c.PGUser, Database: db, AppName: "nixify-init"})
 }
 
 // setupPostgres sets POSTGRES_USER's password and creates POSTGRES_DB, on every boot, so a changed
@@ -167,21 +159,21 @@ func setupPostgres(ctx context.Context, c Config, password string) error {
 	if err != nil {
 		return fmt.Errorf("connect as %s: %w", c.PGUser, err)
 	}
-	defer conn.Close(ctx)
-	role := quoteIdent(c.PGUser)
+	defer conn.Close()
+	role := pgwire.QuoteIdent(c.PGUser)
 	verifier, err := scramVerifier(password)
 	if err != nil {
 		return err
 	}
-	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s WITH LOGIN PASSWORD '%s'", role, verifier)).ReadAll(); err != nil {
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s WITH LOGIN PASSWORD %s", role, pgwire.QuoteLiteral(verifier))); err != nil {
 		return fmt.Errorf("set password of %s: %w", c.PGUser, err)
 	}
-	found := conn.ExecParams(ctx, "SELECT 1 FROM pg_database WHERE datname = $1", [][]byte{[]byte(c.PGDB)}, nil, nil, nil).Read()
-	if found.Err != nil {
-		return fmt.Errorf("look up database %s: %w", c.PGDB, found.Err)
+	found, err := conn.Query(ctx, "SELECT 1 FROM pg_database WHERE datname = "+pgwire.QuoteLiteral(c.PGDB))
+	if err != nil {
+		return fmt.Errorf("look up database %s: %w", c.PGDB, err)
 	}
-	if len(found.Rows) == 0 {
-		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", quoteIdent(c.PGDB), role)).ReadAll(); err != nil {
+	if len(found) == 0 {
+		if err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgwire.QuoteIdent(c.PGDB), role)); err != nil {
 			return fmt.Errorf("create database %s: %w", c.PGDB, err)
 		}
 	}
