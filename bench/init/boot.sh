@@ -21,7 +21,7 @@ boot() {
 		NIXIFY_LISTEN=127.0.0.1 NIXIFY_SERVICES=postgres,redis PG_PORT=${PG_PORT:-45432} REDIS_PORT=${REDIS_PORT:-46379} APP_PORT=${APP_PORT:-48080} \
 		"$work/nixify-init" >"$out" 2>&1 &
 	pid=$!
-	until grep -q 'init | ready:' "$out"; do
+	until grep -qs 'init | ready:' "$out"; do
 		kill -0 $pid 2>/dev/null || { cat "$out"; exit 1; }
 		sleep 0.005
 	done

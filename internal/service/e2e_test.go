@@ -402,7 +402,7 @@ func TestFirstBootAndDurability(t *testing.T) {
 	e.redisDo(t, "SET", "k2", "v2")
 	killTree(r.cmd.Process.Pid)
 	<-r.done
-	r = e.start()
+	e.start()
 	if n := countRows(t, e); n != 150 {
 		t.Fatalf("after SIGKILL restart: %d rows, want 150", n)
 	}
@@ -548,16 +548,17 @@ func TestGarageBootstrapWithDouble(t *testing.T) {
 func TestHealthcheckCommand(t *testing.T) {
 	e := newEnv(t, "NIXIFY_SERVICES=redis")
 	r := e.start()
-	check := func(vars []string) (error, string) {
+	check := func(vars []string) (string, error) {
 		cmd := exec.Command(nixifyInit(t), "healthcheck")
 		cmd.Env = vars
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
-		return cmd.Run(), stderr.String()
+		err := cmd.Run()
+		return stderr.String(), err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err, stderr := check(e.vars)
+		stderr, err := check(e.vars)
 		if err == nil {
 			break
 		}
@@ -566,7 +567,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	err, stderr := check([]string{fmt.Sprintf("APP_PORT=%d", freePort(t))})
+	stderr, err := check([]string{fmt.Sprintf("APP_PORT=%d", freePort(t))})
 	if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unhealthy") {
 		t.Fatalf("healthcheck against a closed port: %v, stderr %q", err, stderr)
 	}
