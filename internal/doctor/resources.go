@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // checkCredentials looks for credentials for the configured registry without printing them.
@@ -67,7 +67,7 @@ func checkDisk(o Options, storeDir string) []Check {
 		}
 		seen[uint64(st.Fsid.X__val[0])<<32|uint64(uint32(st.Fsid.X__val[1]))] = true
 		free := st.Bavail * uint64(st.Bsize)
-		c := Check{Name: p.what, Status: OK, Detail: fmt.Sprintf("%s free at %s", humanBytes(free), dir)}
+		c := Check{Name: p.what, Status: OK, Detail: fmt.Sprintf("%s free at %s", iostreams.Bytes(int64(free)), dir)}
 		switch {
 		case free < gib:
 			c.Status, c.Blocker = Fail, true
@@ -89,17 +89,4 @@ func existingParent(p string) string {
 		}
 		p = filepath.Dir(p)
 	}
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/float64(div)), ".0") + " " + string("KMGTPE"[exp]) + "iB"
 }

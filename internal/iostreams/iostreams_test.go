@@ -87,3 +87,17 @@ func TestLiveThrottlesPlainLines(t *testing.T) {
 		t.Fatalf("wrote the block %d times, want 2:\n%s", n, errOut.String())
 	}
 }
+
+func TestSizes(t *testing.T) {
+	for _, c := range []struct {
+		n         int64
+		bin, deci string
+	}{{0, "0 B", "0 B"}, {999, "999 B", "999 B"}, {1536, "1.5 KiB", "1.5 kB"}, {100 << 20, "100 MiB", "104.9 MB"}, {3 << 30, "3 GiB", "3.2 GB"}} {
+		if got := Bytes(c.n); got != c.bin {
+			t.Errorf("Bytes(%d) = %q, want %q", c.n, got, c.bin)
+		}
+		if got := DecimalBytes(c.n); got != c.deci {
+			t.Errorf("DecimalBytes(%d) = %q, want %q", c.n, got, c.deci)
+		}
+	}
+}

@@ -5,7 +5,6 @@ package build
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -164,7 +163,7 @@ func report(io *iostreams.IOStreams, results []build.Result) error {
 	t := io.NewTable("arch", "how", "kind", "image id", "size", "time", "output")
 	for _, r := range results {
 		b := r.Record
-		t.Row(b.Arch, string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), humanBytes(b.Size),
+		t.Row(b.Arch, string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
 			humanDuration(b.Duration), b.OutPath)
 	}
 	t.Render()
@@ -177,19 +176,6 @@ func shortDigest(d string) string {
 		return d[:12]
 	}
 	return d
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func humanDuration(d time.Duration) string {

@@ -170,7 +170,7 @@ func TestRenderShowsRunningBuildsAndCounts(t *testing.T) {
 	}
 	io, _, _, _ := iostreams.Test()
 	got := strings.Join(Render(s, now, "*", io.Styles()), "\n")
-	want := "* redis-7.2 1m15s buildPhase │ CC server.o\n↓ https://cache/x.nar 2s 1.0 MiB/4.0 MiB\nbuilds 3/10, 1 running · downloads 1/5 · 1.0 MiB/4.0 MiB"
+	want := "* redis-7.2 1m15s buildPhase │ CC server.o\n↓ https://cache/x.nar 2s 1 MiB/4 MiB\nbuilds 3/10, 1 running · downloads 1/5 · 1 MiB/4 MiB"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}

@@ -139,7 +139,7 @@ func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []
 		}
 		line := fmt.Sprintf("↓ %s %s", a.Name, st.Faint.Render(run))
 		if a.Expected > 0 {
-			line += fmt.Sprintf(" %s/%s", humanBytes(a.Done), humanBytes(a.Expected))
+			line += fmt.Sprintf(" %s/%s", iostreams.Bytes(a.Done), iostreams.Bytes(a.Expected))
 		}
 		lines = append(lines, line)
 	}
@@ -154,9 +154,9 @@ func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []
 		summary += fmt.Sprintf(" · downloads %d/%d", s.CopiesDone, s.CopiesExpected)
 	}
 	if s.BytesDone > 0 || s.BytesExpected > 0 {
-		summary += fmt.Sprintf(" · %s", humanBytes(s.BytesDone))
+		summary += fmt.Sprintf(" · %s", iostreams.Bytes(s.BytesDone))
 		if s.BytesExpected > 0 {
-			summary += "/" + humanBytes(s.BytesExpected)
+			summary += "/" + iostreams.Bytes(s.BytesExpected)
 		}
 	}
 	return append(lines, st.Faint.Render(summary))

@@ -88,13 +88,13 @@ func printMap(io *iostreams.IOStreams, title string, m map[string]string) {
 func sizes(inf *image.Info) string {
 	var parts []string
 	if inf.CompressedSize > 0 {
-		parts = append(parts, HumanBytes(inf.CompressedSize)+" compressed")
+		parts = append(parts, iostreams.DecimalBytes(inf.CompressedSize)+" compressed")
 	}
 	if inf.UncompressedSize > 0 {
-		parts = append(parts, HumanBytes(inf.UncompressedSize)+" uncompressed")
+		parts = append(parts, iostreams.DecimalBytes(inf.UncompressedSize)+" uncompressed")
 	}
 	if inf.ArchiveSize > 0 {
-		parts = append(parts, fmt.Sprintf("archive %s, %s", inf.ArchiveCompression, HumanBytes(inf.ArchiveSize)))
+		parts = append(parts, fmt.Sprintf("archive %s, %s", inf.ArchiveCompression, iostreams.DecimalBytes(inf.ArchiveSize)))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -119,7 +119,7 @@ func layers(io *iostreams.IOStreams, inf *image.Info) {
 		if tty && len(digest) > 19 {
 			digest = digest[:19]
 		}
-		row := []string{fmt.Sprint(i + 1), HumanBytes(layerSize(l)), digest, paths}
+		row := []string{fmt.Sprint(i + 1), iostreams.DecimalBytes(layerSize(l)), digest, paths}
 		if tty {
 			w := 0
 			if max > 0 {
@@ -144,18 +144,4 @@ func maxInt(a, b int64) int64 {
 		return a
 	}
 	return b
-}
-
-// HumanBytes prints a size in decimal units, as registries and docker do.
-func HumanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
