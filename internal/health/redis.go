@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixify/nixify/internal/resp"
 	"github.com/nixify/nixify/pkg/health"
 )
 
@@ -37,11 +37,11 @@ func redisPing(ctx context.Context, addr, password string) (health.Status, strin
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	r := bufio.NewReader(conn)
+	rc := resp.NewConn(conn)
 	status := health.Pass
 	var warning string
 	if password != "" {
-		reply, err := redisCommand(conn, r, "AUTH", password)
+		reply, err := rc.Command("AUTH", password)
 		if err != nil {
 			return health.Fail, describeNetErr(err, addr)
 		}
@@ -55,7 +55,7 @@ func redisPing(ctx context.Context, addr, password string) (health.Status, strin
 			return health.Fail, "auth failed: " + redisError(reply)
 		}
 	}
-	reply, err := redisCommand(conn, r, "PING")
+	reply, err := rc.Command("PING")
 	if err != nil {
 		return health.Fail, describeNetErr(err, addr)
 	}
@@ -70,23 +70,6 @@ func redisPing(ctx context.Context, addr, password string) (health.Status, strin
 		return health.Fail, "PING failed: " + redisError(reply)
 	}
 	return health.Fail, fmt.Sprintf("PING answered %q, want PONG: is %s a Redis server?", truncate(reply, 40), addr)
-}
-
-// redisCommand writes one command as a RESP array and reads a one-line reply.
-func redisCommand(conn net.Conn, r *bufio.Reader, args ...string) (string, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := conn.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // redisError strips the leading "-" of an error reply and keeps it to one short line.

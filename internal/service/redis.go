@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/resp"
 	"github.com/nixify/nixify/internal/supervisor"
 )
 
@@ -66,19 +66,7 @@ func redisPing(ctx context.Context, c Config) error {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	r := bufio.NewReader(conn)
-	send := func(args ...string) (string, error) {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		if _, err := conn.Write([]byte(b.String())); err != nil {
-			return "", err
-		}
-		line, err := r.ReadString('\n')
-		return strings.TrimSpace(line), err
-	}
+	send := resp.NewConn(conn).Command
 	if c.RedisPass != "" {
 		if reply, err := send("AUTH", c.RedisPass); err != nil || reply != "+OK" {
 			return fmt.Errorf("redis AUTH failed: %v", firstOf(err, reply))

@@ -1,16 +1,14 @@
 package testpeer
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"net"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nixify/nixify/internal/resp"
 )
 
 // RedisOptions shapes a Redis started for a test.
@@ -55,37 +53,7 @@ func RedisDo(addr, password string, args ...string) (string, error) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(conn)
-	send := func(args ...string) (string, error) {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		if _, err := conn.Write([]byte(b.String())); err != nil {
-			return "", err
-		}
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return "", err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if strings.HasPrefix(line, "-") {
-			return "", fmt.Errorf("redis: %s", line[1:])
-		}
-		if strings.HasPrefix(line, "$") { // bulk string: read its body
-			n, _ := strconv.Atoi(line[1:])
-			if n < 0 {
-				return "", nil
-			}
-			buf := make([]byte, n+2)
-			if _, err := io.ReadFull(r, buf); err != nil {
-				return "", err
-			}
-			return string(buf[:n]), nil
-		}
-		return strings.TrimPrefix(strings.TrimPrefix(line, "+"), ":"), nil
-	}
+	send := resp.NewConn(conn).Do
 	if password != "" {
 		if _, err := send("AUTH", password); err != nil {
 			return "", err
