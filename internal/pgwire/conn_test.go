@@ -315,3 +315,27 @@ func render(rows [][]*string) string {
 	}
 	return strings.Join(lines, " ; ")
 }
+
+// TestSCRAMVerifierSetsAWorkingPassword sets a role's password from SCRAMVerifier, as the init does,
+// and logs in with the clear password over TCP: the server accepts what the verifier encodes.
+func TestSCRAMVerifierSetsAWorkingPassword(t *testing.T) {
+	c := startCluster(t)
+	admin := connect(t, c.unix())
+	v1, err := SCRAMVerifier("v3rifier-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, _ := SCRAMVerifier("v3rifier-pw")
+	if v1 == v2 || !strings.HasPrefix(v1, "SCRAM-SHA-256$4096:") || strings.Contains(v1, "v3rifier-pw") {
+		t.Fatalf("verifiers %q and %q: want a fresh salt each time and no clear text", v1, v2)
+	}
+	if err := admin.Exec(testCtx(t), "CREATE ROLE verified LOGIN PASSWORD "+QuoteLiteral(v1)); err != nil {
+		t.Fatal(err)
+	}
+	whoami(t, connect(t, c.tcp("verified", "v3rifier-pw")), "verified")
+	_, err = Connect(testCtx(t), c.tcp("verified", "wrong"))
+	var pgErr *Error
+	if !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+		t.Fatalf("wrong password: %v", err)
+	}
+}

@@ -141,3 +141,21 @@ func hmacSHA256(key []byte, msg string) []byte {
 	h.Write([]byte(msg))
 	return h.Sum(nil)
 }
+
+// SCRAMVerifier computes what PostgreSQL stores for a SCRAM-SHA-256 password (RFC 5802/7677), as
+// psql's \password does, so that ALTER ROLE ... PASSWORD can set a password without the clear text
+// ever reaching the server or its log.
+func SCRAMVerifier(password string) (string, error) {
+	const iterations = 4096
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	stored := sha256.Sum256(hmacSHA256(salted, "Client Key"))
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(stored[:]), b64(hmacSHA256(salted, "Server Key"))), nil
+}

@@ -2,11 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -161,7 +156,7 @@ func setupPostgres(ctx context.Context, c Config, password string) error {
 	}
 	defer conn.Close()
 	role := pgwire.QuoteIdent(c.PGUser)
-	verifier, err := scramVerifier(password)
+	verifier, err := pgwire.SCRAMVerifier(password)
 	if err != nil {
 		return err
 	}
@@ -178,24 +173,4 @@ func setupPostgres(ctx context.Context, c Config, password string) error {
 		}
 	}
 	return nil
-}
-
-// scramVerifier computes what PostgreSQL stores for a SCRAM-SHA-256 password (RFC 5802/7677),
-// as psql's \password does, so the clear password never reaches the server.
-func scramVerifier(password string) (string, error) {
-	const iterations = 4096
-	salt := make([]byte, 16)
-	rand.Read(salt)
-	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
-	if err != nil {
-		return "", err
-	}
-	mac := func(key []byte, msg string) []byte {
-		h := hmac.New(sha256.New, key)
-		h.Write([]byte(msg))
-		return h.Sum(nil)
-	}
-	stored := sha256.Sum256(mac(salted, "Client Key"))
-	b64 := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(stored[:]), b64(mac(salted, "Server Key"))), nil
 }
