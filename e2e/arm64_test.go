@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/testpeer"
 )
 
 // TestRunArm64UnderEmulation runs the static-only arm64 image with `run --arch aarch64`: the engine
 // creates an arm64 container, qemu runs nixify-init, and run waits until its health server (checking
 // the Redis stand-in) says ready.
 func TestRunArm64UnderEmulation(t *testing.T) {
-	eng := connect(t)
+	eng := testpeer.Engine(t)
 	img := armImage(t)
 	e := newEnv(t)
 	ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/testpeer"
 )
 
 const redisPassword = "e2e-redis-pw"
@@ -46,7 +47,7 @@ func redisCLI(t *testing.T, eng engine.Engine, name string, args ...string) stri
 // every committed row present; logs by service; health exit codes while a service hangs; clean
 // leaves nothing of nixify's and touches nothing else.
 func TestLifecycle(t *testing.T) {
-	eng := connect(t)
+	eng := testpeer.Engine(t)
 	img := fullImage(t)
 	e := newEnv(t)
 	ctx := context.Background()
@@ -212,7 +213,7 @@ func TestLifecycle(t *testing.T) {
 // TestUpRunsTheRecordedBuild checks up's run half: with a build record pointing at the archive, up
 // loads it, starts the container and, run again, replaces its own container on the same volume.
 func TestUpRunsTheRecordedBuild(t *testing.T) {
-	eng := connect(t)
+	eng := testpeer.Engine(t)
 	img := fullImage(t)
 	e := newEnv(t)
 	t.Cleanup(func() {
@@ -245,7 +246,7 @@ func TestUpRunsTheRecordedBuild(t *testing.T) {
 // TestRunFailuresSayWhy: a container whose init exits at once, and one not ready within the
 // timeout, each give the reason, the last log lines and their exit code.
 func TestRunFailuresSayWhy(t *testing.T) {
-	eng := connect(t)
+	eng := testpeer.Engine(t)
 	img := fullImage(t)
 	e := newEnv(t)
 	t.Cleanup(func() {

@@ -13,7 +13,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -27,7 +26,6 @@ import (
 	"github.com/nixify/nixify/e2e/testimage"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/root"
-	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/testpeer"
 )
@@ -51,24 +49,6 @@ func moduleRoot(t testing.TB) string {
 	t.Helper()
 	wd, _ := os.Getwd()
 	return filepath.Dir(wd)
-}
-
-// connect returns the engine the tests use, or ends the test when there is none.
-func connect(t testing.TB) engine.Engine {
-	t.Helper()
-	ep, err := engine.ResolveEndpoint("", os.Getenv)
-	if err != nil {
-		testpeer.Missing(t, "Docker engine", err.Error())
-	}
-	eng, err := engine.New(ep)
-	if err != nil {
-		testpeer.Missing(t, "Docker engine", err.Error())
-	}
-	if _, err := eng.Ping(context.Background()); err != nil {
-		testpeer.Missing(t, "Docker engine", err.Error())
-	}
-	t.Cleanup(func() { eng.Close() })
-	return eng
 }
 
 type archive struct {

@@ -11,30 +11,13 @@ import (
 
 	"github.com/nixify/nixify/e2e/testimage"
 	"github.com/nixify/nixify/internal/container"
-	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/testpeer"
 )
-
-func connect(t *testing.T) engine.Engine {
-	t.Helper()
-	ep, err := engine.ResolveEndpoint("", os.Getenv)
-	if err == nil {
-		var eng engine.Engine
-		if eng, err = engine.New(ep); err == nil {
-			if _, err = eng.Ping(context.Background()); err == nil {
-				t.Cleanup(func() { eng.Close() })
-				return eng
-			}
-		}
-	}
-	testpeer.Missing(t, "Docker engine", err.Error())
-	return nil
-}
 
 // TestLoadSources streams the same small image into the real engine from a plain archive, a gzip
 // archive and a stream script, and skips the load when the engine holds the image.
 func TestLoadSources(t *testing.T) {
-	eng := connect(t)
+	eng := testpeer.Engine(t)
 	if !testimage.Exists("/bin/busybox") {
 		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
 	}

@@ -49,25 +49,8 @@ func busyboxImage(t *testing.T, eng engine.Engine) string {
 	return id
 }
 
-func connect(t *testing.T) engine.Engine {
-	t.Helper()
-	ep, err := engine.ResolveEndpoint("", os.Getenv)
-	if err != nil {
-		testpeer.Missing(t, "Docker engine", err.Error())
-	}
-	eng, err := engine.New(ep)
-	if err != nil {
-		testpeer.Missing(t, "Docker engine", err.Error())
-	}
-	if _, err := eng.Ping(context.Background()); err != nil {
-		testpeer.Missing(t, "Docker engine", err.Error())
-	}
-	t.Cleanup(func() { eng.Close() })
-	return eng
-}
-
 func TestContainerLifeOnTheRealEngine(t *testing.T) {
-	eng := connect(t)
+	eng := testpeer.Engine(t)
 	ctx := context.Background()
 	id := busyboxImage(t, eng)
 	name := "nixify-engine-test-" + time.Now().Format("150405.000000")
@@ -134,7 +117,7 @@ func TestContainerLifeOnTheRealEngine(t *testing.T) {
 }
 
 func TestImageLoadRefusesGarbage(t *testing.T) {
-	eng := connect(t)
+	eng := testpeer.Engine(t)
 	_, err := eng.ImageLoad(context.Background(), strings.NewReader(strings.Repeat("not a tar archive\n", 100)), nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "load image") {
 		t.Fatalf("err = %v", err)

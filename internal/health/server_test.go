@@ -316,7 +316,7 @@ func TestRunStandalone(t *testing.T) {
 		"REDIS_HOST": r.Host, "REDIS_PORT": strconv.Itoa(r.Port), "NIXIFY_HEALTH_INTERVAL": "200ms",
 		"NIXIFY_HEALTH_TIMEOUT": "100ms"}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testpeer.Buffer
 	done := make(chan error, 1)
 	go func() { done <- RunStandalone(ctx, envMap(env), &out) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -343,18 +343,6 @@ func TestRunStandalone(t *testing.T) {
 		t.Fatalf("bad APP_PORT: %v", err)
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // The status page renders in a real headless Chromium with one row per service.
 func TestStatusPageInChromium(t *testing.T) {

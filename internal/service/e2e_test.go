@@ -114,26 +114,9 @@ func (e *env) data(p ...string) string {
 // running is one started nixify-init.
 type running struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testpeer.Buffer
 	done chan struct{} // closed when the process has exited; err is then set
 	err  error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // start runs the init and waits until it reports ready.
@@ -141,7 +124,7 @@ func (e *env) start() *running {
 	e.t.Helper()
 	cmd := exec.Command(nixifyInit(e.t))
 	cmd.Env = e.vars
-	r := &running{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	r := &running{cmd: cmd, out: &testpeer.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,31 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nixify/nixify/internal/state"
+	"github.com/nixify/nixify/internal/testpeer"
 )
-
-// syncBuffer collects the log for assertions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func testPolicy() Policy {
 	return Policy{BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
@@ -60,7 +41,7 @@ func fileReady(path, want string) func(context.Context) error {
 type harness struct {
 	sup    *Supervisor
 	board  *state.Board
-	out    *syncBuffer
+	out    *testpeer.Buffer
 	cancel context.CancelFunc
 	result chan error
 }
@@ -71,7 +52,7 @@ func start(t *testing.T, policy Policy, svcs ...Service) *harness {
 	for _, s := range svcs {
 		names = append(names, s.Name)
 	}
-	h := &harness{board: state.NewBoard(names...), out: &syncBuffer{}, result: make(chan error, 1)}
+	h := &harness{board: state.NewBoard(names...), out: &testpeer.Buffer{}, result: make(chan error, 1)}
 	log := NewLog(h.out)
 	sup, err := New(svcs, h.board, log, policy)
 	if err != nil {
@@ -215,6 +196,8 @@ func TestStopBudgetEscalatesToKill(t *testing.T) {
 	s.StopBudget = 200 * time.Millisecond
 	h := start(t, testPolicy(), s)
 	waitFor(t, "ready", func() bool { return h.board.Snapshot().Phase == state.Ready })
+	// "up" comes after the trap: only then does the shell ignore SIGTERM.
+	waitFor(t, "the trap", func() bool { return strings.Contains(h.out.String(), "stubborn | up") })
 	pid := svcState(h.board, "stubborn").PID
 	if err := h.stop(t); err != nil {
 		t.Fatal(err)
