@@ -178,3 +178,29 @@ func TestRenderShowsRunningBuildsAndCounts(t *testing.T) {
 		t.Fatal("an empty status should draw nothing")
 	}
 }
+
+// TestStoppedTransferWithoutBytesIsNotFetched: Nix stops a download activity whether it worked or
+// not; one that moved no byte must not be shown as fetched.
+func TestStoppedTransferWithoutBytesIsNotFetched(t *testing.T) {
+	lines := []string{
+		`@nix {"action":"start","id":7,"level":4,"text":"downloading 'https://x/ok.tar'","type":101,"fields":["https://x/ok.tar"]}`,
+		`@nix {"action":"result","id":7,"type":105,"fields":[512,1024,0,0]}`,
+		`@nix {"action":"stop","id":7}`,
+		`@nix {"action":"start","id":8,"level":4,"text":"downloading 'https://x/gone.tar'","type":101,"fields":["https://x/gone.tar"]}`,
+		`@nix {"action":"stop","id":8}`,
+	}
+	io, _, _, errOut := iostreams.Test()
+	v := newView(io)
+	for _, l := range lines {
+		e, err := nix.ParseLine([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.handle(&e)
+	}
+	v.stop()
+	got := errOut.String()
+	if !strings.Contains(got, "✓ fetched https://x/ok.tar") || !strings.Contains(got, "· gave up fetching https://x/gone.tar") {
+		t.Fatalf("stderr:\n%s", got)
+	}
+}

@@ -37,8 +37,12 @@ func newView(io *iostreams.IOStreams) *view {
 	}
 	v.mon.OnStop = func(a nix.Activity, d time.Duration) {
 		mark, what := v.st.OK.Render("✓"), verb(a.Type, true)
-		if a.Failed {
+		switch {
+		case a.Failed:
 			mark, what = v.st.Fail.Render("✗"), "failed"
+		case a.Type != nix.ActBuild && a.Done == 0:
+			// Nix does not say whether a transfer succeeded; one that moved no byte did not.
+			mark, what = v.st.Faint.Render("·"), "gave up fetching"
 		}
 		v.live.Println(fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")")))
 	}
