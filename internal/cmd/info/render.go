@@ -94,7 +94,11 @@ func sizes(inf *image.Info) string {
 		parts = append(parts, iostreams.DecimalBytes(inf.UncompressedSize)+" uncompressed")
 	}
 	if inf.ArchiveSize > 0 {
-		parts = append(parts, fmt.Sprintf("archive %s, %s", inf.ArchiveCompression, iostreams.DecimalBytes(inf.ArchiveSize)))
+		kind := inf.ArchiveCompression + " archive"
+		if inf.ArchiveCompression == "" || inf.ArchiveCompression == "none" {
+			kind = "archive"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", kind, iostreams.DecimalBytes(inf.ArchiveSize)))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -140,9 +140,13 @@ func pushRun(ctx context.Context, opts *Options) error {
 		return cli.Failed(err, "pass --tag, or set GITHUB_REF_NAME and GITHUB_SHA")
 	}
 	latest := opts.Latest || (revp != nil && revp.Default)
-	created := time.Now()
+	// created is when the source was committed: the same commit pushed twice gives the same
+	// digests, and a dry run predicts them. Without git, the newest build's time does the same.
+	created := time.Now().UTC().Truncate(time.Second)
 	if revp != nil && !revp.Time.IsZero() {
 		created = revp.Time
+	} else if t := newestBuild(record.Store{Dir: cfg.StateDir}, archs); !t.IsZero() {
+		created = t
 	}
 	if len(opts.IndexFrom) > 0 {
 		refs, err := readRefs(opts.IndexFrom)
@@ -235,6 +239,18 @@ func report(ctx context.Context, opts *Options, publishF func(context.Context, p
 		opts.IO.Errorf("%s %s %s tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(p.Digest[:19]), strings.Join(p.Tags, ", "))
 	}
 	return nil
+}
+
+// newestBuild is when the newest of the architectures' recorded builds was made (zero if none).
+func newestBuild(store record.Store, archs []string) time.Time {
+	var newest time.Time
+	all, _ := store.All()
+	for _, b := range all {
+		if contains(archs, b.Arch) && b.BuiltAt.After(newest) {
+			newest = b.BuiltAt
+		}
+	}
+	return newest.UTC().Truncate(time.Second)
 }
 
 // readRefs reads the digest references that --image-refs files hold, one a line.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/nixify/nixify/internal/config"
@@ -112,5 +113,38 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 	o = &Options{IO: ios, Config: cfg, Getenv: getenv, Arch: "all", IndexFrom: []string{empty}, PublishIndex: publish.PushIndex}
 	if err := pushRun(context.Background(), o); err == nil || !strings.Contains(err.Error(), "list no image references") {
 		t.Fatalf("empty refs file: %v", err)
+	}
+}
+
+// TestDryRunPredictsPushWithoutGit: with --tag and no git checkout, the index's created time comes
+// from the newest build, not the clock, so a dry run and the push that follows agree on digests.
+func TestDryRunPredictsPushWithoutGit(t *testing.T) {
+	dir := t.TempDir()
+	store := record.Store{Dir: dir}
+	built := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	p := filepath.Join(dir, "x86_64.tar")
+	if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: "amd64"}); err != nil {
+		t.Fatal(err)
+	}
+	store.Save(record.Build{Arch: "x86_64", OutPath: p, Kind: record.Tarball, BuiltAt: built})
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
+	cfg := func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64"}}}, nil
+	}
+	run := func(dry bool) string {
+		ios, _, out, _ := iostreams.Test()
+		o := &Options{IO: ios, Config: cfg, Getenv: func(string) string { return "" }, WorkDir: dir,
+			Arch: "x86_64", Tags: []string{"v1"}, DryRun: dry, Publish: publish.Push}
+		if err := pushRun(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	planned := run(true)
+	time.Sleep(1100 * time.Millisecond) // a clock-based created time would now differ
+	if pushed := run(false); pushed != planned {
+		t.Fatalf("dry run printed\n%s\npush printed\n%s", planned, pushed)
 	}
 }
