@@ -204,15 +204,20 @@ func TestPushRetries(t *testing.T) {
 			fr.setFault(func(w http.ResponseWriter, r *http.Request) bool {
 				k := n.Add(1)
 				if name == "connection dropped mid-blob" {
-					// Drop the first two uploads of blob bytes, then let them through.
-					if dropped.Load() >= 2 {
+					// Drop the first two uploads of blob bytes, then let them through. Uploads run
+					// in parallel: a drop is reserved atomically before it happens.
+					if (r.Method != http.MethodPatch && r.Method != http.MethodPut) || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
 						return false
 					}
-					if fault(k, w, r) {
-						dropped.Add(1)
-						return true
+					for {
+						d := dropped.Load()
+						if d >= 2 {
+							return false
+						}
+						if dropped.CompareAndSwap(d, d+1) {
+							return fault(k, w, r)
+						}
 					}
-					return false
 				}
 				return fault(k, w, r)
 			})
