@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // Command is one program to run: a service's main process or a first-boot step such as initdb.
@@ -100,12 +101,29 @@ func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
 		r.Close()
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
+	copied := make(chan struct{})
 	go func() {
 		s.log.copyLines(source, r)
 		r.Close()
+		close(copied)
 	}()
-	return &process{pid: pid, exit: exit}, nil
+	// The exit is passed on once the child's last lines are in the log (PostgreSQL's "database
+	// system is shut down" comes just before it exits), or after drainWait when something the child
+	// left behind still holds the pipe open.
+	drained := make(chan syscall.WaitStatus, 1)
+	go func() {
+		ws := <-exit
+		select {
+		case <-copied:
+		case <-time.After(drainWait):
+		}
+		drained <- ws
+	}()
+	return &process{pid: pid, exit: drained}, nil
 }
+
+// drainWait bounds how long an exit waits for the rest of the child's output.
+const drainWait = 500 * time.Millisecond
 
 // Exec runs cmd to completion (a first-boot step), with its output in the log under source. If ctx
 // ends first, the step's process group is killed.

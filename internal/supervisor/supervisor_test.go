@@ -330,3 +330,24 @@ func TestMissingUserIsClearError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestLastLinesBeforeExitReachTheLog: a child's final words (PostgreSQL's "database system is shut
+// down") are in the log by the time its exit is reported, every time.
+func TestLastLinesBeforeExitReachTheLog(t *testing.T) {
+	for i := range 20 {
+		var out testpeer.Buffer
+		log := NewLog(&out)
+		sup, err := New(nil, state.NewBoard(), log, testPolicy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := `i=0; while [ $i -lt 50 ]; do echo line $i; i=$((i+1)); done; echo last words`
+		if err := sup.Exec(context.Background(), "talker", Command{Path: "/bin/sh", Args: []string{"-c", script}}); err != nil {
+			t.Fatal(err)
+		}
+		log.Close()
+		if !strings.Contains(out.String(), "talker | last words\n") {
+			t.Fatalf("run %d: the last line is missing from the log:\n%s", i, out.String())
+		}
+	}
+}
