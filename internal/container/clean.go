@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/nixify/nixify/internal/engine"
 )
@@ -17,10 +18,14 @@ type CleanPlan struct {
 	Volumes    []engine.Volume    `json:"volumes"`
 }
 
-// CleanOptions choose what besides containers is planned for removal.
+// CleanOptions choose what is planned for removal. Containers and volumes must carry nixify's
+// label and have the configured names: another project's nixify container on the same engine
+// (another name) is not this one's to remove, and neither is its data.
 type CleanOptions struct {
-	Images  bool
-	Volumes bool
+	Container string // the configured container name
+	Volume    string // the configured data volume
+	Images    bool
+	Volumes   bool
 	// KnownImages are config digests nixify recorded (build records); the images its containers
 	// use are added to them.
 	KnownImages []string
@@ -29,9 +34,15 @@ type CleanOptions struct {
 // PlanClean finds nixify's objects on the engine.
 func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPlan, error) {
 	var p CleanPlan
-	cs, err := eng.ContainerList(ctx, LabelManaged, "true")
+	all, err := eng.ContainerList(ctx, LabelManaged, "true")
 	if err != nil {
 		return p, err
+	}
+	var cs []engine.Container
+	for _, c := range all {
+		if strings.TrimPrefix(c.Name, "/") == o.Container {
+			cs = append(cs, c)
+		}
 	}
 	p.Containers = cs
 	if o.Images {
@@ -62,7 +73,11 @@ func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPla
 		if err != nil {
 			return p, err
 		}
-		p.Volumes = vs
+		for _, v := range vs {
+			if v.Name == o.Volume {
+				p.Volumes = append(p.Volumes, v)
+			}
+		}
 	}
 	return p, nil
 }

@@ -36,8 +36,10 @@ func NewCmdClean(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "clean",
 		Short: "Remove nixify's containers, and optionally its images, data volumes and build records",
-		Long: `Remove what nixify made, found by its label (io.nixify.managed=true) or by the images its
-builds and containers recorded; nothing else on the engine is touched.
+		Long: `Remove what nixify made for this configuration: the container and data volume with the
+configured names that carry nixify's label (io.nixify.managed=true), and the images its builds and
+that container used. Nothing else on the engine is touched, not even another configuration's
+nixify container.
 
   (default)   nixify's containers, running or not
   --images    also the images nixify built or ran
@@ -95,7 +97,8 @@ func cleanRun(ctx context.Context, opts *Options) error {
 			}
 		}
 	}
-	plan, err := container.PlanClean(ctx, eng, container.CleanOptions{Images: opts.Images, Volumes: opts.Volumes, KnownImages: known})
+	plan, err := container.PlanClean(ctx, eng, container.CleanOptions{Container: l.Config.Container, Volume: l.Config.Volume,
+		Images: opts.Images, Volumes: opts.Volumes, KnownImages: known})
 	if err != nil {
 		return cli.Failed(err, "")
 	}
