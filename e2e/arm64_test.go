@@ -17,11 +17,7 @@ func TestRunArm64UnderEmulation(t *testing.T) {
 	img := armImage(t)
 	e := newEnv(t)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		eng.ContainerRemove(context.Background(), e.container)
-		eng.VolumeRemove(context.Background(), e.volume)
-		eng.ImageRemove(context.Background(), img.digest)
-	})
+	e.removeAfter(eng, img)
 	r := e.nixify("run", "--arch", "aarch64", "--tar", img.path, "--timeout", "90s")
 	if r.code != 0 || !strings.Contains(r.out, "is healthy at") || !strings.Contains(r.out, "redis\tpass") {
 		t.Fatalf("run --arch aarch64: exit %d\n%s%s", r.code, r.out, r.errOut)

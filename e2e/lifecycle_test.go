@@ -51,11 +51,7 @@ func TestLifecycle(t *testing.T) {
 	img := fullImage(t)
 	e := newEnv(t)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		eng.ContainerRemove(context.Background(), e.container)
-		eng.VolumeRemove(context.Background(), e.volume)
-		eng.ImageRemove(context.Background(), img.digest)
-	})
+	e.removeAfter(eng, img)
 	// Objects that are not nixify's: clean must leave them alone.
 	bystander := "nixify-e2e-bystander-" + randomSuffix()
 	if err := eng.VolumeCreate(ctx, bystander, nil); err != nil {
@@ -219,11 +215,7 @@ func TestUpRunsTheRecordedBuild(t *testing.T) {
 	eng := testpeer.Engine(t)
 	img := fullImage(t)
 	e := newEnv(t)
-	t.Cleanup(func() {
-		eng.ContainerRemove(context.Background(), e.container)
-		eng.VolumeRemove(context.Background(), e.volume)
-		eng.ImageRemove(context.Background(), img.digest)
-	})
+	e.removeAfter(eng, img)
 	b := record.Build{Arch: "x86_64", System: "x86_64-linux", OutPath: img.path, Kind: record.Tarball, ConfigDigest: img.digest, BuiltAt: time.Now()}
 	if err := (record.Store{Dir: e.stateDir}).Save(b); err != nil {
 		t.Fatal(err)
@@ -252,11 +244,7 @@ func TestRunFailuresSayWhy(t *testing.T) {
 	eng := testpeer.Engine(t)
 	img := fullImage(t)
 	e := newEnv(t)
-	t.Cleanup(func() {
-		eng.ContainerRemove(context.Background(), e.container)
-		eng.VolumeRemove(context.Background(), e.volume)
-		eng.ImageRemove(context.Background(), img.digest)
-	})
+	e.removeAfter(eng, img)
 	r := e.nixify("run", "--tar", img.path, "-e", "NIXIFY_SERVICES=postgres,mysql")
 	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "the container exited with code 1 before it was ready") ||
 		!strings.Contains(r.errOut, "last log lines:") || !strings.Contains(r.errOut, `"mysql"`) {

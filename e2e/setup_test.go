@@ -13,6 +13,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/nixify/nixify/e2e/testimage"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/root"
+	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/testpeer"
 )
@@ -158,6 +160,16 @@ func newEnv(t *testing.T) *env {
 		"NO_COLOR": "1", "XDG_CONFIG_HOME": t.TempDir(),
 	}
 	return e
+}
+
+// removeAfter removes, when the test ends, what the test's nixify runs may have left on the
+// engine: the env's container and volume, and the image img.
+func (e *env) removeAfter(eng engine.Engine, img archive) {
+	e.t.Cleanup(func() {
+		eng.ContainerRemove(context.Background(), e.container)
+		eng.VolumeRemove(context.Background(), e.volume)
+		eng.ImageRemove(context.Background(), img.digest)
+	})
 }
 
 type result struct {
