@@ -20,22 +20,30 @@ import (
 	"github.com/nixify/nixify/internal/record"
 )
 
-func TestPushLastBuilds(t *testing.T) {
-	dir := t.TempDir()
+// fixture records a build of each architecture (written with compress: "", "gzip" or "zstd") and
+// starts an in-process registry; cfg points the push at both.
+func fixture(t *testing.T, compress string, archs ...string) (dir, repo string, cfg func() (*config.Loaded, error)) {
+	t.Helper()
+	dir = t.TempDir()
 	store := record.Store{Dir: dir}
-	for i, arch := range []string{"x86_64", "aarch64"} {
-		p := filepath.Join(dir, arch+".tar.gz")
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i), Compress: "gzip"}); err != nil {
+	for i, arch := range archs {
+		p := filepath.Join(dir, arch+".tar")
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i), Compress: compress}); err != nil {
 			t.Fatal(err)
 		}
 		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball})
 	}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
-	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64", "aarch64"}}}, nil
+	t.Cleanup(srv.Close)
+	repo = strings.TrimPrefix(srv.URL, "http://") + "/o/n"
+	cfg = func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: archs}}, nil
 	}
+	return dir, repo, cfg
+}
+
+func TestPushLastBuilds(t *testing.T) {
+	dir, repo, cfg := fixture(t, "gzip", "x86_64", "aarch64")
 	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9876543210", "GITHUB_ACTIONS": "true"}
 	ios, _, out, _ := iostreams.Test()
 	refs := filepath.Join(dir, "refs.txt")
@@ -64,21 +72,7 @@ func TestPushLastBuilds(t *testing.T) {
 }
 
 func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
-	dir := t.TempDir()
-	store := record.Store{Dir: dir}
-	for i, arch := range []string{"x86_64", "aarch64"} {
-		p := filepath.Join(dir, arch+".tar")
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i)}); err != nil {
-			t.Fatal(err)
-		}
-		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball})
-	}
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
-	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64", "aarch64"}}}, nil
-	}
+	dir, repo, cfg := fixture(t, "", "x86_64", "aarch64")
 	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9876543210", "GITHUB_ACTIONS": "true"}
 	getenv := func(k string) string { return env[k] }
 	var files []string
