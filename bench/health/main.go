@@ -13,8 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/nixify/nixify/internal/health"
-	"github.com/nixify/nixify/internal/state"
+	"github.com/nixify/nixify/internal/init/board"
+	"github.com/nixify/nixify/internal/init/healthserver"
 )
 
 func main() {
@@ -45,14 +45,14 @@ func run(fixedAddr string, onlyFixed bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	cfg, err := health.ConfigFromEnv(os.Getenv)
+	cfg, err := healthserver.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	board := state.NewBoard(cfg.Services...)
+	b := board.NewBoard(cfg.Services...)
 	for _, s := range cfg.Services {
-		board.Update(s, func(sv *state.Service) { sv.State = state.Running; sv.Port = cfg.Port(s) })
+		b.Update(s, func(sv *board.Service) { sv.State = board.Running; sv.Port = cfg.Port(s) })
 	}
-	board.SetPhase(state.Ready)
-	return health.NewServer(cfg, board).Run(ctx)
+	b.SetPhase(board.Ready)
+	return healthserver.NewServer(cfg, b).Run(ctx)
 }

@@ -14,8 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/nixify/nixify/internal/health"
-	"github.com/nixify/nixify/internal/service"
+	"github.com/nixify/nixify/internal/init/healthserver"
+	"github.com/nixify/nixify/internal/init/service"
 )
 
 func main() {
@@ -32,7 +32,7 @@ func main() {
 	case "healthcheck":
 		err = service.Healthcheck(ctx, os.Getenv)
 	case "health-server":
-		err = health.RunStandalone(ctx, os.Getenv, os.Stdout)
+		err = healthserver.RunStandalone(ctx, os.Getenv, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown command %q: use no argument (init), healthcheck or health-server", cmd)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixify/nixify/internal/resp"
+	"github.com/nixify/nixify/internal/init/resp"
 )
 
 // RedisOptions shapes a Redis started for a test.

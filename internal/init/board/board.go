@@ -1,0 +1,116 @@
+// Package state is the init's record of what it is doing: the lifecycle phase of the container and
+// the state of each service. The supervisor writes it; the health server and the healthcheck read it.
+// It lives apart from both so that neither depends on the other.
+package board
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Phase is where the container is in its life.
+type Phase string
+
+const (
+	Starting Phase = "starting" // services are being initialized and started, in order
+	Ready    Phase = "ready"    // every enabled service started and passed its readiness probe once
+	Stopping Phase = "stopping" // an ordered shutdown is under way
+	Stopped  Phase = "stopped"  // every service has exited
+)
+
+// ServiceState is what the supervisor knows about one service's process.
+type ServiceState string
+
+const (
+	Disabled   ServiceState = "disabled"   // not in NIXIFY_SERVICES: not started, not checked
+	Waiting    ServiceState = "waiting"    // enabled, waiting for its turn in the start order
+	Booting    ServiceState = "booting"    // first-boot step or process started, not ready yet
+	Running    ServiceState = "running"    // process up and readiness probe passed
+	Restarting ServiceState = "restarting" // exited unexpectedly; waiting out its backoff
+	Failed     ServiceState = "failed"     // gave up after too many restarts, or first boot failed
+	Exited     ServiceState = "exited"     // stopped on purpose during shutdown
+)
+
+// Service is one service's entry in a snapshot.
+type Service struct {
+	Name      string       `json:"name"`
+	State     ServiceState `json:"state"`
+	PID       int          `json:"pid,omitempty"`
+	Port      int          `json:"port,omitempty"`
+	Restarts  int          `json:"restarts"`
+	Since     time.Time    `json:"since"`
+	LastError string       `json:"lastError,omitempty"`
+}
+
+// Snapshot is a consistent copy of the board at one moment.
+type Snapshot struct {
+	Phase    Phase     `json:"phase"`
+	Started  time.Time `json:"started"`
+	Services []Service `json:"services"`
+}
+
+// Service returns the named service's entry and whether it exists.
+func (s Snapshot) Service(name string) (Service, bool) {
+	for _, svc := range s.Services {
+		if svc.Name == name {
+			return svc, true
+		}
+	}
+	return Service{}, false
+}
+
+// Source is anything that can report a snapshot; the health server depends only on this.
+type Source interface {
+	Snapshot() Snapshot
+}
+
+// Board is the concurrency-safe Source the supervisor writes to.
+type Board struct {
+	mu       sync.Mutex
+	phase    Phase
+	started  time.Time
+	services []Service
+	now      func() time.Time
+}
+
+// NewBoard returns a board in the Starting phase listing the given services, all Waiting.
+func NewBoard(names ...string) *Board {
+	b := &Board{phase: Starting, now: time.Now}
+	b.started = b.now()
+	for _, n := range names {
+		b.services = append(b.services, Service{Name: n, State: Waiting, Since: b.started})
+	}
+	return b
+}
+
+// SetPhase moves the container to a new phase.
+func (b *Board) SetPhase(p Phase) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.phase = p
+}
+
+// Update changes one service's entry through fn, adding it if it is not listed yet. Since is set
+// whenever the state changes.
+func (b *Board) Update(name string, fn func(*Service)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.IndexFunc(b.services, func(s Service) bool { return s.Name == name })
+	if i < 0 {
+		b.services = append(b.services, Service{Name: name, State: Waiting, Since: b.now()})
+		i = len(b.services) - 1
+	}
+	before := b.services[i].State
+	fn(&b.services[i])
+	if b.services[i].State != before {
+		b.services[i].Since = b.now()
+	}
+}
+
+// Snapshot returns a copy that later updates do not change.
+func (b *Board) Snapshot() Snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return Snapshot{Phase: b.phase, Started: b.started, Services: slices.Clone(b.services)}
+}

@@ -1,0 +1,97 @@
+package healthserver
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/nixify/nixify/pkg/health"
+)
+
+// handleMetrics writes the Prometheus text format (version 0.0.4) by hand: a dozen lines do not
+// justify linking a metrics library into nixify-init.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	v := s.view()
+	var b bytes.Buffer
+	help := func(name, typ, text string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, typ)
+	}
+
+	help("nixify_health_up", "gauge", "Whether the service's latest check passed or warned (1) or failed (0); disabled services are left out.")
+	for _, sv := range v.Services {
+		if !sv.Disabled {
+			fmt.Fprintf(&b, "nixify_health_up{service=%q} %d\n", sv.Name, boolInt(sv.status().OK()))
+		}
+	}
+	help("nixify_health_check_status", "gauge", "Latest status of each checked component: 1 for the status it has, 0 for the others.")
+	for _, sv := range v.Services {
+		for _, c := range checks(sv) {
+			if c.Disabled {
+				continue
+			}
+			for _, st := range []health.Status{health.Pass, health.Warn, health.Fail} {
+				fmt.Fprintf(&b, "nixify_health_check_status{service=%q,component=%q,status=%q} %d\n", sv.Name, c.ComponentID, st, boolInt(c.Status == st))
+			}
+		}
+	}
+	help("nixify_health_check_latency_seconds", "gauge", "Response time of each component in its latest check.")
+	for _, sv := range v.Services {
+		if sv.Result == nil {
+			continue
+		}
+		for _, c := range checks(sv) {
+			fmt.Fprintf(&b, "nixify_health_check_latency_seconds{service=%q,component=%q} %g\n", sv.Name, c.ComponentID, *c.ObservedValue)
+		}
+	}
+	help("nixify_health_probes_total", "counter", "Finished probes of each service by result.")
+	for _, name := range s.cfg.Services {
+		p := s.probers[name]
+		for i, st := range []health.Status{health.Pass, health.Warn, health.Fail} {
+			fmt.Fprintf(&b, "nixify_health_probes_total{service=%q,status=%q} %d\n", name, st, p.probes[i].Load())
+		}
+	}
+	counter := func(name, text string, get func(*prober) uint64) {
+		help(name, "counter", text)
+		for _, n := range s.cfg.Services {
+			fmt.Fprintf(&b, "%s{service=%q} %d\n", name, n, get(s.probers[n]))
+		}
+	}
+	counter("nixify_health_probes_started_total", "Probes started (background ticks and fresh requests).",
+		func(p *prober) uint64 { return p.started.Load() })
+	counter("nixify_health_probes_skipped_total", "Background ticks skipped because the previous probe was still running.",
+		func(p *prober) uint64 { return p.skipped.Load() })
+	counter("nixify_health_probes_shared_total", "Fresh requests that joined a probe already in flight instead of starting one.",
+		func(p *prober) uint64 { return p.shared.Load() })
+	help("nixify_health_probe_duration_seconds_total", "counter", "Time spent in probes of each service.")
+	for _, n := range s.cfg.Services {
+		fmt.Fprintf(&b, "nixify_health_probe_duration_seconds_total{service=%q} %g\n", n, float64(s.probers[n].duration.Load())/1e9)
+	}
+
+	help("nixify_health_requests_total", "counter", "HTTP requests answered, by route and status code.")
+	var keys []string
+	s.requests.Range(func(k, _ any) bool { keys = append(keys, k.(string)); return true })
+	sort.Strings(keys)
+	for _, k := range keys {
+		c, _ := s.requests.Load(k)
+		route, code, _ := strings.Cut(k, " ")
+		fmt.Fprintf(&b, "nixify_health_requests_total{route=%q,code=%q} %d\n", route, code, c.(*atomic.Uint64).Load())
+	}
+	help("nixify_health_ready", "gauge", "Whether /health answers 200.")
+	st, _ := v.overall()
+	fmt.Fprintf(&b, "nixify_health_ready %d\n", boolInt(st.OK()))
+	help("nixify_health_uptime_seconds", "gauge", "Seconds since the health server started.")
+	fmt.Fprintf(&b, "nixify_health_uptime_seconds %g\n", roundTo(sinceSeconds(s.started), 3))
+
+	s.count("/metrics", http.StatusOK)
+	writeBody(w, "text/plain; version=0.0.4; charset=utf-8", http.StatusOK, b.Bytes())
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

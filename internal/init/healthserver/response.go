@@ -1,0 +1,116 @@
+package healthserver
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nixify/nixify/internal/init/board"
+	"github.com/nixify/nixify/pkg/health"
+)
+
+// checks renders one service as health+json checks under the key "name:responseTime".
+func checks(sv serviceView) []health.Check {
+	switch {
+	case sv.Disabled:
+		return []health.Check{{ComponentID: sv.Name, Status: health.Pass, Output: "disabled", Disabled: true}}
+	case sv.Result == nil:
+		return []health.Check{{ComponentID: sv.Name, Status: health.Fail, Output: "not checked yet"}}
+	}
+	out := make([]health.Check, 0, len(sv.Result.Observations))
+	for _, o := range sv.Result.Observations {
+		id := sv.Name
+		if o.Component != "" {
+			id = o.Component
+		}
+		secs := o.Latency.Seconds()
+		out = append(out, health.Check{
+			ComponentID: id, ComponentType: "datastore",
+			ObservedValue: &secs, ObservedUnit: "s",
+			Status: o.Status, Time: sv.Result.Finished, Output: o.Output,
+		})
+	}
+	return out
+}
+
+// status is a service's verdict: disabled counts as pass, not yet checked as fail.
+func (sv serviceView) status() health.Status {
+	switch {
+	case sv.Disabled:
+		return health.Pass
+	case sv.Result == nil:
+		return health.Fail
+	}
+	return sv.Result.Status
+}
+
+func (sv serviceView) output() string {
+	switch {
+	case sv.Disabled:
+		return "disabled"
+	case sv.Result == nil:
+		return "not checked yet"
+	}
+	return sv.Result.Output()
+}
+
+// overall is the verdict of /health and /readyz: every enabled service passes or warns, and the init
+// is ready. It returns a one-line reason when it fails.
+func (v view) overall() (health.Status, string) {
+	st := health.Pass
+	var failing []string
+	for _, sv := range v.Services {
+		s := sv.status()
+		st = st.Worse(s)
+		if s == health.Fail {
+			failing = append(failing, sv.Name+": "+sv.output())
+		}
+	}
+	if v.Phase != board.Ready {
+		return health.Fail, fmt.Sprintf("init is %s, not ready", v.Phase)
+	}
+	return st, strings.Join(failing, "; ")
+}
+
+// response builds the body of /health (service == "") or /health/{service}.
+func (s *Server) response(v view, service string) *health.Response {
+	r := &health.Response{
+		Version: s.cfg.Version, ServiceID: s.cfg.Name,
+		Description: "health of the services in the " + s.cfg.Name + " image",
+		Checks:      map[string][]health.Check{},
+	}
+	if service == "" {
+		r.Status, r.Output = v.overall()
+	} else {
+		r.Status = health.Pass
+	}
+	for _, sv := range v.Services {
+		if service != "" && sv.Name != service {
+			continue
+		}
+		r.Checks[sv.Name+":responseTime"] = checks(sv)
+		if service != "" {
+			r.Status = sv.status()
+			if r.Status == health.Fail {
+				r.Output = sv.output()
+			}
+		}
+	}
+	return r
+}
+
+// info builds the body of GET / for programs.
+func (s *Server) info(v view) *health.Info {
+	st, _ := v.overall()
+	in := &health.Info{
+		Name: s.cfg.Name, Version: s.cfg.Version, Started: s.started.UTC(),
+		Uptime: roundTo(sinceSeconds(s.started), 3), Phase: string(v.Phase), Status: st,
+	}
+	for _, sv := range v.Services {
+		si := health.ServiceInfo{Name: sv.Name, State: sv.State, Port: sv.Port, Status: sv.status(), Output: sv.output()}
+		if sv.Result != nil {
+			si.Latency = roundTo(sv.Result.Latency().Seconds(), 6)
+		}
+		in.Services = append(in.Services, si)
+	}
+	return in
+}

@@ -1,0 +1,176 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nixify/nixify/internal/init/pgwire"
+	"github.com/nixify/nixify/internal/init/supervisor"
+)
+
+// pgHBA lets local socket connections in without a password (only processes inside the container
+// reach the socket; the init's own probe uses it) and asks every TCP client for a SCRAM password.
+const pgHBA = `# Written by nixify-init on every boot; edits are overwritten.
+local all all trust
+host  all all 0.0.0.0/0 scram-sha-256
+host  all all ::/0      scram-sha-256
+`
+
+func postgres(c Config, sec *Secrets) (supervisor.Service, error) {
+	initdb, err := program("initdb")
+	if err != nil {
+		return supervisor.Service{}, err
+	}
+	server, err := program("postgres")
+	if err != nil {
+		return supervisor.Service{}, err
+	}
+	dir := filepath.Join(c.DataDir, "postgres")
+	listen := c.Bind
+	if listen == "0.0.0.0" {
+		listen = "*"
+	}
+	return supervisor.Service{
+		Name: "postgres", User: "postgres", DataDir: dir, DataMode: 0o700,
+		Prepare: func(ctx context.Context, run supervisor.Runner) error {
+			return preparePostgres(ctx, run, c, initdb, dir)
+		},
+		Command: supervisor.Command{Path: server, User: "postgres",
+			Args: []string{"-D", dir, "-p", fmt.Sprint(c.PGPort), "-k", c.RunDir, "-h", listen,
+				"-c", "password_encryption=scram-sha-256"}},
+		Ready: func(ctx context.Context) error {
+			conn, err := pgConnect(ctx, c, "template1")
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return conn.Exec(ctx, "SELECT 1")
+		},
+		Setup: func(ctx context.Context) error { return setupPostgres(ctx, c, sec.PGPassword) },
+		// Fast shutdown: SIGINT to the postmaster rolls back open transactions and checkpoints;
+		// SIGTERM (smart) could wait forever for idle clients.
+		StopSignal: syscall.SIGINT, StopBudget: 4 * time.Second,
+		Forward: []syscall.Signal{syscall.SIGHUP}, // reloads the configuration
+	}, nil
+}
+
+// preparePostgres creates the socket directory, runs initdb when the cluster does not exist yet,
+// and rewrites pg_hba.conf.
+func preparePostgres(ctx context.Context, run supervisor.Runner, c Config, initdb, dir string) error {
+	uid, gid, err := supervisor.Owner("postgres")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.RunDir, 0o775); err != nil {
+		return fmt.Errorf("create socket directory %s: %w", c.RunDir, err)
+	}
+	if err := os.Chown(c.RunDir, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", c.RunDir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, fs.ErrNotExist) {
+		if err := initCluster(ctx, run, c, initdb, dir, uid, gid); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, "pg_hba.conf"), []byte(pgHBA), 0o600, uid, gid)
+}
+
+// initCluster runs initdb in a scratch directory and moves the result into the data directory,
+// PG_VERSION last: PG_VERSION marks a complete cluster, so a boot interrupted half-way is simply
+// done again next time instead of meeting a broken cluster.
+func initCluster(ctx context.Context, run supervisor.Runner, c Config, initdb, dir string, uid, gid int) error {
+	scratch := filepath.Join(c.DataDir, ".postgres-initdb")
+	if err := os.RemoveAll(scratch); err != nil {
+		return err
+	}
+	if err := os.Mkdir(scratch, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", scratch, err)
+	}
+	if err := os.Chown(scratch, uid, gid); err != nil {
+		return err
+	}
+	err := run.Exec(ctx, "postgres", supervisor.Command{Path: initdb, User: "postgres", Args: []string{
+		"-D", scratch, "-U", c.PGUser, "--encoding=UTF8", "--locale=C",
+		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"}})
+	if err != nil {
+		return fmt.Errorf("initdb: %w", err)
+	}
+	entries, err := os.ReadDir(scratch)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == "PG_VERSION" {
+			continue
+		}
+		os.RemoveAll(filepath.Join(dir, e.Name())) // leftovers of an interrupted move
+		if err := os.Rename(filepath.Join(scratch, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("move initdb output: %w", err)
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(scratch, "PG_VERSION"), filepath.Join(dir, "PG_VERSION")); err != nil {
+		return fmt.Errorf("move initdb output: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return os.Remove(scratch)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// pgConnect opens a connection over the local socket, where the init is trusted. pgwire rather than
+// pgx: the init must stay a small static binary, and three statements need no type system.
+func pgConnect(ctx context.Context, c Config, db string) (*pgwire.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return pgwire.Connect(ctx, pgwire.Config{Network: "unix", Address: pgwire.SocketPath(c.RunDir, c.PGPort),
+		User: c.PGUser, Database: db, AppName: "nixify-init"})
+}
+
+// setupPostgres sets POSTGRES_USER's password and creates POSTGRES_DB, on every boot, so a changed
+// POSTGRES_PASSWORD takes effect. The password travels as a SCRAM verifier, never in clear, so it
+// cannot appear in the server's log.
+func setupPostgres(ctx context.Context, c Config, password string) error {
+	conn, err := pgConnect(ctx, c, "template1")
+	if err != nil {
+		return fmt.Errorf("connect as %s: %w", c.PGUser, err)
+	}
+	defer conn.Close()
+	role := pgwire.QuoteIdent(c.PGUser)
+	verifier, err := pgwire.SCRAMVerifier(password)
+	if err != nil {
+		return err
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s WITH LOGIN PASSWORD %s", role, pgwire.QuoteLiteral(verifier))); err != nil {
+		return fmt.Errorf("set password of %s: %w", c.PGUser, err)
+	}
+	found, err := conn.Query(ctx, "SELECT 1 FROM pg_database WHERE datname = "+pgwire.QuoteLiteral(c.PGDB))
+	if err != nil {
+		return fmt.Errorf("look up database %s: %w", c.PGDB, err)
+	}
+	if len(found) == 0 {
+		if err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgwire.QuoteIdent(c.PGDB), role)); err != nil {
+			return fmt.Errorf("create database %s: %w", c.PGDB, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package service
+
+import (
+	"fmt"
+	"os/exec"
+
+	"github.com/nixify/nixify/internal/init/supervisor"
+)
+
+// program finds a service's program on PATH; a missing one is reported before anything starts.
+func program(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s not found on PATH: the image must provide it (or drop its service from NIXIFY_SERVICES)", name)
+	}
+	return p, nil
+}
+
+// Build returns the enabled services in start order. logf reports the steps of first-boot
+// bootstraps under the service's name.
+func Build(c Config, sec *Secrets, logf func(source, format string, args ...any)) ([]supervisor.Service, error) {
+	var out []supervisor.Service
+	for _, name := range c.Services {
+		var svc supervisor.Service
+		var err error
+		switch name {
+		case "postgres":
+			svc, err = postgres(c, sec)
+		case "redis":
+			svc, err = redis(c)
+		case "garage":
+			svc, err = garageService(c, sec, func(f string, a ...any) { logf("garage", f, a...) })
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}

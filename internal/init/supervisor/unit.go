@@ -1,0 +1,247 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nixify/nixify/internal/init/board"
+)
+
+// unit is one service's life under the supervisor: prepare, start, wait until ready, restart on
+// death with backoff, stop on request. Each unit has its own goroutine.
+type unit struct {
+	s      *Supervisor
+	svc    Service
+	ctx    context.Context
+	cancel context.CancelFunc
+	ready  chan error    // receives once: nil when first ready, or why the first boot failed
+	done   chan struct{} // closed when run returns
+
+	mu  sync.Mutex
+	pid int
+}
+
+func (s *Supervisor) newUnit(svc Service) *unit {
+	ctx, cancel := context.WithCancel(context.Background())
+	if svc.StopSignal == 0 {
+		svc.StopSignal = syscall.SIGTERM
+	}
+	if svc.StopBudget == 0 {
+		svc.StopBudget = 3 * time.Second
+	}
+	return &unit{s: s, svc: svc, ctx: ctx, cancel: cancel, ready: make(chan error, 1), done: make(chan struct{})}
+}
+
+func (u *unit) currentPID() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.pid
+}
+
+func (u *unit) setPID(pid int) {
+	u.mu.Lock()
+	u.pid = pid
+	u.mu.Unlock()
+	u.s.board.Update(u.svc.Name, func(e *board.Service) { e.PID = pid })
+}
+
+func (u *unit) setState(st board.ServiceState, lastErr error) {
+	u.s.board.Update(u.svc.Name, func(e *board.Service) {
+		e.State = st
+		if lastErr != nil {
+			e.LastError = lastErr.Error()
+		}
+	})
+}
+
+// stop asks the unit to end its process within the budget and waits until it has.
+func (u *unit) stop() {
+	u.cancel()
+	<-u.done
+}
+
+// run is the unit's goroutine.
+func (u *unit) run() {
+	defer close(u.done)
+	name := u.svc.Name
+	first := true
+	report := func(err error) {
+		u.setState(board.Failed, err)
+		if first {
+			u.ready <- err
+		} else {
+			u.s.fatal <- err
+		}
+	}
+
+	u.setState(board.Booting, nil)
+	if u.svc.DataDir != "" {
+		if err := ensureDir(u.svc.DataDir, u.svc.DataMode, u.svc.User); err != nil {
+			report(fmt.Errorf("%s: %w", name, err))
+			return
+		}
+	}
+	if u.svc.Prepare != nil {
+		if err := u.svc.Prepare(u.ctx, u.s); err != nil {
+			if u.ctx.Err() != nil {
+				u.setState(board.Exited, nil)
+				return
+			}
+			report(fmt.Errorf("%s first boot: %w", name, err))
+			return
+		}
+	}
+
+	failures := 0
+	for {
+		var upSince time.Time
+		err, final := u.once(&first, &upSince)
+		if final {
+			report(err)
+			return
+		}
+		if u.ctx.Err() != nil {
+			u.setPID(0)
+			u.setState(board.Exited, nil)
+			return
+		}
+		if !upSince.IsZero() && time.Since(upSince) >= u.s.policy.ResetAfter {
+			failures = 0
+		}
+		failures++
+		if failures > u.s.policy.MaxRestarts {
+			report(fmt.Errorf("%s failed %d times in a row, giving up: %w", name, failures, err))
+			return
+		}
+		delay := u.s.policy.BackoffMin << (failures - 1)
+		if delay > u.s.policy.BackoffMax || delay <= 0 {
+			delay = u.s.policy.BackoffMax
+		}
+		u.s.log.Printf("init", "%s: %v; restart %d/%d in %s", name, err, failures, u.s.policy.MaxRestarts, delay)
+		u.setState(board.Restarting, err)
+		u.s.board.Update(name, func(e *board.Service) { e.Restarts++ })
+		select {
+		case <-time.After(delay):
+		case <-u.ctx.Done():
+			u.setState(board.Exited, nil)
+			return
+		}
+	}
+}
+
+// once starts the process, waits for it to be ready (running Setup on the first time), and returns
+// when it has died (why) or when the unit is stopped (after a clean stop). final is set when Setup
+// failed: retrying it against a half-configured service would hide the problem.
+func (u *unit) once(first *bool, upSince *time.Time) (err error, final bool) {
+	p, err := u.s.spawn(u.svc.Name, u.svc.Command)
+	if err != nil {
+		return err, false
+	}
+	u.setPID(p.pid)
+	u.setState(board.Booting, nil)
+
+	probe, cancelProbe := context.WithTimeout(u.ctx, u.s.policy.ReadyTimeout)
+	defer cancelProbe()
+	readyErr := make(chan error, 1)
+	go func() { readyErr <- poll(probe, u.svc.Ready) }()
+
+	select {
+	case ws := <-p.exit:
+		u.killGroup(p.pid)
+		return fmt.Errorf("exited before ready (%s)", describe(ws)), false
+	case <-u.ctx.Done():
+		u.terminate(p)
+		return nil, false
+	case err := <-readyErr:
+		if err != nil {
+			if u.ctx.Err() != nil {
+				u.terminate(p)
+				return nil, false
+			}
+			u.s.log.Printf("init", "%s: not ready after %s: %v; killing it", u.svc.Name, u.s.policy.ReadyTimeout, err)
+			u.kill(p)
+			return fmt.Errorf("not ready after %s: %w", u.s.policy.ReadyTimeout, err), false
+		}
+	}
+
+	if *first && u.svc.Setup != nil {
+		if err := u.svc.Setup(u.ctx); err != nil {
+			u.terminate(p)
+			if u.ctx.Err() != nil {
+				return nil, false
+			}
+			return fmt.Errorf("%s setup: %w", u.svc.Name, err), true
+		}
+	}
+	u.setState(board.Running, nil)
+	*upSince = time.Now()
+	if *first {
+		*first = false
+		u.s.log.Printf("init", "%s ready (pid %d)", u.svc.Name, p.pid)
+		u.ready <- nil
+	} else {
+		u.s.log.Printf("init", "%s ready again (pid %d)", u.svc.Name, p.pid)
+	}
+
+	select {
+	case ws := <-p.exit:
+		u.killGroup(p.pid)
+		u.setPID(0)
+		return fmt.Errorf("exited (%s)", describe(ws)), false
+	case <-u.ctx.Done():
+		u.terminate(p)
+		return nil, false
+	}
+}
+
+// terminate stops the process the service's way, waits its budget, then kills its whole group.
+func (u *unit) terminate(p *process) {
+	name := u.svc.Name
+	syscall.Kill(p.pid, u.svc.StopSignal)
+	select {
+	case ws := <-p.exit:
+		u.s.log.Printf("init", "%s stopped (%s)", name, describe(ws))
+	case <-time.After(u.svc.StopBudget):
+		u.s.log.Printf("init", "%s did not stop within %s after %s; sending SIGKILL", name, u.svc.StopBudget, u.svc.StopSignal)
+		u.kill(p)
+	}
+	u.killGroup(p.pid)
+}
+
+// kill ends the process group at once and waits for the leader's status.
+func (u *unit) kill(p *process) {
+	u.killGroup(p.pid)
+	<-p.exit
+}
+
+// killGroup kills what the service left in its process group (for example PostgreSQL backends
+// after the postmaster died), so a restart does not meet old processes holding its resources.
+func (u *unit) killGroup(pgid int) {
+	syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// poll calls ready until it succeeds or ctx ends, quickly at first since most services are up in
+// well under a second.
+func poll(ctx context.Context, ready func(context.Context) error) error {
+	if ready == nil {
+		return nil
+	}
+	delay := 10 * time.Millisecond
+	for {
+		err := ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		if delay < 200*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
