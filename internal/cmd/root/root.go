@@ -90,7 +90,7 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// Each command adds its constructor here, one line each.
 		buildcmd.NewCmdBuild(f, nil),
-		upcmd.NewCmdUp(f, nil),
+		upcmd.NewCmdUp(f, buildcmd.Step(f), nil),
 		runcmd.NewCmdRun(f, nil),
 		healthcmd.NewCmdHealth(f, nil),
 		logscmd.NewCmdLogs(f, nil),

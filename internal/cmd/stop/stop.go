@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
@@ -45,8 +46,7 @@ what is left. The container and its data volume stay; ` + "`nixify run --replace
 		},
 	}
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 15*time.Second, "how long to wait for the ordered shutdown before the engine kills the container")
-	cmd.Flags().String("container", "", "container name (default from the configuration)")
-	f.BindFlag("container", cmd.Flags().Lookup("container"))
+	shared.AddContainerFlag(f, cmd)
 	return cmd
 }
 
