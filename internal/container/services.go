@@ -13,15 +13,15 @@ import (
 // reads it (the same variables and defaults), so that the CLI publishes and connects to the ports
 // the services really listen on.
 type Inside struct {
-	Enabled    []string // NIXIFY_SERVICES: postgres, redis, garage
-	PGPort     int
-	PGUser     string
-	PGDB       string
-	RedisPort  int
-	S3Port     int
-	Region     string
-	Bucket     string
-	env        map[string]string
+	Enabled   []string // NIXIFY_SERVICES: postgres, redis, garage
+	PGPort    int
+	PGUser    string
+	PGDB      string
+	RedisPort int
+	S3Port    int
+	Region    string
+	Bucket    string
+	env       map[string]string
 }
 
 // Defaults of the image's environment (README "The image's environment").
@@ -68,7 +68,9 @@ func ReadInside(env []string) Inside {
 func (in Inside) Env(key string) string { return in.env[key] }
 
 // Runs reports whether the container runs the service behind a publishable name.
-func (in Inside) Runs(publishable string) bool { return slices.Contains(in.Enabled, initName(publishable)) }
+func (in Inside) Runs(publishable string) bool {
+	return slices.Contains(in.Enabled, initName(publishable))
+}
 
 // Port is the container port of a publishable service.
 func (in Inside) Port(publishable string) int {
