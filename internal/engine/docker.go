@@ -324,14 +324,6 @@ func (d *docker) ContainerStop(ctx context.Context, id string, timeout time.Dura
 	return nil
 }
 
-func (d *docker) ContainerRestart(ctx context.Context, id string, timeout time.Duration) error {
-	secs := int(timeout.Round(time.Second) / time.Second)
-	if err := d.c.ContainerRestart(ctx, id, container.StopOptions{Timeout: &secs}); err != nil {
-		return d.wrap("restart container", err)
-	}
-	return nil
-}
-
 func (d *docker) ContainerKill(ctx context.Context, id, signal string) error {
 	if err := d.c.ContainerKill(ctx, id, signal); err != nil {
 		return d.wrap("kill container", err)

@@ -109,8 +109,6 @@ type Containers interface {
 	// (a terminal when spec.TTY) and returns the command's exit code once it ends and its output
 	// is copied.
 	ContainerAttachExec(ctx context.Context, id string, spec ExecSpec, streams ExecStreams) (int, error)
-	// ContainerRestart stops the container as ContainerStop does, then starts it again.
-	ContainerRestart(ctx context.Context, id string, timeout time.Duration) error
 	// ContainerReadFile returns the contents of one regular file in the container (running or
 	// not), read through the engine as root; at most limit bytes.
 	ContainerReadFile(ctx context.Context, id, path string, limit int64) ([]byte, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
@@ -31,6 +32,12 @@ type ServiceReport struct {
 	LatencySeconds float64       `json:"latencySeconds"`
 	Message        string        `json:"message,omitempty"`
 	Disabled       bool          `json:"disabled,omitempty"`
+	// What the init's supervisor says of the service's process: its state (running, booting,
+	// restarting, failed, ...), since when, and how often it was restarted since the container
+	// started.
+	State    string    `json:"state,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+	Restarts int       `json:"restarts"`
 }
 
 // HealthURL is where the container's health server is published, "" when it is not.
