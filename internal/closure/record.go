@@ -199,7 +199,8 @@ func firstURL(env map[string]string) string {
 
 // metaExpr walks the packages the image definition names in passthru.contents (and their
 // buildInputs and propagatedBuildInputs, a few levels down) and returns their meta for every
-// output path. nixpkgs keeps meta out of the derivation's environment, so only evaluation
+// output path; a licence without an SPDX identifier becomes LicenseRef-nixpkgs-<shortName>.
+// nixpkgs keeps meta out of the derivation's environment, so only evaluation
 // knows it; dockerTools does not keep its contents argument, hence the passthru convention.
 const metaExpr = `img: let
   roots = img.passthru.contents or img.contents or [];
@@ -212,7 +213,7 @@ const metaExpr = `img: let
   };
   str = v: if builtins.isString v then v else if builtins.isList v && v != [] then str (builtins.head v) else "";
   lic = l: if builtins.isList l then builtins.concatMap lic l
-    else if builtins.isAttrs l then [ (l.spdxId or l.shortName or "") ]
+    else if builtins.isAttrs l then [ (l.spdxId or (if l ? shortName then "LicenseRef-nixpkgs-" + l.shortName else "")) ]
     else if builtins.isString l then [ l ] else [];
   info = p: { license = builtins.filter (s: s != "") (lic (p.meta.license or [])); homepage = str (p.meta.homepage or ""); description = str (p.meta.description or ""); };
 in builtins.concatMap (i: let m = info i.p; in map (o: { path = toString o.outPath; inherit (m) license homepage description; }) (outs i.p)) all`
