@@ -70,7 +70,6 @@ type spdxExtracted struct {
 	Name          string `json:"name"`
 }
 
-var spdxAlg = map[string]string{"sha256": "SHA256", "sha512": "SHA512", "sha1": "SHA1", "md5": "MD5"}
 
 // SPDXJSON writes the SPDX 2.3 document of the image: the image package (described by the
 // document, with its digest), a package per store path and Go module with its purl, CONTAINS
