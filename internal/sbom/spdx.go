@@ -70,7 +70,6 @@ type spdxExtracted struct {
 	Name          string `json:"name"`
 }
 
-
 // SPDXJSON writes the SPDX 2.3 document of the image: the image package (described by the
 // document, with its digest), a package per store path and Go module with its purl, CONTAINS
 // from the image to every package, and DEPENDS_ON along store path references and from a store
