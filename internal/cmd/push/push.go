@@ -335,7 +335,7 @@ func summary(res *publish.Result) string {
 		return fmt.Sprintf("dry run: %s (%s) and %d %s for %s; nothing was written", manifests, iostreams.Bytes(size), tags, plural(tags, "tag", "tags"), res.Repo)
 	}
 	s := res.Stats
-	took := time.Duration(s.Seconds * float64(time.Second)).Round(100 * time.Millisecond)
+	took := fmt.Sprintf("%.1fs", s.Seconds)
 	if s.Unchanged() {
 		return fmt.Sprintf("unchanged: %s already holds %s with every tag (%d %s reused) in %s", res.Repo, manifests, s.BlobsReused, plural(s.BlobsReused, "blob", "blobs"), took)
 	}
