@@ -237,4 +237,3 @@ func setRevision(t *testing.T, dir, arch, rev string) {
 		t.Fatal(err)
 	}
 }
-
