@@ -31,7 +31,7 @@ func fixture(t *testing.T, compress string, archs ...string) (dir, repo string, 
 		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i), Compress: compress}); err != nil {
 			t.Fatal(err)
 		}
-		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball, FlakeRevision: "fedcba9876543210"})
+		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball, FlakeRevision: "fedcba9876543210", BuiltAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
