@@ -71,40 +71,65 @@ func Manifest(subject v1.Descriptor, a Artifact) ([]byte, v1.Descriptor, error) 
 	return raw, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: mh, Size: msize, ArtifactType: a.ArtifactType, Annotations: a.Annotations}, nil
 }
 
-// rawManifest is a manifest to PUT as it is.
-type rawManifest struct {
-	raw []byte
-}
-
-func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
-func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-
-// Attach attaches each artifact to the image subject in repo. One already attached (the same
-// manifest digest among the subject's referrers) is not uploaded again, so attaching the
-// documents of an unchanged image costs one listing. opts carry auth, transport and context.
-func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, arts []Artifact, opts ...remote.Option) ([]Attached, error) {
-	opts = append(opts, remote.WithContext(ctx))
-	existing, err := List(ctx, repo.Digest(subject.Digest.String()), opts...)
+// Image is the referrer of a as an image, so that anything that writes images (remote.Write, a
+// publisher's plan) attaches it: its config and its one layer are the document.
+func Image(subject v1.Descriptor, a Artifact) (v1.Image, error) {
+	raw, desc, err := Manifest(subject, a)
 	if err != nil {
 		return nil, err
 	}
-	have := map[string]bool{}
-	for _, e := range existing {
-		have[e.Digest] = true
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
 	}
+	return &artifactImage{raw: raw, desc: desc, manifest: &m, layer: static.NewLayer(a.Data, types.MediaType(a.ArtifactType)), data: a.Data}, nil
+}
+
+type artifactImage struct {
+	raw      []byte
+	desc     v1.Descriptor
+	manifest *v1.Manifest
+	layer    v1.Layer
+	data     []byte
+}
+
+func (i *artifactImage) Layers() ([]v1.Layer, error)               { return []v1.Layer{i.layer}, nil }
+func (i *artifactImage) MediaType() (types.MediaType, error)       { return i.desc.MediaType, nil }
+func (i *artifactImage) Size() (int64, error)                      { return i.desc.Size, nil }
+func (i *artifactImage) ConfigName() (v1.Hash, error)              { return i.manifest.Config.Digest, nil }
+func (i *artifactImage) ConfigFile() (*v1.ConfigFile, error)       { return &v1.ConfigFile{}, nil }
+func (i *artifactImage) RawConfigFile() ([]byte, error)            { return i.data, nil }
+func (i *artifactImage) Digest() (v1.Hash, error)                  { return i.desc.Digest, nil }
+func (i *artifactImage) Manifest() (*v1.Manifest, error)           { return i.manifest, nil }
+func (i *artifactImage) RawManifest() ([]byte, error)              { return i.raw, nil }
+func (i *artifactImage) LayerByDigest(h v1.Hash) (v1.Layer, error) { return i.layerBy(h) }
+func (i *artifactImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) { return i.layerBy(h) }
+
+func (i *artifactImage) layerBy(h v1.Hash) (v1.Layer, error) {
+	if h == i.manifest.Config.Digest {
+		return i.layer, nil
+	}
+	return nil, fmt.Errorf("artifact has no layer %s", h)
+}
+
+// Attach attaches each artifact to the image subject in repo. What the registry holds already
+// (the same referrer, by digest) is not uploaded again, so attaching the documents of an
+// unchanged image costs a HEAD request each. opts carry auth, transport and context.
+func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, arts []Artifact, opts ...remote.Option) ([]Attached, error) {
+	opts = append(opts, remote.WithContext(ctx))
 	out := make([]Attached, 0, len(arts))
 	for _, a := range arts {
-		raw, desc, err := Manifest(subject, a)
+		img, err := Image(subject, a)
 		if err != nil {
 			return nil, err
 		}
-		at := Attached{ArtifactType: a.ArtifactType, Digest: desc.Digest.String(), Size: desc.Size, Annotations: a.Annotations}
-		if !have[at.Digest] {
-			if err := remote.WriteLayer(repo, static.NewLayer(a.Data, types.MediaType(a.ArtifactType)), opts...); err != nil {
-				return nil, fmt.Errorf("upload %s for %s: %w", a.ArtifactType, subject.Digest, err)
-			}
+		d, _ := img.Digest()
+		size, _ := img.Size()
+		at := Attached{ArtifactType: a.ArtifactType, Digest: d.String(), Size: size, Annotations: a.Annotations}
+		ref := repo.Digest(at.Digest)
+		if _, err := remote.Head(ref, opts...); err != nil {
 			// go-containerregistry updates the fallback tag when the registry has no referrers API.
-			if err := remote.Put(repo.Digest(at.Digest), rawManifest{raw}, opts...); err != nil {
+			if err := remote.Write(ref, img, opts...); err != nil {
 				return nil, fmt.Errorf("attach %s to %s: %w", a.ArtifactType, subject.Digest, err)
 			}
 			at.Uploaded = true
