@@ -3,12 +3,12 @@ package build
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nixify/nixify/internal/testpeer"
 )
 
 // buildAttrs are the attributes the stand-in saw given to mkDerivation, or after overrideAttrs.
@@ -98,7 +98,7 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 // package the program never imports is silently dropped (nixify-init said "dev" that way).
 func linked(t *testing.T, where, main string, ldflags []string) {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin := testpeer.Binary(t, "go")
 	out, err := exec.Command(goBin, "list", "-deps", "../../"+main).Output()
 	if err != nil {
 		t.Fatalf("go list -deps %s: %v", main, err)
