@@ -78,13 +78,10 @@ func NewCmdShell(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 
 // Run runs opts.Cmd in the configured container.
 func Run(ctx context.Context, opts *Options) error {
-	x, err := shared.FindContainer(ctx, opts.Config, opts.Engine)
+	x, err := shared.FindRunning(ctx, opts.Config, opts.Engine)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
-	if err := shared.RequireRunning(x.Container); err != nil {
-		return err
-	}
 	return shared.Attach(ctx, opts.IO, x.Engine, x.Container.ID, engine.ExecSpec{Cmd: opts.Cmd, User: opts.User})
 }

@@ -4,7 +4,6 @@ package psql
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/nixify/nixify/internal/cli"
@@ -51,24 +50,7 @@ psql's code. Arguments after -- go to psql.`,
 }
 
 func psqlRun(ctx context.Context, opts *Options) error {
-	x, err := shared.FindContainer(ctx, opts.Config, opts.Engine)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
-	c := x.Container
-	if err := shared.RequireRunning(c); err != nil {
-		return err
-	}
-	in := container.ReadInside(c.Env)
-	if !in.Runs("postgres") {
-		return cli.Failed(fmt.Errorf("container %q does not run PostgreSQL (NIXIFY_SERVICES=%s)", c.Name, in.Env("NIXIFY_SERVICES")), "")
-	}
-	secrets, err := container.ReadSecrets(ctx, x.Engine, c)
-	if err != nil {
-		return shared.EngineError(err)
-	}
-	return shared.Attach(ctx, opts.IO, x.Engine, c.ID, Spec(in, secrets, opts.Args))
+	return shared.RunClient(ctx, opts.IO, opts.Config, opts.Engine, "postgres", Spec, opts.Args)
 }
 
 // Spec is psql's command line: TCP to the server's own port (the unix socket is for the postgres

@@ -4,7 +4,6 @@ package rediscli
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/nixify/nixify/internal/cli"
@@ -50,24 +49,7 @@ nixify exits with redis-cli's code. Arguments after -- go to redis-cli.`,
 }
 
 func redisRun(ctx context.Context, opts *Options) error {
-	x, err := shared.FindContainer(ctx, opts.Config, opts.Engine)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
-	c := x.Container
-	if err := shared.RequireRunning(c); err != nil {
-		return err
-	}
-	in := container.ReadInside(c.Env)
-	if !in.Runs("redis") {
-		return cli.Failed(fmt.Errorf("container %q does not run Redis (NIXIFY_SERVICES=%s)", c.Name, in.Env("NIXIFY_SERVICES")), "")
-	}
-	secrets, err := container.ReadSecrets(ctx, x.Engine, c)
-	if err != nil {
-		return shared.EngineError(err)
-	}
-	return shared.Attach(ctx, opts.IO, x.Engine, c.ID, Spec(in, secrets, opts.Args))
+	return shared.RunClient(ctx, opts.IO, opts.Config, opts.Engine, "redis", Spec, opts.Args)
 }
 
 // Spec is redis-cli's command line; the password travels in REDISCLI_AUTH, never in the

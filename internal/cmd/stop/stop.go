@@ -33,7 +33,7 @@ func NewCmdStop(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Stop the container gracefully and report how long it took",
 		Long: `Stop nixify's container: the engine sends SIGTERM, nixify-init stops Garage, Redis and
 PostgreSQL in order (Redis saves, PostgreSQL shuts down fast), and after --timeout the engine kills
-what is left. The container and its data volume stay; ` + "`nixify run --replace`" + ` starts it again.`,
+what is left. The container and its data volume stay; ` + "`nixify start`" + ` (or ` + "`nixify run`" + `) starts it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Timeout < time.Second {
