@@ -83,7 +83,7 @@ func stopRun(ctx context.Context, opts *Options) error {
 	case st.Killed:
 		p.Fail(fmt.Sprintf("killed after %s: the ordered shutdown did not finish (exit code %d)", st.Took.Round(10*time.Millisecond), st.ExitCode))
 	default:
-		p.Done(fmt.Sprintf("stopped in %s, exit code %d", st.Took.Round(10*time.Millisecond), st.ExitCode))
+		p.Done(fmt.Sprintf("stopped, exit code %d", st.ExitCode))
 	}
 	if opts.IO.WantsJSON() {
 		if err := opts.IO.WriteJSON(st); err != nil {
