@@ -16,8 +16,8 @@ func TestPrintSaysStateUptimeBuildAndServices(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	s := Status{Container: "c", State: "running", Running: true, StartedAt: now.Add(-90 * time.Minute),
 		Image: "sha256:0123456789abcdef", ImageNames: []string{"img:x86_64-0123456789ab", "nixify-health-check:abc"},
-		Build: &Build{Arch: "x86_64", FlakeRevision: "d00dfeed", BuiltAt: now.Add(-3 * time.Hour)},
-		Ports: []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80}},
+		Build:     &Build{Arch: "x86_64", FlakeRevision: "d00dfeed", BuiltAt: now.Add(-3 * time.Hour)},
+		Ports:     []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80}},
 		Published: []shared.Connection{{Service: "postgres", URL: "postgres://app@127.0.0.1:5432/app", Running: true}},
 		Health: shared.Report{Container: "c", State: "running", Healthy: true, Services: []shared.ServiceReport{
 			{Name: "garage", Status: health.Pass, Disabled: true},
