@@ -21,6 +21,7 @@ import (
 	logscmd "github.com/nixify/nixify/internal/cmd/logs"
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
+	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
 	stopcmd "github.com/nixify/nixify/internal/cmd/stop"
 	upcmd "github.com/nixify/nixify/internal/cmd/up"
 	versioncmd "github.com/nixify/nixify/internal/cmd/version"
@@ -98,6 +99,7 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),
+		sbomcmd.NewCmdSBOM(f, nil),
 	}
 }
 
