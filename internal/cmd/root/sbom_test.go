@@ -73,7 +73,9 @@ func TestBuildPushAndReadBackTheSBOM(t *testing.T) {
 				t.Errorf("attached SBOM: %v", err)
 			}
 			var bom struct {
-				Metadata struct{ Component struct{ Name, Version string } }
+				Metadata struct {
+					Component struct{ Name, Version string }
+				}
 			}
 			json.Unmarshal([]byte(back.out), &bom)
 			if bom.Metadata.Component.Version != digest || bom.Metadata.Component.Name != repo {
