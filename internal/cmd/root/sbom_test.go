@@ -101,6 +101,12 @@ func TestBuildPushAndReadBackTheSBOM(t *testing.T) {
 				t.Errorf("%s referrers index: %s %v", kind, index, err)
 			}
 
+			// info lists what is attached to the image.
+			info := run(t, nil, dir, "info", repo+":v1", "--arch", "x86_64")
+			if info.code != 0 || !strings.Contains(info.out, "attached to x86_64") || !strings.Contains(info.out, "application/vnd.cyclonedx+json") || !strings.Contains(info.out, "application/vnd.in-toto+json") {
+				t.Errorf("info %s: %d %s %s", repo, info.code, info.errOut, info.out)
+			}
+
 			again := run(t, nil, dir, "push", "--repo", repo, "--arch", "x86_64", "--tag", "v1", "--force")
 			if again.code != 0 || !strings.Contains(again.errOut, "unchanged:") {
 				t.Errorf("re-push: %d %s", again.code, again.errOut)
