@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // PushIndex writes the OCI index of images already in the registry (o.Refs, pushed earlier with
@@ -70,7 +72,7 @@ func PushIndex(ctx context.Context, o Options) (*Result, error) {
 				}
 			}
 		}
-		res.Images = append(res.Images, Pushed{Arch: nixArch(cfg.Architecture), Digest: d.DigestStr(), Ref: d.String()})
+		res.Images = append(res.Images, Pushed{Arch: arch.FromOCI(cfg.Architecture), Digest: d.DigestStr(), Ref: d.String()})
 		entries = append(entries, entry{img, &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}})
 	}
 	var adds []mutate.IndexAddendum
@@ -98,15 +100,4 @@ func PushIndex(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
-}
-
-// nixArch is the Nix spelling of an OCI architecture.
-func nixArch(goarch string) string {
-	switch goarch {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	}
-	return goarch
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -18,11 +17,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Image is one architecture's image to push.
 type Image struct {
-	Arch  string // x86_64 or aarch64
+	Arch  arch.Arch
 	Image v1.Image
 }
 
@@ -43,15 +44,15 @@ type Options struct {
 	Backoff     remote.Backoff    // retry schedule; zero means 1 s doubling, 5 tries
 	MaxWait     time.Duration     // longest Retry-After honoured (default 60 s)
 	// Progress receives bytes uploaded per architecture; it may be called from several goroutines.
-	Progress func(arch string, done, total int64)
+	Progress func(a arch.Arch, done, total int64)
 }
 
 // Pushed is one manifest or index in the registry.
 type Pushed struct {
-	Arch   string   `json:"arch,omitempty"`
-	Digest string   `json:"digest"`
-	Ref    string   `json:"ref"` // REPO@DIGEST
-	Tags   []string `json:"tags"`
+	Arch   arch.Arch `json:"arch,omitempty"`
+	Digest string    `json:"digest"`
+	Ref    string    `json:"ref"` // REPO@DIGEST
+	Tags   []string  `json:"tags"`
 }
 
 // Result is what a push wrote (or, with DryRun, would write).
@@ -74,17 +75,6 @@ func (r *Result) Refs() []string {
 	return out
 }
 
-// GOARCH is the OCI architecture an architecture's image must declare.
-func GOARCH(arch string) string {
-	switch arch {
-	case "x86_64":
-		return "amd64"
-	case "aarch64":
-		return "arm64"
-	}
-	return arch
-}
-
 // Push writes every image by digest, then the index by digest, then the tags: if anything fails
 // before the tags, no tag moves, so no tag points to an incomplete index.
 func Push(ctx context.Context, o Options) (*Result, error) {
@@ -104,7 +94,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s image: read config: %w", im.Arch, err)
 		}
-		if want := GOARCH(im.Arch); cfg.Architecture != want || cfg.OS != "linux" {
+		if want := im.Arch.GOARCH(); cfg.Architecture != want || cfg.OS != "linux" {
 			return nil, fmt.Errorf("refusing to push the %s image: its config says %s/%s, not linux/%s (was it built for another system?)", im.Arch, cfg.OS, cfg.Architecture, want)
 		}
 		img := im.Image
@@ -283,14 +273,4 @@ func Annotations(labels map[string]string, rev *Revision, getenv func(string) st
 		a[p+"created"] = created.UTC().Format(time.RFC3339)
 	}
 	return a
-}
-
-// SortedArchs orders images as help and tags list them.
-func SortedArchs(ims []Image) []string {
-	out := make([]string, 0, len(ims))
-	for _, i := range ims {
-		out = append(out, i.Arch)
-	}
-	sort.Strings(out)
-	return out
 }

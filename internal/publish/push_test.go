@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/publish"
@@ -74,10 +75,10 @@ func openImages(t *testing.T) []publish.Image {
 	dir := t.TempDir()
 	cache := image.NewLayerCache(filepath.Join(dir, "cache"))
 	var out []publish.Image
-	for i, arch := range []string{"x86_64", "aarch64"} {
-		p := filepath.Join(dir, arch+".tar")
+	for i, a := range arch.All {
+		p := filepath.Join(dir, a.String()+".tar")
 		labels := map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify", "org.opencontainers.image.description": "test", "org.opencontainers.image.licenses": "MIT"}
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
 			t.Fatal(err)
 		}
 		img, err := image.OpenArchiveFile(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
@@ -85,7 +86,7 @@ func openImages(t *testing.T) []publish.Image {
 			t.Fatal(err)
 		}
 		t.Cleanup(img.Close)
-		out = append(out, publish.Image{Arch: arch, Image: img.Image})
+		out = append(out, publish.Image{Arch: a, Image: img.Image})
 	}
 	return out
 }
@@ -96,7 +97,7 @@ func options(fr *faultyRegistry, ims []publish.Image) publish.Options {
 	return publish.Options{
 		Repo:        fr.repo(),
 		Images:      ims,
-		Tags:        publish.PlanTags([]string{"x86_64", "aarch64"}, rev, true, nil),
+		Tags:        publish.PlanTags(arch.All, rev, true, nil),
 		Annotations: publish.Annotations(map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify"}, rev, func(string) string { return "" }, time.Unix(1700000000, 0)),
 		Backoff:     remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4},
 		MaxWait:     50 * time.Millisecond,
@@ -108,7 +109,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 	ims := openImages(t)
 	var progressCalls atomic.Int64
 	o := options(fr, ims)
-	o.Progress = func(string, int64, int64) { progressCalls.Add(1) }
+	o.Progress = func(arch.Arch, int64, int64) { progressCalls.Add(1) }
 	res, err := publish.Push(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 		t.Errorf("index annotations %v", set.Index.Annotations)
 	}
 	for _, im := range set.Images {
-		if im.Entry.Platform == nil || publish.GOARCH(im.Arch) != im.Entry.Platform.Architecture || im.Entry.Annotations["org.opencontainers.image.created"] == "" {
+		if im.Entry.Platform == nil || im.Arch.GOARCH() != im.Entry.Platform.Architecture || im.Entry.Annotations["org.opencontainers.image.created"] == "" {
 			t.Errorf("index entry %+v", im.Entry)
 		}
 		m, _ := im.Image.Manifest()
@@ -274,7 +275,7 @@ func TestPushUnauthorized(t *testing.T) {
 }
 
 func TestPlanTags(t *testing.T) {
-	got := publish.PlanTags([]string{"x86_64"}, &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}, false, []string{"v1"})
+	got := publish.PlanTags([]arch.Arch{arch.X86_64}, &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}, false, []string{"v1"})
 	if strings.Join(got.PerArch["x86_64"], ",") != "dependabot-go-x-abcdef0-x86_64-static" || strings.Join(got.Index, ",") != "dependabot-go-x-abcdef0,v1" {
 		t.Errorf("tags %+v", got)
 	}
@@ -291,7 +292,7 @@ func TestSplitPushThenIndex(t *testing.T) {
 	var refs []string
 	for _, im := range ims {
 		o := options(fr, []publish.Image{im})
-		o.Tags = publish.PlanTags([]string{im.Arch}, rev, true, nil)
+		o.Tags = publish.PlanTags([]arch.Arch{im.Arch}, rev, true, nil)
 		o.NoIndex = true
 		res, err := publish.Push(context.Background(), o)
 		if err != nil {

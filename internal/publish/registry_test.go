@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/testpeer"
 )
@@ -42,7 +43,7 @@ func TestPushToDockerRegistry(t *testing.T) {
 	o := publish.Options{
 		Repo:        repo,
 		Images:      openImages(t),
-		Tags:        publish.PlanTags([]string{"x86_64", "aarch64"}, rev, true, []string{"v1"}),
+		Tags:        publish.PlanTags(arch.All, rev, true, []string{"v1"}),
 		Annotations: publish.Annotations(map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify", "org.opencontainers.image.description": "d", "org.opencontainers.image.licenses": "MIT"}, rev, func(string) string { return "" }, time.Unix(1700000000, 0)),
 		Credentials: &publish.Credentials{Username: "ci", Password: "registry-secret"},
 		Backoff:     remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 3},
@@ -79,15 +80,15 @@ func TestPushToDockerRegistry(t *testing.T) {
 			}
 		}
 	}
-	for _, arch := range []string{"x86_64", "aarch64"} {
-		for _, tag := range []string{"latest-" + arch + "-linux-static", "feature-x-0123456-" + arch + "-static"} {
+	for _, a := range arch.All {
+		for _, tag := range []string{"latest-" + a.String() + "-linux-static", "feature-x-0123456-" + a.String() + "-static"} {
 			out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", creds, "docker://"+repo+":"+tag).Output()
 			if err != nil {
 				t.Fatalf("skopeo inspect %s: %v", tag, err)
 			}
 			var m struct{ Architecture string }
 			json.Unmarshal(out, &m)
-			if m.Architecture != publish.GOARCH(arch) {
+			if m.Architecture != a.GOARCH() {
 				t.Errorf("%s is %s", tag, m.Architecture)
 			}
 		}

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Revision is the branch and commit a push is tagged with.
@@ -70,19 +73,19 @@ func ResolveRevision(ctx context.Context, getenv func(string) string, dir string
 
 // Tags are the tags one push writes.
 type Tags struct {
-	PerArch map[string][]string `json:"perArch"` // by architecture (x86_64, aarch64)
-	Index   []string            `json:"index"`
+	PerArch map[arch.Arch][]string `json:"perArch"` // by architecture (x86_64, aarch64)
+	Index   []string               `json:"index"`
 }
 
 // PlanTags returns the original project's tags: per architecture latest-ARCH-linux-static and
 // BRANCH-SHA-ARCH-static, and for the index BRANCH-SHA; the latest tags only with latest (the
 // default branch, or when asked). extra tags go on the index. rev may be empty when extra is not.
-func PlanTags(archs []string, rev *Revision, latest bool, extra []string) Tags {
-	t := Tags{PerArch: map[string][]string{}}
+func PlanTags(archs []arch.Arch, rev *Revision, latest bool, extra []string) Tags {
+	t := Tags{PerArch: map[arch.Arch][]string{}}
 	for _, a := range archs {
 		var ts []string
 		if latest {
-			ts = append(ts, "latest-"+a+"-linux-static")
+			ts = append(ts, "latest-"+a.String()+"-linux-static")
 		}
 		if rev != nil {
 			ts = append(ts, fmt.Sprintf("%s-%s-%s-static", TagPart(rev.Branch), rev.Short(), a))
@@ -96,20 +99,11 @@ func PlanTags(archs []string, rev *Revision, latest bool, extra []string) Tags {
 		t.Index = append(t.Index, TagPart(rev.Branch)+"-"+rev.Short())
 	}
 	for _, e := range extra {
-		if !contains(t.Index, e) {
+		if !slices.Contains(t.Index, e) {
 			t.Index = append(t.Index, e)
 		}
 	}
 	return t
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)

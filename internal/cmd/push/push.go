@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
@@ -76,7 +78,7 @@ index of those images and its tags (no build needed there).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "all", "x86_64 (amd64), aarch64 (arm64), a comma list, or all (the configured architectures)")
+	cli.ArchsFlag(cmd, &opts.Arch, "all", "architectures to push (all: the configured ones)")
 	fl.String("repo", "", "registry repository REGISTRY/NAMESPACE/NAME (config key repo)")
 	fl.StringArrayVar(&opts.Tags, "tag", nil, "extra tag for the index (repeatable)")
 	fl.BoolVar(&opts.Latest, "latest", false, "also tag latest when not on the default branch")
@@ -91,24 +93,6 @@ index of those images and its tags (no build needed there).`,
 	return cmd
 }
 
-// Archs parses --arch: a comma list of architectures or all.
-func Archs(flag string, configured []string) ([]string, error) {
-	if strings.TrimSpace(flag) == "" || strings.EqualFold(flag, "all") {
-		return configured, nil
-	}
-	var out []string
-	for _, a := range strings.Split(flag, ",") {
-		n, err := config.ParseArch(a)
-		if err != nil {
-			return nil, cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", flag)
-		}
-		if !contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
 func pushRun(ctx context.Context, opts *Options) error {
 	l, err := opts.Config()
 	if err != nil {
@@ -118,9 +102,12 @@ func pushRun(ctx context.Context, opts *Options) error {
 	if cfg.Repo == "" {
 		return cli.Usagef("no repository to push to: pass --repo REGISTRY/NAMESPACE/NAME or set repo in nixify.yaml (NIXIFY_REPO)")
 	}
-	archs, err := Archs(opts.Arch, cfg.Architectures)
+	archs, err := cli.ParseArchs(opts.Arch, cfg.Architectures)
 	if err != nil {
 		return err
+	}
+	if archs == nil {
+		archs = cfg.Architectures
 	}
 	for _, t := range opts.Tags {
 		if err := publish.ValidTag(t); err != nil {
@@ -201,7 +188,7 @@ func pushRun(ctx context.Context, opts *Options) error {
 }
 
 // report runs one publish step and prints its digest references (and, with --image-refs, writes them).
-func report(ctx context.Context, opts *Options, publishF func(context.Context, publish.Options) (*publish.Result, error), po publish.Options, archs []string) error {
+func report(ctx context.Context, opts *Options, publishF func(context.Context, publish.Options) (*publish.Result, error), po publish.Options, archs []arch.Arch) error {
 	var live *iostreams.Live
 	if !po.DryRun && archs != nil {
 		live = opts.IO.NewLive()
@@ -231,7 +218,7 @@ func report(ctx context.Context, opts *Options, publishF func(context.Context, p
 		if p.Ref == "" {
 			continue
 		}
-		what := p.Arch
+		what := p.Arch.String()
 		if what == "" {
 			what = "index"
 		}
@@ -242,11 +229,11 @@ func report(ctx context.Context, opts *Options, publishF func(context.Context, p
 }
 
 // newestBuild is when the newest of the architectures' recorded builds was made (zero if none).
-func newestBuild(store record.Store, archs []string) time.Time {
+func newestBuild(store record.Store, archs []arch.Arch) time.Time {
 	var newest time.Time
 	all, _ := store.All()
 	for _, b := range all {
-		if contains(archs, b.Arch) && b.BuiltAt.After(newest) {
+		if slices.Contains(archs, b.Arch) && b.BuiltAt.After(newest) {
 			newest = b.BuiltAt
 		}
 	}
@@ -296,13 +283,13 @@ func credentials(opts *Options) (*publish.Credentials, error) {
 }
 
 // progress draws one line per architecture: bytes uploaded of the total.
-func progress(live *iostreams.Live, archs []string) func(string, int64, int64) {
+func progress(live *iostreams.Live, archs []arch.Arch) func(arch.Arch, int64, int64) {
 	var mu sync.Mutex
-	state := map[string][2]int64{}
-	return func(arch string, done, total int64) {
+	state := map[arch.Arch][2]int64{}
+	return func(a arch.Arch, done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		state[arch] = [2]int64{done, total}
+		state[a] = [2]int64{done, total}
 		var lines []string
 		for _, a := range archs {
 			s, ok := state[a]
@@ -315,13 +302,4 @@ func progress(live *iostreams.Live, archs []string) func(string, int64, int64) {
 		}
 		live.Set(lines...)
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -61,9 +61,7 @@ checks its health and pushes multi-arch images to a registry.`,
 	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
 	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
 
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cli.UsageError(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
-	})
+	cmd.SetFlagErrorFunc(cli.FlagError)
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 

@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	healthcmd "github.com/nixify/nixify/internal/cmd/health"
 	"github.com/nixify/nixify/internal/config"
@@ -31,9 +31,9 @@ type Options struct {
 	Config func() (*config.Loaded, error)
 	Engine func() (engine.Engine, error)
 
-	Arch        string // empty: this machine's
-	Image       string // an image the engine holds
-	Tar         string // a docker-archive file
+	Arch        arch.Arch // empty: this machine's
+	Image       string    // an image the engine holds
+	Tar         string    // a docker-archive file
 	Env         []string
 	Replace     bool
 	ReplaceOwn  bool // replace only nixify's own container (up)
@@ -70,7 +70,7 @@ Exit codes: 0 healthy; 1 failed (no build, bad archive, container exists, port t
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "", "architecture of the image: x86_64 or aarch64 (default: this machine's)")
+	cli.ArchFlag(cmd, &opts.Arch, "architecture of the image")
 	fl.StringVar(&opts.Image, "image", "", "run this image the engine holds (name:tag or ID) instead of the last build")
 	fl.StringVar(&opts.Tar, "tar", "", "load and run this docker-archive (plain, gzip or zstd) instead of the last build")
 	fl.BoolVar(&opts.Replace, "replace", false, "replace a container of the same name")
@@ -101,12 +101,8 @@ func AddContainerFlags(f *cli.Factory, cmd *cobra.Command) {
 
 // Validate checks the flags before anything runs.
 func (o *Options) Validate() error {
-	if o.Arch != "" {
-		a, err := config.ParseArch(o.Arch)
-		if err != nil {
-			return cli.Usagef("invalid --arch %q: %v", o.Arch, err)
-		}
-		o.Arch = a
+	if err := cli.HostArchIfEmpty(&o.Arch); err != nil {
+		return err
 	}
 	if o.Image != "" && o.Tar != "" {
 		return cli.Usagef("--image and --tar both name an image: give one")
@@ -151,14 +147,6 @@ func redact(kv string) string {
 	return kv
 }
 
-// HostArch is this machine's architecture in Nix's spelling.
-func HostArch() string {
-	if runtime.GOARCH == "arm64" {
-		return "aarch64"
-	}
-	return "x86_64"
-}
-
 // Result is what run reports.
 type Result struct {
 	Container string           `json:"container"`
@@ -177,8 +165,8 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	cfg := l.Config
-	if opts.Arch == "" {
-		opts.Arch = HostArch()
+	if err := cli.HostArchIfEmpty(&opts.Arch); err != nil {
+		return err
 	}
 	eng, err := container.Connect(ctx, opts.Engine)
 	if err != nil {
@@ -299,7 +287,7 @@ func loadImage(ctx context.Context, opts *Options, eng engine.Engine, cfg config
 		if err != nil {
 			return container.Loaded{}, err
 		}
-		if want := config.GOARCH(opts.Arch); img.Architecture != "" && img.Architecture != want {
+		if want := opts.Arch.GOARCH(); img.Architecture != "" && img.Architecture != want {
 			return container.Loaded{}, cli.Usagef("image %q is for %s, not %s: pass --arch %s", opts.Image, img.Architecture, want, img.Architecture)
 		}
 		return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
@@ -19,10 +20,10 @@ type Options struct {
 	Run *runcmd.Options
 	IO  *iostreams.IOStreams
 	// Needed says whether the flake changed since the architecture's last build (build.Needed).
-	Needed func(ctx context.Context, arch string) (bool, string, error)
+	Needed func(ctx context.Context, a arch.Arch) (bool, string, error)
 	// Build brings the architecture's build record up to date; ErrNoBuilder when this nixify has
 	// no build command.
-	Build   func(ctx context.Context, arch string) error
+	Build   func(ctx context.Context, a arch.Arch) error
 	NoBuild bool
 	// Start runs the container and waits until healthy: runcmd.Run.
 	Start func(ctx context.Context, o *runcmd.Options) error
@@ -58,7 +59,7 @@ Exit codes: as ` + "`nixify run`" + `; a failed build exits 1.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&ro.Arch, "arch", "", "architecture: x86_64 or aarch64 (default: this machine's)")
+	cli.ArchFlag(cmd, &ro.Arch, "architecture to build and run")
 	fl.BoolVar(&opts.NoBuild, "no-build", false, "run the last build without building")
 	runcmd.AddStartFlags(cmd, ro)
 	runcmd.AddContainerFlags(f, cmd)
@@ -66,8 +67,8 @@ Exit codes: as ` + "`nixify run`" + `; a failed build exits 1.`,
 }
 
 func upRun(ctx context.Context, opts *Options) error {
-	if opts.Run.Arch == "" {
-		opts.Run.Arch = runcmd.HostArch()
+	if err := cli.HostArchIfEmpty(&opts.Run.Arch); err != nil {
+		return err
 	}
 	if !opts.NoBuild {
 		st := opts.IO.Styles()
@@ -92,8 +93,8 @@ func upRun(ctx context.Context, opts *Options) error {
 }
 
 // flakeChanged asks the build package whether the flake changed since arch's last build.
-func flakeChanged(f *cli.Factory) func(ctx context.Context, arch string) (bool, string, error) {
-	return func(ctx context.Context, arch string) (bool, string, error) {
+func flakeChanged(f *cli.Factory) func(ctx context.Context, a arch.Arch) (bool, string, error) {
+	return func(ctx context.Context, a arch.Arch) (bool, string, error) {
 		l, err := f.Config()
 		if err != nil {
 			return false, "", err
@@ -103,7 +104,7 @@ func flakeChanged(f *cli.Factory) func(ctx context.Context, arch string) (bool, 
 			return false, "", cli.Unavailable(err, nix.InstallHint+"; or run the last build with `nixify up --no-build`")
 		}
 		c := l.Config
-		need, reason, err := build.Needed(ctx, n, build.Options{Flake: c.Flake, Attr: c.Attr, Archs: []string{arch}, StateDir: c.StateDir})
+		need, reason, err := build.Needed(ctx, n, build.Options{Flake: c.Flake, Attr: c.Attr, Archs: []arch.Arch{a}, StateDir: c.StateDir})
 		if err != nil {
 			return false, "", cli.Failed(err, "")
 		}
@@ -113,13 +114,13 @@ func flakeChanged(f *cli.Factory) func(ctx context.Context, arch string) (bool, 
 
 // siblingBuild runs the `build` command registered beside up, so that up follows whatever build
 // does (and its flags) without a second copy of it.
-func siblingBuild(cmd *cobra.Command) func(ctx context.Context, arch string) error {
-	return func(ctx context.Context, arch string) error {
+func siblingBuild(cmd *cobra.Command) func(ctx context.Context, a arch.Arch) error {
+	return func(ctx context.Context, a arch.Arch) error {
 		b, _, err := cmd.Root().Find([]string{"build"})
 		if err != nil || b == nil || b == cmd.Root() || b.RunE == nil {
 			return ErrNoBuilder
 		}
-		if err := b.ParseFlags([]string{"--arch", arch}); err != nil {
+		if err := b.ParseFlags([]string{"--arch", a.String()}); err != nil {
 			return cli.UsageError(err)
 		}
 		b.SetContext(ctx)

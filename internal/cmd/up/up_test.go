@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -70,8 +71,8 @@ func TestUpBuildsOnlyWhenNeeded(t *testing.T) {
 			io, _, _, errOut := iostreams.Test()
 			var built, ran bool
 			o := &Options{IO: io, Run: &runcmd.Options{Arch: "x86_64"},
-				Needed: func(context.Context, string) (bool, string, error) { return c.need, "same", c.needErr },
-				Build:  func(context.Context, string) error { built = true; return c.buildErr },
+				Needed: func(context.Context, arch.Arch) (bool, string, error) { return c.need, "same", c.needErr },
+				Build:  func(context.Context, arch.Arch) error { built = true; return c.buildErr },
 				Start:  func(context.Context, *runcmd.Options) error { ran = true; return nil },
 			}
 			err := upRun(context.Background(), o)
