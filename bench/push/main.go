@@ -78,8 +78,11 @@ func main() {
 			defer img.Close()
 			ims = append(ims, publish.Image{Arch: a, Image: img.Image})
 		}
-		_, err := publish.Push(context.Background(), publish.Options{Repo: addr + "/nixify/img", Images: ims,
-			Tags: publish.PlanTags(archs, rev, true, nil), Annotations: publish.Annotations(nil, rev, os.Getenv, time.Unix(0, 0))})
+		pub, err := publish.New(addr + "/nixify/img")
+		must(err)
+		plan, err := pub.Plan(context.Background(), publish.Request{Images: ims, Rev: rev, Latest: true, Created: time.Unix(0, 0)})
+		must(err)
+		_, err = pub.Push(context.Background(), plan, nil)
 		must(err)
 		return time.Since(start)
 	}
@@ -97,7 +100,7 @@ func main() {
 
 	tRepush := push(cacheDir)
 	fmt.Printf("two architectures, 30 x 1 MB layers each (%s), local docker-registry:\n", "random bytes")
-	fmt.Printf("  nixify push (publish.Push, cold layer cache): %6d ms\n", tNixify.Milliseconds())
+	fmt.Printf("  nixify push (plan + push, cold layer cache)  : %6d ms\n", tNixify.Milliseconds())
 	fmt.Printf("  crane push x2 + crane index append:           %6d ms\n", tCrane.Milliseconds())
 	fmt.Printf("  nixify unchanged re-push (warm cache):        %6d ms\n", tRepush.Milliseconds())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/publish"
+	"github.com/nixify/nixify/internal/registryclient"
 )
 
 // faultyRegistry is go-containerregistry's in-process registry behind a handler that injects faults.
@@ -93,24 +94,30 @@ func openImages(t *testing.T) []publish.Image {
 
 var rev = &publish.Revision{Branch: "feature/x", Commit: "0123456789abcdef0123456789abcdef01234567", Default: true}
 
-func options(fr *faultyRegistry, ims []publish.Image) publish.Options {
-	return publish.Options{
-		Repo:        fr.repo(),
-		Images:      ims,
-		Tags:        publish.PlanTags(arch.All, rev, true, nil),
-		Annotations: publish.Annotations(map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify"}, rev, func(string) string { return "" }, time.Unix(1700000000, 0)),
-		Backoff:     remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4},
-		MaxWait:     50 * time.Millisecond,
+func request(ims []publish.Image) publish.Request {
+	return publish.Request{Images: ims, Rev: rev, Latest: true, Source: "https://github.com/nixify/nixify", Created: time.Unix(1700000000, 0)}
+}
+
+// push plans and pushes r to repo with a quick retry schedule.
+func push(repo string, r publish.Request, progress publish.Progress, opts ...registryclient.Option) (*publish.Result, error) {
+	opts = append([]registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4}),
+		registryclient.WithMaxWait(50 * time.Millisecond)}, opts...)
+	p, err := publish.New(repo, opts...)
+	if err != nil {
+		return nil, err
 	}
+	plan, err := p.Plan(context.Background(), r)
+	if err != nil {
+		return nil, err
+	}
+	return p.Push(context.Background(), plan, progress)
 }
 
 func TestPushAndRepushUploadsNothing(t *testing.T) {
 	fr := newRegistry(t)
 	ims := openImages(t)
 	var progressCalls atomic.Int64
-	o := options(fr, ims)
-	o.Progress = func(arch.Arch, int64, int64) { progressCalls.Add(1) }
-	res, err := publish.Push(context.Background(), o)
+	res, err := push(fr.repo(), request(ims), func(arch.Arch, int64, int64) { progressCalls.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +149,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 	}
 
 	before := fr.uploads.Load()
-	res2, err := publish.Push(context.Background(), options(fr, openImages(t)))
+	res2, err := push(fr.repo(), request(openImages(t)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +165,7 @@ func TestPushRefusesArchitectureMismatch(t *testing.T) {
 	fr := newRegistry(t)
 	ims := openImages(t)
 	ims[0].Arch, ims[1].Arch = "aarch64", "x86_64"
-	_, err := publish.Push(context.Background(), options(fr, ims))
+	_, err := push(fr.repo(), request(ims), nil)
 	if err == nil || !strings.Contains(err.Error(), "refusing to push the aarch64 image: its config says linux/amd64") {
 		t.Fatalf("err = %v", err)
 	}
@@ -222,7 +229,7 @@ func TestPushRetries(t *testing.T) {
 				}
 				return fault(k, w, r)
 			})
-			if _, err := publish.Push(context.Background(), options(fr, openImages(t))); err != nil {
+			if _, err := push(fr.repo(), request(openImages(t)), nil); err != nil {
 				t.Fatalf("push with %s: %v", name, err)
 			}
 			if name == "connection dropped mid-blob" && dropped.Load() != 2 {
@@ -245,7 +252,7 @@ func TestPushFailureTagsNothing(t *testing.T) {
 		}
 		return false
 	})
-	_, err := publish.Push(context.Background(), options(fr, openImages(t)))
+	_, err := push(fr.repo(), request(openImages(t)), nil)
 	if err == nil || !strings.Contains(err.Error(), "push the index") {
 		t.Fatalf("err = %v", err)
 	}
@@ -262,9 +269,7 @@ func TestPushUnauthorized(t *testing.T) {
 		io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
 		return true
 	})
-	o := options(fr, openImages(t))
-	o.Credentials = &publish.Credentials{Username: "ci", Password: "s3cret-value"}
-	_, err := publish.Push(context.Background(), o)
+	_, err := push(fr.repo(), request(openImages(t)), nil, registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "s3cret-value"}))
 	if err == nil {
 		t.Fatal("push succeeded against a registry refusing everyone")
 	}
@@ -291,14 +296,13 @@ func TestSplitPushThenIndex(t *testing.T) {
 	ims := openImages(t)
 	var refs []string
 	for _, im := range ims {
-		o := options(fr, []publish.Image{im})
-		o.Tags = publish.PlanTags([]arch.Arch{im.Arch}, rev, true, nil)
-		o.NoIndex = true
-		res, err := publish.Push(context.Background(), o)
+		r := request([]publish.Image{im})
+		r.NoIndex = true
+		res, err := push(fr.repo(), r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Index.Ref != "" || len(res.Refs()) != 1 {
+		if res.Index != nil || len(res.Refs()) != 1 {
 			t.Fatalf("no-index push returned %+v", res)
 		}
 		refs = append(refs, res.Refs()...)
@@ -309,9 +313,9 @@ func TestSplitPushThenIndex(t *testing.T) {
 		}
 	}
 
-	o := options(fr, nil)
-	o.Refs = refs
-	res, err := publish.PushIndex(context.Background(), o)
+	r := request(nil)
+	r.Refs = refs
+	res, err := push(fr.repo(), r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +324,7 @@ func TestSplitPushThenIndex(t *testing.T) {
 		t.Errorf("tags %q, want %q", got, want)
 	}
 	// The same images and annotations give the same index as a one-shot push.
-	whole, err := publish.Push(context.Background(), options(fr, openImages(t)))
+	whole, err := push(fr.repo(), request(openImages(t)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,12 +332,12 @@ func TestSplitPushThenIndex(t *testing.T) {
 		t.Errorf("split index %s, one-shot index %s", res.Index.Digest, whole.Index.Digest)
 	}
 
-	o.Refs = []string{refs[0], refs[0]}
-	if _, err := publish.PushIndex(context.Background(), o); err == nil || !strings.Contains(err.Error(), "two images for linux/") {
+	r.Refs = []string{refs[0], refs[0]}
+	if _, err := push(fr.repo(), r, nil); err == nil || !strings.Contains(err.Error(), "two images for linux/") {
 		t.Errorf("duplicate platform: %v", err)
 	}
-	o.Refs = []string{"example.com/other/repo@" + strings.Split(refs[0], "@")[1]}
-	if _, err := publish.PushIndex(context.Background(), o); err == nil || !strings.Contains(err.Error(), "is not in") {
+	r.Refs = []string{"example.com/other/repo@" + strings.Split(refs[0], "@")[1]}
+	if _, err := push(fr.repo(), r, nil); err == nil || !strings.Contains(err.Error(), "is not in") {
 		t.Errorf("foreign repository: %v", err)
 	}
 }
