@@ -46,6 +46,7 @@ type Result struct {
 // Run builds every architecture of o concurrently (one nix process each, one event stream) and
 // records each result. It needs nix: see nix.Find.
 func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
+	n = readOnlyLock(n)
 	plans, err := Choose(ctx, n, o)
 	if err != nil {
 		return nil, err
@@ -187,6 +188,7 @@ func outputKind(p string) (record.Kind, error) {
 // Needed reports whether the flake changed since the last build of each architecture, or
 // whether one has no usable build; reason says why in a few words. `nixify up` calls it.
 func Needed(ctx context.Context, n *nix.Nix, o Options) (bool, string, error) {
+	n = readOnlyLock(n)
 	store := record.Store{Dir: o.StateDir}
 	var last []record.Build
 	for _, a := range o.Archs {

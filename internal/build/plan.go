@@ -62,6 +62,7 @@ func (e *NoWayError) Hint() string {
 // emulation declared in extra-platforms and backed by binfmt, or a remote builder), otherwise the
 // flake's cross output. Nix is only asked about its settings when an architecture is foreign.
 func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
+	n = readOnlyLock(n)
 	host := o.HostSystem
 	if host == "" {
 		host = arch.HostSystem()

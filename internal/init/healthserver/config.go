@@ -3,11 +3,12 @@ package healthserver
 import (
 	"fmt"
 	"net"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nixify/nixify/internal/version"
 )
 
 // Known services, in the order they are shown.
@@ -125,7 +126,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 
 	cfg := Config{
 		Name:    "nixify",
-		Version: buildVersion(),
+		Version: version.Get().Version,
 		Redis: RedisTarget{
 			Host: host("REDIS_HOST", "127.0.0.1"), Port: port("REDIS_PORT", "6379"),
 			Password: getenv("REDIS_PASSWORD"),
@@ -185,12 +186,4 @@ func parseServices(v string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// buildVersion is the main module's version as the Go toolchain recorded it, or "dev".
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
