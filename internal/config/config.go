@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -35,6 +36,7 @@ type Config struct {
 	DockerHost    string      `json:"docker_host"`
 	StateDir      string      `json:"state_dir"`
 	Env           []string    `json:"env"`
+	Publish       []Publish   `json:"publish"`
 }
 
 // Key describes one setting: its name in the file, its default and what it means.
@@ -58,6 +60,7 @@ var Keys = []Key{
 	{"docker_host", "", "Docker engine endpoint; empty means DOCKER_HOST, then the current docker context"},
 	{"state_dir", ".nixify", "where build records are kept (relative to the working directory)"},
 	{"env", []string{}, "environment for the container, KEY=VALUE items (run --env adds and overrides)"},
+	{"publish", []string{}, "services published on the host: postgres, redis, s3 or all, each optionally NAME=HOSTPORT"},
 }
 
 // Source says where a value came from.
@@ -297,6 +300,15 @@ func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
 	}
 	if len(c.Architectures) == 0 {
 		return c, bad("architectures", "", "at least one of "+arch.Accepted)
+	}
+	publish := v.GetStringSlice("publish")
+	if len(publish) == 1 && strings.Contains(publish[0], ",") { // from the environment: "postgres,redis"
+		publish = strings.Split(publish[0], ",")
+	}
+	if c.Publish, err = ParsePublish(publish); err != nil {
+		var pe *PublishError
+		errors.As(err, &pe)
+		return c, bad("publish", pe.Item, pe.Accepted)
 	}
 	c.Env = nil
 	for _, kv := range v.GetStringSlice("env") {

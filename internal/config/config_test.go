@@ -177,3 +177,35 @@ func TestEnvItems(t *testing.T) {
 		t.Fatalf("secret in error or no error: %v", err)
 	}
 }
+
+func TestPublish(t *testing.T) {
+	got, err := ParsePublish([]string{"redis,postgres=15432", "s3", "postgres"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].String() != "postgres=15432" || got[1].String() != "redis" || got[2].String() != "s3" {
+		t.Fatalf("got %v", got)
+	}
+	if all, _ := ParsePublish([]string{"all", "redis=1"}); len(all) != 3 || all[1].HostPort != 1 {
+		t.Fatalf("all: %v", all)
+	}
+	for _, bad := range []string{"mysql", "postgres=0", "redis=70000", "all=5", "postgres=x"} {
+		if _, err := ParsePublish([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "publish: [postgres, redis=16379]\n")
+	l, err := Load(Options{WorkDir: dir, Getenv: env(nil)})
+	if err != nil || len(l.Config.Publish) != 2 || l.Config.Publish[1].HostPort != 16379 {
+		t.Fatalf("file: %+v %v", l, err)
+	}
+	l, err = Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_PUBLISH": "s3,redis"})})
+	if err != nil || len(l.Config.Publish) != 2 || l.Config.Publish[0].Service != "redis" {
+		t.Fatalf("env: %+v %v", l, err)
+	}
+	_, err = Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_PUBLISH": "pg"})})
+	if err == nil || !strings.Contains(err.Error(), `invalid publish "pg" (env NIXIFY_PUBLISH): accepted: postgres`) {
+		t.Fatalf("bad env: %v", err)
+	}
+}

@@ -183,3 +183,12 @@ func humanDuration(d time.Duration) string {
 	}
 	return d.Round(time.Second).String()
 }
+
+// Step builds one architecture as `nixify build --arch ARCH` does. The root command hands it to
+// commands that build first (up), so that no command imports another or runs one through the
+// command tree.
+func Step(f *cli.Factory) func(ctx context.Context, a arch.Arch) error {
+	return func(ctx context.Context, a arch.Arch) error {
+		return buildRun(ctx, &Options{IO: f.IO, Config: f.Config, Nix: nix.Find, Arch: a.String()})
+	}
+}
