@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
 	nixclosure "github.com/nixify/nixify/internal/closure"
@@ -30,7 +32,7 @@ type ArchDiff struct {
 // removed and changed (with versions), per-layer sizes and the total. With no source it compares
 // the last two builds of each architecture from their closure records; with two, any two image
 // sources info reads (names and versions then come from the store paths their layers name).
-func diffRun(ctx context.Context, opts *Options, archs []string, sources []string) error {
+func diffRun(ctx context.Context, opts *Options, archs []arch.Arch, sources []string) error {
 	var rep DiffReport
 	var err error
 	switch len(sources) {
@@ -51,7 +53,7 @@ func diffRun(ctx context.Context, opts *Options, archs []string, sources []strin
 	return nil
 }
 
-func diffBuilds(opts *Options, archs []string) (DiffReport, error) {
+func diffBuilds(opts *Options, archs []arch.Arch) (DiffReport, error) {
 	l, err := opts.Config()
 	if err != nil {
 		return DiffReport{}, err
@@ -63,7 +65,7 @@ func diffBuilds(opts *Options, archs []string) (DiffReport, error) {
 	rep := DiffReport{Diffs: []ArchDiff{}}
 	var short []string
 	for _, a := range archs {
-		hist, err := store.History(a)
+		hist, err := store.History(a.String())
 		if err != nil {
 			return rep, cli.Failed(err, "")
 		}
@@ -71,7 +73,7 @@ func diffBuilds(opts *Options, archs []string) (DiffReport, error) {
 			short = append(short, fmt.Sprintf("%s has %d", a, len(hist)))
 			continue
 		}
-		rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a, Old: hist[1].OutPath, New: hist[0].OutPath, Diff: nixclosure.Compare(hist[1], hist[0])})
+		rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a.String(), Old: hist[1].OutPath, New: hist[0].OutPath, Diff: nixclosure.Compare(hist[1], hist[0])})
 	}
 	if len(rep.Diffs) == 0 {
 		return rep, cli.Failed(fmt.Errorf("no two recorded builds to compare (%s)", strings.Join(short, ", ")),
@@ -80,7 +82,7 @@ func diffBuilds(opts *Options, archs []string) (DiffReport, error) {
 	return rep, nil
 }
 
-func diffSources(ctx context.Context, opts *Options, archs []string, oldSrc, newSrc string) (DiffReport, error) {
+func diffSources(ctx context.Context, opts *Options, archs []arch.Arch, oldSrc, newSrc string) (DiffReport, error) {
 	side := func(src string) (map[string]*nixclosure.Closure, map[string]string, error) {
 		o := *opts
 		o.Source = src
@@ -91,15 +93,15 @@ func diffSources(ctx context.Context, opts *Options, archs []string, oldSrc, new
 		defer set.Close()
 		byArch, names := map[string]*nixclosure.Closure{}, map[string]string{}
 		for _, img := range set.Images {
-			if len(archs) > 0 && img.Arch != "" && !contains(archs, img.Arch) {
+			if len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch) {
 				continue
 			}
 			inf, err := image.Describe(img)
 			if err != nil {
 				return nil, nil, cli.Failed(err, "")
 			}
-			arch := image.NixArch(inf.Architecture)
-			byArch[arch], names[arch] = nixclosure.FromLayers(nixclosure.Layers(inf)), img.Source
+			a := arch.FromOCI(inf.Architecture).String()
+			byArch[a], names[a] = nixclosure.FromLayers(nixclosure.Layers(inf)), img.Source
 		}
 		return byArch, names, nil
 	}
@@ -112,7 +114,8 @@ func diffSources(ctx context.Context, opts *Options, archs []string, oldSrc, new
 		return DiffReport{}, err
 	}
 	rep := DiffReport{Diffs: []ArchDiff{}}
-	for _, a := range []string{"x86_64", "aarch64"} {
+	for _, known := range arch.All {
+		a := known.String()
 		o, n := olds[a], news[a]
 		if o == nil || n == nil {
 			continue

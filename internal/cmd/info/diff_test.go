@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/config"
@@ -23,7 +24,7 @@ func TestDiffOfTwoBuildsNamesTheChangedVersion(t *testing.T) {
 	ref, dir := buildtest.Flake(t)
 	state := t.TempDir()
 	ctx := context.Background()
-	o := build.Options{Flake: ref, Attr: buildtest.App, Archs: []string{"x86_64"}, StateDir: state, HostSystem: "x86_64-linux"}
+	o := build.Options{Flake: ref, Attr: buildtest.App, Archs: []arch.Arch{arch.X86_64}, StateDir: state, HostSystem: "x86_64-linux"}
 	first, err := build.Run(ctx, n, o)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestDiffOfTwoBuildsNamesTheChangedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: state, Architectures: []string{"x86_64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: state, Architectures: []arch.Arch{arch.X86_64}}}, nil
 	}
 	for _, sources := range [][]string{nil, {first[0].Record.OutPath, second[0].Record.OutPath}} {
 		ios, _, out, _ := iostreams.Test()
@@ -74,7 +75,7 @@ func TestDiffOfTwoBuildsNamesTheChangedVersion(t *testing.T) {
 		t.Errorf("--diff with one source: %v", err)
 	}
 	empty := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: t.TempDir(), Architectures: []string{"x86_64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: t.TempDir(), Architectures: []arch.Arch{arch.X86_64}}}, nil
 	}
 	if err := infoRun(ctx, &Options{IO: ios, Config: empty, Diff: true}); err == nil || !strings.Contains(err.Error(), "no two recorded builds") {
 		t.Errorf("--diff without builds: %v", err)

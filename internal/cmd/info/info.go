@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
@@ -73,7 +75,7 @@ and the total; without sources it compares the last two builds of each architect
 			return infoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Arch, "arch", "", "x86_64 (amd64), aarch64 (arm64), a comma list, or all; default: all there are")
+	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to show (default and all: every one there is)")
 	cmd.Flags().BoolVar(&opts.Diff, "diff", false, "compare two images (OLD NEW), or the last two builds: packages added, removed, changed, layer sizes")
 	return cmd
 }
@@ -87,15 +89,10 @@ type Report struct {
 }
 
 func infoRun(ctx context.Context, opts *Options) error {
-	var archs []string
-	if opts.Arch != "" && opts.Arch != "all" {
-		for _, a := range strings.Split(opts.Arch, ",") {
-			n, err := config.ParseArch(a)
-			if err != nil {
-				return cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", opts.Arch)
-			}
-			archs = append(archs, n)
-		}
+	// all means every architecture there is: nil, like no --arch.
+	archs, err := cli.ParseArchs(opts.Arch, nil)
+	if err != nil {
+		return err
 	}
 	if opts.Diff {
 		return diffRun(ctx, opts, archs, opts.DiffSources)
@@ -107,7 +104,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 	defer set.Close()
 	rep := Report{Index: set.Index}
 	for _, img := range set.Images {
-		if len(archs) > 0 && img.Arch != "" && !contains(archs, img.Arch) {
+		if len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch) {
 			continue
 		}
 		inf, err := image.Describe(img)
@@ -117,7 +114,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 		rep.Images = append(rep.Images, inf)
 	}
 	if len(rep.Images) == 0 {
-		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(archs, ", ")), "")
+		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")), "")
 	}
 	rep.Attached = attachments(ctx, set, archs)
 	if opts.IO.WantsJSON() {
@@ -128,7 +125,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func open(ctx context.Context, opts *Options, archs []string) (*image.Set, error) {
+func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, error) {
 	src := opts.Source
 	if src == "" {
 		l, err := opts.Config()
@@ -212,13 +209,4 @@ func isScript(p string, st os.FileInfo) bool {
 	head := make([]byte, 2)
 	n, _ := f.Read(head)
 	return bytes.Equal(head[:n], []byte("#!"))
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

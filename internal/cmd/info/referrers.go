@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/referrer"
@@ -22,7 +23,7 @@ type Attachments struct {
 
 // attachments lists what is attached to each registry image of the set. A registry that refuses
 // the listing does not fail `info`: the error is reported with the image.
-func attachments(ctx context.Context, set *image.Set, archs []string) []Attachments {
+func attachments(ctx context.Context, set *image.Set, archs []arch.Arch) []Attachments {
 	var out []Attachments
 	for _, img := range set.Images {
 		if img.Kind != image.FromRegistry || img.Image == nil || (len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch)) {
@@ -37,7 +38,7 @@ func attachments(ctx context.Context, set *image.Set, archs []string) []Attachme
 			continue
 		}
 		subject := ref.Context().Digest(d.String())
-		a := Attachments{Image: subject.String(), Arch: img.Arch, Referrers: []referrer.Attached{}}
+		a := Attachments{Image: subject.String(), Arch: img.Arch.String(), Referrers: []referrer.Attached{}}
 		client, err := registryclient.ForRepository(ref.Context())
 		if err == nil {
 			var list []referrer.Attached

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/nixify/nixify/internal/build"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/closure"
 	"github.com/nixify/nixify/internal/config"
@@ -28,10 +28,10 @@ type Options struct {
 	IO     *iostreams.IOStreams
 	Config func() (*config.Loaded, error)
 
-	Image      string // empty: the last build
-	Format     string // cyclonedx or spdx
-	Arch       string // which architecture's image
-	Provenance bool   // the in-toto statement instead of the SBOM
+	Image      string    // empty: the last build
+	Format     string    // cyclonedx or spdx
+	Arch       arch.Arch // which architecture's image; empty: the only one there is, else this host's
+	Provenance bool      // the in-toto statement instead of the SBOM
 
 	// Client adds registry client options (tests).
 	Client []registryclient.Option
@@ -73,7 +73,7 @@ system, builder, derivation, times, and the GitHub Actions run that built it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", sbom.CycloneDX, "cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON)")
-	fl.StringVar(&opts.Arch, "arch", "", "x86_64 (amd64) or aarch64 (arm64); default: the only one there is, else this host's")
+	cli.ArchFlag(cmd, &opts.Arch, "which architecture's image (with an index or several builds)")
 	fl.BoolVar(&opts.Provenance, "provenance", false, "print the in-toto SLSA provenance statement instead of the SBOM")
 	return cmd
 }
@@ -83,20 +83,12 @@ func sbomRun(ctx context.Context, opts *Options) error {
 	if format != sbom.CycloneDX && format != sbom.SPDX {
 		return cli.Usagef("invalid --format %q: accepted: cyclonedx, spdx", opts.Format)
 	}
-	arch := ""
-	if opts.Arch != "" {
-		a, err := config.ParseArch(opts.Arch)
-		if err != nil {
-			return cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64)", opts.Arch)
-		}
-		arch = a
-	}
 	var doc []byte
 	var err error
 	if opts.Image == "" {
-		doc, err = fromBuild(opts, format, arch)
+		doc, err = fromBuild(opts, format, opts.Arch)
 	} else if image.LooksRemote(opts.Image) {
-		doc, err = fromRegistry(ctx, opts, format, arch)
+		doc, err = fromRegistry(ctx, opts, format, opts.Arch)
 	} else {
 		return cli.Usagef("%q is not a registry reference: nixify sbom reads the last build (no argument) or a pushed image (REGISTRY/REPO[:TAG])", opts.Image)
 	}
@@ -110,28 +102,30 @@ func sbomRun(ctx context.Context, opts *Options) error {
 }
 
 // fromBuild makes the document of the last build of arch from its closure record.
-func fromBuild(opts *Options, format, arch string) ([]byte, error) {
+func fromBuild(opts *Options, format string, a arch.Arch) ([]byte, error) {
 	l, err := opts.Config()
 	if err != nil {
 		return nil, err
 	}
 	store := record.Store{Dir: l.Config.StateDir}
-	if arch == "" {
-		arch = defaultArch(store)
+	if a == "" {
+		if a, err = defaultArch(store); err != nil {
+			return nil, err
+		}
 	}
-	b, err := store.Latest(arch)
+	b, err := store.Latest(a)
 	if err != nil {
 		if errors.Is(err, record.ErrNoBuild) {
-			return nil, cli.Failed(err, "build it first: nixify build --arch "+arch)
+			return nil, cli.Failed(err, "build it first: nixify build --arch "+a.String())
 		}
 		return nil, cli.Failed(err, "")
 	}
 	if b.Closure == "" {
-		return nil, cli.Failed(fmt.Errorf("the last %s build has no closure record (built by an older nixify)", arch), "build again: nixify build --arch "+arch)
+		return nil, cli.Failed(fmt.Errorf("the last %s build has no closure record (built by an older nixify)", a), "build again: nixify build --arch "+a.String())
 	}
 	c, err := closure.Load(b.Closure)
 	if err != nil {
-		return nil, cli.Failed(err, "build again: nixify build --arch "+arch)
+		return nil, cli.Failed(err, "build again: nixify build --arch "+a.String())
 	}
 	subject := sbom.Subject{Name: imageName(b, l.Config.Image), Digest: b.ConfigDigest}
 	if opts.Provenance {
@@ -141,11 +135,12 @@ func fromBuild(opts *Options, format, arch string) ([]byte, error) {
 }
 
 // defaultArch is the architecture of the only recorded build, or else this host's.
-func defaultArch(store record.Store) string {
+func defaultArch(store record.Store) (arch.Arch, error) {
 	if all, _ := store.All(); len(all) == 1 {
-		return all[0].Arch
+		return all[0].Arch, nil
 	}
-	return strings.TrimSuffix(build.HostSystem(), "-linux")
+	var a arch.Arch
+	return a, cli.HostArchIfEmpty(&a)
 }
 
 // imageName is the name the build's archive carries, without its tag, or the configured one.
@@ -158,7 +153,7 @@ func imageName(b record.Build, configured string) string {
 }
 
 // fromRegistry reads back the document attached to the image (of arch) at the reference.
-func fromRegistry(ctx context.Context, opts *Options, format, arch string) ([]byte, error) {
+func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch) ([]byte, error) {
 	ref, err := name.ParseReference(opts.Image)
 	if err != nil {
 		return nil, cli.Usagef("invalid image reference %q: %v", opts.Image, err)
@@ -172,7 +167,7 @@ func fromRegistry(ctx context.Context, opts *Options, format, arch string) ([]by
 		return nil, explain(ctx, client, "read "+opts.Image, err)
 	}
 	defer set.Close()
-	img, err := pick(set, arch)
+	img, err := pick(set, a)
 	if err != nil {
 		return nil, err
 	}
@@ -200,20 +195,20 @@ func fromRegistry(ctx context.Context, opts *Options, format, arch string) ([]by
 
 // pick chooses the image of arch in a set: the only one, or the one filed under arch (this
 // host's when arch is empty).
-func pick(set *image.Set, arch string) (*image.Image, error) {
-	if len(set.Images) == 1 && (arch == "" || set.Images[0].Arch == "" || set.Images[0].Arch == arch) {
+func pick(set *image.Set, a arch.Arch) (*image.Image, error) {
+	if len(set.Images) == 1 && (a == "" || set.Images[0].Arch == "" || set.Images[0].Arch == a) {
 		return set.Images[0], nil
 	}
-	want := arch
-	if want == "" {
-		want = strings.TrimSuffix(build.HostSystem(), "-linux")
+	want := a
+	if err := cli.HostArchIfEmpty(&want); err != nil {
+		return nil, err
 	}
 	var have []string
 	for _, img := range set.Images {
 		if img.Arch == want {
 			return img, nil
 		}
-		have = append(have, img.Arch)
+		have = append(have, img.Arch.String())
 	}
 	return nil, cli.Usagef("the index has no %s image (it has %s): pass --arch", want, strings.Join(have, ", "))
 }
