@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -38,7 +40,7 @@ func TestDefaults(t *testing.T) {
 	}
 	c := l.Config
 	if c.Port != 8080 || c.Flake != "." || c.Attr != "docker-image-static" || c.Image != "nixify-health-check" ||
-		c.Bind != "127.0.0.1" || strings.Join(c.Architectures, ",") != "x86_64,aarch64" {
+		c.Bind != "127.0.0.1" || strings.Join(arch.Strings(c.Architectures), ",") != "x86_64,aarch64" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if l.Origins["port"].Source != FromDefault || l.File != "" {
@@ -59,7 +61,7 @@ func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
 	if c.Port != 9200 || c.Image != "from-env" || c.Container != "c-file" || c.Volume != "nixify-data" {
 		t.Fatalf("merged: %+v", c)
 	}
-	if strings.Join(c.Architectures, ",") != "aarch64" {
+	if strings.Join(arch.Strings(c.Architectures), ",") != "aarch64" {
 		t.Fatalf("architectures alias not normalized: %v", c.Architectures)
 	}
 	want := map[string]Origin{
@@ -106,7 +108,7 @@ func TestUserConfigDirIsSecondChoice(t *testing.T) {
 
 func TestArchitecturesFromEnvironmentList(t *testing.T) {
 	l, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ARCHITECTURES": "amd64,arm64"})})
-	if err != nil || strings.Join(l.Config.Architectures, ",") != "x86_64,aarch64" {
+	if err != nil || strings.Join(arch.Strings(l.Config.Architectures), ",") != "x86_64,aarch64" {
 		t.Fatalf("%+v %v", l, err)
 	}
 }

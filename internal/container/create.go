@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
 )
@@ -19,7 +20,7 @@ import (
 type Spec struct {
 	Name    string // container name
 	ImageID string // sha256:... as Load returned it
-	Arch    string // x86_64 or aarch64
+	Arch    arch.Arch
 	Volume  string // named volume mounted on /data
 	Bind    string // host address of the published ports
 	Port    int    // host port of the health server
@@ -230,13 +231,13 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	}
 	platform := ""
 	if s.Arch != "" {
-		platform = "linux/" + config.GOARCH(s.Arch)
+		platform = s.Arch.Platform()
 	}
 	return eng.ContainerCreate(ctx, engine.ContainerSpec{
 		Name:  s.Name,
 		Image: s.ImageID,
 		Labels: map[string]string{
-			LabelManaged: "true", LabelConfigDigest: s.ImageID, LabelArch: s.Arch,
+			LabelManaged: "true", LabelConfigDigest: s.ImageID, LabelArch: s.Arch.String(),
 			LabelVolume: s.Volume, LabelVersion: s.Version,
 		},
 		Env:         append([]string{"APP_PORT=" + strconv.Itoa(HealthPort)}, s.Env...),

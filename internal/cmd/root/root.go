@@ -25,6 +25,7 @@ import (
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
 	rediscmd "github.com/nixify/nixify/internal/cmd/rediscli"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
+	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
 	startcmd "github.com/nixify/nixify/internal/cmd/start"
 	statuscmd "github.com/nixify/nixify/internal/cmd/status"
 	stopcmd "github.com/nixify/nixify/internal/cmd/stop"
@@ -67,9 +68,7 @@ checks its health and pushes multi-arch images to a registry.`,
 	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
 	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
 
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cli.UsageError(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
-	})
+	cmd.SetFlagErrorFunc(cli.FlagError)
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 
@@ -112,6 +111,7 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),
+		sbomcmd.NewCmdSBOM(f, nil),
 	}
 }
 

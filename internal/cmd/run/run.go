@@ -53,7 +53,7 @@ engine cannot be reached; 130 interrupted.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "", "architecture of the image: x86_64 or aarch64 (default: this machine's)")
+	cli.ArchFlag(cmd, &opts.Arch, "architecture of the image")
 	fl.StringVar(&opts.Image, "image", "", "run this image the engine holds (name:tag or ID) instead of the last build")
 	fl.StringVar(&opts.Tar, "tar", "", "load and run this docker-archive (plain, gzip or zstd) instead of the last build")
 	fl.BoolVar(&opts.Replace, "replace", false, "replace a container of the same name (the data volume is kept)")

@@ -16,6 +16,7 @@ func parse(t *testing.T, args ...string) (*Options, error) {
 	var got *Options
 	cmd := NewCmdRun(f, func(o *Options) error { got = o; return nil })
 	cmd.SetArgs(args)
+	cmd.SetFlagErrorFunc(cli.FlagError)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	err := cmd.Execute()
 	return got, err
@@ -33,7 +34,8 @@ func TestFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--arch", "mips"}, `invalid --arch "mips": accepted: x86_64`},
+		{[]string{"--arch", "mips"}, `invalid argument "mips" for "--arch" flag: unknown architecture "mips": accepted: x86_64 (alias amd64), aarch64 (alias arm64)`},
+		{[]string{"--arch", "all"}, `this command runs one image`},
 		{[]string{"--image", "a", "--tar", "b"}, "--image and --tar both name an image"},
 		{[]string{"-e", "NOVALUE"}, `invalid --env "NOVALUE": accepted: KEY=VALUE`},
 		{[]string{"-e", "=x"}, `invalid --env "=x"`},

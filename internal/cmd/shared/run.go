@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
@@ -26,9 +26,9 @@ type RunOptions struct {
 	Config func() (*config.Loaded, error)
 	Engine func() (engine.Engine, error)
 
-	Arch        string // empty: this machine's
-	Image       string // an image the engine holds
-	Tar         string // a docker-archive file
+	Arch        arch.Arch // empty: this machine's
+	Image       string    // an image the engine holds
+	Tar         string    // a docker-archive file
 	Env         []string
 	Replace     bool
 	ReplaceOwn  bool // replace only nixify's own container (up)
@@ -57,12 +57,8 @@ func AddRunFlags(f *cli.Factory, cmd *cobra.Command, o *RunOptions) {
 
 // Validate checks the flags before anything runs.
 func (o *RunOptions) Validate() error {
-	if o.Arch != "" {
-		a, err := config.ParseArch(o.Arch)
-		if err != nil {
-			return cli.Usagef("invalid --arch %q: %v", o.Arch, err)
-		}
-		o.Arch = a
+	if err := cli.HostArchIfEmpty(&o.Arch); err != nil {
+		return err
 	}
 	if o.Image != "" && o.Tar != "" {
 		return cli.Usagef("--image and --tar both name an image: give one")
@@ -107,14 +103,6 @@ func redact(kv string) string {
 	return kv
 }
 
-// HostArch is this machine's architecture in Nix's spelling.
-func HostArch() string {
-	if runtime.GOARCH == "arm64" {
-		return "aarch64"
-	}
-	return "x86_64"
-}
-
 // Run makes sure the engine holds the image, checks everything that can be checked, then creates
 // (or starts again, or replaces) the container, starts it and waits until it is healthy.
 func Run(ctx context.Context, o *RunOptions) error {
@@ -123,8 +111,8 @@ func Run(ctx context.Context, o *RunOptions) error {
 		return err
 	}
 	cfg := l.Config
-	if o.Arch == "" {
-		o.Arch = HostArch()
+	if err := cli.HostArchIfEmpty(&o.Arch); err != nil {
+		return err
 	}
 	eng, err := container.Connect(ctx, o.Engine)
 	if err != nil {
@@ -202,7 +190,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 		if err != nil {
 			return container.Loaded{}, EngineError(err)
 		}
-		if want := config.GOARCH(o.Arch); img.Architecture != "" && img.Architecture != want {
+		if want := o.Arch.GOARCH(); img.Architecture != "" && img.Architecture != want {
 			return container.Loaded{}, cli.Usagef("image %q is for %s, not %s: pass --arch %s", o.Image, img.Architecture, want, img.Architecture)
 		}
 		return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
@@ -242,7 +230,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	}
 	// The name stays after the container that used the image is replaced, so clean --images finds
 	// what nixify loaded; it is a name, so removing it never removes an image another name holds.
-	if err := container.NameLoaded(ctx, eng, cfg.Image, o.Arch, loaded.ImageID); err != nil {
+	if err := container.NameLoaded(ctx, eng, cfg.Image, o.Arch.String(), loaded.ImageID); err != nil {
 		return loaded, EngineError(err)
 	}
 	return loaded, nil

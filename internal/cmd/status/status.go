@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
@@ -74,7 +75,7 @@ type Status struct {
 
 // Build is the recorded build the image came from.
 type Build struct {
-	Arch          string    `json:"arch"`
+	Arch          arch.Arch `json:"arch"`
 	Flake         string    `json:"flake"`
 	FlakeRevision string    `json:"flakeRevision,omitempty"`
 	BuiltAt       time.Time `json:"builtAt,omitzero"`

@@ -6,6 +6,7 @@ package up
 import (
 	"context"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
@@ -19,10 +20,10 @@ type Options struct {
 	Run *shared.RunOptions
 	IO  *iostreams.IOStreams
 	// Needed says whether the flake changed since the architecture's last build (build.Needed).
-	Needed func(ctx context.Context, arch string) (bool, string, error)
+	Needed func(ctx context.Context, a arch.Arch) (bool, string, error)
 	// Build brings the architecture's build record up to date; nil when this nixify has no build
 	// step, and up then runs the last build.
-	Build   func(ctx context.Context, arch string) error
+	Build   func(ctx context.Context, a arch.Arch) error
 	NoBuild bool
 	// Start runs the container and waits until healthy: shared.Run.
 	Start func(ctx context.Context, o *shared.RunOptions) error
@@ -30,7 +31,7 @@ type Options struct {
 
 // NewCmdUp wires the command with the build step to use (nil: none); runF replaces the run
 // function in tests.
-func NewCmdUp(f *cli.Factory, buildStep func(ctx context.Context, arch string) error, runF func(*Options) error) *cobra.Command {
+func NewCmdUp(f *cli.Factory, buildStep func(ctx context.Context, a arch.Arch) error, runF func(*Options) error) *cobra.Command {
 	ro := &shared.RunOptions{IO: f.IO, Config: f.Config, Engine: f.Engine, ReplaceOwn: true}
 	opts := &Options{Run: ro, IO: f.IO, Needed: flakeChanged(f), Build: buildStep, Start: shared.Run}
 	cmd := &cobra.Command{
@@ -57,15 +58,15 @@ Exit codes: as ` + "`nixify run`" + `; a failed build exits 1.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&ro.Arch, "arch", "", "architecture: x86_64 or aarch64 (default: this machine's)")
+	cli.ArchFlag(cmd, &ro.Arch, "architecture to build and run")
 	fl.BoolVar(&opts.NoBuild, "no-build", false, "run the last build without building")
 	shared.AddRunFlags(f, cmd, ro)
 	return cmd
 }
 
 func upRun(ctx context.Context, opts *Options) error {
-	if opts.Run.Arch == "" {
-		opts.Run.Arch = shared.HostArch()
+	if err := cli.HostArchIfEmpty(&opts.Run.Arch); err != nil {
+		return err
 	}
 	if !opts.NoBuild {
 		if err := buildIfNeeded(ctx, opts); err != nil {
@@ -93,8 +94,8 @@ func buildIfNeeded(ctx context.Context, opts *Options) error {
 }
 
 // flakeChanged asks the build package whether the flake changed since arch's last build.
-func flakeChanged(f *cli.Factory) func(ctx context.Context, arch string) (bool, string, error) {
-	return func(ctx context.Context, arch string) (bool, string, error) {
+func flakeChanged(f *cli.Factory) func(ctx context.Context, a arch.Arch) (bool, string, error) {
+	return func(ctx context.Context, a arch.Arch) (bool, string, error) {
 		l, err := f.Config()
 		if err != nil {
 			return false, "", err
@@ -104,7 +105,7 @@ func flakeChanged(f *cli.Factory) func(ctx context.Context, arch string) (bool, 
 			return false, "", cli.Unavailable(err, nix.InstallHint+"; or run the last build with `nixify up --no-build`")
 		}
 		c := l.Config
-		need, reason, err := build.Needed(ctx, n, build.Options{Flake: c.Flake, Attr: c.Attr, Archs: []string{arch}, StateDir: c.StateDir})
+		need, reason, err := build.Needed(ctx, n, build.Options{Flake: c.Flake, Attr: c.Attr, Archs: []arch.Arch{a}, StateDir: c.StateDir})
 		if err != nil {
 			return false, "", cli.Failed(err, "")
 		}

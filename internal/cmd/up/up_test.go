@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -15,7 +16,7 @@ func TestUpGetsItsBuildStepFromTheCaller(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
 	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
 	var builtArch string
-	step := func(_ context.Context, arch string) error { builtArch = arch; return nil }
+	step := func(_ context.Context, a arch.Arch) error { builtArch = a.String(); return nil }
 	var got *Options
 	cmd := NewCmdUp(f, step, func(o *Options) error { got = o; return nil })
 	cmd.SetArgs([]string{"--arch", "arm64", "--publish", "all"})
@@ -52,8 +53,8 @@ func TestUpBuildsOnlyWhenNeeded(t *testing.T) {
 			io, _, _, errOut := iostreams.Test()
 			var built, ran bool
 			o := &Options{IO: io, Run: &shared.RunOptions{Arch: "x86_64"},
-				Needed: func(context.Context, string) (bool, string, error) { return c.need, "same", c.needErr },
-				Build:  func(context.Context, string) error { built = true; return c.buildErr },
+				Needed: func(context.Context, arch.Arch) (bool, string, error) { return c.need, "same", c.needErr },
+				Build:  func(context.Context, arch.Arch) error { built = true; return c.buildErr },
 				Start:  func(context.Context, *shared.RunOptions) error { ran = true; return nil },
 			}
 			if c.noBuilder {
