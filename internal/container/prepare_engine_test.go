@@ -26,10 +26,7 @@ func sleeper(t *testing.T, eng engine.Engine) string {
 		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
 	}
 	path := filepath.Join(t.TempDir(), "sleeper.tar")
-	id, err := testimage.Write(testimage.Spec{Tag: "nixify-prepare-test:" + suffix(), Arch: "amd64",
-		Entries:    []testimage.Entry{{Path: "/bin/busybox", From: "/bin/busybox"}, {Path: "/bin/sh", Link: "busybox"}},
-		Env:        []string{"PATH=/bin"},
-		Entrypoint: []string{"/bin/busybox", "sleep", "600"}}, path)
+	id, err := testimage.Write(testimage.Sleeper("nixify-prepare-test:"+suffix()), path)
 	if err != nil {
 		t.Fatal(err)
 	}

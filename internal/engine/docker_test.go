@@ -148,10 +148,7 @@ func TestExecReadFileAndVolumeUsers(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "sleeper.tar")
 	tag := "nixify-engine-exec:" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
-	id, err := testimage.Write(testimage.Spec{Tag: tag, Arch: "amd64",
-		Entries:    []testimage.Entry{{Path: "/bin/busybox", From: "/bin/busybox"}, {Path: "/bin/sh", Link: "busybox"}},
-		Env:        []string{"PATH=/bin"},
-		Entrypoint: []string{"/bin/busybox", "sleep", "600"}}, path)
+	id, err := testimage.Write(testimage.Sleeper(tag), path)
 	if err != nil {
 		t.Fatal(err)
 	}
