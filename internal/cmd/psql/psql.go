@@ -31,7 +31,7 @@ func NewCmdPsql(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Open psql in the running container, logged in",
 		Long: `Run psql inside the container as the user postgres, connected over TCP to the configured
 database (POSTGRES_DB) as the configured role (POSTGRES_USER) with its password (given or
-generated) filled in. Interactive when stdin is a terminal, plain when piped; nixify exits with
+generated) filled in. Interactive when stdin and stdout are a terminal, plain otherwise; nixify exits with
 psql's code. Arguments after -- go to psql.`,
 		Example: `  nixify psql
   nixify psql -- -c 'select version()'
