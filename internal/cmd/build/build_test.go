@@ -209,3 +209,25 @@ func TestStoppedTransferWithoutBytesIsNotFetched(t *testing.T) {
 		t.Fatalf("stderr:\n%s", got)
 	}
 }
+
+// TestInterruptedBuildIsNotShownAsBuilt: a derivation whose build was stopped by Ctrl-C has no
+// output; it must not scroll by as "✓ built".
+func TestInterruptedBuildIsNotShownAsBuilt(t *testing.T) {
+	opts, _, _, errOut := testOptions(t, "slow")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(2*time.Second, cancel)
+	err := buildRun(ctx, opts)
+	if cli.Code(err) != cli.ExitInterrupted {
+		t.Fatalf("got %v (code %d)", err, cli.Code(err))
+	}
+	e := errOut()
+	if !strings.Contains(e, "building slow") {
+		t.Fatalf("the build had not started when it was interrupted:\n%s", e)
+	}
+	if strings.Contains(e, "built slow") {
+		t.Fatalf("an interrupted build is shown as built:\n%s", e)
+	}
+	if !strings.Contains(e, "stopped slow") {
+		t.Fatalf("the interrupted build is not shown as stopped:\n%s", e)
+	}
+}

@@ -40,6 +40,8 @@ func newView(io *iostreams.IOStreams) *view {
 		switch {
 		case a.Failed:
 			mark, what = v.st.Fail.Render("✗"), "failed"
+		case a.Type == nix.ActBuild && !a.Built:
+			mark, what = v.st.Warn.Render("·"), "stopped"
 		case a.Type != nix.ActBuild && a.Done == 0:
 			// Nix does not say whether a transfer succeeded; one that moved no byte did not.
 			mark, what = v.st.Faint.Render("·"), "gave up fetching"
