@@ -5,6 +5,7 @@ package build
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 
@@ -96,6 +97,9 @@ func buildRun(ctx context.Context, opts *Options) error {
 	return report(opts.IO, results)
 }
 
+// downloadRE finds the URL of a download that failed for good.
+var downloadRE = regexp.MustCompile(`unable to download '([^']+)'`)
+
 // explain turns a build failure into one line and a hint, after printing the failing
 // derivation's last log lines.
 func explain(err error, v *view) error {
@@ -109,6 +113,10 @@ func explain(err error, v *view) error {
 	var ne *nix.Error
 	if !errors.As(err, &ne) {
 		return cli.Failed(err, "")
+	}
+	if m := downloadRE.FindStringSubmatch(ne.Message.Text); m != nil {
+		return cli.Failed(err, "nix needs network access to fetch the flake's inputs and could not download "+m[1]+
+			"; nix honours the proxy variables http_proxy, https_proxy, all_proxy and no_proxy (a nix daemon reads them from its own environment)")
 	}
 	switch ne.Kind {
 	case nix.BuilderFailure:

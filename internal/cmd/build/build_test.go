@@ -231,3 +231,41 @@ func TestInterruptedBuildIsNotShownAsBuilt(t *testing.T) {
 		t.Fatalf("the interrupted build is not shown as stopped:\n%s", e)
 	}
 }
+
+// TestUnreachableInputFoldsRetriesAndEndsWithAHint: nix retries a download that cannot succeed
+// and warns at each attempt; the view says so once, and the failure says what nix needs.
+func TestUnreachableInputFoldsRetriesAndEndsWithAHint(t *testing.T) {
+	opts, _, _, errOut := testOptions(t, "image")
+	dir := t.TempDir()
+	url := fmt.Sprintf("http://127.0.0.1:%d/dep.tar.gz", testpeer.FreePort(t)) // nothing listens there
+	flake := `{
+  inputs.dep = { url = "` + url + `"; flake = false; };
+  outputs = { self, dep }: { packages.x86_64-linux.image = derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; src = dep; }; };
+}`
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.Config = staticConfig(t, "path:"+dir, "image")
+	n, _ := opts.Nix()
+	n.Env = []string{n.Env[0] + "\ndownload-attempts = 4"}
+	err := buildRun(context.Background(), opts)
+	if cli.Code(err) != cli.ExitFailure {
+		t.Fatalf("got %v (code %d)", err, cli.Code(err))
+	}
+	e := errOut()
+	if n := strings.Count(e, "retrying"); n != 1 {
+		t.Errorf("%d lines say nix is retrying, want 1:\n%s", n, e)
+	}
+	if !strings.Contains(e, "gave up fetching "+url) || !strings.Contains(e, "after 3 retries") {
+		t.Errorf("the end of the download does not count its retries:\n%s", e)
+	}
+	if strings.Contains(e, "--show-trace") {
+		t.Errorf("nix's --show-trace advice shown without --verbose:\n%s", e)
+	}
+	h := cli.Hint(err)
+	for _, want := range []string{"network access", url, "https_proxy"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("hint %q lacks %q", h, want)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package build
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixify/nixify/internal/build"
@@ -21,14 +23,27 @@ type view struct {
 	live  *iostreams.Live
 	stopC chan struct{}
 	done  chan struct{}
+
+	mu      sync.Mutex
+	retries map[string]*retry // by URL: downloads nix is retrying
 }
+
+// retry is a download nix keeps retrying: it says so once per attempt, which the view folds into
+// one line.
+type retry struct {
+	url, reason string
+	n           int
+}
+
+// retryRE matches Nix's warning before it retries a download.
+var retryRE = regexp.MustCompile(`unable to download '([^']+)': (.*); retrying in`)
 
 // maxRunning is how many running builds and downloads the block shows; the rest are counted.
 const maxRunning = 8
 
 func newView(io *iostreams.IOStreams) *view {
 	v := &view{io: io, st: io.Styles(), mon: nix.NewMonitor(), live: io.NewLive(),
-		stopC: make(chan struct{}), done: make(chan struct{})}
+		stopC: make(chan struct{}), done: make(chan struct{}), retries: map[string]*retry{}}
 	tty := io.IsErrTTY()
 	v.mon.OnStart = func(a nix.Activity) {
 		if !tty {
@@ -46,7 +61,11 @@ func newView(io *iostreams.IOStreams) *view {
 			// Nix does not say whether a transfer succeeded; one that moved no byte did not.
 			mark, what = v.st.Faint.Render("·"), "gave up fetching"
 		}
-		v.live.Println(fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")")))
+		line := fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")"))
+		if r := v.endRetry(a.Path); r != nil {
+			line += v.st.Faint.Render(fmt.Sprintf(" after %d %s: %s", r.n, plural(r.n, "retry", "retries"), r.reason))
+		}
+		v.live.Println(line)
 	}
 	if io.Verbose {
 		v.mon.OnLog = func(drv, line string) {
@@ -56,6 +75,19 @@ func newView(io *iostreams.IOStreams) *view {
 	v.mon.OnMsg = func(level int, text string) {
 		// Errors and warnings, or everything when asked. Two nix processes (one per architecture)
 		// contend for Nix's SQLite databases; Nix retries and says so, which is no news to a user.
+		// Its retries of a download fold into one line, and its advice to pass --show-trace (a
+		// flag of nix's, not nixify's) only comes with --verbose.
+		if !io.Verbose {
+			if strings.HasPrefix(text, "(use '--show-trace'") {
+				return
+			}
+			if m := retryRE.FindStringSubmatch(text); m != nil {
+				if v.noteRetry(m[1], m[2]) == 1 && !tty {
+					v.live.Println(fmt.Sprintf("warning: unable to download %s: %s; retrying", m[1], m[2]))
+				}
+				return
+			}
+		}
 		if io.Verbose || level <= 1 && !strings.Contains(text, "is busy") {
 			v.live.Println(text)
 		}
@@ -78,6 +110,51 @@ func verb(typ int, done bool) string {
 
 func (v *view) handle(e *nix.Event) { v.mon.Handle(e, time.Now()) }
 
+// noteRetry counts one more retry of url and returns how many there were.
+func (v *view) noteRetry(url, reason string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r := v.retries[url]
+	if r == nil {
+		r = &retry{url: url}
+		v.retries[url] = r
+	}
+	r.reason = reason
+	r.n++
+	return r.n
+}
+
+// endRetry forgets the retries of url (its download ended) and returns them, nil if none.
+func (v *view) endRetry(url string) *retry {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r := v.retries[url]
+	delete(v.retries, url)
+	return r
+}
+
+// retryLines are the block's lines for the downloads nix is retrying; without a terminal the
+// first warning was printed instead.
+func (v *view) retryLines() []string {
+	if !v.io.IsErrTTY() {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, r := range v.retries {
+		out = append(out, v.st.Warn.Render("↻")+fmt.Sprintf(" retrying %s (%d %s): %s", r.url, r.n, plural(r.n, "retry", "retries"), r.reason))
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 func (v *view) plan(p build.Plan) {
 	v.live.Println(fmt.Sprintf("%s %s: %s", v.st.Accent.Render("•"), p.Arch, p.Reason))
 }
@@ -91,7 +168,7 @@ func (v *view) loop() {
 		case <-v.stopC:
 			return
 		case now := <-t.C:
-			v.live.Set(Render(v.mon.Status(), now, v.live.Spinner(), v.st)...)
+			v.live.Set(append(Render(v.mon.Status(), now, v.live.Spinner(), v.st), v.retryLines()...)...)
 		}
 	}
 }
