@@ -15,6 +15,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/record"
 	"github.com/spf13/cobra"
 )
 
@@ -84,13 +85,16 @@ func buildRun(ctx context.Context, opts *Options) error {
 		return cli.Unavailable(err, nix.InstallHint)
 	}
 
-	v := newView(opts.IO)
+	store := record.Store{Dir: cfg.StateDir}
+	v := newView(opts.IO, store.Times())
 	results, err := build.Run(ctx, n, build.Options{
 		Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir,
 		OnEvent: v.handle,
 		OnPlan:  v.plan,
 	})
 	v.stop()
+	// What was built is worth remembering even when another part failed: the next run estimates.
+	_ = store.SaveTimes(v.built())
 	if err != nil {
 		return explain(err, v)
 	}

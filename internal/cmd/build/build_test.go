@@ -15,6 +15,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -130,6 +131,11 @@ func TestBuildPrintsPlainLinesAndJSON(t *testing.T) {
 	if strings.Contains(e, "\x1b[") {
 		t.Errorf("escape codes without a terminal:\n%q", e)
 	}
+	// The next build shows this one's time as an estimate.
+	l, _ := opts.Config()
+	if d, ok := (record.Store{Dir: l.Config.StateDir}).Times()["test-image-amd64.tar"]; !ok || d <= 0 {
+		t.Errorf("the build time of test-image-amd64.tar was not kept: %v", (record.Store{Dir: l.Config.StateDir}).Times())
+	}
 }
 
 func TestFailedBuildShowsItsLastLinesWithoutColour(t *testing.T) {
@@ -174,12 +180,13 @@ func TestRenderShowsRunningBuildsAndCounts(t *testing.T) {
 		BuildsDone: 3, BuildsExpected: 10, BuildsRunning: 1, CopiesDone: 1, CopiesExpected: 5, BytesDone: 1 << 20, BytesExpected: 4 << 20,
 	}
 	io, _, _, _ := iostreams.Test()
-	got := strings.Join(Render(s, now, "*", io.Styles()), "\n")
-	want := "* redis-7.2 1m15s buildPhase │ CC server.o\n↓ https://cache/x.nar 2s 1 MiB/4 MiB\nbuilds 3/10, 1 running · downloads 1/5 · 1 MiB/4 MiB"
+	f := frame{Status: s, Now: now, Began: now.Add(-95 * time.Second), Spinner: "*", Estimates: record.Times{"redis-7.2": 130 * time.Second}}
+	got := strings.Join(Render(f, io.Styles()), "\n")
+	want := "* redis-7.2 1m15s/~2m10s buildPhase │ CC server.o\n↓ https://cache/x.nar 2s 1 MiB/4 MiB\n1m35s · builds 3/10, 1 running · downloads 1/5 · 1 MiB/4 MiB"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	if Render(nix.Status{}, now, "*", io.Styles()) != nil {
+	if Render(frame{Now: now, Spinner: "*"}, io.Styles()) != nil {
 		t.Fatal("an empty status should draw nothing")
 	}
 }
@@ -195,7 +202,7 @@ func TestStoppedTransferWithoutBytesIsNotFetched(t *testing.T) {
 		`@nix {"action":"stop","id":8}`,
 	}
 	io, _, _, errOut := iostreams.Test()
-	v := newView(io)
+	v := newView(io, nil)
 	for _, l := range lines {
 		e, err := nix.ParseLine([]byte(l))
 		if err != nil {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/record"
 )
 
 // view draws a build in the spirit of nix-output-monitor. On a terminal: finished builds scroll
@@ -24,8 +26,12 @@ type view struct {
 	stopC chan struct{}
 	done  chan struct{}
 
+	began     time.Time
+	estimates record.Times // the last build time of each derivation, by name
+
 	mu      sync.Mutex
 	retries map[string]*retry // by URL: downloads nix is retrying
+	took    record.Times      // what this build built, and how long each took
 }
 
 // retry is a download nix keeps retrying: it says so once per attempt, which the view folds into
@@ -41,9 +47,11 @@ var retryRE = regexp.MustCompile(`unable to download '([^']+)': (.*); retrying i
 // maxRunning is how many running builds and downloads the block shows; the rest are counted.
 const maxRunning = 8
 
-func newView(io *iostreams.IOStreams) *view {
+// newView starts the view; estimates are the derivations' last build times (may be empty).
+func newView(io *iostreams.IOStreams, estimates record.Times) *view {
 	v := &view{io: io, st: io.Styles(), mon: nix.NewMonitor(), live: io.NewLive(),
-		stopC: make(chan struct{}), done: make(chan struct{}), retries: map[string]*retry{}}
+		stopC: make(chan struct{}), done: make(chan struct{}), retries: map[string]*retry{},
+		began: time.Now(), estimates: estimates, took: record.Times{}}
 	tty := io.IsErrTTY()
 	v.mon.OnStart = func(a nix.Activity) {
 		if !tty {
@@ -62,6 +70,11 @@ func newView(io *iostreams.IOStreams) *view {
 			mark, what = v.st.Faint.Render("·"), "gave up fetching"
 		}
 		line := fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")"))
+		if a.Built {
+			v.mu.Lock()
+			v.took[a.Name] = d
+			v.mu.Unlock()
+		}
 		if r := v.endRetry(a.Path); r != nil {
 			line += v.st.Faint.Render(fmt.Sprintf(" after %d %s: %s", r.n, plural(r.n, "retry", "retries"), r.reason))
 		}
@@ -168,7 +181,8 @@ func (v *view) loop() {
 		case <-v.stopC:
 			return
 		case now := <-t.C:
-			v.live.Set(append(Render(v.mon.Status(), now, v.live.Spinner(), v.st), v.retryLines()...)...)
+			f := frame{Status: v.mon.Status(), Now: now, Began: v.began, Spinner: v.live.Spinner(), Estimates: v.estimates}
+			v.live.Set(append(Render(f, v.st), v.retryLines()...)...)
 		}
 	}
 }
@@ -178,6 +192,13 @@ func (v *view) stop() {
 	<-v.done
 	v.live.Set()
 	v.live.Stop()
+}
+
+// built returns how long each derivation this build built took, for the next build's estimates.
+func (v *view) built() record.Times {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return maps.Clone(v.took)
 }
 
 // printTail prints a failed derivation's last log lines, ANSI removed, in full.
@@ -192,8 +213,17 @@ func (v *view) printTail(drv string) {
 	}
 }
 
+// frame is what one drawing of the block shows.
+type frame struct {
+	Status     nix.Status
+	Now, Began time.Time
+	Spinner    string
+	Estimates  record.Times // last build times by derivation name, shown as ~estimates
+}
+
 // Render turns a monitor's status into the lines of the live block.
-func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []string {
+func Render(f frame, st iostreams.Styles) []string {
+	s, now, spinner := f.Status, f.Now, f.Spinner
 	if len(s.Running) == 0 && s.BuildsExpected == 0 && s.CopiesExpected == 0 {
 		return nil // nothing to show yet: evaluation
 	}
@@ -207,6 +237,9 @@ func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []
 		shown++
 		run := humanDuration(now.Sub(a.Started).Truncate(time.Second))
 		if a.Type == nix.ActBuild {
+			if est, ok := f.Estimates[a.Name]; ok {
+				run += "/~" + humanDuration(est.Round(time.Second))
+			}
 			line := fmt.Sprintf("%s %s %s", spinner, st.Bold.Render(a.Name), st.Faint.Render(run))
 			if a.Phase != "" {
 				line += " " + st.Accent.Render(a.Phase)
@@ -226,7 +259,7 @@ func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []
 		}
 		lines = append(lines, line)
 	}
-	summary := fmt.Sprintf("builds %d/%d", s.BuildsDone, s.BuildsExpected)
+	summary := fmt.Sprintf("%s · builds %d/%d", humanDuration(now.Sub(f.Began).Truncate(time.Second)), s.BuildsDone, s.BuildsExpected)
 	if s.BuildsRunning > 0 {
 		summary += fmt.Sprintf(", %d running", s.BuildsRunning)
 	}
