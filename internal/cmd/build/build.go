@@ -86,6 +86,8 @@ func buildRun(ctx context.Context, opts *Options) error {
 	}
 
 	store := record.Store{Dir: cfg.StateDir}
+	// In GitHub Actions the build's lines fold into one group; the result stays outside it.
+	endGroup := opts.IO.Group("nix build " + strings.Join(arch.Strings(archs), ", "))
 	v := newView(opts.IO, store.Times())
 	results, err := build.Run(ctx, n, build.Options{
 		Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir,
@@ -93,6 +95,7 @@ func buildRun(ctx context.Context, opts *Options) error {
 		OnPlan:  v.plan,
 	})
 	v.stop()
+	endGroup()
 	// What was built is worth remembering even when another part failed: the next run estimates.
 	_ = store.SaveTimes(v.built())
 	if err != nil {

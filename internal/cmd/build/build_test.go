@@ -276,3 +276,16 @@ func TestUnreachableInputFoldsRetriesAndEndsWithAHint(t *testing.T) {
 		}
 	}
 }
+
+func TestGitHubActionsFoldsTheBuildIntoAGroup(t *testing.T) {
+	opts, io, _, errOut := testOptions(t, "image")
+	io.SetGetenv(func(k string) string { return map[string]string{"GITHUB_ACTIONS": "true", "CI": "true"}[k] })
+	if err := buildRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	e := errOut()
+	start, built, end := strings.Index(e, "::group::nix build x86_64\n"), strings.Index(e, "✓ built test-image-amd64.tar"), strings.Index(e, "::endgroup::\n")
+	if start != 0 || built < start || end < built {
+		t.Fatalf("the build's lines are not inside one group:\n%s", e)
+	}
+}
