@@ -27,6 +27,10 @@ type Options struct {
 
 	Source string // empty: the last build
 	Arch   string // with the last build or an index: which architectures
+
+	Closure bool   // list the store paths, largest first (budget.go)
+	Top     int    // with Closure: only the largest N
+	MaxSize string // fail when an image is larger uncompressed
 }
 
 // NewCmdInfo wires the command; runF replaces the run function in tests.
@@ -60,16 +64,22 @@ Only headers and the config are read; layers are never loaded into memory.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Arch, "arch", "", "x86_64 (amd64), aarch64 (arm64), a comma list, or all; default: all there are")
+	addBudgetFlags(cmd, opts)
 	return cmd
 }
 
 // Report is the JSON output: the images, and the index when the source named one.
 type Report struct {
-	Index  *image.Index  `json:"index,omitempty"`
-	Images []*image.Info `json:"images"`
+	Index    *image.Index  `json:"index,omitempty"`
+	Images   []*image.Info `json:"images"`
+	Closures []Closure     `json:"closures,omitempty"` // with --closure
 }
 
 func infoRun(ctx context.Context, opts *Options) error {
+	maxSize, err := parseBudget(opts)
+	if err != nil {
+		return err
+	}
 	var archs []string
 	if opts.Arch != "" && opts.Arch != "all" {
 		for _, a := range strings.Split(opts.Arch, ",") {
@@ -99,11 +109,20 @@ func infoRun(ctx context.Context, opts *Options) error {
 	if len(rep.Images) == 0 {
 		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(archs, ", ")), "")
 	}
+	for _, inf := range rep.Images {
+		if opts.Closure {
+			rep.Closures = append(rep.Closures, closureOf(inf))
+		}
+	}
 	if opts.IO.WantsJSON() {
-		return opts.IO.WriteJSON(rep)
+		if err := opts.IO.WriteJSON(rep); err != nil {
+			return err
+		}
+		return checkBudget(rep, maxSize)
 	}
 	render(opts.IO, rep)
-	return nil
+	renderClosure(opts.IO, rep.Closures, opts.Top)
+	return checkBudget(rep, maxSize)
 }
 
 func open(ctx context.Context, opts *Options, archs []string) (*image.Set, error) {
