@@ -66,7 +66,7 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 	errs := make([]error, len(plans))
 	for i, p := range plans {
 		wg.Go(func() {
-			start := time.Now()
+			start := time.Now().UTC()
 			res, err := n.Build(ctx, p.Installable, o.OnEvent)
 			if err != nil {
 				errs[i] = &Error{Plan: p, Err: err}
@@ -75,7 +75,7 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 			results[i] = Result{Plan: p, Record: record.Build{
 				Arch: p.Arch, System: p.System, Flake: o.Flake, Attr: o.Attr, Installable: p.Installable,
 				Cross: p.Strategy == Cross, DrvPath: res.DrvPath, OutPath: res.Outputs["out"],
-				Duration: time.Since(start),
+				Duration: time.Since(start), Strategy: string(p.Strategy), StartedAt: start,
 			}}
 		})
 	}
@@ -95,7 +95,11 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 	for i := range results {
 		b := &results[i].Record
 		b.FlakeRevision, b.FlakeHash, b.BuiltAt = meta.Revision, meta.Locked.NarHash, time.Now().UTC()
-		if err := describe(ctx, b, previous); err != nil {
+		a, err := describe(ctx, b, previous)
+		if err != nil {
+			return nil, err
+		}
+		if err := recordClosure(ctx, n, o, results[i].Plan, b, a, meta, previous); err != nil {
 			return nil, err
 		}
 		if err := addRoot(o.StateDir, b); err != nil {
@@ -127,17 +131,17 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // describe fills in the kind, image config digest, tag and size of a build's output. An output
 // path already described in the record is the same image (store paths are named by their inputs),
-// so a no-op rebuild reads nothing.
-func describe(ctx context.Context, b *record.Build, previous []record.Build) error {
+// so a no-op rebuild reads nothing (and the archive it returns is nil).
+func describe(ctx context.Context, b *record.Build, previous []record.Build) (*image.Archive, error) {
 	for _, p := range previous {
 		if p.OutPath == b.OutPath && p.ConfigDigest != "" {
 			b.Kind, b.ConfigDigest, b.RepoTag, b.Size = p.Kind, p.ConfigDigest, p.RepoTag, p.Size
-			return nil
+			return nil, nil
 		}
 	}
 	kind, err := outputKind(b.OutPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b.Kind = kind
 	var a *image.Archive
@@ -147,7 +151,7 @@ func describe(ctx context.Context, b *record.Build, previous []record.Build) err
 		a, err = readStream(ctx, b.OutPath)
 	}
 	if err != nil {
-		return fmt.Errorf("read the image built for %s: %w", b.Arch, err)
+		return nil, fmt.Errorf("read the image built for %s: %w", b.Arch, err)
 	}
 	b.ConfigDigest, b.Size = a.ConfigDigest, a.ReadBytes
 	if kind == record.Tarball {
@@ -158,7 +162,7 @@ func describe(ctx context.Context, b *record.Build, previous []record.Build) err
 	if len(a.RepoTags) > 0 {
 		b.RepoTag = a.RepoTags[0]
 	}
-	return nil
+	return a, nil
 }
 
 // outputKind tells a docker-archive file from a stream script (streamLayeredImage writes an

@@ -38,6 +38,8 @@ type Request struct {
 	// Force lets an index tag lose architectures: without it, a push whose index lacks an
 	// architecture that the tag's current index has is refused.
 	Force bool
+	// Attach gives the documents (SBOM, provenance) to attach to each image; nil attaches none.
+	Attach AttachFunc
 }
 
 // Kind says what an item of a plan is.
@@ -57,6 +59,10 @@ type Item struct {
 	Tags   []string `json:"tags"`
 	Size   int64    `json:"size"` // bytes of the manifest and the blobs it references, as stored
 
+	// Referrers only: what the document is, and the digest of the image it is attached to.
+	ArtifactType string `json:"artifactType,omitempty"`
+	Subject      string `json:"subject,omitempty"`
+
 	obj   remote.Taggable // v1.Image or v1.ImageIndex
 	blobs []v1.Descriptor // config and layers, for counting what was uploaded
 }
@@ -66,6 +72,7 @@ type Plan struct {
 	Repo        string            `json:"repo"`
 	Images      []*Item           `json:"images"`
 	Index       *Item             `json:"index,omitempty"` // nil with NoIndex
+	Referrers   []*Item           `json:"referrers"`       // documents attached to the images
 	Annotations map[string]string `json:"annotations"`     // on the index and on each manifest
 }
 
@@ -154,6 +161,9 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 		plan.Images = append(plan.Images, item)
 		entries = append(entries, indexEntry{img, &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}})
 	}
+	if err := p.planReferrers(plan, r.Attach); err != nil {
+		return nil, err
+	}
 	if r.NoIndex {
 		return plan, nil
 	}
@@ -170,7 +180,7 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 	tags := PlanTags(nil, r.Rev, r.Latest, r.Tags)
 	annotations := Annotations(nil, r.Rev, r.Source, r.Created)
-	plan := &Plan{Repo: p.Repo()}
+	plan := &Plan{Repo: p.Repo(), Referrers: []*Item{}}
 	var entries []indexEntry
 	seen := map[string]string{}
 	for _, ref := range r.Refs {

@@ -41,12 +41,13 @@ func (s *Stats) Unchanged() bool {
 type Progress func(arch string, done, total int64)
 
 // Push executes a plan: every image by digest (architectures together: while one compresses a
-// layer, the other's uploads use the network), then the index, then the tags, images' first.
+// layer, the other's uploads use the network), then the index, then the documents attached to the
+// images (referrers), then the tags, images' first.
 // progress may be nil.
 func (p *Publisher) Push(ctx context.Context, plan *Plan, progress Progress) (*Result, error) {
 	start := time.Now()
 	sizes := map[string]int64{}
-	for _, it := range plan.Items() {
+	for _, it := range append(plan.Items(), plan.Referrers...) {
 		for _, b := range it.blobs {
 			sizes[b.Digest.String()] = b.Size
 		}
@@ -61,6 +62,11 @@ func (p *Publisher) Push(ctx context.Context, plan *Plan, progress Progress) (*R
 	}
 	if plan.Index != nil {
 		if err := p.write(ctx, plan.Index, nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range plan.Referrers {
+		if err := p.write(ctx, it, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -40,6 +40,11 @@ type Build struct {
 	FlakeRevision string        `json:"flakeRevision,omitempty"`
 	FlakeHash     string        `json:"flakeHash,omitempty"` // narHash of the flake source, to tell whether it changed
 	BuiltAt       time.Time     `json:"builtAt"`
+
+	// What the SBOM and provenance need (see internal/closure).
+	Strategy  string    `json:"strategy,omitempty"`  // native, emulated, remote or cross
+	StartedAt time.Time `json:"startedAt,omitempty"` // when nix build started
+	Closure   string    `json:"closure,omitempty"`   // the closure record's file
 }
 
 // Store reads and writes the record in one directory.

@@ -42,6 +42,7 @@ type Options struct {
 	PasswordStdin bool
 	NoIndex       bool
 	IndexFrom     []string
+	NoSBOM        bool
 
 	// Client adds registry client options (tests: quick retries, short request timeouts).
 	Client []registryclient.Option
@@ -55,7 +56,9 @@ func NewCmdPush(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Push the last builds as one multi-arch image (OCI index) to a registry",
 		Long: `Push each architecture's last build by digest, after checking that its config declares that
 architecture, then an OCI index of all of them with OCI annotations (source, revision, created,
-description, licenses), and only then the tags:
+description, licenses), then each image's SBOM (CycloneDX 1.6) and provenance (in-toto, SLSA v1)
+as OCI 1.1 referrers (the referrers API, or the fallback tag sha256-DIGEST where the registry has
+none; --no-sbom leaves them out), and only then the tags:
   per architecture  BRANCH-SHA-ARCH-static, and latest-ARCH-linux-static on the default branch
   the index         BRANCH-SHA, latest on the default branch (or with --latest), and each --tag
 The commit in tags and in the revision annotation is the one the builds were made from (their
@@ -96,6 +99,7 @@ index of those images and its tags (no build needed there).`,
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the registry password or token from stdin")
 	fl.BoolVar(&opts.NoIndex, "no-index", false, "push the images and their per-architecture tags only (a later --index-from writes the index)")
 	fl.StringArrayVar(&opts.IndexFrom, "index-from", nil, "write the index of the images listed in this --image-refs file (repeatable); builds are not read")
+	fl.BoolVar(&opts.NoSBOM, "no-sbom", false, "do not attach the SBOM (CycloneDX) and provenance (in-toto SLSA) to each image")
 	cmd.MarkFlagsMutuallyExclusive("no-index", "index-from")
 	f.BindFlag("repo", fl.Lookup("repo"))
 	return cmd
@@ -230,6 +234,9 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []stri
 		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
 	}
+	if !opts.NoSBOM {
+		req.Attach = attachments(opts, cfg.Repo, store, archs)
+	}
 	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
 	if err != nil {
 		done()
@@ -315,6 +322,7 @@ func report(opts *Options, res *publish.Result) error {
 		opts.IO.Printf("%s\n", it.Ref)
 		opts.IO.Errorf("%s %s %s tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), strings.Join(it.Tags, ", "))
 	}
+	reportReferrers(opts, res)
 	opts.IO.Errorf("%s\n", summary(res))
 	return nil
 }
