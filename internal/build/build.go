@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/record"
@@ -21,10 +22,10 @@ import (
 
 // Options say what to build and where to keep the record.
 type Options struct {
-	Flake    string   // flake reference, e.g. "." or "github:owner/repo"
-	Attr     string   // package attribute, e.g. docker-image-static
-	Archs    []string // x86_64, aarch64
-	StateDir string   // where the record and the result links live
+	Flake    string // flake reference, e.g. "." or "github:owner/repo"
+	Attr     string // package attribute, e.g. docker-image-static
+	Archs    []arch.Arch
+	StateDir string // where the record and the result links live
 
 	// OnEvent receives every nix event of the build, from several goroutines at once when
 	// several architectures build together (nix.Monitor is safe for that).
@@ -194,16 +195,16 @@ func Needed(ctx context.Context, n *nix.Nix, o Options) (bool, string, error) {
 	n = readOnlyLock(n)
 	store := record.Store{Dir: o.StateDir}
 	var last []record.Build
-	for _, arch := range o.Archs {
-		b, err := store.Latest(arch)
+	for _, a := range o.Archs {
+		b, err := store.Latest(a)
 		if errors.Is(err, record.ErrNoBuild) {
-			return true, "no build of " + arch + " yet", nil
+			return true, "no build of " + a.String() + " yet", nil
 		}
 		if err != nil {
 			return false, "", err
 		}
 		if b.Flake != o.Flake || b.Attr != o.Attr {
-			return true, fmt.Sprintf("the last %s build was of %s#%s", arch, b.Flake, b.Attr), nil
+			return true, fmt.Sprintf("the last %s build was of %s#%s", a, b.Flake, b.Attr), nil
 		}
 		last = append(last, b)
 	}
@@ -213,15 +214,17 @@ func Needed(ctx context.Context, n *nix.Nix, o Options) (bool, string, error) {
 	}
 	for _, b := range last {
 		if b.FlakeHash == "" || b.FlakeHash != meta.Locked.NarHash {
-			return true, "the flake changed since the last " + b.Arch + " build", nil
+			return true, "the flake changed since the last " + b.Arch.String() + " build", nil
 		}
 	}
 	return false, "the flake is unchanged since the last build", nil
 }
 
-// ResultLink is the link in the state directory that keeps arch's last output from the garbage
+// ResultLink is the link in the state directory that keeps a's last output from the garbage
 // collector.
-func ResultLink(stateDir, arch string) string { return filepath.Join(stateDir, "result-"+arch) }
+func ResultLink(stateDir string, a arch.Arch) string {
+	return filepath.Join(stateDir, "result-"+a.String())
+}
 
 // addRoot points the result link at the output and registers it as an indirect garbage-collector
 // root, as `nix build --out-link` would; without permission to register (a multi-user Nix as an

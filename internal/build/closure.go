@@ -47,7 +47,7 @@ func recordClosure(ctx context.Context, n *nix.Nix, o Options, p Plan, b *record
 		return err
 	}
 	in := closure.Input{ImageLayers: closure.Layers(info)}
-	in.Arch, in.System, in.OutPath, in.DrvPath, in.ConfigDigest = b.Arch, b.System, b.OutPath, b.DrvPath, b.ConfigDigest
+	in.Arch, in.System, in.OutPath, in.DrvPath, in.ConfigDigest = b.Arch.String(), b.System, b.OutPath, b.DrvPath, b.ConfigDigest
 	in.Builder, in.Host = string(p.Strategy), p.Host
 	in.StartedAt, in.FinishedAt = b.StartedAt, b.StartedAt.Add(b.Duration)
 	in.CI = closure.CIFromEnv(os.Getenv)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/closure"
@@ -36,7 +37,7 @@ func TestBuildRecordsTheImageClosure(t *testing.T) {
 	state := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	o := build.Options{Flake: ref, Attr: buildtest.AppStream, Archs: []string{"x86_64"}, StateDir: state, HostSystem: "x86_64-linux"}
+	o := build.Options{Flake: ref, Attr: buildtest.AppStream, Archs: []arch.Arch{arch.X86_64}, StateDir: state, HostSystem: "x86_64-linux"}
 	// The attribute lives under packages.<system>, as the image's does.
 	res, err := build.Run(ctx, n, o)
 	if err != nil {

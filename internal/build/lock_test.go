@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -68,7 +69,7 @@ func gitFlake(t *testing.T, inputs string) (dir string, git func(...string) stri
 	check = func(what string, wantLabel bool) {
 		t.Helper()
 		head := run("rev-parse", "HEAD")
-		res, err := Run(context.Background(), n, Options{Flake: "git+file://" + dir, Attr: "image", Archs: []string{"x86_64"}, StateDir: t.TempDir()})
+		res, err := Run(context.Background(), n, Options{Flake: "git+file://" + dir, Attr: "image", Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir()})
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}

@@ -12,11 +12,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Image is one architecture's image to push.
 type Image struct {
-	Arch  string // x86_64 or aarch64
+	Arch  arch.Arch
 	Image v1.Image
 }
 
@@ -52,12 +54,12 @@ const (
 
 // Item is one manifest the plan writes by digest, and the tags it then gets.
 type Item struct {
-	Kind   Kind     `json:"kind"`
-	Arch   string   `json:"arch,omitempty"`
-	Digest string   `json:"digest"`
-	Ref    string   `json:"ref"` // REPO@DIGEST
-	Tags   []string `json:"tags"`
-	Size   int64    `json:"size"` // bytes of the manifest and the blobs it references, as stored
+	Kind   Kind      `json:"kind"`
+	Arch   arch.Arch `json:"arch,omitempty"`
+	Digest string    `json:"digest"`
+	Ref    string    `json:"ref"` // REPO@DIGEST
+	Tags   []string  `json:"tags"`
+	Size   int64     `json:"size"` // bytes of the manifest and the blobs it references, as stored
 
 	// Referrers only: what the document is, and the digest of the image it is attached to.
 	ArtifactType string `json:"artifactType,omitempty"`
@@ -134,7 +136,7 @@ func (p *Publisher) Plan(ctx context.Context, r Request) (*Plan, error) {
 
 // planImages plans the push of built images: each annotated, checked against its architecture.
 func (p *Publisher) planImages(r Request) (*Plan, error) {
-	var archs []string
+	var archs []arch.Arch
 	for _, im := range r.Images {
 		archs = append(archs, im.Arch)
 	}
@@ -150,7 +152,7 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s image: read config: %w", im.Arch, err)
 		}
-		if want := GOARCH(im.Arch); cfg.Architecture != want || cfg.OS != "linux" {
+		if want := im.Arch.GOARCH(); cfg.Architecture != want || cfg.OS != "linux" {
 			return nil, fmt.Errorf("refusing to push the %s image: its config says %s/%s, not linux/%s (was it built for another system?)", im.Arch, cfg.OS, cfg.Architecture, want)
 		}
 		img := mutate.Annotations(im.Image, plan.Annotations).(v1.Image)
@@ -213,7 +215,7 @@ func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 				}
 			}
 		}
-		item, err := p.imageItem(nixArch(cfg.Architecture), img, nil)
+		item, err := p.imageItem(arch.FromOCI(cfg.Architecture), img, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -230,17 +232,17 @@ func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 }
 
 // imageItem describes one image manifest: its digest and the blobs it references.
-func (p *Publisher) imageItem(arch string, img v1.Image, tags []string) (*Item, error) {
+func (p *Publisher) imageItem(a arch.Arch, img v1.Image, tags []string) (*Item, error) {
 	m, err := img.Manifest()
 	if err != nil {
-		return nil, fmt.Errorf("%s image: %w", arch, err)
+		return nil, fmt.Errorf("%s image: %w", a, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
-		return nil, fmt.Errorf("%s image: %w", arch, err)
+		return nil, fmt.Errorf("%s image: %w", a, err)
 	}
 	raw, _ := img.RawManifest()
-	it := &Item{Kind: KindImage, Arch: arch, Digest: d.String(), Ref: p.c.Repo.Digest(d.String()).String(),
+	it := &Item{Kind: KindImage, Arch: a, Digest: d.String(), Ref: p.c.Repo.Digest(d.String()).String(),
 		Tags: nonNil(tags), Size: int64(len(raw)), obj: img, blobs: append([]v1.Descriptor{m.Config}, m.Layers...)}
 	for _, b := range it.blobs {
 		it.Size += b.Size

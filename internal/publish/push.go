@@ -11,6 +11,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Result is a plan and, once pushed, what the push did.
@@ -38,7 +40,7 @@ func (s *Stats) Unchanged() bool {
 }
 
 // Progress receives bytes uploaded per architecture; it may be called from several goroutines.
-type Progress func(arch string, done, total int64)
+type Progress func(a arch.Arch, done, total int64)
 
 // Push executes a plan: every image by digest (architectures together: while one compresses a
 // layer, the other's uploads use the network), then the index, then the documents attached to the
@@ -134,7 +136,7 @@ func (p *Publisher) tag(ctx context.Context, it *Item) (int, error) {
 
 func (it *Item) what() string {
 	if it.Arch != "" {
-		return it.Arch + " " + string(it.Kind)
+		return it.Arch.String() + " " + string(it.Kind)
 	}
 	return string(it.Kind)
 }

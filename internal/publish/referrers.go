@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/referrer"
 )
 
@@ -11,9 +12,9 @@ import (
 // referrer whose subject is the image's manifest.
 const KindReferrer Kind = "referrer"
 
-// AttachFunc returns the documents to attach to the image of arch whose manifest is subject. It
+// AttachFunc returns the documents to attach to the image of a whose manifest is subject. It
 // is called while planning, once the image's digest is known, so that the documents can name it.
-type AttachFunc func(arch string, subject v1.Descriptor) ([]referrer.Artifact, error)
+type AttachFunc func(a arch.Arch, subject v1.Descriptor) ([]referrer.Artifact, error)
 
 // planReferrers adds to the plan, for each image, the referrers the request attaches to it. They
 // are written after the images and the index and before any tag moves, so a tag never points at

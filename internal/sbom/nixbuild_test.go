@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/closure"
@@ -19,7 +20,7 @@ func TestRealBuildDocumentsAreValid(t *testing.T) {
 	buildtest.GoBinary(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := build.Run(ctx, n, build.Options{Flake: ref, Attr: buildtest.App, Archs: []string{"x86_64"}, StateDir: t.TempDir(), HostSystem: "x86_64-linux"})
+	res, err := build.Run(ctx, n, build.Options{Flake: ref, Attr: buildtest.App, Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir(), HostSystem: "x86_64-linux"})
 	if err != nil {
 		t.Fatal(err)
 	}

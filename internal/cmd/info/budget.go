@@ -75,7 +75,7 @@ func closureOf(inf *image.Info) Closure {
 
 func imageName(inf *image.Info) string {
 	if inf.FiledUnder != "" {
-		return inf.FiledUnder
+		return inf.FiledUnder.String()
 	}
 	return inf.Source
 }

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
@@ -63,7 +65,7 @@ Only headers and the config are read; layers are never loaded into memory.`,
 			return infoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Arch, "arch", "", "x86_64 (amd64), aarch64 (arm64), a comma list, or all; default: all there are")
+	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to show (default and all: every one there is)")
 	addBudgetFlags(cmd, opts)
 	return cmd
 }
@@ -80,15 +82,10 @@ func infoRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var archs []string
-	if opts.Arch != "" && opts.Arch != "all" {
-		for _, a := range strings.Split(opts.Arch, ",") {
-			n, err := config.ParseArch(a)
-			if err != nil {
-				return cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", opts.Arch)
-			}
-			archs = append(archs, n)
-		}
+	// all means every architecture there is: nil, like no --arch.
+	archs, err := cli.ParseArchs(opts.Arch, nil)
+	if err != nil {
+		return err
 	}
 	set, err := open(ctx, opts, archs)
 	if err != nil {
@@ -97,7 +94,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 	defer set.Close()
 	rep := Report{Index: set.Index}
 	for _, img := range set.Images {
-		if len(archs) > 0 && img.Arch != "" && !contains(archs, img.Arch) {
+		if len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch) {
 			continue
 		}
 		inf, err := image.Describe(img)
@@ -107,7 +104,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 		rep.Images = append(rep.Images, inf)
 	}
 	if len(rep.Images) == 0 {
-		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(archs, ", ")), "")
+		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")), "")
 	}
 	for _, inf := range rep.Images {
 		if opts.Closure {
@@ -125,7 +122,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 	return checkBudget(rep, maxSize)
 }
 
-func open(ctx context.Context, opts *Options, archs []string) (*image.Set, error) {
+func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, error) {
 	src := opts.Source
 	if src == "" {
 		l, err := opts.Config()
@@ -209,13 +206,4 @@ func isScript(p string, st os.FileInfo) bool {
 	head := make([]byte, 2)
 	n, _ := f.Read(head)
 	return bytes.Equal(head[:n], []byte("#!"))
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

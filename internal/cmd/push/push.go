@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
@@ -87,7 +88,7 @@ index of those images and its tags (no build needed there).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "all", "x86_64 (amd64), aarch64 (arm64), a comma list, or all (the configured architectures)")
+	cli.ArchsFlag(cmd, &opts.Arch, "all", "architectures to push (all: the configured ones)")
 	fl.String("repo", "", "registry repository REGISTRY/NAMESPACE/NAME (config key repo)")
 	fl.StringArrayVar(&opts.Tags, "tag", nil, "extra tag for the index (repeatable)")
 	fl.BoolVar(&opts.Latest, "latest", false, "also tag latest when not on the default branch")
@@ -103,24 +104,6 @@ index of those images and its tags (no build needed there).`,
 	cmd.MarkFlagsMutuallyExclusive("no-index", "index-from")
 	f.BindFlag("repo", fl.Lookup("repo"))
 	return cmd
-}
-
-// Archs parses --arch: a comma list of architectures or all.
-func Archs(flag string, configured []string) ([]string, error) {
-	if strings.TrimSpace(flag) == "" || strings.EqualFold(flag, "all") {
-		return configured, nil
-	}
-	var out []string
-	for _, a := range strings.Split(flag, ",") {
-		n, err := config.ParseArch(a)
-		if err != nil {
-			return nil, cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", flag)
-		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 func pushRun(ctx context.Context, opts *Options) error {
@@ -157,7 +140,7 @@ func pushRun(ctx context.Context, opts *Options) error {
 }
 
 // settings checks the flags against the configuration: the repository and the architectures.
-func settings(opts *Options) (config.Config, []string, error) {
+func settings(opts *Options) (config.Config, []arch.Arch, error) {
 	l, err := opts.Config()
 	if err != nil {
 		return config.Config{}, nil, err
@@ -166,9 +149,12 @@ func settings(opts *Options) (config.Config, []string, error) {
 	if cfg.Repo == "" {
 		return cfg, nil, cli.Usagef("no repository to push to: pass --repo REGISTRY/NAMESPACE/NAME or set repo in nixify.yaml (NIXIFY_REPO)")
 	}
-	archs, err := Archs(opts.Arch, cfg.Architectures)
+	archs, err := cli.ParseArchs(opts.Arch, cfg.Architectures)
 	if err != nil {
 		return cfg, nil, err
+	}
+	if archs == nil {
+		archs = cfg.Architectures
 	}
 	for _, t := range opts.Tags {
 		if err := publish.ValidTag(t); err != nil {
@@ -192,7 +178,7 @@ func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 
 // request gathers what the push ships: the last builds (with the commit they were built from), or
 // with --index-from the images other jobs pushed. done closes the opened builds.
-func request(ctx context.Context, opts *Options, cfg config.Config, archs []string) (publish.Request, func(), error) {
+func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch.Arch) (publish.Request, func(), error) {
 	req := publish.Request{Latest: opts.Latest, Tags: opts.Tags, Source: publish.SourceFromEnv(opts.Getenv), NoIndex: opts.NoIndex, Force: opts.Force}
 	store := record.Store{Dir: cfg.StateDir}
 	if len(opts.IndexFrom) > 0 {
@@ -235,7 +221,7 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []stri
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
 	}
 	if !opts.NoSBOM {
-		req.Attach = attachments(opts, cfg.Repo, store, archs)
+		req.Attach = attachments(opts, cfg.Repo, store)
 	}
 	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
 	if err != nil {
@@ -250,7 +236,7 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []stri
 
 // created is when the source was committed: the same commit pushed twice gives the same digests,
 // and a dry run predicts them. Without a commit, the newest build's time does the same.
-func created(rev *publish.Revision, store record.Store, archs []string) time.Time {
+func created(rev *publish.Revision, store record.Store, archs []arch.Arch) time.Time {
 	if rev != nil && !rev.Time.IsZero() {
 		return rev.Time
 	}
@@ -288,7 +274,7 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 
 // execute runs the plan with a live progress view.
 func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *publish.Plan) (*publish.Result, error) {
-	var archs []string
+	var archs []arch.Arch
 	for _, it := range plan.Images {
 		archs = append(archs, it.Arch)
 	}
@@ -315,7 +301,7 @@ func report(opts *Options, res *publish.Result) error {
 		verb = "would push"
 	}
 	for _, it := range res.Items() {
-		what := it.Arch
+		what := it.Arch.String()
 		if what == "" {
 			what = string(it.Kind)
 		}
@@ -361,7 +347,7 @@ func plural(n int, one, many string) string {
 }
 
 // newestBuild is when the newest of the architectures' recorded builds was made (zero if none).
-func newestBuild(store record.Store, archs []string) time.Time {
+func newestBuild(store record.Store, archs []arch.Arch) time.Time {
 	var newest time.Time
 	all, _ := store.All()
 	for _, b := range all {
@@ -415,13 +401,13 @@ func credentials(opts *Options) (*registryclient.Credentials, error) {
 }
 
 // progress draws one line per architecture: a bar with the bytes uploaded of the total.
-func progress(live *iostreams.Live, st iostreams.Styles, archs []string) publish.Progress {
+func progress(live *iostreams.Live, st iostreams.Styles, archs []arch.Arch) publish.Progress {
 	var mu sync.Mutex
-	state := map[string][2]int64{}
-	return func(arch string, done, total int64) {
+	state := map[arch.Arch][2]int64{}
+	return func(a arch.Arch, done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		state[arch] = [2]int64{done, total}
+		state[a] = [2]int64{done, total}
 		var lines []string
 		for _, a := range archs {
 			s, ok := state[a]

@@ -2,6 +2,7 @@ package push
 
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/closure"
 	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
@@ -12,14 +13,14 @@ import (
 // attachments gives the publisher each architecture's SBOM and provenance, made from the build's
 // closure record for the image's digest in repo. A build recorded by a nixify that did not
 // record closures gets none, with a note saying how to have them.
-func attachments(opts *Options, repo string, store record.Store, archs []string) publish.AttachFunc {
-	return func(arch string, subject v1.Descriptor) ([]referrer.Artifact, error) {
-		b, err := store.Latest(arch)
+func attachments(opts *Options, repo string, store record.Store) publish.AttachFunc {
+	return func(a arch.Arch, subject v1.Descriptor) ([]referrer.Artifact, error) {
+		b, err := store.Latest(a)
 		if err != nil {
 			return nil, err
 		}
 		if b.Closure == "" {
-			opts.IO.Errorf("note: the %s build has no closure record (built by an older nixify): build again to attach its SBOM\n", arch)
+			opts.IO.Errorf("note: the %s build has no closure record (built by an older nixify): build again to attach its SBOM\n", a)
 			return nil, nil
 		}
 		c, err := closure.Load(b.Closure)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
@@ -32,7 +33,7 @@ func NewCmdStop(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Stop the container gracefully and report how long it took",
 		Long: `Stop nixify's container: the engine sends SIGTERM, nixify-init stops Garage, Redis and
 PostgreSQL in order (Redis saves, PostgreSQL shuts down fast), and after --timeout the engine kills
-what is left. The container and its data volume stay; ` + "`nixify run --replace`" + ` starts it again.`,
+what is left. The container and its data volume stay; ` + "`nixify start`" + ` (or ` + "`nixify run`" + `) starts it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Timeout < time.Second {
@@ -45,8 +46,7 @@ what is left. The container and its data volume stay; ` + "`nixify run --replace
 		},
 	}
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 15*time.Second, "how long to wait for the ordered shutdown before the engine kills the container")
-	cmd.Flags().String("container", "", "container name (default from the configuration)")
-	f.BindFlag("container", cmd.Flags().Lookup("container"))
+	shared.AddContainerFlag(f, cmd)
 	return cmd
 }
 
