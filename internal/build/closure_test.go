@@ -105,3 +105,40 @@ func TestBuildRecordsTheImageClosure(t *testing.T) {
 		t.Errorf("diff = %+v, want libfoo 1.0 -> 1.1 and app rebuilt", d)
 	}
 }
+
+// BenchmarkClosure compares, in one run, a no-op rebuild (which finds the closure recorded and
+// reads nothing) with recording the closure afresh (path-info, two derivation reads, the meta
+// evaluation and the Go binaries' build information), on the test flake's image:
+//
+//	CI=true go test -run '^$' -bench BenchmarkClosure -count 5 ./internal/build
+func BenchmarkClosure(b *testing.B) {
+	n := buildtest.Nix(b)
+	ref, dir := buildtest.Flake(b)
+	buildtest.GoBinary(b, dir)
+	state := b.TempDir()
+	ctx := context.Background()
+	o := build.Options{Flake: ref, Attr: buildtest.AppStream, Archs: []arch.Arch{arch.X86_64}, StateDir: state, HostSystem: "x86_64-linux"}
+	res, err := build.Run(ctx, n, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := closure.Load(res[0].Record.Closure)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("no-op rebuild", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := build.Run(ctx, n, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("record closure", func(b *testing.B) {
+		in := closure.Input{Closure: *c, ImageLayers: c.Layers}
+		for b.Loop() {
+			if _, err := closure.Record(ctx, n, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
