@@ -10,6 +10,14 @@ import (
 
 // checks renders one service as health+json checks under the key "name:responseTime".
 func checks(sv serviceView) []health.Check {
+	out := observed(sv)
+	for i := range out {
+		out[i].State, out[i].Since, out[i].Restarts = sv.State, sv.Since, sv.Restarts
+	}
+	return out
+}
+
+func observed(sv serviceView) []health.Check {
 	switch {
 	case sv.Disabled:
 		return []health.Check{{ComponentID: sv.Name, Status: health.Pass, Output: "disabled", Disabled: true}}
@@ -106,9 +114,14 @@ func (s *Server) info(v view) *health.Info {
 		Uptime: roundTo(sinceSeconds(s.started), 3), Phase: string(v.Phase), Status: st,
 	}
 	for _, sv := range v.Services {
-		si := health.ServiceInfo{Name: sv.Name, State: sv.State, Port: sv.Port, Status: sv.status(), Output: sv.output()}
+		si := health.ServiceInfo{Name: sv.Name, State: sv.State, Since: sv.Since, Restarts: sv.Restarts,
+			Port: sv.Port, Status: sv.status(), Output: sv.output()}
+		if sv.State == string(board.Running) && !sv.Since.IsZero() {
+			si.Uptime = roundTo(sinceSeconds(sv.Since), 3)
+		}
 		if sv.Result != nil {
 			si.Latency = roundTo(sv.Result.Latency().Seconds(), 6)
+			si.CheckedAt = sv.Result.Finished.UTC()
 		}
 		in.Services = append(in.Services, si)
 	}
