@@ -19,6 +19,7 @@ import (
 
 // TestBoardChangesTriggerAProbe: with a one-hour interval, only the supervisor's state changes can
 // make the server probe again; before issue 11 /health kept the old verdict until the next interval.
+// A service the board does not report running is not probed and fails.
 func TestBoardChangesTriggerAProbe(t *testing.T) {
 	r := testpeer.StartRedisProcess(t, testpeer.RedisOptions{Password: redisPass})
 	cfg := Config{Interval: time.Hour, Timeout: time.Second, Services: []string{Redis},
@@ -26,12 +27,28 @@ func TestBoardChangesTriggerAProbe(t *testing.T) {
 	b := board.NewBoard(Postgres, Redis, Garage)
 	b.Update(Postgres, func(s *board.Service) { s.State = board.Disabled })
 	b.Update(Garage, func(s *board.Service) { s.State = board.Disabled })
-	b.Update(Redis, func(s *board.Service) { s.State = board.Running; s.PID = 100 })
+	b.Update(Redis, func(s *board.Service) { s.State = board.Booting; s.PID = 100 })
 	b.SetPhase(board.Ready)
-	base := serve(t, NewServer(cfg, b))
-	eventually(t, "/health 200", func() bool { code, _ := get(t, base+"/health"); return code == 200 })
+	s := NewServer(cfg, b)
+	base := serve(t, s)
+	if code, body := get(t, base+"/health"); code != 503 || !strings.Contains(body, "not running: the init reports it booting") {
+		t.Fatalf("booting: %d %s", code, body)
+	}
+	if n := s.probers[Redis].started.Load(); n != 0 {
+		t.Fatalf("a booting service was probed %d times", n)
+	}
+	b.Update(Redis, func(s *board.Service) { s.State = board.Running })
+	eventually(t, "/health 200 once the board says running", func() bool { code, _ := get(t, base+"/health"); return code == 200 })
 
+	// Redis dies; the board says running again (as after a restart): only a new probe can tell
+	// that the latest result, a pass, is stale.
 	r.Stop(t)
+	b.Update(Redis, func(s *board.Service) { s.State = board.Restarting; s.PID = 0 })
+	b.Update(Redis, func(s *board.Service) { s.State = board.Running; s.PID = 101 })
+	eventually(t, "a probe after the restart fails", func() bool {
+		_, body := get(t, base+"/health/redis")
+		return strings.Contains(body, "connection refused")
+	})
 	b.Update(Redis, func(s *board.Service) { s.State = board.Restarting; s.PID = 0; s.Restarts++ })
 	eventually(t, "/health 503 after the board says redis is restarting", func() bool {
 		code, _ := get(t, base+"/health")

@@ -39,10 +39,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	help("nixify_health_check_latency_seconds", "gauge", "Response time of each component in its latest check.")
 	for _, sv := range v.Services {
-		if sv.Result == nil {
-			continue
-		}
 		for _, c := range checks(sv) {
+			if c.ObservedValue == nil { // not measured: disabled, not running or not checked yet
+				continue
+			}
 			fmt.Fprintf(&b, "nixify_health_check_latency_seconds{service=%q,component=%q} %g\n", sv.Name, c.ComponentID, *c.ObservedValue)
 		}
 	}

@@ -21,8 +21,8 @@ func observed(sv serviceView) []health.Check {
 	switch {
 	case sv.Disabled:
 		return []health.Check{{ComponentID: sv.Name, Status: health.Pass, Output: "disabled", Disabled: true}}
-	case sv.Result == nil:
-		return []health.Check{{ComponentID: sv.Name, Status: health.Fail, Output: "not checked yet"}}
+	case !sv.running() || sv.Result == nil:
+		return []health.Check{{ComponentID: sv.Name, Status: health.Fail, Output: sv.output()}}
 	}
 	out := make([]health.Check, 0, len(sv.Result.Observations))
 	for _, o := range sv.Result.Observations {
@@ -40,12 +40,19 @@ func observed(sv serviceView) []health.Check {
 	return out
 }
 
-// status is a service's verdict: disabled counts as pass, not yet checked as fail.
+// running reports whether the supervisor says the service runs (always, for a service checked from
+// outside): only then does a probe's result count.
+func (sv serviceView) running() bool {
+	return sv.State == string(board.Running) || sv.State == stateExternal
+}
+
+// status is a service's verdict: disabled counts as pass; not running (booting, restarting,
+// failed) or not yet checked as fail.
 func (sv serviceView) status() health.Status {
 	switch {
 	case sv.Disabled:
 		return health.Pass
-	case sv.Result == nil:
+	case !sv.running() || sv.Result == nil:
 		return health.Fail
 	}
 	return sv.Result.Status
@@ -55,6 +62,8 @@ func (sv serviceView) output() string {
 	switch {
 	case sv.Disabled:
 		return "disabled"
+	case !sv.running():
+		return "not running: the init reports it " + sv.State
 	case sv.Result == nil:
 		return "not checked yet"
 	}

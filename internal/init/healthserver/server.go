@@ -140,8 +140,8 @@ func (s *Server) schedule(ctx context.Context, p *prober) {
 	delay, backoff := s.cfg.Interval, time.Duration(0)
 	probe := true
 	for {
-		wait := s.cfg.Interval // a disabled service is looked at again once per interval
-		if !s.disabledOnBoard(p.service) {
+		wait := s.cfg.Interval // a service not running is looked at again at a kick or an interval
+		if s.probeable(p.service) {
 			if probe {
 				select {
 				case <-p.tick(ctx).done:
@@ -195,12 +195,15 @@ func (s *Server) watchBoard(ctx context.Context) {
 	}
 }
 
-func (s *Server) disabledOnBoard(service string) bool {
+// probeable reports whether a service is worth probing: always when the server runs alone; inside
+// the init only while the supervisor says it runs. Probing a service that is booting or
+// restarting tells nothing the board does not, and fills PostgreSQL's log with failed logins.
+func (s *Server) probeable(service string) bool {
 	if s.src == nil {
-		return false
+		return true
 	}
 	svc, ok := s.src.Snapshot().Service(service)
-	return ok && svc.State == board.Disabled
+	return ok && svc.State == board.Running
 }
 
 // RunStandalone runs the health server alone, configured from the environment, checking services
@@ -237,6 +240,9 @@ func (s *Server) logChange(prev, cur *Result) {
 	}
 }
 
+// stateExternal is the state of a service the server checks from outside, running alone.
+const stateExternal = "external"
+
 // serviceView is one service as a response shows it: the board's view joined with the latest result.
 type serviceView struct {
 	Name     string
@@ -271,7 +277,7 @@ func (s *Server) view() view {
 		v.Phase, v.version = snap.Phase, snap.Version
 	}
 	for _, name := range knownServices {
-		sv := serviceView{Name: name, State: "external", Port: s.cfg.Port(name)}
+		sv := serviceView{Name: name, State: stateExternal, Port: s.cfg.Port(name)}
 		if s.src != nil {
 			sv.State = "unknown"
 			if b, ok := snap.Service(name); ok {
@@ -300,7 +306,7 @@ func (s *Server) refresh(ctx context.Context, v *view, only string) {
 	for i := range v.Services {
 		sv := &v.Services[i]
 		p := s.probers[sv.Name]
-		if sv.Disabled || p == nil || (only != "" && only != sv.Name) {
+		if sv.Disabled || p == nil || (only != "" && only != sv.Name) || !sv.running() {
 			continue
 		}
 		wg.Add(1)

@@ -204,6 +204,7 @@ func TestServerFollowsBoard(t *testing.T) {
 	b := board.NewBoard(Postgres, Redis, Garage)
 	b.Update(Garage, func(s *board.Service) { s.State = board.Disabled })
 	b.Update(Redis, func(s *board.Service) { s.State = board.Running; s.Port = 16379 })
+	b.Update(Postgres, func(s *board.Service) { s.State = board.Running })
 	base := serve(t, NewServer(p.cfg, b))
 
 	// Checks pass, but the init is still starting.
@@ -354,6 +355,8 @@ func TestStatusPageInChromium(t *testing.T) {
 	p := startPeers(t)
 	b := board.NewBoard(Postgres, Redis, Garage)
 	b.Update(Garage, func(s *board.Service) { s.State = board.Disabled })
+	b.Update(Redis, func(s *board.Service) { s.State = board.Running })
+	b.Update(Postgres, func(s *board.Service) { s.State = board.Running })
 	b.SetPhase(board.Ready)
 	base := serve(t, NewServer(p.cfg, b))
 	eventually(t, "/health 200", func() bool { code, _ := get(t, base+"/health"); return code == 200 })

@@ -212,8 +212,8 @@ func (s *Supervisor) ensureDir(name, dir string, mode os.FileMode, owner string)
 	}
 	n, other, err := reown(dir, acct.uid, acct.gid)
 	if err != nil {
-		return fmt.Errorf("%s belongs to uid %d and cannot be given to %s (%w): fix it with: chown -R %d:%d %s",
-			dir, other, owner, err, acct.uid, acct.gid, dir)
+		return fmt.Errorf("the data in %s cannot be given to %s (%w): fix it with: chown -R %d:%d %s",
+			dir, owner, err, acct.uid, acct.gid, dir)
 	}
 	if n > 0 {
 		s.log.Printf(name, "%d files in %s belonged to uid %d; re-owned to %s (uid %d)", n, dir, other, owner, acct.uid)
@@ -236,13 +236,16 @@ func reown(dir string, uid, gid uint32) (n int, other uint32, err error) {
 		if !ok || (st.Uid == uid && st.Gid == gid) {
 			return nil
 		}
-		if st.Uid != uid {
-			other = st.Uid
-		}
 		if err := os.Lchown(path, int(uid), int(gid)); err != nil {
 			return unwrapPathErr(err)
 		}
-		n++
+		// The directory itself was often just created by root: only what it holds is news.
+		if path != dir {
+			n++
+			if st.Uid != uid {
+				other = st.Uid
+			}
+		}
 		return nil
 	})
 	return n, other, err
