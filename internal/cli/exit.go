@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes, documented in the README. Scripts may rely on them.
@@ -44,6 +46,11 @@ func Failed(err error, hint string) error { return &ExitError{Code: ExitFailure,
 
 // Unhealthy marks err as a container that is not healthy (exit 3).
 func Unhealthy(err error) error { return &ExitError{Code: ExitUnhealthy, Err: err} }
+
+// FlagError makes cobra's flag parsing errors usage errors (exit 2) that point at the command's help.
+func FlagError(c *cobra.Command, err error) error {
+	return UsageError(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
+}
 
 // Silent is an exit code without a message: the command already said everything.
 func Silent(code int) error { return &ExitError{Code: code, Err: errSilent} }

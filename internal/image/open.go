@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/record"
 )
@@ -33,9 +34,9 @@ const (
 
 // Image is one opened image and what is known of where it came from. Close it when done.
 type Image struct {
-	Source string `json:"source"` // what was opened, as the user would name it
-	Kind   Kind   `json:"kind"`
-	Arch   string `json:"filedUnder,omitempty"` // the architecture it is filed under (x86_64/aarch64), if any
+	Source string    `json:"source"` // what was opened, as the user would name it
+	Kind   Kind      `json:"kind"`
+	Arch   arch.Arch `json:"filedUnder,omitempty"` // the architecture it is filed under (x86_64/aarch64), if any
 
 	// Image is the image itself. For archives it is nil unless WithLayers was given: metadata needs
 	// only the archive's headers and config.
@@ -344,7 +345,7 @@ func OpenRemote(ctx context.Context, ref string, opts ...Option) (*Set, error) {
 			}
 			img := &Image{Source: r.Context().Digest(d.Digest.String()).String(), Kind: FromRegistry, Image: child, Entry: &d}
 			if d.Platform != nil {
-				img.Arch = NixArch(d.Platform.Architecture)
+				img.Arch = arch.FromOCI(d.Platform.Architecture)
 			}
 			s.Images = append(s.Images, img)
 		}
@@ -355,17 +356,6 @@ func OpenRemote(ctx context.Context, ref string, opts ...Option) (*Set, error) {
 		return nil, fmt.Errorf("read %s: %w", ref, err)
 	}
 	return &Set{Images: []*Image{{Source: ref, Kind: FromRegistry, Image: img}}}, nil
-}
-
-// NixArch turns an OCI architecture into nixify's spelling; unknown ones pass through.
-func NixArch(goarch string) string {
-	switch goarch {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	}
-	return goarch
 }
 
 // LooksRemote reports whether ref names a registry (its first part is a host: it has a dot or a

@@ -138,7 +138,10 @@ func newStyles(color bool) Styles {
 		p := lipgloss.NewStyle()
 		return Styles{p, p, p, p, p, p}
 	}
+	// Colour was decided from our streams (either may be the terminal); the renderer must not
+	// decide again from os.Stdout alone, or a live view on stderr loses its colours.
 	r := lipgloss.NewRenderer(os.Stdout)
+	r.SetColorProfile(ansi16)
 	return Styles{
 		Bold:   r.NewStyle().Bold(true),
 		Faint:  r.NewStyle().Faint(true),
@@ -148,6 +151,10 @@ func newStyles(color bool) Styles {
 		Accent: r.NewStyle().Foreground(lipgloss.Color("6")),
 	}
 }
+
+// ansi16 is termenv.ANSI (the 16 basic colours the palette uses), spelled as its value so that
+// termenv stays an indirect dependency.
+const ansi16 = 2
 
 // Status styles a word by its meaning: ok/pass/healthy green, warn yellow, anything failing red.
 func (st Styles) Status(word string) string {

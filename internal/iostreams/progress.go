@@ -177,6 +177,13 @@ func (p *Progress) Done(message string) { p.end(p.st.OK.Render("✓"), message) 
 // Fail ends the progress with a failure line.
 func (p *Progress) Fail(message string) { p.end(p.st.Fail.Render("✗"), message) }
 
+// Stop ends the progress without a line: for an interrupt, where "interrupted" is all there is
+// to say.
+func (p *Progress) Stop() {
+	p.live.Set()
+	p.live.Stop()
+}
+
 func (p *Progress) end(mark, message string) {
 	p.live.Set()
 	p.live.Stop()

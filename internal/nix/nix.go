@@ -28,6 +28,9 @@ type Nix struct {
 	Path string   // the nix binary
 	Args []string // added to every call, e.g. --option extra-platforms aarch64-linux
 	Env  []string // added to the environment, e.g. NIX_CONFIG=...
+	// LockFlags go after the subcommand of every call that locks a flake (build, eval, flake
+	// metadata), where nix accepts them: e.g. --no-write-lock-file.
+	LockFlags []string
 }
 
 // Find looks nix up on PATH.
@@ -88,7 +91,7 @@ type BuildResult struct {
 // Build runs `nix build --json --no-link --log-format internal-json` on one installable and hands
 // every event to onEvent as it arrives. On failure the error is a *Error.
 func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event)) (BuildResult, error) {
-	cmd := n.Command(ctx, "build", "--json", "--no-link", "--log-format", "internal-json", installable)
+	cmd := n.Command(ctx, append(append([]string{"build"}, n.LockFlags...), "--json", "--no-link", "--log-format", "internal-json", installable)...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
@@ -299,7 +302,7 @@ type Metadata struct {
 
 // FlakeMetadata returns a flake's locked source: its narHash tells whether it changed.
 func (n *Nix) FlakeMetadata(ctx context.Context, ref string) (Metadata, error) {
-	out, err := n.run(ctx, "flake", "metadata", "--json", ref)
+	out, err := n.run(ctx, append(append([]string{"flake", "metadata"}, n.LockFlags...), "--json", ref)...)
 	if err != nil {
 		return Metadata{}, err
 	}
@@ -312,7 +315,7 @@ func (n *Nix) FlakeMetadata(ctx context.Context, ref string) (Metadata, error) {
 
 // AttrNames lists the attribute names of an attribute set in a flake, e.g. packages.x86_64-linux.
 func (n *Nix) AttrNames(ctx context.Context, ref, attrPath string) ([]string, error) {
-	out, err := n.run(ctx, "eval", "--json", ref+"#"+attrPath, "--apply", "builtins.attrNames")
+	out, err := n.run(ctx, append(append([]string{"eval"}, n.LockFlags...), "--json", ref+"#"+attrPath, "--apply", "builtins.attrNames")...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,75 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/registryclient"
 )
 
-// PushIndex writes the OCI index of images already in the registry (o.Refs, pushed earlier with
-// NoIndex, typically by one CI job per architecture), then the index tags (o.Tags.Index). Each
-// image's platform is read from its config in the registry, and two images of one platform are
-// refused. Nothing is tagged unless the index is complete.
-func PushIndex(ctx context.Context, o Options) (*Result, error) {
-	repo, err := name.NewRepository(o.Repo)
-	if err != nil {
-		return nil, fmt.Errorf("invalid repository %q: %v (accepted: REGISTRY/NAMESPACE/NAME, e.g. ghcr.io/owner/nixify-health-check)", o.Repo, err)
-	}
-	if len(o.Refs) == 0 {
-		return nil, errors.New("no image references to index")
-	}
-	sess, err := o.session(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Repo: repo.Name(), DryRun: o.DryRun}
-	type entry struct {
-		img      v1.Image
-		platform *v1.Platform
-	}
-	var entries []entry
-	annotations := map[string]string{}
-	for k, v := range o.Annotations {
-		annotations[k] = v
-	}
-	seen := map[string]string{}
-	for _, ref := range o.Refs {
-		d, err := name.NewDigest(ref)
-		if err != nil {
-			return nil, fmt.Errorf("invalid image reference %q: %v (accepted: REPO@sha256:DIGEST, as --image-refs writes)", ref, err)
-		}
-		if d.Context().Name() != repo.Name() {
-			return nil, fmt.Errorf("image %s is not in %s: an index can only list images of its own repository", ref, repo.Name())
-		}
-		img, err := remote.Image(d, sess.ropts()...)
-		if err != nil {
-			return nil, sess.explain("read "+ref, err)
-		}
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			return nil, sess.explain("read the config of "+ref, err)
-		}
-		platform := cfg.OS + "/" + cfg.Architecture
-		if prev, dup := seen[platform]; dup {
-			return nil, fmt.Errorf("two images for %s: %s and %s", platform, prev, ref)
-		}
-		seen[platform] = ref
-		// The index carries what the images say of themselves (description, licenses...) unless
-		// the caller says otherwise: the job that writes the index may not have the image labels.
-		if m, err := img.Manifest(); err == nil {
-			for k, v := range m.Annotations {
-				if _, ok := annotations[k]; !ok {
-					annotations[k] = v
-				}
-			}
-		}
-		res.Images = append(res.Images, Pushed{Arch: nixArch(cfg.Architecture), Digest: d.DigestStr(), Ref: d.String()})
-		entries = append(entries, entry{img, &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}})
-	}
+type indexEntry struct {
+	img      v1.Image
+	platform *v1.Platform
+}
+
+// indexItem builds the OCI index of the entries, annotated like its manifests.
+func (p *Publisher) indexItem(entries []indexEntry, annotations map[string]string, tags []string) (*Item, error) {
 	var adds []mutate.IndexAddendum
 	for _, e := range entries {
 		adds = append(adds, mutate.IndexAddendum{Add: e.img, Descriptor: v1.Descriptor{Platform: e.platform, Annotations: annotations}})
@@ -81,32 +31,68 @@ func PushIndex(ctx context.Context, o Options) (*Result, error) {
 	if len(annotations) > 0 {
 		idx = mutate.Annotations(idx, annotations).(v1.ImageIndex)
 	}
-	id, err := idx.Digest()
+	d, err := idx.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	res.Index = Pushed{Digest: id.String(), Ref: repo.Digest(id.String()).String(), Tags: o.Tags.Index}
-	if o.DryRun {
-		return res, nil
-	}
-	if err := remote.WriteIndex(repo.Digest(id.String()), idx, sess.ropts()...); err != nil {
-		return nil, sess.explain("push the index to "+repo.String(), err)
-	}
-	for _, t := range res.Index.Tags {
-		if err := remote.Tag(repo.Tag(t), idx, sess.ropts()...); err != nil {
-			return nil, sess.explain("tag the index as "+t, err)
-		}
-	}
-	return res, nil
+	raw, _ := idx.RawManifest()
+	return &Item{Kind: KindIndex, Digest: d.String(), Ref: p.c.Repo.Digest(d.String()).String(), Tags: nonNil(tags), Size: int64(len(raw)), obj: idx}, nil
 }
 
-// nixArch is the Nix spelling of an OCI architecture.
-func nixArch(goarch string) string {
-	switch goarch {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
+// ReplaceError refuses a push whose index would take architectures away from a tag.
+type ReplaceError struct {
+	Repo, Tag string
+	Had, Lost []arch.Arch // architectures of the tag's current index, and those the new one lacks
+}
+
+func (e *ReplaceError) Error() string {
+	return fmt.Sprintf("%s:%s is an index of %s; this push would replace it with one without %s",
+		e.Repo, e.Tag, strings.Join(arch.Strings(e.Had), ", "), strings.Join(arch.Strings(e.Lost), ", "))
+}
+
+// checkReplace refuses to move an index tag (latest, above all) to an index that lacks an
+// architecture the tag's current index has: `push --arch x86_64` would otherwise turn the
+// multi-arch latest into an x86_64-only one.
+func (p *Publisher) checkReplace(ctx context.Context, plan *Plan) error {
+	var planned []arch.Arch
+	for _, i := range plan.Images {
+		planned = append(planned, i.Arch)
 	}
-	return goarch
+	for _, tag := range plan.Index.Tags {
+		ref := p.c.Repo.Tag(tag)
+		desc, err := remote.Get(ref, p.c.Options(ctx)...)
+		if err != nil {
+			err = p.c.Explain("read "+ref.String(), err)
+			if errors.Is(err, registryclient.ErrNotFound) {
+				continue
+			}
+			return err
+		}
+		if desc.Digest.String() == plan.Index.Digest || !desc.MediaType.IsIndex() {
+			continue
+		}
+		im, err := desc.ImageIndex()
+		if err != nil {
+			return p.c.Explain("read "+ref.String(), err)
+		}
+		m, err := im.IndexManifest()
+		if err != nil {
+			return p.c.Explain("read "+ref.String(), err)
+		}
+		var had, lost []arch.Arch
+		for _, d := range m.Manifests {
+			if d.Platform == nil || !d.MediaType.IsImage() {
+				continue
+			}
+			a := arch.FromOCI(d.Platform.Architecture)
+			had = append(had, a)
+			if !slices.Contains(planned, a) {
+				lost = append(lost, a)
+			}
+		}
+		if len(lost) > 0 {
+			return &ReplaceError{Repo: p.Repo(), Tag: tag, Had: had, Lost: lost}
+		}
+	}
+	return nil
 }

@@ -2,295 +2,203 @@ package publish
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
-// Image is one architecture's image to push.
-type Image struct {
-	Arch  string // x86_64 or aarch64
-	Image v1.Image
-}
-
-// Options shape a push.
-type Options struct {
-	Repo        string // REGISTRY/NAMESPACE/NAME
-	Images      []Image
-	Tags        Tags
-	Annotations map[string]string // set on the index and on each manifest
-	DryRun      bool
-	// NoIndex pushes the images and their per-architecture tags only; a later PushIndex, in
-	// another job or on another machine, adds the index (CI builds each architecture on its own runner).
-	NoIndex bool
-	// Refs are digest references (REPO@sha256:...) of images already in the registry: PushIndex's input.
-	Refs        []string
-	Credentials *Credentials
-	Transport   http.RoundTripper // default http.DefaultTransport
-	Backoff     remote.Backoff    // retry schedule; zero means 1 s doubling, 5 tries
-	MaxWait     time.Duration     // longest Retry-After honoured (default 60 s)
-	// Progress receives bytes uploaded per architecture; it may be called from several goroutines.
-	Progress func(arch string, done, total int64)
-}
-
-// Pushed is one manifest or index in the registry.
-type Pushed struct {
-	Arch   string   `json:"arch,omitempty"`
-	Digest string   `json:"digest"`
-	Ref    string   `json:"ref"` // REPO@DIGEST
-	Tags   []string `json:"tags"`
-}
-
-// Result is what a push wrote (or, with DryRun, would write).
+// Result is a plan and, once pushed, what the push did.
 type Result struct {
-	Repo   string   `json:"repo"`
-	Images []Pushed `json:"images"`
-	Index  Pushed   `json:"index"`
-	DryRun bool     `json:"dryRun"`
+	*Plan
+	DryRun bool   `json:"dryRun"`
+	Stats  *Stats `json:"stats,omitempty"` // nil for a dry run
 }
 
-// Refs are the digest references, index first (when there is one), for --image-refs.
-func (r *Result) Refs() []string {
-	var out []string
-	if r.Index.Ref != "" {
-		out = append(out, r.Index.Ref)
-	}
-	for _, p := range r.Images {
-		out = append(out, p.Ref)
-	}
-	return out
+// Stats say what a push did, counted from the requests the registry accepted.
+type Stats struct {
+	BlobsUploaded    int     `json:"blobsUploaded"`
+	BytesUploaded    int64   `json:"bytesUploaded"`
+	BlobsReused      int     `json:"blobsReused"` // already in the registry (or mounted)
+	ManifestsWritten int     `json:"manifestsWritten"`
+	IndexesWritten   int     `json:"indexesWritten"`
+	TagsMoved        int     `json:"tagsMoved"`
+	TagsUnchanged    int     `json:"tagsUnchanged"`
+	Seconds          float64 `json:"seconds"`
 }
 
-// GOARCH is the OCI architecture an architecture's image must declare.
-func GOARCH(arch string) string {
-	switch arch {
-	case "x86_64":
-		return "amd64"
-	case "aarch64":
-		return "arm64"
-	}
-	return arch
+// Unchanged reports whether the push found everything in place and wrote nothing.
+func (s *Stats) Unchanged() bool {
+	return s.BlobsUploaded == 0 && s.ManifestsWritten == 0 && s.IndexesWritten == 0 && s.TagsMoved == 0
 }
 
-// Push writes every image by digest, then the index by digest, then the tags: if anything fails
-// before the tags, no tag moves, so no tag points to an incomplete index.
-func Push(ctx context.Context, o Options) (*Result, error) {
-	repo, err := name.NewRepository(o.Repo)
-	if err != nil {
-		return nil, fmt.Errorf("invalid repository %q: %v (accepted: REGISTRY/NAMESPACE/NAME, e.g. ghcr.io/owner/nixify-health-check)", o.Repo, err)
-	}
-	if len(o.Images) == 0 {
-		return nil, errors.New("nothing to push")
-	}
-	res := &Result{Repo: repo.Name(), DryRun: o.DryRun}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	var adds []mutate.IndexAddendum
-	imgs := make([]v1.Image, len(o.Images))
-	for i, im := range o.Images {
-		cfg, err := im.Image.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("%s image: read config: %w", im.Arch, err)
-		}
-		if want := GOARCH(im.Arch); cfg.Architecture != want || cfg.OS != "linux" {
-			return nil, fmt.Errorf("refusing to push the %s image: its config says %s/%s, not linux/%s (was it built for another system?)", im.Arch, cfg.OS, cfg.Architecture, want)
-		}
-		img := im.Image
-		if len(o.Annotations) > 0 {
-			img = mutate.Annotations(img, o.Annotations).(v1.Image)
-		}
-		imgs[i] = img
-		d, err := img.Digest()
-		if err != nil {
-			return nil, fmt.Errorf("%s image: %w", im.Arch, err)
-		}
-		res.Images = append(res.Images, Pushed{Arch: im.Arch, Digest: d.String(), Ref: repo.Digest(d.String()).String(), Tags: o.Tags.PerArch[im.Arch]})
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
-			Platform:    &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant},
-			Annotations: o.Annotations,
-		}})
-	}
-	idx = mutate.AppendManifests(idx, adds...)
-	if len(o.Annotations) > 0 {
-		idx = mutate.Annotations(idx, o.Annotations).(v1.ImageIndex)
-	}
-	id, err := idx.Digest()
-	if err != nil {
-		return nil, fmt.Errorf("index: %w", err)
-	}
-	res.Index = Pushed{Digest: id.String(), Ref: repo.Digest(id.String()).String(), Tags: o.Tags.Index}
-	if o.DryRun {
-		return res, nil
-	}
+// Progress receives bytes uploaded per architecture; it may be called from several goroutines.
+type Progress func(a arch.Arch, done, total int64)
 
-	sess, err := o.session(ctx, repo)
-	if err != nil {
-		return nil, err
+// Push executes a plan: every image by digest (architectures together: while one compresses a
+// layer, the other's uploads use the network), then the index, then the documents attached to the
+// images (referrers), then the tags, images' first.
+// progress may be nil.
+func (p *Publisher) Push(ctx context.Context, plan *Plan, progress Progress) (*Result, error) {
+	start := time.Now()
+	sizes := map[string]int64{}
+	for _, it := range append(plan.Items(), plan.Referrers...) {
+		for _, b := range it.blobs {
+			sizes[b.Digest.String()] = b.Size
+		}
 	}
-	ropts, explain := sess.ropts, sess.explain
-
-	// Architectures go up together: while one compresses a layer, the other's uploads use the network.
+	p.count.reset(sizes)
 	var g errgroup.Group
-	for i, img := range imgs {
-		arch := o.Images[i].Arch
-		g.Go(func() error {
-			var extra []remote.Option
-			var wg sync.WaitGroup
-			if o.Progress != nil {
-				ch := make(chan v1.Update, 64)
-				extra = append(extra, remote.WithProgress(ch))
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for u := range ch {
-						o.Progress(arch, u.Complete, u.Total)
-					}
-				}()
-			}
-			err := remote.Write(repo.Digest(res.Images[i].Digest), img, ropts(extra...)...)
-			wg.Wait()
-			if err != nil {
-				return explain(fmt.Sprintf("push the %s image to %s", arch, repo), err)
-			}
-			return nil
-		})
+	for _, it := range plan.Images {
+		g.Go(func() error { return p.write(ctx, it, progress) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if o.NoIndex {
-		res.Index = Pushed{}
-		if err := tagImages(res, imgs, ropts, explain); err != nil {
+	if plan.Index != nil {
+		if err := p.write(ctx, plan.Index, nil); err != nil {
 			return nil, err
 		}
-		return res, nil
 	}
-	if err := remote.WriteIndex(repo.Digest(res.Index.Digest), idx, ropts()...); err != nil {
-		return nil, explain("push the index to "+repo.String(), err)
-	}
-	// Only now do tags move: per architecture first, the index last.
-	if err := tagImages(res, imgs, ropts, explain); err != nil {
-		return nil, err
-	}
-	for _, t := range res.Index.Tags {
-		if err := remote.Tag(repo.Tag(t), idx, ropts()...); err != nil {
-			return nil, explain(fmt.Sprintf("tag the index as %s", t), err)
+	for _, it := range plan.Referrers {
+		if err := p.write(ctx, it, nil); err != nil {
+			return nil, err
 		}
 	}
-	return res, nil
+	unchanged := 0
+	for _, it := range plan.Items() {
+		n, err := p.tag(ctx, it)
+		if err != nil {
+			return nil, err
+		}
+		unchanged += n
+	}
+	st := p.count.stats(len(sizes))
+	st.TagsUnchanged, st.Seconds = unchanged, time.Since(start).Seconds()
+	return &Result{Plan: plan, Stats: st}, nil
 }
 
-func tagImages(res *Result, imgs []v1.Image, ropts func(...remote.Option) []remote.Option, explain func(string, error) error) error {
-	for i, p := range res.Images {
-		d, err := name.NewDigest(p.Ref)
-		if err != nil {
-			return err
-		}
-		for _, t := range p.Tags {
-			if err := remote.Tag(d.Context().Tag(t), imgs[i], ropts()...); err != nil {
-				return explain(fmt.Sprintf("tag %s as %s", p.Ref, t), err)
+// write puts one manifest and what it references by digest; what the registry has is skipped.
+func (p *Publisher) write(ctx context.Context, it *Item, progress Progress) error {
+	var extra []remote.Option
+	var wg sync.WaitGroup
+	if progress != nil {
+		ch := make(chan v1.Update, 64)
+		extra = append(extra, remote.WithProgress(ch))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range ch {
+				progress(it.Arch, u.Complete, u.Total)
 			}
-		}
+		}()
+	}
+	ref := p.c.Repo.Digest(it.Digest)
+	var err error
+	switch obj := it.obj.(type) {
+	case v1.ImageIndex:
+		err = remote.WriteIndex(ref, obj, p.c.Options(ctx, extra...)...)
+	case v1.Image:
+		err = remote.Write(ref, obj, p.c.Options(ctx, extra...)...)
+	default:
+		err = fmt.Errorf("cannot write %T", it.obj)
+	}
+	wg.Wait()
+	if err != nil {
+		return p.c.Explain(fmt.Sprintf("push the %s to %s", it.what(), p.c.Repo), err)
 	}
 	return nil
 }
 
-// session is what every registry call of one push shares: credentials, retries, rate limits,
-// and errors that name the registry and the credential source without leaking a secret.
-type session struct {
-	ropts   func(extra ...remote.Option) []remote.Option
-	explain func(what string, err error) error
-}
-
-func (o Options) session(ctx context.Context, repo name.Repository) (*session, error) {
-	auth, source, err := resolveAuth(repo.Registry, o.Credentials)
-	if err != nil {
-		return nil, err
-	}
-	explain := func(what string, err error) error {
-		var te *transport.Error
-		if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
-			return fmt.Errorf("%s: %s refused the credentials (tried: %s): %s", what, repo.RegistryStr(), source, scrub(err, o.Credentials))
+// tag points each of the item's tags at it, skipping those that already do; it returns how many
+// were already in place.
+func (p *Publisher) tag(ctx context.Context, it *Item) (int, error) {
+	unchanged := 0
+	for _, t := range it.Tags {
+		ref := p.c.Repo.Tag(t)
+		if d, err := remote.Head(ref, p.c.Options(ctx)...); err == nil && d.Digest.String() == it.Digest {
+			unchanged++
+			continue
 		}
-		return fmt.Errorf("%s: %s", what, scrub(err, o.Credentials))
-	}
-	base := o.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	maxWait := o.MaxWait
-	if maxWait == 0 {
-		maxWait = time.Minute
-	}
-	backoff := o.Backoff
-	if backoff.Steps == 0 {
-		backoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5}
-	}
-	ropts := func(extra ...remote.Option) []remote.Option {
-		return append([]remote.Option{remote.WithContext(ctx), remote.WithAuth(auth),
-			remote.WithTransport(&rateLimit{inner: base, maxWait: maxWait}),
-			remote.WithRetryBackoff(backoff), remote.WithJobs(4)}, extra...)
-	}
-
-	return &session{ropts: ropts, explain: explain}, nil
-}
-
-// scrub removes the password from an error text, in case a registry echoes it.
-func scrub(err error, c *Credentials) string {
-	s := err.Error()
-	if c != nil && c.Password != "" {
-		s = strings.ReplaceAll(s, c.Password, "***")
-	}
-	return s
-}
-
-// Annotations returns the OCI annotations for the index and manifests: the image's own OCI labels,
-// with what is missing filled from the revision and the environment.
-// created is when the source was committed (or the push time): it is fixed for a commit, so that
-// pushing the same commit twice gives the same digests.
-func Annotations(labels map[string]string, rev *Revision, getenv func(string) string, created time.Time) map[string]string {
-	const p = "org.opencontainers.image."
-	a := map[string]string{}
-	for _, k := range []string{"source", "revision", "created", "description", "licenses", "title", "version", "url"} {
-		if v := labels[p+k]; v != "" {
-			a[p+k] = v
+		if err := remote.Tag(ref, it.obj, p.c.Options(ctx)...); err != nil {
+			return 0, p.c.Explain(fmt.Sprintf("tag the %s as %s", it.what(), t), err)
 		}
 	}
-	if a[p+"source"] == "" && getenv("GITHUB_REPOSITORY") != "" {
-		server := getenv("GITHUB_SERVER_URL")
-		if server == "" {
-			server = "https://github.com"
-		}
-		a[p+"source"] = server + "/" + getenv("GITHUB_REPOSITORY")
-	}
-	if rev != nil && rev.Commit != "" {
-		a[p+"revision"] = rev.Commit
-	}
-	// Nix images say 1970 for reproducibility; the index records when its source was made.
-	if c := a[p+"created"]; c == "" || strings.HasPrefix(c, "1970") {
-		a[p+"created"] = created.UTC().Format(time.RFC3339)
-	}
-	return a
+	return unchanged, nil
 }
 
-// SortedArchs orders images as help and tags list them.
-func SortedArchs(ims []Image) []string {
-	out := make([]string, 0, len(ims))
-	for _, i := range ims {
-		out = append(out, i.Arch)
+func (it *Item) what() string {
+	if it.Arch != "" {
+		return it.Arch.String() + " " + string(it.Kind)
 	}
-	sort.Strings(out)
-	return out
+	return string(it.Kind)
 }
+
+// counter counts the writes the registry accepted, from the requests themselves: what was
+// uploaded, and what the registry already had, cannot then disagree with what happened.
+type counter struct {
+	mu        sync.Mutex
+	sizes     map[string]int64
+	uploaded  map[string]bool
+	manifests int
+	indexes   int
+	tags      int
+}
+
+func (c *counter) reset(sizes map[string]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sizes, c.uploaded, c.manifests, c.indexes, c.tags = sizes, map[string]bool{}, 0, 0, 0
+}
+
+func (c *counter) stats(blobs int) *Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := &Stats{BlobsUploaded: len(c.uploaded), ManifestsWritten: c.manifests, IndexesWritten: c.indexes, TagsMoved: c.tags}
+	for d := range c.uploaded {
+		st.BytesUploaded += c.sizes[d]
+	}
+	st.BlobsReused = max(0, blobs-len(c.uploaded))
+	return st
+}
+
+func (c *counter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		if err == nil && req.Method == http.MethodPut && resp.StatusCode == http.StatusCreated {
+			c.record(req)
+		}
+		return resp, err
+	})
+}
+
+func (c *counter) record(req *http.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	path := req.URL.Path
+	switch {
+	case strings.Contains(path, "/blobs/uploads/"):
+		if d := req.URL.Query().Get("digest"); d != "" && c.uploaded != nil {
+			c.uploaded[d] = true
+		}
+	case strings.Contains(path, "/manifests/sha256:"):
+		if strings.Contains(req.Header.Get("Content-Type"), "index") {
+			c.indexes++
+		} else {
+			c.manifests++
+		}
+	case strings.Contains(path, "/manifests/"):
+		c.tags++
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -17,9 +17,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/publish"
+	"github.com/nixify/nixify/internal/registryclient"
 )
 
 // faultyRegistry is go-containerregistry's in-process registry behind a handler that injects faults.
@@ -74,10 +76,10 @@ func openImages(t *testing.T) []publish.Image {
 	dir := t.TempDir()
 	cache := image.NewLayerCache(filepath.Join(dir, "cache"))
 	var out []publish.Image
-	for i, arch := range []string{"x86_64", "aarch64"} {
-		p := filepath.Join(dir, arch+".tar")
+	for i, a := range arch.All {
+		p := filepath.Join(dir, a.String()+".tar")
 		labels := map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify", "org.opencontainers.image.description": "test", "org.opencontainers.image.licenses": "MIT"}
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
 			t.Fatal(err)
 		}
 		img, err := image.OpenArchiveFile(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
@@ -85,31 +87,37 @@ func openImages(t *testing.T) []publish.Image {
 			t.Fatal(err)
 		}
 		t.Cleanup(img.Close)
-		out = append(out, publish.Image{Arch: arch, Image: img.Image})
+		out = append(out, publish.Image{Arch: a, Image: img.Image})
 	}
 	return out
 }
 
 var rev = &publish.Revision{Branch: "feature/x", Commit: "0123456789abcdef0123456789abcdef01234567", Default: true}
 
-func options(fr *faultyRegistry, ims []publish.Image) publish.Options {
-	return publish.Options{
-		Repo:        fr.repo(),
-		Images:      ims,
-		Tags:        publish.PlanTags([]string{"x86_64", "aarch64"}, rev, true, nil),
-		Annotations: publish.Annotations(map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify"}, rev, func(string) string { return "" }, time.Unix(1700000000, 0)),
-		Backoff:     remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4},
-		MaxWait:     50 * time.Millisecond,
+func request(ims []publish.Image) publish.Request {
+	return publish.Request{Images: ims, Rev: rev, Latest: true, Source: "https://github.com/nixify/nixify", Created: time.Unix(1700000000, 0)}
+}
+
+// push plans and pushes r to repo with a quick retry schedule.
+func push(repo string, r publish.Request, progress publish.Progress, opts ...registryclient.Option) (*publish.Result, error) {
+	opts = append([]registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4}),
+		registryclient.WithMaxWait(50 * time.Millisecond)}, opts...)
+	p, err := publish.New(repo, opts...)
+	if err != nil {
+		return nil, err
 	}
+	plan, err := p.Plan(context.Background(), r)
+	if err != nil {
+		return nil, err
+	}
+	return p.Push(context.Background(), plan, progress)
 }
 
 func TestPushAndRepushUploadsNothing(t *testing.T) {
 	fr := newRegistry(t)
 	ims := openImages(t)
 	var progressCalls atomic.Int64
-	o := options(fr, ims)
-	o.Progress = func(string, int64, int64) { progressCalls.Add(1) }
-	res, err := publish.Push(context.Background(), o)
+	res, err := push(fr.repo(), request(ims), func(arch.Arch, int64, int64) { progressCalls.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +139,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 		t.Errorf("index annotations %v", set.Index.Annotations)
 	}
 	for _, im := range set.Images {
-		if im.Entry.Platform == nil || publish.GOARCH(im.Arch) != im.Entry.Platform.Architecture || im.Entry.Annotations["org.opencontainers.image.created"] == "" {
+		if im.Entry.Platform == nil || im.Arch.GOARCH() != im.Entry.Platform.Architecture || im.Entry.Annotations["org.opencontainers.image.created"] == "" {
 			t.Errorf("index entry %+v", im.Entry)
 		}
 		m, _ := im.Image.Manifest()
@@ -141,7 +149,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 	}
 
 	before := fr.uploads.Load()
-	res2, err := publish.Push(context.Background(), options(fr, openImages(t)))
+	res2, err := push(fr.repo(), request(openImages(t)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +165,7 @@ func TestPushRefusesArchitectureMismatch(t *testing.T) {
 	fr := newRegistry(t)
 	ims := openImages(t)
 	ims[0].Arch, ims[1].Arch = "aarch64", "x86_64"
-	_, err := publish.Push(context.Background(), options(fr, ims))
+	_, err := push(fr.repo(), request(ims), nil)
 	if err == nil || !strings.Contains(err.Error(), "refusing to push the aarch64 image: its config says linux/amd64") {
 		t.Fatalf("err = %v", err)
 	}
@@ -221,7 +229,7 @@ func TestPushRetries(t *testing.T) {
 				}
 				return fault(k, w, r)
 			})
-			if _, err := publish.Push(context.Background(), options(fr, openImages(t))); err != nil {
+			if _, err := push(fr.repo(), request(openImages(t)), nil); err != nil {
 				t.Fatalf("push with %s: %v", name, err)
 			}
 			if name == "connection dropped mid-blob" && dropped.Load() != 2 {
@@ -244,7 +252,7 @@ func TestPushFailureTagsNothing(t *testing.T) {
 		}
 		return false
 	})
-	_, err := publish.Push(context.Background(), options(fr, openImages(t)))
+	_, err := push(fr.repo(), request(openImages(t)), nil)
 	if err == nil || !strings.Contains(err.Error(), "push the index") {
 		t.Fatalf("err = %v", err)
 	}
@@ -261,9 +269,7 @@ func TestPushUnauthorized(t *testing.T) {
 		io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
 		return true
 	})
-	o := options(fr, openImages(t))
-	o.Credentials = &publish.Credentials{Username: "ci", Password: "s3cret-value"}
-	_, err := publish.Push(context.Background(), o)
+	_, err := push(fr.repo(), request(openImages(t)), nil, registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "s3cret-value"}))
 	if err == nil {
 		t.Fatal("push succeeded against a registry refusing everyone")
 	}
@@ -274,7 +280,7 @@ func TestPushUnauthorized(t *testing.T) {
 }
 
 func TestPlanTags(t *testing.T) {
-	got := publish.PlanTags([]string{"x86_64"}, &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}, false, []string{"v1"})
+	got := publish.PlanTags([]arch.Arch{arch.X86_64}, &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}, false, []string{"v1"})
 	if strings.Join(got.PerArch["x86_64"], ",") != "dependabot-go-x-abcdef0-x86_64-static" || strings.Join(got.Index, ",") != "dependabot-go-x-abcdef0,v1" {
 		t.Errorf("tags %+v", got)
 	}
@@ -290,14 +296,13 @@ func TestSplitPushThenIndex(t *testing.T) {
 	ims := openImages(t)
 	var refs []string
 	for _, im := range ims {
-		o := options(fr, []publish.Image{im})
-		o.Tags = publish.PlanTags([]string{im.Arch}, rev, true, nil)
-		o.NoIndex = true
-		res, err := publish.Push(context.Background(), o)
+		r := request([]publish.Image{im})
+		r.NoIndex = true
+		res, err := push(fr.repo(), r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Index.Ref != "" || len(res.Refs()) != 1 {
+		if res.Index != nil || len(res.Refs()) != 1 {
 			t.Fatalf("no-index push returned %+v", res)
 		}
 		refs = append(refs, res.Refs()...)
@@ -308,9 +313,9 @@ func TestSplitPushThenIndex(t *testing.T) {
 		}
 	}
 
-	o := options(fr, nil)
-	o.Refs = refs
-	res, err := publish.PushIndex(context.Background(), o)
+	r := request(nil)
+	r.Refs = refs
+	res, err := push(fr.repo(), r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +324,7 @@ func TestSplitPushThenIndex(t *testing.T) {
 		t.Errorf("tags %q, want %q", got, want)
 	}
 	// The same images and annotations give the same index as a one-shot push.
-	whole, err := publish.Push(context.Background(), options(fr, openImages(t)))
+	whole, err := push(fr.repo(), request(openImages(t)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,12 +332,12 @@ func TestSplitPushThenIndex(t *testing.T) {
 		t.Errorf("split index %s, one-shot index %s", res.Index.Digest, whole.Index.Digest)
 	}
 
-	o.Refs = []string{refs[0], refs[0]}
-	if _, err := publish.PushIndex(context.Background(), o); err == nil || !strings.Contains(err.Error(), "two images for linux/") {
+	r.Refs = []string{refs[0], refs[0]}
+	if _, err := push(fr.repo(), r, nil); err == nil || !strings.Contains(err.Error(), "two images for linux/") {
 		t.Errorf("duplicate platform: %v", err)
 	}
-	o.Refs = []string{"example.com/other/repo@" + strings.Split(refs[0], "@")[1]}
-	if _, err := publish.PushIndex(context.Background(), o); err == nil || !strings.Contains(err.Error(), "is not in") {
+	r.Refs = []string{"example.com/other/repo@" + strings.Split(refs[0], "@")[1]}
+	if _, err := push(fr.repo(), r, nil); err == nil || !strings.Contains(err.Error(), "is not in") {
 		t.Errorf("foreign repository: %v", err)
 	}
 }

@@ -1,17 +1,15 @@
 package publish_test
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/nixify/nixify/internal/publish"
+	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/registryclient"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -39,15 +37,9 @@ func TestPushToDockerRegistry(t *testing.T) {
 	reg := testpeer.StartRegistry(t, "ci", "registry-secret")
 	repo := reg.Addr() + "/owner/nixify-health-check"
 
-	o := publish.Options{
-		Repo:        repo,
-		Images:      openImages(t),
-		Tags:        publish.PlanTags([]string{"x86_64", "aarch64"}, rev, true, []string{"v1"}),
-		Annotations: publish.Annotations(map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify", "org.opencontainers.image.description": "d", "org.opencontainers.image.licenses": "MIT"}, rev, func(string) string { return "" }, time.Unix(1700000000, 0)),
-		Credentials: &publish.Credentials{Username: "ci", Password: "registry-secret"},
-		Backoff:     remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 3},
-	}
-	res, err := publish.Push(context.Background(), o)
+	r := request(openImages(t))
+	r.Tags = []string{"v1"}
+	res, err := push(repo, r, nil, registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "registry-secret"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,15 +71,15 @@ func TestPushToDockerRegistry(t *testing.T) {
 			}
 		}
 	}
-	for _, arch := range []string{"x86_64", "aarch64"} {
-		for _, tag := range []string{"latest-" + arch + "-linux-static", "feature-x-0123456-" + arch + "-static"} {
+	for _, a := range arch.All {
+		for _, tag := range []string{"latest-" + a.String() + "-linux-static", "feature-x-0123456-" + a.String() + "-static"} {
 			out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", creds, "docker://"+repo+":"+tag).Output()
 			if err != nil {
 				t.Fatalf("skopeo inspect %s: %v", tag, err)
 			}
 			var m struct{ Architecture string }
 			json.Unmarshal(out, &m)
-			if m.Architecture != publish.GOARCH(arch) {
+			if m.Architecture != a.GOARCH() {
 				t.Errorf("%s is %s", tag, m.Architecture)
 			}
 		}
@@ -108,8 +100,7 @@ func TestPushToDockerRegistry(t *testing.T) {
 		}
 	}
 	// A wrong password is refused with the registry and the credential source named.
-	o.Credentials = &publish.Credentials{Username: "ci", Password: "wrong-password"}
-	_, err = publish.Push(context.Background(), o)
+	_, err = push(repo, r, nil, registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "wrong-password"}))
 	if err == nil || !strings.Contains(err.Error(), reg.Addr()) || !strings.Contains(err.Error(), "--username") || strings.Contains(err.Error(), "wrong-password") {
 		t.Errorf("wrong password: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
@@ -22,7 +23,7 @@ type Options struct {
 	Config func() (*config.Loaded, error)
 	Nix    func() (*nix.Nix, error)
 
-	Arch string // x86_64, aarch64 (or amd64, arm64), all; empty: this host's
+	Arch string // --arch as given; empty: this machine's
 }
 
 // NewCmdBuild wires the command; runF replaces the run function in tests.
@@ -49,7 +50,7 @@ run, info and push use it without building again.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "", "architecture: x86_64 (amd64), aarch64 (arm64) or all (the configured architectures); default: this host's")
+	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to build (default: this machine's; all: the configured ones)")
 	fl.String("flake", "", "flake reference that defines the image (config key flake, default .)")
 	fl.String("attr", "", "package attribute of the image (config key attr, default docker-image-static)")
 	f.BindFlag("flake", fl.Lookup("flake"))
@@ -57,19 +58,14 @@ run, info and push use it without building again.`,
 	return cmd
 }
 
-// Archs turns --arch into Nix architecture names.
-func Archs(flag string, configured []string) ([]string, error) {
-	switch strings.ToLower(strings.TrimSpace(flag)) {
-	case "":
-		return []string{strings.TrimSuffix(build.HostSystem(), "-linux")}, nil
-	case "all":
-		return configured, nil
+// Archs reads --arch; without it, this machine's architecture is built.
+func Archs(flag string, configured []arch.Arch) ([]arch.Arch, error) {
+	archs, err := cli.ParseArchs(flag, configured)
+	if err != nil || archs != nil {
+		return archs, err
 	}
-	a, err := config.ParseArch(flag)
-	if err != nil {
-		return nil, cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), all", flag)
-	}
-	return []string{a}, nil
+	h, err := cli.HostArch()
+	return []arch.Arch{h}, err
 }
 
 func buildRun(ctx context.Context, opts *Options) error {
@@ -130,20 +126,20 @@ func explain(err error, v *view) error {
 
 // jsonBuild is one architecture in `--output json`.
 type jsonBuild struct {
-	Arch         string  `json:"arch"`
-	System       string  `json:"system"`
-	Strategy     string  `json:"strategy"`
-	Reason       string  `json:"reason"`
-	Installable  string  `json:"installable"`
-	DrvPath      string  `json:"drvPath"`
-	OutPath      string  `json:"outPath"`
-	Kind         string  `json:"kind"`
-	ConfigDigest string  `json:"configDigest"`
-	RepoTag      string  `json:"repoTag"`
-	Size         int64   `json:"size"`
-	Seconds      float64 `json:"seconds"`
-	Revision     string  `json:"flakeRevision"`
-	FlakeHash    string  `json:"flakeHash"`
+	Arch         arch.Arch `json:"arch"`
+	System       string    `json:"system"`
+	Strategy     string    `json:"strategy"`
+	Reason       string    `json:"reason"`
+	Installable  string    `json:"installable"`
+	DrvPath      string    `json:"drvPath"`
+	OutPath      string    `json:"outPath"`
+	Kind         string    `json:"kind"`
+	ConfigDigest string    `json:"configDigest"`
+	RepoTag      string    `json:"repoTag"`
+	Size         int64     `json:"size"`
+	Seconds      float64   `json:"seconds"`
+	Revision     string    `json:"flakeRevision"`
+	FlakeHash    string    `json:"flakeHash"`
 }
 
 func report(io *iostreams.IOStreams, results []build.Result) error {
@@ -163,7 +159,7 @@ func report(io *iostreams.IOStreams, results []build.Result) error {
 	t := io.NewTable("arch", "how", "kind", "image id", "size", "time", "output")
 	for _, r := range results {
 		b := r.Record
-		t.Row(b.Arch, string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
+		t.Row(b.Arch.String(), string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
 			humanDuration(b.Duration), b.OutPath)
 	}
 	t.Render()
@@ -186,4 +182,13 @@ func humanDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// Step builds one architecture as `nixify build --arch ARCH` does. The root command hands it to
+// commands that build first (up), so that no command imports another or runs one through the
+// command tree.
+func Step(f *cli.Factory) func(ctx context.Context, a arch.Arch) error {
+	return func(ctx context.Context, a arch.Arch) error {
+		return buildRun(ctx, &Options{IO: f.IO, Config: f.Config, Nix: nix.Find, Arch: a.String()})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -26,21 +27,25 @@ func TestFlagsAndArchAliases(t *testing.T) {
 		{[]string{"--arch", "arm64"}, []string{"aarch64"}, 0},
 		{[]string{"--arch", "amd64"}, []string{"x86_64"}, 0},
 		{[]string{"--arch", "all"}, []string{"x86_64", "aarch64"}, 0},
+		{[]string{"--arch", "amd64,aarch64-linux"}, []string{"x86_64", "aarch64"}, 0},
 		{[]string{"--arch", "mips"}, nil, cli.ExitUsage},
 	} {
 		io, _, _, _ := iostreams.Test()
 		f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
 		var got *Options
 		cmd := NewCmdBuild(f, func(o *Options) error { got = o; return nil })
+		cmd.SetFlagErrorFunc(cli.FlagError)
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
 		cmd.SetArgs(tc.args)
-		if err := cmd.Execute(); err != nil {
-			t.Fatal(err)
+		err := cmd.Execute()
+		var archs []arch.Arch
+		if err == nil {
+			archs, err = Archs(got.Arch, arch.All)
 		}
-		archs, err := Archs(got.Arch, []string{"x86_64", "aarch64"})
 		if cli.Code(err) != tc.code || fmt.Sprint(archs) != fmt.Sprint(tc.want) {
 			t.Errorf("%v: %v %v", tc.args, archs, err)
 		}
-		if err != nil && !strings.Contains(err.Error(), "accepted: x86_64 (alias amd64), aarch64 (alias arm64), all") {
+		if err != nil && !strings.Contains(err.Error(), `unknown architecture "mips": accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, or all`) {
 			t.Errorf("error does not say what is accepted: %v", err)
 		}
 	}
@@ -72,7 +77,7 @@ func TestNixMissingSaysHowToInstall(t *testing.T) {
 func staticConfig(t *testing.T, flake, attr string) func() (*config.Loaded, error) {
 	state := t.TempDir()
 	return func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{Flake: flake, Attr: attr, StateDir: state, Architectures: []string{"x86_64", "aarch64"}}}, nil
+		return &config.Loaded{Config: config.Config{Flake: flake, Attr: attr, StateDir: state, Architectures: arch.All}}, nil
 	}
 }
 

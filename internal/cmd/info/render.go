@@ -24,7 +24,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 		}
 		title := inf.Source
 		if inf.FiledUnder != "" {
-			title = inf.FiledUnder + "  " + title
+			title = inf.FiledUnder.String() + "  " + title
 		}
 		io.Printf("%s\n", st.Bold.Render(title))
 		field := func(k, v string) {

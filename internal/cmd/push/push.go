@@ -9,16 +9,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/registryclient"
 	"github.com/spf13/cobra"
 )
 
@@ -33,29 +36,38 @@ type Options struct {
 	Tags          []string
 	Latest        bool
 	DryRun        bool
+	Force         bool
+	Timeout       time.Duration
 	ImageRefs     string
 	Username      string
 	PasswordStdin bool
 	NoIndex       bool
 	IndexFrom     []string
+	NoSBOM        bool
 
-	// Publish is publish.Push and PublishIndex publish.PushIndex; tests may wrap them.
-	Publish      func(context.Context, publish.Options) (*publish.Result, error)
-	PublishIndex func(context.Context, publish.Options) (*publish.Result, error)
+	// Client adds registry client options (tests: quick retries, short request timeouts).
+	Client []registryclient.Option
 }
 
 // NewCmdPush wires the command; runF replaces the run function in tests.
 func NewCmdPush(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Config: f.Config, Getenv: f.Getenv, WorkDir: f.WorkDir, Publish: publish.Push, PublishIndex: publish.PushIndex}
+	opts := &Options{IO: f.IO, Config: f.Config, Getenv: f.Getenv, WorkDir: f.WorkDir}
 	cmd := &cobra.Command{
 		Use:   "push",
 		Short: "Push the last builds as one multi-arch image (OCI index) to a registry",
 		Long: `Push each architecture's last build by digest, after checking that its config declares that
 architecture, then an OCI index of all of them with OCI annotations (source, revision, created,
-description, licenses), and only then the tags:
+description, licenses), then each image's SBOM (CycloneDX 1.6) and provenance (in-toto, SLSA v1)
+as OCI 1.1 referrers (the referrers API, or the fallback tag sha256-DIGEST where the registry has
+none; --no-sbom leaves them out), and only then the tags:
   per architecture  BRANCH-SHA-ARCH-static, and latest-ARCH-linux-static on the default branch
   the index         BRANCH-SHA, latest on the default branch (or with --latest), and each --tag
-Branch and commit come from GITHUB_REF_NAME and GITHUB_SHA, else from git.
+The commit in tags and in the revision annotation is the one the builds were made from (their
+flake's revision); the branch comes from GITHUB_REF_NAME, else from git. A build from a tree with
+uncommitted changes, or a HEAD that moved since the build, is refused unless --force. An index tag
+whose current index has architectures this push lacks (push --arch X would turn a multi-arch
+latest into a one-architecture one) is refused unless --force.
+Every request gives up after 30 s without progress; the whole push after --timeout.
 Credentials: GITHUB_TOKEN for ghcr.io, then docker config and credential helpers, or
 --username with the password on stdin (--password-stdin). Digest references go to stdout.
 
@@ -76,144 +88,205 @@ index of those images and its tags (no build needed there).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "all", "x86_64 (amd64), aarch64 (arm64), a comma list, or all (the configured architectures)")
+	cli.ArchsFlag(cmd, &opts.Arch, "all", "architectures to push (all: the configured ones)")
 	fl.String("repo", "", "registry repository REGISTRY/NAMESPACE/NAME (config key repo)")
 	fl.StringArrayVar(&opts.Tags, "tag", nil, "extra tag for the index (repeatable)")
 	fl.BoolVar(&opts.Latest, "latest", false, "also tag latest when not on the default branch")
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "compute digests and tags, write nothing")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (digests, tags, annotations) and write nothing")
+	fl.BoolVar(&opts.Force, "force", false, "push a build from a dirty tree or an older commit, or let an index tag lose architectures")
+	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up when the whole push takes longer (0: no limit)")
 	fl.StringVar(&opts.ImageRefs, "image-refs", "", "write the pushed digest references to this file, one a line")
 	fl.StringVar(&opts.Username, "username", "", "registry user name (with --password-stdin)")
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the registry password or token from stdin")
 	fl.BoolVar(&opts.NoIndex, "no-index", false, "push the images and their per-architecture tags only (a later --index-from writes the index)")
 	fl.StringArrayVar(&opts.IndexFrom, "index-from", nil, "write the index of the images listed in this --image-refs file (repeatable); builds are not read")
+	fl.BoolVar(&opts.NoSBOM, "no-sbom", false, "do not attach the SBOM (CycloneDX) and provenance (in-toto SLSA) to each image")
 	cmd.MarkFlagsMutuallyExclusive("no-index", "index-from")
 	f.BindFlag("repo", fl.Lookup("repo"))
 	return cmd
 }
 
-// Archs parses --arch: a comma list of architectures or all.
-func Archs(flag string, configured []string) ([]string, error) {
-	if strings.TrimSpace(flag) == "" || strings.EqualFold(flag, "all") {
-		return configured, nil
-	}
-	var out []string
-	for _, a := range strings.Split(flag, ",") {
-		n, err := config.ParseArch(a)
-		if err != nil {
-			return nil, cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", flag)
-		}
-		if !contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
 func pushRun(ctx context.Context, opts *Options) error {
-	l, err := opts.Config()
+	cfg, archs, err := settings(opts)
 	if err != nil {
 		return err
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	pub, err := publisher(opts, cfg.Repo)
+	if err != nil {
+		return err
+	}
+	req, done, err := request(ctx, opts, cfg, archs)
+	if err != nil {
+		return pushError(ctx, opts, err)
+	}
+	defer done()
+	plan, err := pub.Plan(ctx, req)
+	if err != nil {
+		return pushError(ctx, opts, err)
+	}
+	if opts.DryRun {
+		return report(opts, &publish.Result{Plan: plan, DryRun: true})
+	}
+	res, err := execute(ctx, opts, pub, plan)
+	if err != nil {
+		return pushError(ctx, opts, err)
+	}
+	return report(opts, res)
+}
+
+// settings checks the flags against the configuration: the repository and the architectures.
+func settings(opts *Options) (config.Config, []arch.Arch, error) {
+	l, err := opts.Config()
+	if err != nil {
+		return config.Config{}, nil, err
 	}
 	cfg := l.Config
 	if cfg.Repo == "" {
-		return cli.Usagef("no repository to push to: pass --repo REGISTRY/NAMESPACE/NAME or set repo in nixify.yaml (NIXIFY_REPO)")
+		return cfg, nil, cli.Usagef("no repository to push to: pass --repo REGISTRY/NAMESPACE/NAME or set repo in nixify.yaml (NIXIFY_REPO)")
 	}
-	archs, err := Archs(opts.Arch, cfg.Architectures)
+	archs, err := cli.ParseArchs(opts.Arch, cfg.Architectures)
 	if err != nil {
-		return err
+		return cfg, nil, err
+	}
+	if archs == nil {
+		archs = cfg.Architectures
 	}
 	for _, t := range opts.Tags {
 		if err := publish.ValidTag(t); err != nil {
-			return cli.UsageError(err)
+			return cfg, nil, cli.UsageError(err)
 		}
 	}
+	return cfg, archs, nil
+}
+
+func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 	creds, err := credentials(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rev, err := publish.ResolveRevision(ctx, opts.Getenv, opts.WorkDir)
-	var revp *publish.Revision
-	switch {
-	case err == nil:
-		revp = &rev
-	case len(opts.Tags) == 0:
-		return cli.Failed(err, "pass --tag, or set GITHUB_REF_NAME and GITHUB_SHA")
+	pub, err := publish.New(repo, append([]registryclient.Option{registryclient.WithCredentials(creds)}, opts.Client...)...)
+	if err != nil {
+		return nil, cli.UsageError(err)
 	}
-	latest := opts.Latest || (revp != nil && revp.Default)
-	// created is when the source was committed: the same commit pushed twice gives the same
-	// digests, and a dry run predicts them. Without git, the newest build's time does the same.
-	created := time.Now().UTC().Truncate(time.Second)
-	if revp != nil && !revp.Time.IsZero() {
-		created = revp.Time
-	} else if t := newestBuild(record.Store{Dir: cfg.StateDir}, archs); !t.IsZero() {
-		created = t
-	}
+	return pub, nil
+}
+
+// request gathers what the push ships: the last builds (with the commit they were built from), or
+// with --index-from the images other jobs pushed. done closes the opened builds.
+func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch.Arch) (publish.Request, func(), error) {
+	req := publish.Request{Latest: opts.Latest, Tags: opts.Tags, Source: publish.SourceFromEnv(opts.Getenv), NoIndex: opts.NoIndex, Force: opts.Force}
+	store := record.Store{Dir: cfg.StateDir}
 	if len(opts.IndexFrom) > 0 {
 		refs, err := readRefs(opts.IndexFrom)
 		if err != nil {
-			return err
+			return req, nil, err
 		}
-		return report(ctx, opts, opts.PublishIndex, publish.Options{
-			Repo:        cfg.Repo,
-			Refs:        refs,
-			Tags:        publish.PlanTags(nil, revp, latest, opts.Tags),
-			Annotations: publish.Annotations(nil, revp, opts.Getenv, created),
-			DryRun:      opts.DryRun,
-			Credentials: creds,
-		}, nil)
+		req.Refs = refs
+		if rev, err := publish.ResolveRevision(ctx, opts.Getenv, opts.WorkDir); err == nil {
+			req.Rev = &rev
+		}
+		req.Latest = req.Latest || (req.Rev != nil && req.Rev.Default)
+		req.Created = created(req.Rev, store, archs)
+		return req, func() {}, nil
 	}
-
-	store := record.Store{Dir: cfg.StateDir}
+	var imgs []*image.Image
+	done := func() {
+		for _, i := range imgs {
+			i.Close()
+		}
+	}
+	var built []publish.Built
 	cache := image.NewLayerCache(cfg.StateDir)
-	var ims []publish.Image
-	var labels map[string]string
 	for _, a := range archs {
 		b, err := store.Latest(a)
 		if err != nil {
+			done()
 			if errors.Is(err, record.ErrNoBuild) {
-				return cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
+				return req, nil, cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
 			}
-			return cli.Failed(err, "")
+			return req, nil, cli.Failed(err, "")
 		}
 		img, err := image.OpenBuild(ctx, b, image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {
-			return cli.Failed(err, "")
+			done()
+			return req, nil, cli.Failed(err, "")
 		}
-		defer img.Close()
-		if labels == nil {
-			c, err := img.Image.ConfigFile()
-			if err == nil {
-				labels = c.Config.Labels
-			}
-		}
-		ims = append(ims, publish.Image{Arch: a, Image: img.Image})
+		imgs = append(imgs, img)
+		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
+		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
 	}
-	po := publish.Options{
-		Repo:        cfg.Repo,
-		Images:      ims,
-		Tags:        publish.PlanTags(archs, revp, latest, opts.Tags),
-		Annotations: publish.Annotations(labels, revp, opts.Getenv, created),
-		DryRun:      opts.DryRun,
-		NoIndex:     opts.NoIndex,
-		Credentials: creds,
+	if !opts.NoSBOM {
+		req.Attach = attachments(opts, cfg.Repo, store)
 	}
-	return report(ctx, opts, opts.Publish, po, archs)
+	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
+	if err != nil {
+		done()
+		return req, nil, err
+	}
+	req.Rev = rev
+	req.Latest = req.Latest || (rev != nil && rev.Default)
+	req.Created = created(rev, store, archs)
+	return req, done, nil
 }
 
-// report runs one publish step and prints its digest references (and, with --image-refs, writes them).
-func report(ctx context.Context, opts *Options, publishF func(context.Context, publish.Options) (*publish.Result, error), po publish.Options, archs []string) error {
-	var live *iostreams.Live
-	if !po.DryRun && archs != nil {
-		live = opts.IO.NewLive()
-		po.Progress = progress(live, archs)
+// created is when the source was committed: the same commit pushed twice gives the same digests,
+// and a dry run predicts them. Without a commit, the newest build's time does the same.
+func created(rev *publish.Revision, store record.Store, archs []arch.Arch) time.Time {
+	if rev != nil && !rev.Time.IsZero() {
+		return rev.Time
 	}
-	res, err := publishF(ctx, po)
-	if live != nil {
-		live.Stop()
+	if t := newestBuild(store, archs); !t.IsZero() {
+		return t
 	}
-	if err != nil {
-		return cli.Failed(err, "")
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+// pushError gives each way a push fails its exit code and the way out.
+func pushError(ctx context.Context, opts *Options, err error) error {
+	var ee *cli.ExitError
+	var re *publish.RevisionError
+	var rep *publish.ReplaceError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return cli.Failed(fmt.Errorf("the push did not finish within %s", opts.Timeout), "raise --timeout, or check the network to the registry")
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.As(err, &re):
+		return cli.Failed(err, "commit, build again (nixify build) and push; or pass --force to push it anyway")
+	case errors.As(err, &rep):
+		return cli.Failed(err, "push every architecture of the index, or use --no-index, or pass --force to replace it")
+	case errors.Is(err, publish.ErrNoTags):
+		return cli.Failed(err, "pass --tag, or set GITHUB_REF_NAME and GITHUB_SHA")
+	case errors.Is(err, registryclient.ErrUnreachable):
+		return cli.Unavailable(err, "check the repository's host (--repo) and the network; is a registry running there?")
+	case errors.Is(err, registryclient.ErrDenied):
+		return cli.Failed(err, "for ghcr.io set GITHUB_TOKEN (packages: write) or docker login; elsewhere --username U --password-stdin")
 	}
+	return cli.Failed(err, "")
+}
+
+// execute runs the plan with a live progress view.
+func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *publish.Plan) (*publish.Result, error) {
+	var archs []arch.Arch
+	for _, it := range plan.Images {
+		archs = append(archs, it.Arch)
+	}
+	live := opts.IO.NewLive()
+	res, err := pub.Push(ctx, plan, progress(live, opts.IO.Styles(), archs))
+	live.Stop()
+	return res, err
+}
+
+// report prints what the push wrote (or, dry, would write): digest references on stdout (and in
+// --image-refs), one line per manifest with its tags, and a closing line with the counts.
+func report(opts *Options, res *publish.Result) error {
 	if opts.ImageRefs != "" {
 		if err := os.WriteFile(opts.ImageRefs, []byte(strings.Join(res.Refs(), "\n")+"\n"), 0o644); err != nil {
 			return cli.Failed(fmt.Errorf("write --image-refs: %w", err), "")
@@ -227,26 +300,58 @@ func report(ctx context.Context, opts *Options, publishF func(context.Context, p
 	if res.DryRun {
 		verb = "would push"
 	}
-	for _, p := range append(res.Images, res.Index) {
-		if p.Ref == "" {
-			continue
-		}
-		what := p.Arch
+	for _, it := range res.Items() {
+		what := it.Arch.String()
 		if what == "" {
-			what = "index"
+			what = string(it.Kind)
 		}
-		opts.IO.Printf("%s\n", p.Ref)
-		opts.IO.Errorf("%s %s %s tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(p.Digest[:19]), strings.Join(p.Tags, ", "))
+		opts.IO.Printf("%s\n", it.Ref)
+		opts.IO.Errorf("%s %s %s tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), strings.Join(it.Tags, ", "))
 	}
+	reportReferrers(opts, res)
+	opts.IO.Errorf("%s\n", summary(res))
 	return nil
 }
 
+// summary is the closing line: what was uploaded and reused, or what a dry run would write.
+func summary(res *publish.Result) string {
+	var size int64
+	tags := 0
+	for _, it := range res.Items() {
+		size += it.Size
+		tags += len(it.Tags)
+	}
+	manifests := fmt.Sprintf("%d %s", len(res.Images), plural(len(res.Images), "image", "images"))
+	if res.Index != nil {
+		manifests += " and an index"
+	}
+	if res.DryRun {
+		return fmt.Sprintf("dry run: %s (%s) and %d %s for %s; nothing was written", manifests, iostreams.Bytes(size), tags, plural(tags, "tag", "tags"), res.Repo)
+	}
+	s := res.Stats
+	took := fmt.Sprintf("%.1fs", s.Seconds)
+	if s.Unchanged() {
+		return fmt.Sprintf("unchanged: %s already holds %s with every tag (%d %s reused) in %s", res.Repo, manifests, s.BlobsReused, plural(s.BlobsReused, "blob", "blobs"), took)
+	}
+	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s, %d %s moved (%d in place) in %s",
+		s.BlobsUploaded, plural(s.BlobsUploaded, "blob", "blobs"), iostreams.Bytes(s.BytesUploaded), s.BlobsReused,
+		s.ManifestsWritten, plural(s.ManifestsWritten, "manifest", "manifests"), s.IndexesWritten, plural(s.IndexesWritten, "index", "indexes"),
+		s.TagsMoved, plural(s.TagsMoved, "tag", "tags"), s.TagsUnchanged, took)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // newestBuild is when the newest of the architectures' recorded builds was made (zero if none).
-func newestBuild(store record.Store, archs []string) time.Time {
+func newestBuild(store record.Store, archs []arch.Arch) time.Time {
 	var newest time.Time
 	all, _ := store.All()
 	for _, b := range all {
-		if contains(archs, b.Arch) && b.BuiltAt.After(newest) {
+		if slices.Contains(archs, b.Arch) && b.BuiltAt.After(newest) {
 			newest = b.BuiltAt
 		}
 	}
@@ -274,7 +379,7 @@ func readRefs(files []string) ([]string, error) {
 }
 
 // credentials reads --password-stdin; the password is never echoed or logged.
-func credentials(opts *Options) (*publish.Credentials, error) {
+func credentials(opts *Options) (*registryclient.Credentials, error) {
 	if opts.PasswordStdin && opts.Username == "" {
 		return nil, cli.Usagef("--password-stdin needs --username")
 	}
@@ -292,36 +397,29 @@ func credentials(opts *Options) (*publish.Credentials, error) {
 		}
 		return nil, cli.Usagef("--password-stdin: stdin is empty")
 	}
-	return &publish.Credentials{Username: opts.Username, Password: line}, nil
+	return &registryclient.Credentials{Username: opts.Username, Password: line}, nil
 }
 
-// progress draws one line per architecture: bytes uploaded of the total.
-func progress(live *iostreams.Live, archs []string) func(string, int64, int64) {
+// progress draws one line per architecture: a bar with the bytes uploaded of the total.
+func progress(live *iostreams.Live, st iostreams.Styles, archs []arch.Arch) publish.Progress {
 	var mu sync.Mutex
-	state := map[string][2]int64{}
-	return func(arch string, done, total int64) {
+	state := map[arch.Arch][2]int64{}
+	return func(a arch.Arch, done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		state[arch] = [2]int64{done, total}
+		state[a] = [2]int64{done, total}
 		var lines []string
 		for _, a := range archs {
 			s, ok := state[a]
-			switch {
-			case !ok:
-				lines = append(lines, fmt.Sprintf("  %-8s waiting", a))
-			case s[1] > 0:
-				lines = append(lines, fmt.Sprintf("%s %-8s %3d%%  %d of %d bytes", live.Spinner(), a, s[0]*100/s[1], s[0], s[1]))
+			if !ok || s[1] == 0 {
+				lines = append(lines, fmt.Sprintf("  %-8s %s", a, st.Faint.Render("waiting")))
+				continue
 			}
+			const width = 20
+			n := min(int(s[0]*width/s[1]), width)
+			lines = append(lines, fmt.Sprintf("%s %-8s [%s%s] %3d%%  %s of %s", live.Spinner(), a,
+				strings.Repeat("=", n), strings.Repeat(" ", width-n), s[0]*100/s[1], iostreams.Bytes(s[0]), iostreams.Bytes(s[1])))
 		}
 		live.Set(lines...)
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

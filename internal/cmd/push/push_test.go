@@ -12,26 +12,26 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
-	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
 )
 
 // fixture records a build of each architecture (written with compress: "", "gzip" or "zstd") and
 // starts an in-process registry; cfg points the push at both.
-func fixture(t *testing.T, compress string, archs ...string) (dir, repo string, cfg func() (*config.Loaded, error)) {
+func fixture(t *testing.T, compress string, archs ...arch.Arch) (dir, repo string, cfg func() (*config.Loaded, error)) {
 	t.Helper()
 	dir = t.TempDir()
 	store := record.Store{Dir: dir}
-	for i, arch := range archs {
-		p := filepath.Join(dir, arch+".tar")
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i), Compress: compress}); err != nil {
+	for i, a := range archs {
+		p := filepath.Join(dir, a.String()+".tar")
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Seed: uint64(i), Compress: compress}); err != nil {
 			t.Fatal(err)
 		}
-		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball})
+		store.Save(record.Build{Arch: a, OutPath: p, Kind: record.Tarball, FlakeRevision: "fedcba9876543210", BuiltAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
@@ -47,7 +47,7 @@ func TestPushLastBuilds(t *testing.T) {
 	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9876543210", "GITHUB_ACTIONS": "true"}
 	ios, _, out, _ := iostreams.Test()
 	refs := filepath.Join(dir, "refs.txt")
-	o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return env[k] }, WorkDir: dir, Arch: "all", ImageRefs: refs, Publish: publish.Push}
+	o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return env[k] }, WorkDir: dir, Arch: "all", ImageRefs: refs}
 	if err := pushRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestPushLastBuilds(t *testing.T) {
 		{Arch: "all", Username: "u"},
 		{Arch: "all", PasswordStdin: true},
 	} {
-		bad.IO, bad.Config, bad.Getenv, bad.Publish = ios, cfg, o.Getenv, publish.Push
+		bad.IO, bad.Config, bad.Getenv = ios, cfg, o.Getenv
 		if err := pushRun(context.Background(), bad); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%+v: %v", bad, err)
 		}
@@ -79,7 +79,7 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 	for _, arch := range []string{"x86_64", "aarch64"} {
 		ios, _, out, _ := iostreams.Test()
 		refs := filepath.Join(dir, "refs-"+arch+".txt")
-		o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: arch, NoIndex: true, ImageRefs: refs, Publish: publish.Push}
+		o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: arch, NoIndex: true, ImageRefs: refs}
 		if err := pushRun(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 		files = append(files, refs)
 	}
 	ios, _, out, _ := iostreams.Test()
-	o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: "all", IndexFrom: files, PublishIndex: publish.PushIndex}
+	o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: "all", IndexFrom: files}
 	if err := pushRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 
 	empty := filepath.Join(dir, "empty.txt")
 	os.WriteFile(empty, nil, 0o644)
-	o = &Options{IO: ios, Config: cfg, Getenv: getenv, Arch: "all", IndexFrom: []string{empty}, PublishIndex: publish.PushIndex}
+	o = &Options{IO: ios, Config: cfg, Getenv: getenv, Arch: "all", IndexFrom: []string{empty}}
 	if err := pushRun(context.Background(), o); err == nil || !strings.Contains(err.Error(), "list no image references") {
 		t.Fatalf("empty refs file: %v", err)
 	}
@@ -125,12 +125,12 @@ func TestDryRunPredictsPushWithoutGit(t *testing.T) {
 	defer srv.Close()
 	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
 	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []arch.Arch{arch.X86_64}}}, nil
 	}
 	run := func(dry bool) string {
 		ios, _, out, _ := iostreams.Test()
 		o := &Options{IO: ios, Config: cfg, Getenv: func(string) string { return "" }, WorkDir: dir,
-			Arch: "x86_64", Tags: []string{"v1"}, DryRun: dry, Publish: publish.Push}
+			Arch: "x86_64", Tags: []string{"v1"}, DryRun: dry}
 		if err := pushRun(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,12 @@
 package healthserver
 
 import (
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/nixify/nixify/internal/init/config"
+	"github.com/nixify/nixify/internal/version"
 )
 
 // The known services, by the one list the whole init uses.
@@ -90,18 +90,10 @@ func FromConfig(c config.Config) Config {
 		Timeout:  c.HealthTimeout,
 		Services: c.Services,
 		Name:     "nixify",
-		Version:  buildVersion(),
+		Version:  version.Get().Version,
 		Redis:    RedisTarget{Host: c.RedisHost, Port: c.RedisPort, Password: c.RedisPassword},
 		Postgres: PostgresTarget{Host: c.PGHost, Port: c.PGPort, User: c.PGUser, Password: c.PGPassword, Database: c.PGDB},
 		Garage: GarageTarget{Host: c.GarageHost, S3Port: c.S3Port, AdminPort: c.AdminPort, Region: c.Region,
 			Bucket: c.Bucket, AccessKey: c.AccessKey, SecretKey: c.SecretKey, AdminToken: c.AdminToken},
 	}
-}
-
-// buildVersion is the main module's version as the Go toolchain recorded it, or "dev".
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
