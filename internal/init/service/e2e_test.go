@@ -122,6 +122,14 @@ type running struct {
 // start runs the init and waits until it reports ready.
 func (e *env) start() *running {
 	e.t.Helper()
+	r := e.run()
+	r.waitLog(e.t, "init | ready:")
+	return r
+}
+
+// run starts the init without waiting for ready; it is killed when the test ends.
+func (e *env) run() *running {
+	e.t.Helper()
 	cmd := exec.Command(nixifyInit(e.t))
 	cmd.Env = e.vars
 	r := &running{cmd: cmd, out: &testpeer.Buffer{}, done: make(chan struct{})}
@@ -134,7 +142,6 @@ func (e *env) start() *running {
 		killTree(cmd.Process.Pid)
 		<-r.done
 	})
-	r.waitLog(e.t, "init | ready:")
 	return r
 }
 

@@ -20,24 +20,6 @@ import (
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
-// run starts the init without waiting for ready and returns it.
-func (e *env) run() *running {
-	e.t.Helper()
-	cmd := exec.Command(nixifyInit(e.t))
-	cmd.Env = e.vars
-	r := &running{cmd: cmd, out: &testpeer.Buffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = r.out, r.out
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { r.err = cmd.Wait(); close(r.done) }()
-	e.t.Cleanup(func() {
-		killTree(cmd.Process.Pid)
-		<-r.done
-	})
-	return r
-}
-
 // exited waits for the init to end by itself and returns its exit code and output.
 func (r *running) exited(t *testing.T) (int, string) {
 	t.Helper()
