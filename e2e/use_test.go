@@ -203,7 +203,7 @@ func TestUseWhatRunsInside(t *testing.T) {
 	if got := e.nixify("psql", "--", "-tA", "-c", "select sum(n) from kept"); strings.TrimSpace(got.out) != "7" {
 		t.Fatalf("data after stop and start: %q", got.out)
 	}
-	if r = e.nixify("restart", "--timeout", "90s"); r.code != 0 || !strings.Contains(r.errOut, "stopped in") {
+	if r = e.nixify("restart", "--timeout", "90s"); r.code != 0 || !strings.Contains(r.errOut, "stopped, exit code 0") {
 		t.Fatalf("restart: exit %d\n%s", r.code, r.errOut)
 	}
 	if got := e.nixify("redis-cli", "--", "get", "k"); strings.TrimSpace(got.out) != "v" {

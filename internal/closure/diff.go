@@ -93,14 +93,14 @@ func Compare(old, new *Closure) Diff {
 	sort.Slice(d.Changed, func(i, j int) bool { return d.Changed[i].Name < d.Changed[j].Name })
 
 	ol, nl := layerSizes(old), layerSizes(new)
-	for name, s := range nl {
-		if o := ol[name]; o != s {
-			d.Layers = append(d.Layers, LayerChange{Name: name, OldSize: o, NewSize: s})
+	for name, n := range nl {
+		if o, ok := ol[name]; !ok || o.size != n.size || o.content != n.content {
+			d.Layers = append(d.Layers, LayerChange{Name: name, OldSize: o.size, NewSize: n.size})
 		}
 	}
-	for name, s := range ol {
+	for name, o := range ol {
 		if _, ok := nl[name]; !ok {
-			d.Layers = append(d.Layers, LayerChange{Name: name, OldSize: s})
+			d.Layers = append(d.Layers, LayerChange{Name: name, OldSize: o.size})
 		}
 	}
 	sort.Slice(d.Layers, func(i, j int) bool { return d.Layers[i].Name < d.Layers[j].Name })
@@ -108,10 +108,15 @@ func Compare(old, new *Closure) Diff {
 	return d
 }
 
+type layerSum struct {
+	size    int64
+	content string // the layers' diff IDs: a layer of the same size may hold other bytes
+}
+
 // layerSizes names each layer by the packages of its store paths (a layer of another image
-// holding the same packages is "the same layer").
-func layerSizes(c *Closure) map[string]int64 {
-	out := map[string]int64{}
+// holding the same packages is "the same layer"), with its size and content.
+func layerSizes(c *Closure) map[string]layerSum {
+	out := map[string]layerSum{}
 	for i, l := range c.Layers {
 		var names []string
 		for _, p := range l.StorePaths {
@@ -123,7 +128,10 @@ func layerSizes(c *Closure) map[string]int64 {
 		if name == "" {
 			name = fmt.Sprintf("layer %d (no store path)", i+1)
 		}
-		out[name] += l.Size
+		s := out[name]
+		s.size += l.Size
+		s.content += l.DiffID
+		out[name] = s
 	}
 	return out
 }

@@ -176,3 +176,16 @@ func TestProgressNobodyLooksAtDoesNothing(t *testing.T) {
 		t.Fatalf("a progress under -o json wrote %q %q", out, errOut)
 	}
 }
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"60MiB": 60 << 20, "60 MiB": 60 << 20, "1.5GiB": 3 << 29, "512KiB": 512 << 10, "1000": 1000, "1000B": 1000, "0": 0} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "60MB", "60 mb", "-1MiB", "sixty", "1e400", "NaN", "Inf", "60MiBx", "6\n0MiB"} {
+		if got, err := ParseBytes(in); err == nil {
+			t.Errorf("ParseBytes(%q) = %d, want an error", in, got)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package iostreams
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -22,4 +24,24 @@ func Bytes(n int64) string {
 	}
 	s := strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/float64(div)), ".0")
 	return s + " " + string(prefixes[exp]) + suffix
+}
+
+// ParseBytes reads a size as people write it for limits: "60MiB", "60 MiB", "1.5GiB", "512KiB" or
+// a plain number of bytes. Only binary units are accepted, the ones Bytes prints.
+func ParseBytes(s string) (int64, error) {
+	t, mult := strings.TrimSpace(s), 1.0
+	for i, p := range "KMGTPE" {
+		if u := string(p) + "iB"; strings.HasSuffix(t, u) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u)), math.Pow(1024, float64(i+1))
+			break
+		}
+	}
+	if mult == 1 {
+		t = strings.TrimSpace(strings.TrimSuffix(t, "B"))
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f*mult > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q is not a size: want bytes, or a number with KiB, MiB or GiB such as 60MiB", s)
+	}
+	return int64(f * mult), nil
 }

@@ -3,55 +3,18 @@ package sbom
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nixify/nixify/internal/closure"
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/nixify/nixify/internal/sbom/sbomtest"
 )
 
-// Validator returns a function that checks a document against the official schema of format.
+// validator checks documents of format against the official schema.
 func validator(t testing.TB, format string) func([]byte) error {
 	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	files := map[string]string{
-		"http://cyclonedx.org/schema/bom-1.6.schema.json":  "bom-1.6.schema.json",
-		"http://cyclonedx.org/schema/spdx.schema.json":     "spdx.schema.json",
-		"http://cyclonedx.org/schema/jsf-0.82.schema.json": "jsf-0.82.schema.json",
-		"http://spdx.org/rdf/terms/2.3":                    "spdx-2.3.schema.json",
-	}
-	for id, f := range files {
-		data, err := os.ReadFile(filepath.Join("testdata", "schema", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if err := c.AddResource(id, doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	id := "http://cyclonedx.org/schema/bom-1.6.schema.json"
-	if format == SPDX {
-		id = "http://spdx.org/rdf/terms/2.3"
-	}
-	sch, err := c.Compile(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func(doc []byte) error {
-		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-		if err != nil {
-			return err
-		}
-		return sch.Validate(v)
-	}
+	return func(doc []byte) error { return sbomtest.Validate(format, doc) }
 }
 
 // fixture is a closure with what real ones hold: a store path with source, licences and a

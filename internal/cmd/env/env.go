@@ -61,6 +61,7 @@ Formats: shell (default; export lines, quoted for sh, bash and zsh), dotenv, jso
 		},
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "shell", "output format: shell, dotenv or json")
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"shell", "dotenv", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	shared.AddContainerFlag(f, cmd)
 	return cmd
 }
@@ -76,12 +77,23 @@ func envRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return shared.EngineError(err)
 	}
-	vars, notes := Vars(shared.Connections(c, x.Engine.Endpoint()), container.ReadInside(c.Env), secrets)
+	in := container.ReadInside(c.Env)
+	vars, notes := Vars(shared.Connections(c, x.Engine.Endpoint()), in, secrets)
+	if len(vars) == 0 {
+		var running []string
+		for _, svc := range config.Publishable {
+			if in.Runs(svc) {
+				running = append(running, svc)
+			}
+		}
+		return cli.Failed(fmt.Errorf("container %q publishes no service", c.Name),
+			fmt.Sprintf("publish them with `nixify run --replace --publish %s` (or the publish key in nixify.yaml)", strings.Join(running, ",")))
+	}
 	for _, n := range notes {
 		opts.IO.Errorf("%s %s\n", opts.IO.Styles().Faint.Render("note:"), n)
 	}
-	if len(vars) == 0 {
-		return cli.Failed(fmt.Errorf("container %q publishes no service", c.Name), "publish them with `nixify run --replace --publish all` (or the publish key in nixify.yaml)")
+	if !c.Running {
+		opts.IO.Errorf("%s container %q is not running: `nixify start` starts it\n", opts.IO.Styles().Faint.Render("note:"), c.Name)
 	}
 	return write(opts.IO, opts.Format, vars)
 }

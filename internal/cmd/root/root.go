@@ -25,6 +25,7 @@ import (
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
 	rediscmd "github.com/nixify/nixify/internal/cmd/rediscli"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
+	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
 	startcmd "github.com/nixify/nixify/internal/cmd/start"
 	statuscmd "github.com/nixify/nixify/internal/cmd/status"
 	stopcmd "github.com/nixify/nixify/internal/cmd/stop"
@@ -110,6 +111,7 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),
+		sbomcmd.NewCmdSBOM(f, nil),
 	}
 }
 

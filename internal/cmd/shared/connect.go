@@ -56,8 +56,9 @@ func PrintConnections(io *iostreams.IOStreams, conns []Connection) {
 		return
 	}
 	st := io.Styles()
+	io.Printf("connect:\n")
 	for _, c := range conns {
-		line := fmt.Sprintf("  %-8s %s", c.Service, st.Accent.Render(c.URL))
+		line := fmt.Sprintf("  %-9s %s", c.Service, st.Accent.Render(c.URL))
 		if c.Service == "s3" {
 			line += fmt.Sprintf(" (region %s, bucket %s)", c.Region, c.Bucket)
 		}
@@ -66,5 +67,5 @@ func PrintConnections(io *iostreams.IOStreams, conns []Connection) {
 		}
 		io.Printf("%s\n", line)
 	}
-	io.Printf("%s\n", st.Faint.Render("  passwords: eval \"$(nixify env)\" sets them in this shell; `nixify psql`, `nixify redis-cli` log in"))
+	io.Printf("%s\n", st.Faint.Render("  with passwords: eval \"$(nixify env)\"; logged in: nixify psql, nixify redis-cli"))
 }

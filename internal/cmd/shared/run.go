@@ -51,6 +51,7 @@ func AddRunFlags(f *cli.Factory, cmd *cobra.Command, o *RunOptions) {
 	for _, k := range []string{"port", "bind", "volume", "publish"} {
 		f.BindFlag(k, fl.Lookup(k))
 	}
+	cmd.RegisterFlagCompletionFunc("publish", cobra.FixedCompletions(append(slices.Clone(config.Publishable), "all"), cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
 	AddContainerFlag(f, cmd)
 }
 

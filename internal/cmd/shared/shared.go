@@ -21,6 +21,31 @@ import (
 func AddContainerFlag(f *cli.Factory, cmd *cobra.Command) {
 	cmd.Flags().String("container", "", "container name (default from the configuration)")
 	f.BindFlag("container", cmd.Flags().Lookup("container"))
+	cmd.RegisterFlagCompletionFunc("container", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return containerNames(cmd.Context(), f.Engine), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// containerNames lists nixify's containers on the engine, for completion; nothing when the engine
+// does not answer.
+func containerNames(ctx context.Context, open func() (engine.Engine, error)) []string {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	eng, err := open()
+	if err != nil {
+		return nil
+	}
+	defer eng.Close()
+	list, err := eng.ContainerList(ctx, container.LabelManaged, "true")
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, c := range list {
+		names = append(names, c.Name+"\t"+c.State)
+	}
+	return names
 }
 
 // Existing is nixify's container found by the configured name, with the engine to act on it.

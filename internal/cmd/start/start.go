@@ -99,7 +99,7 @@ func startRun(ctx context.Context, opts *Options) error {
 			p.Fail("")
 			return shared.EngineError(err)
 		}
-		p.Done(fmt.Sprintf("stopped in %s, exit code %d", st.Took.Round(10*time.Millisecond), st.ExitCode))
+		p.Done(fmt.Sprintf("stopped, exit code %d", st.ExitCode))
 		if c, err = x.Engine.ContainerInspect(ctx, c.ID); err != nil {
 			return shared.EngineError(err)
 		}

@@ -148,8 +148,8 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	line := func(k, v string) { io.Printf("%-10s %s\n", k+":", v) }
 	line("container", s.Container+" "+state)
 	image := shortID(s.Image)
-	if len(s.ImageNames) > 0 {
-		image += " (" + strings.Join(s.ImageNames, ", ") + ")"
+	if n := displayName(s.ImageNames); n != "" {
+		image += " (" + n + ")"
 	}
 	line("image", image)
 	if b := s.Build; b != nil {
@@ -177,7 +177,11 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 			if !svc.Since.IsZero() {
 				since = Ago(now.Sub(svc.Since))
 			}
-			t.Row(svc.Name, sty.Status(string(svc.Status)), sty.Status(svc.State), since, fmt.Sprint(svc.Restarts), shared.Millis(svc.LatencySeconds), svc.Message)
+			health, latency := sty.Status(string(svc.Status)), shared.Millis(svc.LatencySeconds)
+			if svc.Disabled {
+				health, latency = sty.Status("disabled"), "-"
+			}
+			t.Row(svc.Name, health, sty.Status(svc.State), since, fmt.Sprint(svc.Restarts), latency, svc.Message)
 		}
 		t.Render()
 	}
@@ -195,6 +199,20 @@ func Ago(d time.Duration) string {
 		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// displayName is the image's own name rather than the one nixify gave it on loading (which
+// only repeats the ID), when it has one.
+func displayName(names []string) string {
+	for _, n := range names {
+		if !strings.Contains(n, ":x86_64-") && !strings.Contains(n, ":aarch64-") {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
 }
 
 func shortID(id string) string {

@@ -61,15 +61,14 @@ func stopRun(ctx context.Context, opts *Options) error {
 	}
 	defer eng.Close()
 	name := l.Config.Container
-	var p *iostreams.Progress
-	if !opts.IO.WantsJSON() {
-		p = opts.IO.StartProgress("stopping " + name)
-	}
+	p := opts.IO.StartProgress("stopping " + name)
 	st, err := container.Stop(ctx, eng, name, opts.Timeout)
 	if err != nil {
-		if p != nil {
-			p.Fail("")
+		if ctx.Err() != nil {
+			p.Stop()
+			return ctx.Err()
 		}
+		p.Fail("")
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
 			return cli.Failed(fmt.Errorf("no container %q", name), "nothing to stop; `nixify run` starts one")
@@ -78,15 +77,13 @@ func stopRun(ctx context.Context, opts *Options) error {
 		}
 		return cli.Failed(err, "")
 	}
-	if p != nil {
-		switch {
-		case !st.WasRunning:
-			p.Done(fmt.Sprintf("it was not running (last exit code %d)", st.ExitCode))
-		case st.Killed:
-			p.Fail(fmt.Sprintf("killed after %s: the ordered shutdown did not finish (exit code %d)", st.Took.Round(10*time.Millisecond), st.ExitCode))
-		default:
-			p.Done(fmt.Sprintf("stopped in %s, exit code %d", st.Took.Round(10*time.Millisecond), st.ExitCode))
-		}
+	switch {
+	case !st.WasRunning:
+		p.Done(fmt.Sprintf("it was not running (last exit code %d)", st.ExitCode))
+	case st.Killed:
+		p.Fail(fmt.Sprintf("killed after %s: the ordered shutdown did not finish (exit code %d)", st.Took.Round(10*time.Millisecond), st.ExitCode))
+	default:
+		p.Done(fmt.Sprintf("stopped, exit code %d", st.ExitCode))
 	}
 	if opts.IO.WantsJSON() {
 		if err := opts.IO.WriteJSON(st); err != nil {
