@@ -28,6 +28,7 @@ let
   created = import ./time.nix lastModified;
 
   ports = import ./ports.nix;
+  contents = [ nixify-init postgresql redis garage shell etc ];
 in
 dockerTools.streamLayeredImage {
   name = "nixify-health-check";
@@ -36,7 +37,10 @@ dockerTools.streamLayeredImage {
   # The commit time, not 1970. stream_layered_image.py parses `created` with
   # datetime.fromisoformat (or takes "now"), so it must be an ISO 8601 date, not @SECONDS.
   inherit created;
-  contents = [ nixify-init postgresql redis garage shell etc ];
+  inherit contents;
+  # dockerTools does not keep its contents: nixify build reads the packages' meta (licence,
+  # homepage) for the SBOM from here.
+  passthru = { inherit contents; };
   # Directories the services need; ownership is set below, under fakeroot.
   extraCommands = ''
     mkdir -p data run/postgresql tmp var/lib/postgresql var/lib/redis var/lib/garage

@@ -68,6 +68,9 @@ func TestBuildRecordsTheImageClosure(t *testing.T) {
 	if app == nil || app.Version != "2.0" || !slices.Equal(app.Licenses, []string{"Apache-2.0"}) || !slices.Contains(app.References, lib.StorePath) {
 		t.Errorf("app = %+v, want version 2.0, Apache-2.0, referring to %s", app, lib.StorePath)
 	}
+	if m := find(c, closure.Golang, "github.com/nixify/nixify"); m == nil || !m.Main || m.Version != "2.0" {
+		t.Errorf("main module = %+v, want the app's version 2.0 for (devel)", m)
+	}
 	pf := find(c, closure.Golang, "github.com/spf13/pflag")
 	if pf == nil || pf.Version != "v1.0.10" || pf.In != app.StorePath || pf.Binary != "bin/nixify-init" || pf.Sum == "" {
 		t.Errorf("pflag module = %+v, want v1.0.10 in %s/bin/nixify-init", pf, app.StorePath)
@@ -104,4 +107,41 @@ func TestBuildRecordsTheImageClosure(t *testing.T) {
 	if !slices.Contains(changed, "libfoo 1.0 -> 1.1") || !slices.Contains(changed, "app 2.0 -> 2.0") || len(d.Added)+len(d.Removed) != 0 {
 		t.Errorf("diff = %+v, want libfoo 1.0 -> 1.1 and app rebuilt", d)
 	}
+}
+
+// BenchmarkClosure compares, in one run, a no-op rebuild (which finds the closure recorded and
+// reads nothing) with recording the closure afresh (path-info, two derivation reads, the meta
+// evaluation and the Go binaries' build information), on the test flake's image:
+//
+//	CI=true go test -run '^$' -bench BenchmarkClosure -count 5 ./internal/build
+func BenchmarkClosure(b *testing.B) {
+	n := buildtest.Nix(b)
+	ref, dir := buildtest.Flake(b)
+	buildtest.GoBinary(b, dir)
+	state := b.TempDir()
+	ctx := context.Background()
+	o := build.Options{Flake: ref, Attr: buildtest.AppStream, Archs: []arch.Arch{arch.X86_64}, StateDir: state, HostSystem: "x86_64-linux"}
+	res, err := build.Run(ctx, n, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := closure.Load(res[0].Record.Closure)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("no-op rebuild", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := build.Run(ctx, n, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("record closure", func(b *testing.B) {
+		in := closure.Input{Closure: *c, ImageLayers: c.Layers}
+		for b.Loop() {
+			if _, err := closure.Record(ctx, n, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

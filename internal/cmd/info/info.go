@@ -32,6 +32,10 @@ type Options struct {
 
 	Diff        bool     // --diff: compare instead of describe (diff.go)
 	DiffSources []string // OLD NEW, or none for the last two builds
+
+	Closure bool   // list the store paths, largest first (budget.go)
+	Top     int    // with Closure: only the largest N
+	MaxSize string // fail when an image is larger uncompressed
 }
 
 // NewCmdInfo wires the command; runF replaces the run function in tests.
@@ -77,6 +81,7 @@ and the total; without sources it compares the last two builds of each architect
 	}
 	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to show (default and all: every one there is)")
 	cmd.Flags().BoolVar(&opts.Diff, "diff", false, "compare two images (OLD NEW), or the last two builds: packages added, removed, changed, layer sizes")
+	addBudgetFlags(cmd, opts)
 	return cmd
 }
 
@@ -86,9 +91,14 @@ type Report struct {
 	Images []*image.Info `json:"images"`
 	// Attached lists, for registry images, the referrers attached to each (see referrers.go).
 	Attached []Attachments `json:"attached,omitempty"`
+	Closures []Closure     `json:"closures,omitempty"` // with --closure (budget.go)
 }
 
 func infoRun(ctx context.Context, opts *Options) error {
+	maxSize, err := parseBudget(opts)
+	if err != nil {
+		return err
+	}
 	// all means every architecture there is: nil, like no --arch.
 	archs, err := cli.ParseArchs(opts.Arch, nil)
 	if err != nil {
@@ -117,12 +127,21 @@ func infoRun(ctx context.Context, opts *Options) error {
 		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")), "")
 	}
 	rep.Attached = attachments(ctx, set, archs)
+	for _, inf := range rep.Images {
+		if opts.Closure {
+			rep.Closures = append(rep.Closures, closureOf(inf))
+		}
+	}
 	if opts.IO.WantsJSON() {
-		return opts.IO.WriteJSON(rep)
+		if err := opts.IO.WriteJSON(rep); err != nil {
+			return err
+		}
+		return checkBudget(rep, maxSize)
 	}
 	render(opts.IO, rep)
 	renderAttachments(opts.IO, rep.Attached)
-	return nil
+	renderClosure(opts.IO, rep.Closures, opts.Top)
+	return checkBudget(rep, maxSize)
 }
 
 func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, error) {

@@ -156,7 +156,8 @@ func imageName(b record.Build, configured string) string {
 func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch) ([]byte, error) {
 	ref, err := name.ParseReference(opts.Image)
 	if err != nil {
-		return nil, cli.Usagef("invalid image reference %q: %v", opts.Image, err)
+		// The parser's message repeats the value raw (newlines and all): name it quoted instead.
+		return nil, cli.Usagef("invalid image reference %q: accepted: REGISTRY/REPO[:TAG] or REGISTRY/REPO@sha256:DIGEST", opts.Image)
 	}
 	client, err := registryclient.ForRepository(ref.Context(), opts.Client...)
 	if err != nil {

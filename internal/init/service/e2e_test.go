@@ -122,6 +122,14 @@ type running struct {
 // start runs the init and waits until it reports ready.
 func (e *env) start() *running {
 	e.t.Helper()
+	r := e.run()
+	r.waitLog(e.t, "init | ready:")
+	return r
+}
+
+// run starts the init without waiting for ready; it is killed when the test ends.
+func (e *env) run() *running {
+	e.t.Helper()
 	cmd := exec.Command(nixifyInit(e.t))
 	cmd.Env = e.vars
 	r := &running{cmd: cmd, out: &testpeer.Buffer{}, done: make(chan struct{})}
@@ -134,7 +142,6 @@ func (e *env) start() *running {
 		killTree(cmd.Process.Pid)
 		<-r.done
 	})
-	r.waitLog(e.t, "init | ready:")
 	return r
 }
 
@@ -266,7 +273,8 @@ func (e *env) redisDo(t *testing.T, args ...string) string {
 		}
 		return line
 	}
-	if got := send("AUTH", "redispw"); got != "+OK" {
+	// The file holds the password in effect, given (REDIS_PASSWORD) or generated.
+	if got := send("AUTH", strings.TrimSuffix(readFile(t, e.data("secrets", "redis-password")), "\n")); got != "+OK" {
 		t.Fatalf("AUTH: %s", got)
 	}
 	return send(args...)
@@ -325,6 +333,9 @@ func TestFirstBootAndDurability(t *testing.T) {
 		{e.data("redis", "redis.conf"), 0o600, "redis"},
 		{e.data("secrets"), 0o700, "root"},
 		{e.data("secrets", "postgres-password"), 0o600, "root"},
+		{e.data("secrets", "redis-password"), 0o600, "root"},
+		{e.data(".nixify-init.lock"), 0o600, "root"},
+		{filepath.Join(e.root, "run"), 0o700, "postgres"}, // the socket: postgres and root only
 	}
 	for _, c := range checks {
 		m, uid := mode(t, c.path)
@@ -451,17 +462,21 @@ func TestBadEnvironmentIsOneLine(t *testing.T) {
 	}{
 		{[]string{"PG_PORT=abc"}, `PG_PORT="abc" is not a port`},
 		{[]string{"NIXIFY_SERVICES=postgres,mysql"}, `unknown service "mysql"`},
+		{[]string{"NIXIFY_SERVICES= "}, `NIXIFY_SERVICES=" " names no service`},
+		{[]string{"NIXIFY_LISTEN=127.0.0.1\nenable-debug-command yes"}, `NIXIFY_LISTEN="127.0.0.1\nenable-debug-command yes" is not an IP address or host name`},
+		{[]string{"POSTGRES_USER=pg_app"}, `POSTGRES_USER="pg_app" is not a role PostgreSQL accepts`},
 		{[]string{"NIXIFY_DATA_DIR=/proc/nixify", "NIXIFY_SERVICES=redis"}, "NIXIFY_DATA_DIR=/proc/nixify cannot be created"},
 		{[]string{"NIXIFY_SERVICES=redis", "PATH=/nonexistent"}, "redis-server not found on PATH"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(bin)
-		cmd.Env = append([]string{"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"), "PATH=" + os.Getenv("PATH")}, c.env...)
+		cmd.Env = append([]string{"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"), "PATH=" + os.Getenv("PATH"),
+			fmt.Sprintf("APP_PORT=%d", freePort(t))}, c.env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
-		if err == nil {
-			t.Errorf("%v: exit 0", c.env)
+		if code := cmd.ProcessState.ExitCode(); err == nil || code != ExitRefused {
+			t.Errorf("%q: exit %d (%v), want %d", c.env, code, err, ExitRefused)
 			continue
 		}
 		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
