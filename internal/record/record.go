@@ -138,11 +138,15 @@ func (s Store) Save(b Build) error {
 	return os.Rename(tmp.Name(), s.Path())
 }
 
-// Clear removes the record (and nothing in the Nix store).
+// Clear removes the record and the closure records (and nothing in the Nix store).
 func (s Store) Clear() error {
 	err := os.Remove(s.Path())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	return err
+	// The closure records belong to the builds (Build.Closure points into them).
+	return os.RemoveAll(s.ClosureDir())
 }
+
+// ClosureDir is where the closure records of recent builds are kept (see internal/closure).
+func (s Store) ClosureDir() string { return filepath.Join(s.Dir, "closures") }
