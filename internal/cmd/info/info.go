@@ -3,7 +3,6 @@
 package info
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -179,12 +178,7 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 		return set, nil
 	}
 	if st, err := os.Stat(src); err == nil && !st.IsDir() {
-		var img *image.Image
-		if isScript(src, st) {
-			img, err = image.OpenStream(ctx, src)
-		} else {
-			img, err = image.OpenArchiveFile(src)
-		}
+		img, err := image.OpenPath(ctx, src)
 		if err != nil {
 			return nil, cli.Failed(err, "")
 		}
@@ -213,19 +207,4 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 		return nil, cli.Failed(err, "")
 	}
 	return &image.Set{Images: []*image.Image{img}}, nil
-}
-
-// isScript tells a streamLayeredImage script (an executable starting with #!) from an archive.
-func isScript(p string, st os.FileInfo) bool {
-	if st.Mode()&0o111 == 0 {
-		return false
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 2)
-	n, _ := f.Read(head)
-	return bytes.Equal(head[:n], []byte("#!"))
 }
