@@ -119,12 +119,12 @@ func infoRun(ctx context.Context, opts *Options) error {
 		}
 		inf, err := image.Describe(img)
 		if err != nil {
-			return cli.Failed(err, "")
+			return cli.Fail(err)
 		}
 		rep.Images = append(rep.Images, inf)
 	}
 	if len(rep.Images) == 0 {
-		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")), "")
+		return cli.Fail(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")))
 	}
 	rep.Attached = attachments(ctx, set, archs)
 	for _, inf := range rep.Images {
@@ -164,12 +164,12 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 				continue
 			}
 			if err != nil {
-				return nil, cli.Failed(err, "")
+				return nil, cli.Fail(err)
 			}
 			img, err := image.OpenBuild(ctx, b)
 			if err != nil {
 				set.Close()
-				return nil, cli.Failed(err, "")
+				return nil, cli.Fail(err)
 			}
 			set.Images = append(set.Images, img)
 		}
@@ -186,7 +186,7 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 			img, err = image.OpenArchiveFile(src)
 		}
 		if err != nil {
-			return nil, cli.Failed(err, "")
+			return nil, cli.Fail(err)
 		}
 		return &image.Set{Images: []*image.Image{img}}, nil
 	}
@@ -206,11 +206,11 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 		if errors.Is(err, engine.ErrNotFound) {
 			return nil, cli.Failed(fmt.Errorf("no image %q: not a file, and the Docker engine has no such image", src), "registry references need a host, e.g. ghcr.io/owner/name:tag")
 		}
-		return nil, cli.Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		return nil, cli.EngineUnreachable(err)
 	}
 	img, err := image.OpenEngine(ctx, e, src)
 	if err != nil {
-		return nil, cli.Failed(err, "")
+		return nil, cli.Fail(err)
 	}
 	return &image.Set{Images: []*image.Image{img}}, nil
 }

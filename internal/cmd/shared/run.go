@@ -221,7 +221,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 			return loaded, ctx.Err()
 		}
 		p.Fail("")
-		return loaded, cli.Failed(err, "")
+		return loaded, cli.Fail(err)
 	}
 	if loaded.Skipped {
 		p.Done("the engine holds it already")
