@@ -68,6 +68,9 @@ func TestBuildRecordsTheImageClosure(t *testing.T) {
 	if app == nil || app.Version != "2.0" || !slices.Equal(app.Licenses, []string{"Apache-2.0"}) || !slices.Contains(app.References, lib.StorePath) {
 		t.Errorf("app = %+v, want version 2.0, Apache-2.0, referring to %s", app, lib.StorePath)
 	}
+	if m := find(c, closure.Golang, "github.com/nixify/nixify"); m == nil || !m.Main || m.Version != "2.0" {
+		t.Errorf("main module = %+v, want the app's version 2.0 for (devel)", m)
+	}
 	pf := find(c, closure.Golang, "github.com/spf13/pflag")
 	if pf == nil || pf.Version != "v1.0.10" || pf.In != app.StorePath || pf.Binary != "bin/nixify-init" || pf.Sum == "" {
 		t.Errorf("pflag module = %+v, want v1.0.10 in %s/bin/nixify-init", pf, app.StorePath)

@@ -21,7 +21,13 @@ func goModules(comps []Component) []Component {
 				continue // not a Go binary
 			}
 			if bi.Main.Path != "" {
-				out = append(out, Component{Type: Golang, Name: bi.Main.Path, Version: bi.Main.Version, Sum: bi.Main.Sum, In: c.StorePath, Binary: bin, Main: true})
+				v := bi.Main.Version
+				if v == "(devel)" || v == "" {
+					// buildGoModule builds from a source tree, not a module version: the package's
+					// version is the one that says which source it was.
+					v = c.Version
+				}
+				out = append(out, Component{Type: Golang, Name: bi.Main.Path, Version: v, Sum: bi.Main.Sum, In: c.StorePath, Binary: bin, Main: true})
 			}
 			for _, d := range bi.Deps {
 				if d.Replace != nil {

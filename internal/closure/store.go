@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/moby/sys/atomicwriter"
 )
 
 // Store keeps the closure records of recent builds in a directory (.nixify/closures), one file
@@ -38,19 +40,7 @@ func (s Store) Save(c *Closure) (string, error) {
 		return "", fmt.Errorf("create closure dir: %w", err)
 	}
 	p := s.File(c.OutPath)
-	tmp, err := os.CreateTemp(s.Dir, ".closure-*")
-	if err != nil {
-		return "", fmt.Errorf("write closure record: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("write closure record: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("write closure record: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := atomicwriter.WriteFile(p, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("write closure record: %w", err)
 	}
 	s.prune(c.Arch)

@@ -24,19 +24,22 @@ type Result struct {
 
 // Stats say what a push did, counted from the requests the registry accepted.
 type Stats struct {
-	BlobsUploaded    int     `json:"blobsUploaded"`
-	BytesUploaded    int64   `json:"bytesUploaded"`
-	BlobsReused      int     `json:"blobsReused"` // already in the registry (or mounted)
-	ManifestsWritten int     `json:"manifestsWritten"`
-	IndexesWritten   int     `json:"indexesWritten"`
-	TagsMoved        int     `json:"tagsMoved"`
-	TagsUnchanged    int     `json:"tagsUnchanged"`
-	Seconds          float64 `json:"seconds"`
+	BlobsUploaded    int   `json:"blobsUploaded"`
+	BytesUploaded    int64 `json:"bytesUploaded"`
+	BlobsReused      int   `json:"blobsReused"` // already in the registry (or mounted)
+	ManifestsWritten int   `json:"manifestsWritten"`
+	IndexesWritten   int   `json:"indexesWritten"`
+	TagsMoved        int   `json:"tagsMoved"`
+	TagsUnchanged    int   `json:"tagsUnchanged"`
+	// Referrers (SBOM, provenance) written; their fallback tag sha256-DIGEST, on registries
+	// without the referrers API, is not counted as a tag.
+	ReferrersAttached int     `json:"referrersAttached"`
+	Seconds           float64 `json:"seconds"`
 }
 
 // Unchanged reports whether the push found everything in place and wrote nothing.
 func (s *Stats) Unchanged() bool {
-	return s.BlobsUploaded == 0 && s.ManifestsWritten == 0 && s.IndexesWritten == 0 && s.TagsMoved == 0
+	return s.BlobsUploaded == 0 && s.ManifestsWritten == 0 && s.IndexesWritten == 0 && s.TagsMoved == 0 && s.ReferrersAttached == 0
 }
 
 // Progress receives bytes uploaded per architecture; it may be called from several goroutines.
@@ -55,6 +58,7 @@ func (p *Publisher) Push(ctx context.Context, plan *Plan, progress Progress) (*R
 		}
 	}
 	p.count.reset(sizes)
+	p.count.referrers = referrerDigests(plan)
 	var g errgroup.Group
 	for _, it := range plan.Images {
 		g.Go(func() error { return p.write(ctx, it, progress) })
@@ -150,18 +154,21 @@ type counter struct {
 	manifests int
 	indexes   int
 	tags      int
+
+	referrers map[string]bool // digests of the plan's referrers (referrers.go)
+	attached  int
 }
 
 func (c *counter) reset(sizes map[string]int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sizes, c.uploaded, c.manifests, c.indexes, c.tags = sizes, map[string]bool{}, 0, 0, 0
+	c.sizes, c.uploaded, c.manifests, c.indexes, c.tags, c.attached = sizes, map[string]bool{}, 0, 0, 0, 0
 }
 
 func (c *counter) stats(blobs int) *Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &Stats{BlobsUploaded: len(c.uploaded), ManifestsWritten: c.manifests, IndexesWritten: c.indexes, TagsMoved: c.tags}
+	st := &Stats{BlobsUploaded: len(c.uploaded), ManifestsWritten: c.manifests, IndexesWritten: c.indexes, TagsMoved: c.tags, ReferrersAttached: c.attached}
 	for d := range c.uploaded {
 		st.BytesUploaded += c.sizes[d]
 	}
@@ -188,6 +195,10 @@ func (c *counter) record(req *http.Request) {
 		if d := req.URL.Query().Get("digest"); d != "" && c.uploaded != nil {
 			c.uploaded[d] = true
 		}
+	case c.referrers[path[strings.LastIndexByte(path, '/')+1:]]:
+		c.attached++
+	case strings.Contains(path, "/manifests/sha256-"):
+		// the referrers fallback tag, moved along with the referrer just written
 	case strings.Contains(path, "/manifests/sha256:"):
 		if strings.Contains(req.Header.Get("Content-Type"), "index") {
 			c.indexes++

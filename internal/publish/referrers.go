@@ -64,3 +64,13 @@ func (p *Publisher) planReferrers(plan *Plan, attach AttachFunc) error {
 	}
 	return nil
 }
+
+// referrerDigests are the digests of the plan's referrers, so that the push counts them apart
+// from the images' manifests.
+func referrerDigests(plan *Plan) map[string]bool {
+	out := map[string]bool{}
+	for _, it := range plan.Referrers {
+		out[it.Digest] = true
+	}
+	return out
+}

@@ -36,7 +36,7 @@ type Attached struct {
 	Digest       string            `json:"digest"` // of the referrer's manifest
 	Size         int64             `json:"size"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
-	Uploaded     bool              `json:"uploaded"` // false: it was attached already
+	Uploaded     bool              `json:"uploaded,omitempty"` // Attach only: false when it was attached already
 }
 
 // Manifest is the referrer's manifest for a: an OCI image manifest whose artifactType names the

@@ -72,9 +72,17 @@ func renderAttachments(io *iostreams.IOStreams, all []Attachments) {
 		default:
 			for _, r := range a.Referrers {
 				created := r.Annotations[referrer.Created]
-				io.Printf("  %-32s %s  %s  %s\n", r.ArtifactType, r.Digest, iostreams.Bytes(r.Size), st.Faint.Render(created))
+				io.Printf("  %-31s %s %8s  %s\n", r.ArtifactType, short(r.Digest), iostreams.Bytes(r.Size), st.Faint.Render(created))
 			}
-			io.Printf("  %s\n", st.Faint.Render("kept by the "+a.Scheme+"; read the SBOM with: nixify sbom "+a.Image))
+			// Full digests are in -o json; the text stays within 80 columns where it can.
+			scheme := a.Scheme
+			if len(scheme) > 40 {
+				scheme = scheme[:40] + "…"
+			}
+			io.Printf("  %s\n  %s\n", st.Faint.Render("kept by the "+scheme), st.Faint.Render("read with: nixify sbom "+a.Image))
 		}
 	}
 }
+
+// short is a digest cut to the length push prints: sha256: and 12 hex digits.
+func short(d string) string { return d[:min(len(d), 19)] }

@@ -333,10 +333,14 @@ func summary(res *publish.Result) string {
 	if s.Unchanged() {
 		return fmt.Sprintf("unchanged: %s already holds %s with every tag (%d %s reused) in %s", res.Repo, manifests, s.BlobsReused, plural(s.BlobsReused, "blob", "blobs"), took)
 	}
-	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s, %d %s moved (%d in place) in %s",
+	attached := ""
+	if s.ReferrersAttached > 0 {
+		attached = fmt.Sprintf(", %d %s attached", s.ReferrersAttached, plural(s.ReferrersAttached, "document", "documents"))
+	}
+	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s%s, %d %s moved (%d in place) in %s",
 		s.BlobsUploaded, plural(s.BlobsUploaded, "blob", "blobs"), iostreams.Bytes(s.BytesUploaded), s.BlobsReused,
 		s.ManifestsWritten, plural(s.ManifestsWritten, "manifest", "manifests"), s.IndexesWritten, plural(s.IndexesWritten, "index", "indexes"),
-		s.TagsMoved, plural(s.TagsMoved, "tag", "tags"), s.TagsUnchanged, took)
+		attached, s.TagsMoved, plural(s.TagsMoved, "tag", "tags"), s.TagsUnchanged, took)
 }
 
 func plural(n int, one, many string) string {
