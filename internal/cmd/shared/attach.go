@@ -16,13 +16,14 @@ import (
 )
 
 // Attach runs spec in the running container with this process's streams: with a terminal (TTY,
-// raw mode, resizes followed) when stdin is one, plain streams otherwise, so that
-// `echo 'select 1' | nixify psql` works. The command's exit code becomes nixify's.
+// raw mode, resizes followed) when stdin and stdout are one, plain streams otherwise, so that
+// `echo 'select 1' | nixify psql` works and `nixify psql -c ... > file` writes plain lines. The
+// command's exit code becomes nixify's.
 func Attach(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id string, spec engine.ExecSpec) error {
 	streams := engine.ExecStreams{Stdin: io.In, Stdout: io.Out, Stderr: io.ErrOut}
-	if f, ok := io.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if isTerminal(io.In) && isTerminal(io.Out) {
 		spec.TTY = true
-		fd := int(f.Fd())
+		fd := int(io.In.(*os.File).Fd())
 		old, err := term.MakeRaw(fd)
 		if err != nil {
 			return cli.Fail(err)
@@ -56,6 +57,11 @@ func Attach(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id 
 		return cli.Silent(code)
 	}
 	return nil
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // FindRunning is FindContainer for commands that need it running (exec, shell, psql, redis-cli).
