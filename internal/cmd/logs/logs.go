@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,10 @@ func NewCmdLogs(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Show the container's logs, by service",
 		Long: `Show the container's logs: the init writes every line with its source's prefix
 ("postgres | ...", "redis | ...", "garage | ...", "health | ...", "init | ..."); --service keeps
-one source's lines. The container's stdout goes to stdout and its stderr to stderr.`,
+one source's lines. The container's stdout goes to stdout and its stderr to stderr.
+
+With -o json the lines come as JSON Lines on stdout, one object a line as they arrive (also
+with -f): {"time", "stream" (stdout or stderr), "service", "message"}.`,
 		Example: `  nixify logs --service postgres --tail 50
   nixify logs -f --since 10m`,
 		Args: cobra.NoArgs,
@@ -96,10 +100,20 @@ func logsRun(ctx context.Context, opts *Options) error {
 	}
 	defer eng.Close()
 	name := l.Config.Container
-	err = container.Logs(ctx, eng, name, container.LogOptions{
+	lo := container.LogOptions{
 		LogOptions: engine.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail, Timestamps: opts.Timestamps},
 		Service:    opts.Service,
-	}, opts.IO.Out, opts.IO.ErrOut)
+	}
+	var stdout, stderr io.Writer = opts.IO.Out, opts.IO.ErrOut
+	if opts.IO.WantsJSON() {
+		// Every line gets its time: the engine's stamp becomes the time field.
+		lo.Timestamps = true
+		out, errOut := newJSONLines(opts.IO.Out)
+		defer out.Flush()
+		defer errOut.Flush()
+		stdout, stderr = out, errOut
+	}
+	err = container.Logs(ctx, eng, name, lo, stdout, stderr)
 	switch {
 	case err == nil:
 		return nil
