@@ -63,6 +63,7 @@ with -f): {"time", "stream" (stdout or stderr), "service", "message"}.`,
 	fl.StringVar(&opts.Since, "since", "", "only lines since a time (RFC 3339 or Unix) or a duration ago (e.g. 10m)")
 	fl.StringVarP(&opts.Tail, "tail", "n", "all", "only the last N lines")
 	fl.StringVarP(&opts.Service, "service", "s", "", "only one source's lines: "+strings.Join(container.Services, ", "))
+	cli.CompleteValues(cmd, "service", container.Services...)
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "prefix each line with the engine's time stamp")
 	shared.AddContainerFlag(f, cmd)
 	return cmd
