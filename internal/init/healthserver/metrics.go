@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
-	"sync/atomic"
 
 	"github.com/nixify/nixify/pkg/health"
 )
@@ -71,14 +69,18 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 
 	help("nixify_health_requests_total", "counter", "HTTP requests answered, by route and status code.")
-	var keys []string
-	s.requests.Range(func(k, _ any) bool { keys = append(keys, k.(string)); return true })
-	sort.Strings(keys)
-	for _, k := range keys {
-		c, _ := s.requests.Load(k)
-		route, code, _ := strings.Cut(k, " ")
-		fmt.Fprintf(&b, "nixify_health_requests_total{route=%q,code=%q} %d\n", route, code, c.(*atomic.Uint64).Load())
+	s.requestsMu.RLock()
+	keys := make([]requestKey, 0, len(s.requests))
+	for k := range s.requests {
+		keys = append(keys, k)
 	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].route < keys[j].route || keys[i].route == keys[j].route && keys[i].code < keys[j].code
+	})
+	for _, k := range keys {
+		fmt.Fprintf(&b, "nixify_health_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, s.requests[k].Load())
+	}
+	s.requestsMu.RUnlock()
 	s.writeServiceMetrics(&b, v, help)
 	help("nixify_health_ready", "gauge", "Whether /health answers 200.")
 	st, _ := v.overall()
