@@ -36,12 +36,23 @@ boot() {
 }
 stop() { kill -TERM $pid; wait $pid || true; pid=""; }
 
+# initdb alone, as the init runs it, in the same run: the floor of a first boot on this machine now.
+refinitdb() {
+	mkdir "$work/ref$1"; chown postgres "$work/ref$1"
+	t0=$(now)
+	runuser -u postgres -- "$pgbin/initdb" -D "$work/ref$1/pg" -U postgres --encoding=UTF8 --locale=C \
+		--auth-local=peer --auth-host=scram-sha-256 --no-instructions >/dev/null
+	initdb=$(( ($(now) - t0) / 1000000 ))
+	rm -rf "$work/ref$1"
+}
+
 for i in $(seq "$runs"); do
 	root="$work/root$i"; mkdir -p "$root"
+	refinitdb "$i"
 	boot "$root"; cold=$healthy coldready=$ready
 	rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 	stop
 	boot "$root"; warm=$healthy warmready=$ready
 	stop
-	echo "run $i: to /health 200: first boot ${cold} ms, warm boot ${warm} ms (services ready after ${coldready} and ${warmready} ms, by the log); nixify-init RSS ${rss} kB"
+	echo "run $i: to /health 200: first boot ${cold} ms, warm boot ${warm} ms (services ready after ${coldready} and ${warmready} ms, by the log; initdb alone ${initdb} ms); nixify-init RSS ${rss} kB"
 done
