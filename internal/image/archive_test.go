@@ -2,6 +2,7 @@ package image_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ func TestReadArchiveCompressions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := image.ReadArchiveFile(p)
+			a, err := imagetest.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +59,7 @@ func TestReadArchiveTruncatedAndCorrupt(t *testing.T) {
 		}
 		full := buf.Bytes()
 		for _, cut := range []int{len(full) / 3, len(full) / 2, len(full) - 1100} {
-			_, err := image.ReadArchive(bytes.NewReader(full[:cut]))
+			_, err := image.ReadArchive(context.Background(), bytes.NewReader(full[:cut]))
 			if err == nil {
 				t.Fatalf("%s cut at %d of %d: no error", comp, cut, len(full))
 			}
@@ -71,7 +72,7 @@ func TestReadArchiveTruncatedAndCorrupt(t *testing.T) {
 		for i := len(bad) / 4; i < len(bad)/4+64; i++ {
 			bad[i] ^= 0x5a
 		}
-		if _, err := image.ReadArchive(bytes.NewReader(bad)); err == nil {
+		if _, err := image.ReadArchive(context.Background(), bytes.NewReader(bad)); err == nil {
 			t.Errorf("%s: corrupted bytes read without error", comp)
 		}
 	}
@@ -79,14 +80,14 @@ func TestReadArchiveTruncatedAndCorrupt(t *testing.T) {
 
 func TestReadArchiveNotAnArchive(t *testing.T) {
 	for name, data := range map[string][]byte{"empty": nil, "text": []byte("hello, world\n"), "gzip-garbage": {0x1f, 0x8b, 1, 2, 3}} {
-		_, err := image.ReadArchive(bytes.NewReader(data))
+		_, err := image.ReadArchive(context.Background(), bytes.NewReader(data))
 		if err == nil {
 			t.Errorf("%s: no error", name)
 			continue
 		}
 		t.Logf("%s: %v", name, err)
 	}
-	_, err := image.ReadArchive(bytes.NewReader(nil))
+	_, err := image.ReadArchive(context.Background(), bytes.NewReader(nil))
 	if !errors.Is(err, image.ErrNotArchive) {
 		t.Errorf("empty stream: %v, want ErrNotArchive", err)
 	}
@@ -102,7 +103,7 @@ func FuzzReadArchive(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := image.ReadArchive(bytes.NewReader(data))
+		a, err := image.ReadArchive(context.Background(), bytes.NewReader(data))
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("multi-line error: %q", err)

@@ -221,11 +221,12 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []stri
 			}
 			return req, nil, cli.Failed(err, "")
 		}
-		img, err := image.OpenBuild(ctx, b, image.WithLayers(), image.WithLayerCache(cache))
+		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {
 			done()
 			return req, nil, cli.Failed(err, "")
 		}
+		img := set.Images[0]
 		imgs = append(imgs, img)
 		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})

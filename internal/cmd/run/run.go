@@ -18,6 +18,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/version"
@@ -304,12 +305,16 @@ func loadImage(ctx context.Context, opts *Options, eng engine.Engine, cfg config
 		}
 		return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
 	}
-	var src container.Source
+	var ref image.Ref
 	if opts.Tar != "" {
 		if _, err := os.Stat(opts.Tar); err != nil {
 			return container.Loaded{}, cli.Usagef("invalid --tar %q: no such file", opts.Tar)
 		}
-		src = container.Source{Path: opts.Tar}
+		r, err := image.Parse(opts.Tar)
+		if err != nil {
+			return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --tar: %w", err))
+		}
+		ref = r
 	} else {
 		b, err := record.Store{Dir: cfg.StateDir}.Latest(opts.Arch)
 		if err != nil {
@@ -318,11 +323,17 @@ func loadImage(ctx context.Context, opts *Options, eng engine.Engine, cfg config
 			}
 			return container.Loaded{}, err
 		}
-		src = container.SourceFromBuild(b)
+		ref = image.BuildRef(b)
 	}
+	set, err := image.Open(ctx, ref, image.WithoutScan())
+	if err != nil {
+		return container.Loaded{}, cli.Failed(err, "")
+	}
+	defer set.Close()
+	src := set.Images[0]
 	var p *iostreams.Progress
 	if !opts.IO.WantsJSON() {
-		p = opts.IO.StartProgress("loading " + src.Path)
+		p = opts.IO.StartProgress("loading " + src.Source)
 	}
 	loaded, err := container.Load(ctx, eng, src, func(done, total int64, status string) {
 		if p != nil {
