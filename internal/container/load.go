@@ -52,7 +52,11 @@ func Load(ctx context.Context, eng engine.Images, img *image.Image, progress Pro
 		progress(cr.n.Load(), total, ev.Status)
 	})
 	// A stream script that failed explains itself better than the engine's "unexpected EOF".
-	if werr := r.Close(); werr != nil {
+	werr := r.Close()
+	if ctx.Err() != nil {
+		return Loaded{}, ctx.Err()
+	}
+	if werr != nil {
 		return Loaded{}, werr
 	}
 	if loadErr != nil {

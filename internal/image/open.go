@@ -101,6 +101,7 @@ func (s *Set) Close() {
 type options struct {
 	layers bool
 	lazy   bool
+	build  *record.Build // set while opening a recorded build
 	tmpDir string
 	cache  *LayerCache
 	engine engine.Images
@@ -169,6 +170,7 @@ func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
 
 // openBuild opens an architecture's last build; its record tells the kind and the config digest.
 func openBuild(ctx context.Context, b record.Build, o *options) (*Image, error) {
+	o.build = &b
 	var img *Image
 	var err error
 	switch b.Kind {
@@ -205,6 +207,15 @@ func openArchiveFile(ctx context.Context, p string, o *options) (*Image, error) 
 	img := &Image{Source: p, Kind: FromArchive, size: st.Size()}
 	img.raw = func(context.Context) (io.ReadCloser, error) { return os.Open(p) }
 	if o.lazy {
+		// A recorded build is Nix's output; any other file is checked before an engine unpacks it.
+		if o.build == nil {
+			if err := checkEntries(ctx, f); err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("open image archive: %w", err)
+			}
+		}
 		img.configDigest = peekConfigDigest(f)
 		return img, nil
 	}

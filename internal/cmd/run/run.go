@@ -344,6 +344,9 @@ func loadImage(ctx context.Context, opts *Options, eng engine.Engine, cfg config
 		if p != nil {
 			p.Fail("")
 		}
+		if ctx.Err() != nil {
+			return loaded, ctx.Err() // Ctrl-C: exit 130, not a failed load
+		}
 		return loaded, cli.Failed(err, "")
 	}
 	if p != nil {

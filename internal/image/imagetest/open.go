@@ -40,3 +40,8 @@ func ReadFile(p string) (*image.Archive, error) {
 	}
 	return img.Archive, nil
 }
+
+// WithLayersIn are the options that make an archive pushable, its temporary files in dir.
+func WithLayersIn(dir string) []image.Option {
+	return []image.Option{image.WithLayers(), image.WithTempDir(dir)}
+}
