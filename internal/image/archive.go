@@ -99,7 +99,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // bufPool keeps the read buffers of finished scans: a small archive (a fuzzing input, a config)
 // would otherwise spend most of its time clearing a fresh 64 KiB buffer.
-var bufPool = sync.Pool{New: func() any { return make([]byte, 1<<16) }}
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
 
 // scanner is one pass over an archive's tar stream.
 type scanner struct {
@@ -130,8 +130,10 @@ func scan(ctx context.Context, r io.Reader, tee io.Writer) (*Archive, error) {
 	}
 	s := &scanner{ctx: ctx, src: src, tarStream: &countingReader{ctx: ctx, r: dec}, comp: comp,
 		a: &Archive{Compression: comp, files: map[string]fileEntry{}}, jsonFiles: map[string][]byte{},
-		links: map[string]string{}, h: sha256.New(), buf: bufPool.Get().([]byte)}
-	defer bufPool.Put(s.buf)
+		links: map[string]string{}, h: sha256.New()}
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	s.buf = *buf
 	s.tr = tar.NewReader(s.tarStream)
 	if err := s.entries(); err != nil {
 		return nil, err
