@@ -17,7 +17,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,17 +128,6 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // env is one test's nixify configuration: its own container, volume, port and state directory,
 // so that nothing it does reaches objects of other tests or other programs.
 type env struct {
@@ -147,15 +135,17 @@ type env struct {
 	vars      map[string]string
 	container string
 	volume    string
+	image     string
 	port      int
 	stateDir  string
 }
 
 func newEnv(t *testing.T) *env {
 	suffix := randomSuffix()
-	e := &env{t: t, container: "nixify-e2e-" + suffix, volume: "nixify-e2e-data-" + suffix, port: freePort(t), stateDir: t.TempDir()}
+	e := &env{t: t, container: "nixify-e2e-" + suffix, volume: "nixify-e2e-data-" + suffix, image: "nixify-e2e-run-" + suffix,
+		port: testpeer.FreePort(t), stateDir: t.TempDir()}
 	e.vars = map[string]string{
-		"NIXIFY_CONTAINER": e.container, "NIXIFY_VOLUME": e.volume,
+		"NIXIFY_CONTAINER": e.container, "NIXIFY_VOLUME": e.volume, "NIXIFY_IMAGE": e.image,
 		"NIXIFY_PORT": fmt.Sprint(e.port), "NIXIFY_STATE_DIR": e.stateDir,
 		"NO_COLOR": "1", "XDG_CONFIG_HOME": t.TempDir(),
 	}
@@ -163,12 +153,19 @@ func newEnv(t *testing.T) *env {
 }
 
 // removeAfter removes, when the test ends, what the test's nixify runs may have left on the
-// engine: the env's container and volume, and the image img.
+// engine: the env's container and volume, the names run gave what it loaded, and the image img.
 func (e *env) removeAfter(eng engine.Engine, img archive) {
 	e.t.Cleanup(func() {
-		eng.ContainerRemove(context.Background(), e.container)
-		eng.VolumeRemove(context.Background(), e.volume)
-		eng.ImageRemove(context.Background(), img.digest)
+		ctx := context.Background()
+		eng.ContainerRemove(ctx, e.container)
+		eng.VolumeRemove(ctx, e.volume)
+		named, _ := eng.ImageList(ctx, e.image)
+		for _, im := range named {
+			for _, tag := range im.RepoTags {
+				eng.ImageRemove(ctx, tag)
+			}
+		}
+		eng.ImageRemove(ctx, img.digest)
 	})
 }
 
@@ -180,7 +177,14 @@ type result struct {
 // nixify runs the real command tree in-process, as the nixify binary does.
 func (e *env) nixify(args ...string) result {
 	e.t.Helper()
-	io, _, out, errOut := iostreams.Test()
+	return e.nixifyIn("", args...)
+}
+
+// nixifyIn is nixify with stdin, as a pipe gives it.
+func (e *env) nixifyIn(stdin string, args ...string) result {
+	e.t.Helper()
+	io, in, out, errOut := iostreams.Test()
+	in.WriteString(stdin)
 	f := &cli.Factory{IO: io, WorkDir: e.stateDir, Getenv: func(k string) string {
 		if v, ok := e.vars[k]; ok {
 			return v

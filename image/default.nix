@@ -1,7 +1,10 @@
 # The nixify image: nixify-init as PID 1 supervising PostgreSQL, Redis and Garage, with its
-# health server on port 80. `target` is the package set whose programs go into the image: the
-# host's own (native build) or a cross set such as pkgsCross.aarch64-multiplatform-musl.
-# dockerTools always comes from the building host, so the stream script runs where it is built.
+# health server on port 80. `target` is the musl package set of the image's architecture, built by
+# the host's glibc toolchain (pkgsCross.musl64 or pkgsCross.aarch64-multiplatform-musl): the public
+# binary cache holds those cross toolchains (nixpkgs' cross jobs build them), while a native musl
+# or static set would compile its Rust toolchain and more from source. dockerTools always comes from
+# the building host, so the stream script runs where it is built. BENCHMARKS.md lists every store
+# path the image holds and what it weighs; the workflow fails when it outgrows 60 MiB.
 { dockerTools
 , runCommand
 , target
@@ -12,24 +15,20 @@
 , source ? "https://github.com/nixify/nixify"
 }:
 let
-  static = target.pkgsStatic;
-  # PostgreSQL loads PL/pgSQL and extensions with dlopen: it is built against musl but linked
-  # dynamically (nixpkgs no longer supports a fully static server).
-  musl = if target.stdenv.hostPlatform.isMusl then target else target.pkgsMusl;
-
-  postgresql = import ./postgresql.nix { postgresql = musl.postgresql_16; };
-  redis = static.redis;
+  postgresql = import ./postgresql.nix { inherit target; };
+  redis = import ./redis.nix { inherit (target) redis; };
   # nixpkgs' `garage` is still Garage 1.x; nixify talks to the v2 admin API (/v2/...), which only
-  # Garage 2 has. Garage builds itself fully static against musl; nixpkgs' static set does the same.
-  garage = static.garage_2;
+  # Garage 2 has.
+  garage = import ./garage.nix { garage = target.garage_2; };
   # initdb and pg_ctl run helpers through popen(): the image needs a /bin/sh.
-  shell = static.busybox;
+  shell = target.busybox;
 
   etc = import ./users.nix { inherit runCommand; };
   architecture = if target.stdenv.hostPlatform.isAarch64 then "arm64" else "amd64";
   created = import ./time.nix lastModified;
 
   ports = import ./ports.nix;
+  contents = [ nixify-init postgresql redis garage shell etc ];
 in
 dockerTools.streamLayeredImage {
   name = "nixify-health-check";
@@ -38,7 +37,10 @@ dockerTools.streamLayeredImage {
   # The commit time, not 1970. stream_layered_image.py parses `created` with
   # datetime.fromisoformat (or takes "now"), so it must be an ISO 8601 date, not @SECONDS.
   inherit created;
-  contents = [ nixify-init postgresql redis garage shell etc ];
+  inherit contents;
+  # dockerTools does not keep its contents: nixify build reads the packages' meta (licence,
+  # homepage) for the SBOM from here.
+  passthru = { inherit contents; };
   # Directories the services need; ownership is set below, under fakeroot.
   extraCommands = ''
     mkdir -p data run/postgresql tmp var/lib/postgresql var/lib/redis var/lib/garage

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/nixify/nixify/internal/init/board"
+	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/healthserver"
 )
 
@@ -45,10 +46,11 @@ func run(fixedAddr string, onlyFixed bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	cfg, err := healthserver.ConfigFromEnv(os.Getenv)
+	c, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
+	cfg := healthserver.FromConfig(c)
 	b := board.NewBoard(cfg.Services...)
 	for _, s := range cfg.Services {
 		b.Update(s, func(sv *board.Service) { sv.State = board.Running; sv.Port = cfg.Port(s) })

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/publish"
@@ -56,13 +57,13 @@ func main() {
 		crane = filepath.Join(strings.TrimSpace(string(out)), "bin", "crane")
 	}
 
-	archs := []string{"x86_64", "aarch64"}
-	paths := map[string]string{}
+	archs := arch.All
+	paths := map[arch.Arch]string{}
 	for i, a := range archs {
-		p := filepath.Join(dir, a+".tar")
+		p := filepath.Join(dir, a.String()+".tar")
 		// 30 layers of 1 MB random bytes each, plus text-like layers would compress; random is the
 		// worst case for the compressor.
-		_, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(a), Layers: 30, LayerSize: 1 << 20, Seed: uint64(i)})
+		_, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Layers: 30, LayerSize: 1 << 20, Seed: uint64(i)})
 		must(err)
 		paths[a] = p
 	}
@@ -90,7 +91,7 @@ func main() {
 
 	start := time.Now()
 	for _, a := range archs {
-		out, err := exec.Command(crane, "push", paths[a], addr+"/crane/img:"+a).CombinedOutput()
+		out, err := exec.Command(crane, "push", paths[a], addr+"/crane/img:"+a.String()).CombinedOutput()
 		must(wrap(err, out))
 	}
 	out, err := exec.Command(crane, "index", "append", "-t", addr+"/crane/img:latest", "-m", addr+"/crane/img:x86_64", "-m", addr+"/crane/img:aarch64").CombinedOutput()

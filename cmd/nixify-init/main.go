@@ -30,14 +30,19 @@ func main() {
 	case "":
 		err = service.Init(ctx, os.Getenv, os.Stdout)
 	case "healthcheck":
-		err = service.Healthcheck(ctx, os.Getenv)
+		if err := service.Healthcheck(ctx, os.Getenv); err != nil {
+			// Docker reads 1 as unhealthy; 2 is reserved there.
+			fmt.Fprintln(os.Stderr, "nixify-init:", err)
+			os.Exit(1)
+		}
 	case "health-server":
 		err = healthserver.RunStandalone(ctx, os.Getenv, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q: use no argument (init), healthcheck or health-server", cmd)
+		fmt.Fprintf(os.Stderr, "nixify-init: unknown command %q: use no argument (init), healthcheck or health-server\n", cmd)
+		os.Exit(service.ExitRefused)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nixify-init:", err)
-		os.Exit(1)
+		os.Exit(service.ExitCode(err))
 	}
 }

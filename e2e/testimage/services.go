@@ -75,3 +75,12 @@ func Static(initBinary, redisStandIn, goarch, tag string) Spec {
 
 // Exists reports whether path exists, for callers that skip when a binary is missing.
 func Exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// Sleeper is a one-program image whose containers run until removed: busybox (also as /bin/sh) and
+// `sleep 600` as the entrypoint, for tests of the engine's container calls.
+func Sleeper(tag string) Spec {
+	return Spec{Tag: tag, Arch: "amd64",
+		Entries:    []Entry{{Path: "/bin/busybox", From: "/bin/busybox"}, {Path: "/bin/sh", Link: "busybox"}},
+		Env:        []string{"PATH=/bin"},
+		Entrypoint: []string{"/bin/busybox", "sleep", "600"}}
+}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/record"
@@ -21,10 +22,10 @@ import (
 
 // Options say what to build and where to keep the record.
 type Options struct {
-	Flake    string   // flake reference, e.g. "." or "github:owner/repo"
-	Attr     string   // package attribute, e.g. docker-image-static
-	Archs    []string // x86_64, aarch64
-	StateDir string   // where the record and the result links live
+	Flake    string // flake reference, e.g. "." or "github:owner/repo"
+	Attr     string // package attribute, e.g. docker-image-static
+	Archs    []arch.Arch
+	StateDir string // where the record and the result links live
 
 	// OnEvent receives every nix event of the build, from several goroutines at once when
 	// several architectures build together (nix.Monitor is safe for that).
@@ -45,6 +46,7 @@ type Result struct {
 // Run builds every architecture of o concurrently (one nix process each, one event stream) and
 // records each result. It needs nix: see nix.Find.
 func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
+	n = readOnlyLock(n)
 	plans, err := Choose(ctx, n, o)
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 	errs := make([]error, len(plans))
 	for i, p := range plans {
 		wg.Go(func() {
-			start := time.Now()
+			start := time.Now().UTC()
 			res, err := n.Build(ctx, p.Installable, o.OnEvent)
 			if err != nil {
 				errs[i] = &Error{Plan: p, Err: err}
@@ -74,7 +76,7 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 			results[i] = Result{Plan: p, Record: record.Build{
 				Arch: p.Arch, System: p.System, Flake: o.Flake, Attr: o.Attr, Installable: p.Installable,
 				Cross: p.Strategy == Cross, DrvPath: res.DrvPath, OutPath: res.Outputs["out"],
-				Duration: time.Since(start),
+				Duration: time.Since(start), Strategy: string(p.Strategy), StartedAt: start,
 			}}
 		})
 	}
@@ -94,7 +96,11 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 	for i := range results {
 		b := &results[i].Record
 		b.FlakeRevision, b.FlakeHash, b.BuiltAt = meta.Revision, meta.Locked.NarHash, time.Now().UTC()
-		if err := describe(ctx, b, previous); err != nil {
+		a, err := describe(ctx, b, previous)
+		if err != nil {
+			return nil, err
+		}
+		if err := recordClosure(ctx, n, o, results[i].Plan, b, a, meta, previous); err != nil {
 			return nil, err
 		}
 		if err := addRoot(o.StateDir, b); err != nil {
@@ -126,21 +132,21 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // describe fills in the kind, image config digest, tag and size of a build's output. An output
 // path already described in the record is the same image (store paths are named by their inputs),
-// so a no-op rebuild reads nothing.
-func describe(ctx context.Context, b *record.Build, previous []record.Build) error {
+// so a no-op rebuild reads nothing (and the archive it returns is nil).
+func describe(ctx context.Context, b *record.Build, previous []record.Build) (*image.Archive, error) {
 	for _, p := range previous {
 		if p.OutPath == b.OutPath && p.ConfigDigest != "" {
 			b.Kind, b.ConfigDigest, b.RepoTag, b.Size = p.Kind, p.ConfigDigest, p.RepoTag, p.Size
-			return nil
+			return nil, nil
 		}
 	}
 	ref, err := image.Parse(b.OutPath)
 	if err != nil {
-		return fmt.Errorf("build output: %w", err)
+		return nil, fmt.Errorf("build output: %w", err)
 	}
 	set, err := image.Open(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("read the image built for %s: %w", b.Arch, err)
+		return nil, fmt.Errorf("read the image built for %s: %w", b.Arch, err)
 	}
 	defer set.Close()
 	a := set.Images[0].Archive
@@ -158,24 +164,25 @@ func describe(ctx context.Context, b *record.Build, previous []record.Build) err
 	if len(a.RepoTags) > 0 {
 		b.RepoTag = a.RepoTags[0]
 	}
-	return nil
+	return a, nil
 }
 
 // Needed reports whether the flake changed since the last build of each architecture, or
 // whether one has no usable build; reason says why in a few words. `nixify up` calls it.
 func Needed(ctx context.Context, n *nix.Nix, o Options) (bool, string, error) {
+	n = readOnlyLock(n)
 	store := record.Store{Dir: o.StateDir}
 	var last []record.Build
-	for _, arch := range o.Archs {
-		b, err := store.Latest(arch)
+	for _, a := range o.Archs {
+		b, err := store.Latest(a)
 		if errors.Is(err, record.ErrNoBuild) {
-			return true, "no build of " + arch + " yet", nil
+			return true, "no build of " + a.String() + " yet", nil
 		}
 		if err != nil {
 			return false, "", err
 		}
 		if b.Flake != o.Flake || b.Attr != o.Attr {
-			return true, fmt.Sprintf("the last %s build was of %s#%s", arch, b.Flake, b.Attr), nil
+			return true, fmt.Sprintf("the last %s build was of %s#%s", a, b.Flake, b.Attr), nil
 		}
 		last = append(last, b)
 	}
@@ -185,15 +192,17 @@ func Needed(ctx context.Context, n *nix.Nix, o Options) (bool, string, error) {
 	}
 	for _, b := range last {
 		if b.FlakeHash == "" || b.FlakeHash != meta.Locked.NarHash {
-			return true, "the flake changed since the last " + b.Arch + " build", nil
+			return true, "the flake changed since the last " + b.Arch.String() + " build", nil
 		}
 	}
 	return false, "the flake is unchanged since the last build", nil
 }
 
-// ResultLink is the link in the state directory that keeps arch's last output from the garbage
+// ResultLink is the link in the state directory that keeps a's last output from the garbage
 // collector.
-func ResultLink(stateDir, arch string) string { return filepath.Join(stateDir, "result-"+arch) }
+func ResultLink(stateDir string, a arch.Arch) string {
+	return filepath.Join(stateDir, "result-"+a.String())
+}
 
 // addRoot points the result link at the output and registers it as an indirect garbage-collector
 // root, as `nix build --out-link` would; without permission to register (a multi-user Nix as an

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/testpeer"
@@ -33,8 +34,8 @@ const testConfig = "experimental-features = nix-command flakes\nsubstituters =\n
 func testNix(t *testing.T, args ...string) *nix.Nix {
 	t.Helper()
 	p := testpeer.Binary(t, "nix")
-	if HostSystem() != "x86_64-linux" {
-		t.Skipf("skipping: the test flake is written for an x86_64-linux host, this is %s", HostSystem())
+	if arch.HostSystem() != "x86_64-linux" {
+		t.Skipf("skipping: the test flake is written for an x86_64-linux host, this is %s", arch.HostSystem())
 	}
 	return &nix.Nix{Path: p, Args: args, Env: []string{"NIX_CONFIG=" + testConfig}}
 }
@@ -95,7 +96,7 @@ func TestBuildTarballThenStream(t *testing.T) {
 	state := t.TempDir()
 	ctx := context.Background()
 
-	res, err := Run(ctx, n, Options{Flake: ref, Attr: "image", Archs: []string{"x86_64"}, StateDir: state})
+	res, err := Run(ctx, n, Options{Flake: ref, Attr: "image", Archs: []arch.Arch{arch.X86_64}, StateDir: state})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestBuildTarballThenStream(t *testing.T) {
 	}
 
 	// The stream script writes the same archive: same image, read without a file.
-	res, err = Run(ctx, n, Options{Flake: ref, Attr: "stream", Archs: []string{"x86_64"}, StateDir: state})
+	res, err = Run(ctx, n, Options{Flake: ref, Attr: "stream", Archs: []arch.Arch{arch.X86_64}, StateDir: state})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestNoOpRebuildBuildsNothing(t *testing.T) {
 	n := testNix(t)
 	ref, _ := testFlake(t)
 	state := t.TempDir()
-	o := Options{Flake: ref, Attr: "image", Archs: []string{"x86_64"}, StateDir: state}
+	o := Options{Flake: ref, Attr: "image", Archs: []arch.Arch{arch.X86_64}, StateDir: state}
 	first, err := Run(context.Background(), n, o)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestForeignArchWithoutEmulationUsesCross(t *testing.T) {
 	n := testNix(t) // no extra-platforms: this host cannot build aarch64-linux derivations
 	ref, _ := testFlake(t)
 	var planned []Plan
-	res, err := Run(context.Background(), n, Options{Flake: ref, Attr: "image", Archs: []string{"aarch64"}, StateDir: t.TempDir(),
+	res, err := Run(context.Background(), n, Options{Flake: ref, Attr: "image", Archs: []arch.Arch{arch.AArch64}, StateDir: t.TempDir(),
 		OnPlan: func(p Plan) { planned = append(planned, p) }})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestForeignArchWithoutEmulationUsesCross(t *testing.T) {
 func TestForeignArchWithoutAnyWayIsOneErrorWithTheFix(t *testing.T) {
 	n := testNix(t)
 	ref, _ := testFlake(t)
-	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "stream", Archs: []string{"aarch64"}, StateDir: t.TempDir()})
+	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "stream", Archs: []arch.Arch{arch.AArch64}, StateDir: t.TempDir()})
 	var nw *NoWayError
 	if !errors.As(err, &nw) || !strings.Contains(nw.Error(), "packages.x86_64-linux.stream-cross-aarch64") ||
 		!strings.Contains(nw.Hint(), "extra-platforms = aarch64-linux") {
@@ -211,7 +212,7 @@ func TestEmulatedAarch64(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build arm64 builder: %v\n%s", err, out)
 	}
-	res, err := Run(context.Background(), n, Options{Flake: ref, Attr: "image", Archs: []string{"aarch64"}, StateDir: t.TempDir()})
+	res, err := Run(context.Background(), n, Options{Flake: ref, Attr: "image", Archs: []arch.Arch{arch.AArch64}, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestBuilderFailureKeepsTheLogTail(t *testing.T) {
 	n := testNix(t)
 	ref, _ := testFlake(t)
 	m := nix.NewMonitor()
-	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "broken", Archs: []string{"x86_64"}, StateDir: t.TempDir(),
+	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "broken", Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir(),
 		OnEvent: func(e *nix.Event) { m.Handle(e, time.Now()) }})
 	var ne *nix.Error
 	if !errors.As(err, &ne) || ne.Kind != nix.BuilderFailure || !strings.HasSuffix(ne.Drv, "-broken.drv") {
@@ -257,7 +258,7 @@ func TestEvaluationErrorsCarryTheirPosition(t *testing.T) {
 	ref, dir := testFlake(t)
 	state := t.TempDir()
 
-	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "nope", Archs: []string{"x86_64"}, StateDir: state})
+	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "nope", Archs: []arch.Arch{arch.X86_64}, StateDir: state})
 	var ne *nix.Error
 	if !errors.As(err, &ne) || ne.Kind != nix.MissingAttribute || !strings.Contains(err.Error(), "does not provide attribute") {
 		t.Fatalf("missing attribute: %v", err)
@@ -267,7 +268,7 @@ func TestEvaluationErrorsCarryTheirPosition(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(context.Background(), n, Options{Flake: ref, Attr: "image", Archs: []string{"x86_64"}, StateDir: state})
+	_, err = Run(context.Background(), n, Options{Flake: ref, Attr: "image", Archs: []arch.Arch{arch.X86_64}, StateDir: state})
 	if !errors.As(err, &ne) || ne.Kind != nix.EvalFailure || ne.Message.Line != 3 || !strings.Contains(err.Error(), "flake.nix:3:") {
 		t.Fatalf("syntax error: %v", err)
 	}
@@ -287,7 +288,7 @@ func TestCancelStopsNixAndItsBuilder(t *testing.T) {
 	lines := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {
-		_, err := Run(ctx, n, Options{Flake: ref, Attr: "slow", Archs: []string{"x86_64"}, StateDir: t.TempDir(),
+		_, err := Run(ctx, n, Options{Flake: ref, Attr: "slow", Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir(),
 			OnEvent: func(e *nix.Event) {
 				if e.Action == nix.ActionResult && e.Type == nix.ResBuildLogLine {
 					select {
@@ -344,7 +345,7 @@ func alive(pid int) bool {
 func TestNeededFollowsTheFlake(t *testing.T) {
 	n := testNix(t)
 	ref, dir := testFlake(t)
-	o := Options{Flake: ref, Attr: "image", Archs: []string{"x86_64"}, StateDir: t.TempDir()}
+	o := Options{Flake: ref, Attr: "image", Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir()}
 	ctx := context.Background()
 	if need, why, err := Needed(ctx, n, o); err != nil || !need || !strings.Contains(why, "no build") {
 		t.Fatalf("before any build: %v %q %v", need, why, err)
@@ -371,7 +372,7 @@ func TestGitFlakeRecordsItsRevision(t *testing.T) {
 		}
 	}
 	rev, _ := exec.Command(git, "-C", dir, "rev-parse", "HEAD").Output()
-	res, err := Run(context.Background(), n, Options{Flake: "git+file://" + dir, Attr: "image", Archs: []string{"x86_64"}, StateDir: t.TempDir()})
+	res, err := Run(context.Background(), n, Options{Flake: "git+file://" + dir, Attr: "image", Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +384,7 @@ func TestGitFlakeRecordsItsRevision(t *testing.T) {
 func TestOutputThatIsNotAnImage(t *testing.T) {
 	n := testNix(t)
 	ref, _ := testFlake(t)
-	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "notimage", Archs: []string{"x86_64"}, StateDir: t.TempDir()})
+	_, err := Run(context.Background(), n, Options{Flake: ref, Attr: "notimage", Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "is a directory, not an image") {
 		t.Fatalf("got %v", err)
 	}

@@ -3,10 +3,10 @@ package build
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/nix"
 )
 
@@ -22,49 +22,39 @@ const (
 
 // Plan is what will be built for one architecture, and why.
 type Plan struct {
-	Arch        string   `json:"arch"`   // x86_64 or aarch64
-	System      string   `json:"system"` // the system the image is for
-	Host        string   `json:"host"`   // the system this machine builds for natively
-	Strategy    Strategy `json:"strategy"`
-	Attr        string   `json:"attr"`        // the attribute path built, under the flake
-	Installable string   `json:"installable"` // flake#attr, as passed to nix build
-	Reason      string   `json:"reason"`      // one sentence for the user
+	Arch        arch.Arch `json:"arch"`   // x86_64 or aarch64
+	System      string    `json:"system"` // the system the image is for
+	Host        string    `json:"host"`   // the system this machine builds for natively
+	Strategy    Strategy  `json:"strategy"`
+	Attr        string    `json:"attr"`        // the attribute path built, under the flake
+	Installable string    `json:"installable"` // flake#attr, as passed to nix build
+	Reason      string    `json:"reason"`      // one sentence for the user
 }
 
 // CrossAttr is the flake attribute that cross-compiles attr for arch on host:
 // packages.<host>.<attr>-cross-<arch>, e.g. packages.x86_64-linux.docker-image-static-cross-aarch64.
-func CrossAttr(host, attr, arch string) string {
-	return fmt.Sprintf("packages.%s.%s-cross-%s", host, attr, arch)
+func CrossAttr(host, attr string, a arch.Arch) string {
+	return fmt.Sprintf("packages.%s.%s-cross-%s", host, attr, a)
 }
 
 // NativeAttr is the flake attribute that builds attr on its own system.
 func NativeAttr(system, attr string) string { return fmt.Sprintf("packages.%s.%s", system, attr) }
 
-// HostSystem is the Nix system of this machine as Go sees it (x86_64-linux, aarch64-linux).
-func HostSystem() string {
-	switch runtime.GOARCH {
-	case "arm64":
-		return "aarch64-linux"
-	case "amd64":
-		return "x86_64-linux"
-	}
-	return runtime.GOARCH + "-" + runtime.GOOS
-}
-
 // NoWayError says that an architecture cannot be built here, and how to make it possible.
 type NoWayError struct {
-	System, Host, Attr string
+	Arch       arch.Arch
+	Host, Attr string
 }
 
 func (e *NoWayError) Error() string {
-	return fmt.Sprintf("cannot build %s images on this %s host: no emulation, no remote builder, and the flake has no %s", e.System, e.Host, e.Attr)
+	return fmt.Sprintf("cannot build %s images on this %s host: no emulation, no remote builder, and the flake has no %s", e.Arch.System(), e.Host, e.Attr)
 }
 
 // Hint is the fix.
 func (e *NoWayError) Hint() string {
-	arch := strings.TrimSuffix(e.System, "-linux")
-	return "enable emulation: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-" + arch +
-		" && echo 'extra-platforms = " + e.System + "' >> /etc/nix/nix.conf; or add a remote builder for " + e.System +
+	sys := e.Arch.System()
+	return "enable emulation: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-" + e.Arch.String() +
+		" && echo 'extra-platforms = " + sys + "' >> /etc/nix/nix.conf; or add a remote builder for " + sys +
 		"; or give the flake a cross output " + e.Attr
 }
 
@@ -72,17 +62,18 @@ func (e *NoWayError) Hint() string {
 // emulation declared in extra-platforms and backed by binfmt, or a remote builder), otherwise the
 // flake's cross output. Nix is only asked about its settings when an architecture is foreign.
 func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
+	n = readOnlyLock(n)
 	host := o.HostSystem
 	if host == "" {
-		host = HostSystem()
+		host = arch.HostSystem()
 	}
 	var settings *nix.Settings
 	var crossNames []string
 	crossListed := false
 	plans := make([]Plan, 0, len(o.Archs))
-	for _, arch := range o.Archs {
-		sys := arch + "-linux"
-		p := Plan{Arch: arch, System: sys, Host: host}
+	for _, a := range o.Archs {
+		sys := a.System()
+		p := Plan{Arch: a, System: sys, Host: host}
 		if sys == host {
 			p.Strategy, p.Attr, p.Reason = Native, NativeAttr(sys, o.Attr), "native build on this "+host+" host"
 		} else {
@@ -120,9 +111,9 @@ func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
 					}
 					crossNames, crossListed = names, true
 				}
-				attr := CrossAttr(host, o.Attr, arch)
+				attr := CrossAttr(host, o.Attr, a)
 				if !slices.Contains(crossNames, strings.TrimPrefix(attr, "packages."+host+".")) {
-					return nil, &NoWayError{System: sys, Host: host, Attr: attr}
+					return nil, &NoWayError{Arch: a, Host: host, Attr: attr}
 				}
 				p.Strategy, p.Attr = Cross, attr
 				p.Reason = "cross-compiled on this " + host + " host (no emulation or remote builder for " + sys + ")"

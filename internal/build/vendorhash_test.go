@@ -25,7 +25,7 @@ func TestVendorHashIsCurrent(t *testing.T) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go mod vendor: %v\n%s", err, out)
+		t.Fatalf("go mod vendor (offline; `go mod download` fetches every module it needs): %v\n%s", err, out)
 	}
 	out, err := exec.Command(nix, "--extra-experimental-features", "nix-command", "hash", "path", vendor).Output()
 	if err != nil {

@@ -18,22 +18,25 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Config is the effective configuration of one nixify invocation.
 type Config struct {
-	Flake         string   `json:"flake"`
-	Attr          string   `json:"attr"`
-	Image         string   `json:"image"`
-	Container     string   `json:"container"`
-	Port          int      `json:"port"`
-	Bind          string   `json:"bind"`
-	Volume        string   `json:"volume"`
-	Repo          string   `json:"repo"`
-	Architectures []string `json:"architectures"`
-	DockerHost    string   `json:"docker_host"`
-	StateDir      string   `json:"state_dir"`
-	Env           []string `json:"env"`
+	Flake         string      `json:"flake"`
+	Attr          string      `json:"attr"`
+	Image         string      `json:"image"`
+	Container     string      `json:"container"`
+	Port          int         `json:"port"`
+	Bind          string      `json:"bind"`
+	Volume        string      `json:"volume"`
+	Repo          string      `json:"repo"`
+	Architectures []arch.Arch `json:"architectures"`
+	DockerHost    string      `json:"docker_host"`
+	StateDir      string      `json:"state_dir"`
+	Env           []string    `json:"env"`
+	Publish       []Publish   `json:"publish"`
 }
 
 // Key describes one setting: its name in the file, its default and what it means.
@@ -53,10 +56,11 @@ var Keys = []Key{
 	{"bind", "127.0.0.1", "host address the port is published on"},
 	{"volume", "nixify-data", "named volume mounted on /data"},
 	{"repo", "", "registry repository for push, e.g. ghcr.io/OWNER/nixify-health-check"},
-	{"architectures", []string{"x86_64", "aarch64"}, "architectures built and pushed with --arch all"},
+	{"architectures", arch.Strings(arch.All), "architectures built and pushed with --arch all"},
 	{"docker_host", "", "Docker engine endpoint; empty means DOCKER_HOST, then the current docker context"},
 	{"state_dir", ".nixify", "where build records are kept (relative to the working directory)"},
 	{"env", []string{}, "environment for the container, KEY=VALUE items (run --env adds and overrides)"},
+	{"publish", []string{}, "services published on the host: postgres, redis, s3 or all, each optionally NAME=HOSTPORT"},
 }
 
 // Source says where a value came from.
@@ -286,16 +290,25 @@ func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
 	}
 	c.Architectures = nil
 	for _, a := range archs {
-		norm, err := ParseArch(a)
+		norm, err := arch.Parse(a)
 		if err != nil {
-			return c, bad("architectures", a, err.Error())
+			return c, bad("architectures", a, "accepted: "+arch.Accepted)
 		}
 		if !slices.Contains(c.Architectures, norm) {
 			c.Architectures = append(c.Architectures, norm)
 		}
 	}
 	if len(c.Architectures) == 0 {
-		return c, bad("architectures", "", "at least one of x86_64, aarch64")
+		return c, bad("architectures", "", "at least one of "+arch.Accepted)
+	}
+	publish := v.GetStringSlice("publish")
+	if len(publish) == 1 && strings.Contains(publish[0], ",") { // from the environment: "postgres,redis"
+		publish = strings.Split(publish[0], ",")
+	}
+	if c.Publish, err = ParsePublish(publish); err != nil {
+		var pe *PublishError
+		errors.As(err, &pe)
+		return c, bad("publish", pe.Item, pe.Accepted)
 	}
 	c.Env = nil
 	for _, kv := range v.GetStringSlice("env") {
@@ -312,25 +325,3 @@ func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
 var imageRE = regexp.MustCompile(`^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
 
 func validImageName(s string) bool { return imageRE.MatchString(s) }
-
-// ErrArch is returned for an architecture nixify does not build.
-var ErrArch = errors.New("accepted: x86_64 (alias amd64), aarch64 (alias arm64)")
-
-// ParseArch normalizes an architecture name to Nix's spelling (x86_64, aarch64).
-func ParseArch(s string) (string, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "x86_64", "amd64", "x86_64-linux":
-		return "x86_64", nil
-	case "aarch64", "arm64", "aarch64-linux":
-		return "aarch64", nil
-	}
-	return "", ErrArch
-}
-
-// GOARCH returns Go's and the OCI spelling of a Nix architecture (amd64, arm64).
-func GOARCH(arch string) string {
-	if arch == "aarch64" {
-		return "arm64"
-	}
-	return "amd64"
-}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -38,7 +40,7 @@ func TestDefaults(t *testing.T) {
 	}
 	c := l.Config
 	if c.Port != 8080 || c.Flake != "." || c.Attr != "docker-image-static" || c.Image != "nixify-health-check" ||
-		c.Bind != "127.0.0.1" || strings.Join(c.Architectures, ",") != "x86_64,aarch64" {
+		c.Bind != "127.0.0.1" || strings.Join(arch.Strings(c.Architectures), ",") != "x86_64,aarch64" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if l.Origins["port"].Source != FromDefault || l.File != "" {
@@ -59,7 +61,7 @@ func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
 	if c.Port != 9200 || c.Image != "from-env" || c.Container != "c-file" || c.Volume != "nixify-data" {
 		t.Fatalf("merged: %+v", c)
 	}
-	if strings.Join(c.Architectures, ",") != "aarch64" {
+	if strings.Join(arch.Strings(c.Architectures), ",") != "aarch64" {
 		t.Fatalf("architectures alias not normalized: %v", c.Architectures)
 	}
 	want := map[string]Origin{
@@ -106,7 +108,7 @@ func TestUserConfigDirIsSecondChoice(t *testing.T) {
 
 func TestArchitecturesFromEnvironmentList(t *testing.T) {
 	l, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ARCHITECTURES": "amd64,arm64"})})
-	if err != nil || strings.Join(l.Config.Architectures, ",") != "x86_64,aarch64" {
+	if err != nil || strings.Join(arch.Strings(l.Config.Architectures), ",") != "x86_64,aarch64" {
 		t.Fatalf("%+v %v", l, err)
 	}
 }
@@ -173,5 +175,37 @@ func TestEnvItems(t *testing.T) {
 	_, err = Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ENV": "1X=s3cret"})})
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("secret in error or no error: %v", err)
+	}
+}
+
+func TestPublish(t *testing.T) {
+	got, err := ParsePublish([]string{"redis,postgres=15432", "s3", "postgres"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].String() != "postgres=15432" || got[1].String() != "redis" || got[2].String() != "s3" {
+		t.Fatalf("got %v", got)
+	}
+	if all, _ := ParsePublish([]string{"all", "redis=1"}); len(all) != 3 || all[1].HostPort != 1 {
+		t.Fatalf("all: %v", all)
+	}
+	for _, bad := range []string{"mysql", "postgres=0", "redis=70000", "all=5", "postgres=x"} {
+		if _, err := ParsePublish([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "publish: [postgres, redis=16379]\n")
+	l, err := Load(Options{WorkDir: dir, Getenv: env(nil)})
+	if err != nil || len(l.Config.Publish) != 2 || l.Config.Publish[1].HostPort != 16379 {
+		t.Fatalf("file: %+v %v", l, err)
+	}
+	l, err = Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_PUBLISH": "s3,redis"})})
+	if err != nil || len(l.Config.Publish) != 2 || l.Config.Publish[0].Service != "redis" {
+		t.Fatalf("env: %+v %v", l, err)
+	}
+	_, err = Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_PUBLISH": "pg"})})
+	if err == nil || !strings.Contains(err.Error(), `invalid publish "pg" (env NIXIFY_PUBLISH): accepted: postgres`) {
+		t.Fatalf("bad env: %v", err)
 	}
 }

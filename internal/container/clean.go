@@ -10,8 +10,8 @@ import (
 )
 
 // CleanPlan lists what clean would remove: only objects nixify made, found by its label
-// (containers, volumes) or by the config digests nixify loaded (images, which carry their own
-// labels from the archive and cannot be labelled afterwards).
+// (containers, volumes), by the config digests nixify recorded, or by the name nixify gives what
+// it loads (images, which cannot be labelled after they are built: see NameLoaded).
 type CleanPlan struct {
 	Containers []engine.Container `json:"containers"`
 	Images     []string           `json:"images"`
@@ -27,8 +27,9 @@ type CleanOptions struct {
 	Images    bool
 	Volumes   bool
 	// KnownImages are config digests nixify recorded (build records); the images its containers
-	// use are added to them.
+	// use and the images named in Repo by NameLoaded are added to them.
 	KnownImages []string
+	Repo        string // the configured image name
 }
 
 // PlanClean finds nixify's objects on the engine.
@@ -49,6 +50,15 @@ func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPla
 		ids := slices.Clone(o.KnownImages)
 		for _, c := range cs {
 			ids = append(ids, c.Labels[LabelConfigDigest], c.Image)
+		}
+		if o.Repo != "" {
+			named, err := eng.ImageList(ctx, o.Repo)
+			if err != nil {
+				return p, err
+			}
+			for _, img := range named {
+				ids = append(ids, img.ID)
+			}
 		}
 		seen := map[string]bool{}
 		for _, id := range ids {
@@ -97,7 +107,7 @@ func (p CleanPlan) Apply(ctx context.Context, eng engine.Engine) error {
 		}
 	}
 	for _, id := range p.Images {
-		if err := eng.ImageRemove(ctx, id); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := removeImage(ctx, eng, id); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -107,4 +117,25 @@ func (p CleanPlan) Apply(ctx context.Context, eng engine.Engine) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeImage removes an image by each of its names, then by ID: an image with several names
+// (the archive's own and the one NameLoaded gave it) cannot be removed by ID without force.
+func removeImage(ctx context.Context, eng engine.Engine, id string) error {
+	img, err := eng.ImageInspect(ctx, id)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, tag := range img.RepoTags {
+		if err := eng.ImageRemove(ctx, tag); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+	}
+	if err := eng.ImageRemove(ctx, id); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return err
+	}
+	return nil
 }

@@ -36,16 +36,21 @@ func Managed(labels map[string]string) bool { return labels[LabelManaged] == "tr
 // published on every address (0.0.0.0) is reached on loopback, or on the engine's host when the
 // engine is remote.
 func HealthURL(bind string, port int, ep engine.Endpoint) string {
-	host := bind
-	if ip := net.ParseIP(bind); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-		if h, ok := strings.CutPrefix(ep.Host, "tcp://"); ok {
-			if name, _, err := net.SplitHostPort(h); err == nil {
-				host = name
-			}
+	return "http://" + net.JoinHostPort(HostFor(bind, ep), strconv.Itoa(port))
+}
+
+// HostFor is the host name this machine reaches a port published on bind with: bind itself, or,
+// for every address (0.0.0.0), loopback or the remote engine's host.
+func HostFor(bind string, ep engine.Endpoint) string {
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
+		return bind
+	}
+	if h, ok := strings.CutPrefix(ep.Host, "tcp://"); ok {
+		if name, _, err := net.SplitHostPort(h); err == nil {
+			return name
 		}
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+	return "127.0.0.1"
 }
 
 // Connect opens the engine and checks it answers, so that an absent engine is one line pointing to
@@ -57,7 +62,7 @@ func Connect(ctx context.Context, open func() (engine.Engine, error)) (engine.En
 	}
 	if _, err := eng.Ping(ctx); err != nil {
 		eng.Close()
-		return nil, cli.Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		return nil, cli.EngineUnreachable(err)
 	}
 	return eng, nil
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
 )
@@ -18,10 +20,11 @@ import (
 type Spec struct {
 	Name    string // container name
 	ImageID string // sha256:... as Load returned it
-	Arch    string // x86_64 or aarch64
+	Arch    arch.Arch
 	Volume  string // named volume mounted on /data
-	Bind    string // host address of the published health port
+	Bind    string // host address of the published ports
 	Port    int    // host port of the health server
+	Publish []config.Publish
 	Env     []string
 	// Replace removes an existing container of the same name (nixify's or not) instead of failing;
 	// ReplaceOwn removes it only when nixify made it.
@@ -32,8 +35,36 @@ type Spec struct {
 	Version     string // nixify's version, recorded in a label
 }
 
+// Ports are the host bindings the spec asks for.
+func (s Spec) Ports() []engine.PortBinding {
+	return Bindings(s.Bind, s.Port, s.Publish, ReadInside(s.Env))
+}
+
 // ErrExists means a container of the name exists and Replace was not asked.
 var ErrExists = errors.New("container exists")
+
+// ExistsError says what holds the name, so the hint can fit: nixify's container running,
+// stopped from another image or with other settings, or a container nixify did not make.
+type ExistsError struct {
+	Name  string
+	State string // the engine's state: running, exited, created, paused, restarting, dead
+	Ours  bool
+	// Differs says why a stopped container of nixify's cannot simply be started again ("another
+	// image", "other ports", "another environment"); empty when it is running or not ours.
+	Differs string
+}
+
+func (e *ExistsError) Error() string {
+	switch {
+	case !e.Ours:
+		return fmt.Sprintf("%s: %q is a container not made by nixify (%s)", ErrExists, e.Name, e.State)
+	case e.Differs != "":
+		return fmt.Sprintf("%s: %q is nixify's container (%s) with %s", ErrExists, e.Name, e.State, e.Differs)
+	}
+	return fmt.Sprintf("%s: %q is nixify's container (%s)", ErrExists, e.Name, e.State)
+}
+
+func (e *ExistsError) Unwrap() error { return ErrExists }
 
 // PortInUseError names a host port that something else holds.
 type PortInUseError struct {
@@ -46,68 +77,201 @@ func (e *PortInUseError) Error() string {
 	return fmt.Sprintf("cannot publish port %d on %s: %s", e.Port, e.Bind, e.Err)
 }
 
-// Create makes the container (not started): it replaces an old one when asked, creates the data
-// volume with nixify's label, checks the host port is free and creates the container with nixify's
-// labels. It returns the container ID.
-func Create(ctx context.Context, eng engine.Engine, s Spec) (string, error) {
+// VolumeInUseError names the running containers that already mount the data volume: two
+// PostgreSQL servers on one data directory corrupt it.
+type VolumeInUseError struct {
+	Volume string
+	Users  []string
+}
+
+func (e *VolumeInUseError) Error() string {
+	return fmt.Sprintf("volume %q is in use by the running container %s: two servers on one data directory corrupt it", e.Volume, strings.Join(e.Users, ", "))
+}
+
+// Action is what Prepare decided to do with the container name.
+type Action int
+
+const (
+	CreateNew     Action = iota // no container of the name: create one
+	StartExisting               // nixify's stopped container of the same image and settings: start it again
+	ReplaceOld                  // remove the old container, then create
+)
+
+// Plan is the outcome of Prepare: every check is done, nothing is changed yet.
+type Plan struct {
+	Action Action
+	Old    engine.Container // the container of the name, for StartExisting and ReplaceOld
+	Spec   Spec
+}
+
+// Prepare decides what run does and checks everything that can be checked before anything is
+// changed: what holds the name, whether each host port is free (ports the old container holds
+// count as free when it is replaced), and that no other running container mounts the volume. A
+// failed check leaves the engine as it was.
+func Prepare(ctx context.Context, eng engine.Engine, s Spec) (*Plan, error) {
+	p := &Plan{Action: CreateNew, Spec: s}
 	old, err := eng.ContainerInspect(ctx, s.Name)
 	switch {
-	case err == nil && !s.Replace && !(s.ReplaceOwn && Managed(old.Labels)):
-		what := "a container not made by nixify"
-		if Managed(old.Labels) {
-			what = "nixify's container (" + old.State + ")"
+	case errors.Is(err, engine.ErrNotFound):
+	case err != nil:
+		return nil, err
+	case s.Replace || (s.ReplaceOwn && Managed(old.Labels)):
+		p.Action, p.Old = ReplaceOld, old
+	case !Managed(old.Labels):
+		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: false}
+	case old.Running || old.State == "paused" || old.State == "restarting":
+		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true}
+	default:
+		if why := differs(old, s); why != "" {
+			return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true, Differs: why}
 		}
-		return "", fmt.Errorf("%w: %q is %s", ErrExists, s.Name, what)
-	case err == nil:
-		if err := eng.ContainerRemove(ctx, old.ID); err != nil {
+		p.Action, p.Old = StartExisting, old
+	}
+	if err := p.checkVolume(ctx, eng); err != nil {
+		return nil, err
+	}
+	if err := p.checkPorts(local(eng.Endpoint())); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// differs says why a stopped container cannot stand for the spec ("" when it can): another image,
+// other published ports, or an environment that lacks an item asked for.
+func differs(old engine.Container, s Spec) string {
+	if old.Image != s.ImageID {
+		return "another image"
+	}
+	want := s.Ports()
+	if len(want) != len(old.Ports) {
+		return "other published ports"
+	}
+	for _, b := range want {
+		if !slices.Contains(old.Ports, b) {
+			return "other published ports"
+		}
+	}
+	for _, kv := range s.Env {
+		if !slices.Contains(old.Env, kv) {
+			k, _, _ := strings.Cut(kv, "=")
+			return "another value of " + k
+		}
+	}
+	if v := volumeOf(old); v != "" && v != s.Volume {
+		return "another volume (" + v + ")"
+	}
+	return ""
+}
+
+func volumeOf(c engine.Container) string {
+	for _, m := range c.Volumes {
+		if m.Target == DataDir {
+			return m.Volume
+		}
+	}
+	return c.Labels[LabelVolume]
+}
+
+func (p *Plan) checkVolume(ctx context.Context, eng engine.Engine) error {
+	users, err := eng.ContainersUsingVolume(ctx, p.Spec.Volume)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, c := range users {
+		if p.Action == ReplaceOld && c.ID == p.Old.ID {
+			continue // it goes away first
+		}
+		names = append(names, c.Name)
+	}
+	if len(names) > 0 {
+		return &VolumeInUseError{Volume: p.Spec.Volume, Users: names}
+	}
+	return nil
+}
+
+// checkPorts refuses a host port asked for twice and, when the engine's ports are this machine's
+// (local), a port something already listens on.
+func (p *Plan) checkPorts(local bool) error {
+	seen := map[int]bool{}
+	for _, b := range p.Spec.Ports() {
+		if seen[b.HostPort] {
+			return &PortInUseError{Bind: b.HostIP, Port: b.HostPort, Err: "asked for twice (the health server and a service, or two services)"}
+		}
+		seen[b.HostPort] = true
+		if !local {
+			continue
+		}
+		if p.Action == ReplaceOld && p.Old.Running && slices.ContainsFunc(p.Old.Ports, func(o engine.PortBinding) bool {
+			return o.HostPort == b.HostPort && (o.HostIP == b.HostIP || o.HostIP == "" || o.HostIP == "0.0.0.0")
+		}) {
+			continue // the old container frees it
+		}
+		if err := portFree(b.HostIP, b.HostPort); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Apply carries the plan out: it removes the old container when replacing, makes sure the data
+// volume exists and creates the container (not started). It returns the container ID.
+func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
+	s := p.Spec
+	switch p.Action {
+	case StartExisting:
+		return p.Old.ID, nil
+	case ReplaceOld:
+		if err := eng.ContainerRemove(ctx, p.Old.ID); err != nil {
 			return "", err
 		}
-	case !errors.Is(err, engine.ErrNotFound):
-		return "", err
 	}
 	if err := ensureVolume(ctx, eng, s.Volume); err != nil {
 		return "", err
 	}
-	if local(eng.Endpoint()) {
-		if err := portFree(s.Bind, s.Port); err != nil {
-			return "", err
-		}
-	}
 	platform := ""
 	if s.Arch != "" {
-		platform = "linux/" + config.GOARCH(s.Arch)
+		platform = s.Arch.Platform()
 	}
-	id, err := eng.ContainerCreate(ctx, engine.ContainerSpec{
+	return eng.ContainerCreate(ctx, engine.ContainerSpec{
 		Name:  s.Name,
 		Image: s.ImageID,
 		Labels: map[string]string{
-			LabelManaged: "true", LabelConfigDigest: s.ImageID, LabelArch: s.Arch,
+			LabelManaged: "true", LabelConfigDigest: s.ImageID, LabelArch: s.Arch.String(),
 			LabelVolume: s.Volume, LabelVersion: s.Version,
 		},
 		Env:         append([]string{"APP_PORT=" + strconv.Itoa(HealthPort)}, s.Env...),
-		Ports:       []engine.PortBinding{{HostIP: s.Bind, HostPort: s.Port, ContainerPort: HealthPort}},
+		Ports:       s.Ports(),
 		Volumes:     []engine.VolumeMount{{Volume: s.Volume, Target: DataDir}},
 		Platform:    platform,
 		StopTimeout: s.StopTimeout,
 	})
-	if err != nil {
-		return "", err
-	}
-	return id, nil
 }
 
 // Start starts the container and returns the channel that reports its exit, asked for before the
-// start so that an immediate exit is not missed. A port taken between Create and Start is reported
-// as a PortInUseError and the container is removed.
-func Start(ctx context.Context, eng engine.Engine, id string, s Spec) (<-chan engine.Exit, error) {
+// start so that an immediate exit is not missed. A port taken between the check and the start is
+// reported as a PortInUseError; a container created for this run is then removed again.
+func Start(ctx context.Context, eng engine.Engine, id string, removeOnFailure bool, ports []engine.PortBinding) (<-chan engine.Exit, error) {
 	waitCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	exited := eng.ContainerWait(waitCtx, id)
 	if err := eng.ContainerStart(ctx, id); err != nil {
 		cancel()
 		msg := err.Error()
 		if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
-			_ = eng.ContainerRemove(context.WithoutCancel(ctx), id)
-			return nil, &PortInUseError{Bind: s.Bind, Port: s.Port, Err: "the port is already in use"}
+			if removeOnFailure {
+				_ = eng.ContainerRemove(context.WithoutCancel(ctx), id)
+			}
+			pe := &PortInUseError{Err: "the port is already in use"}
+			if len(ports) > 0 {
+				pe.Bind, pe.Port = ports[0].HostIP, ports[0].HostPort
+			}
+			// The engine names the port it could not bind: point at that one.
+			for _, b := range ports {
+				if strings.Contains(msg, ":"+strconv.Itoa(b.HostPort)) {
+					pe.Bind, pe.Port = b.HostIP, b.HostPort
+				}
+			}
+			return nil, pe
 		}
 		return nil, err
 	}
@@ -117,6 +281,20 @@ func Start(ctx context.Context, eng engine.Engine, id string, s Spec) (<-chan en
 		out <- <-exited
 	}()
 	return out, nil
+}
+
+// CheckPorts checks that the host ports a stopped container publishes are free before it is
+// started again (start, restart of a stopped container).
+func CheckPorts(eng engine.Engine, c engine.Container) error {
+	if !local(eng.Endpoint()) || c.Running {
+		return nil
+	}
+	for _, b := range c.Ports {
+		if err := portFree(b.HostIP, b.HostPort); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ensureVolume(ctx context.Context, eng engine.Engine, name string) error {

@@ -36,7 +36,11 @@ func Probe(ctx context.Context, url string) (*health.Response, int, error) {
 
 // WaitReady polls the health server at url until it says pass or warn, the container exits (exited
 // receives), or timeout passes. update, when not nil, sees every answer (nil while unreachable).
+//
+// When the caller's ctx ends (Ctrl-C) it returns ctx's error and nothing else: an interrupted wait
+// is not a timeout.
 func WaitReady(ctx context.Context, eng engine.Engine, id, url string, exited <-chan engine.Exit, timeout time.Duration, update func(*health.Response, error)) (*health.Response, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -64,8 +68,8 @@ func WaitReady(ctx context.Context, eng engine.Engine, id, url string, exited <-
 			}
 			return last, &ReadyError{Reason: reason, Exited: true, ExitCode: x.Code, Logs: LastLines(context.WithoutCancel(ctx), eng, id, 20), Last: last}
 		case <-ctx.Done():
-			if parent := context.Cause(ctx); parent == context.Canceled {
-				return last, ctx.Err()
+			if err := parent.Err(); err != nil {
+				return last, err
 			}
 			return last, &ReadyError{Reason: fmt.Sprintf("not ready after %s: %s", timeout, notReadyReason(last, lastErr)), Logs: LastLines(context.WithoutCancel(ctx), eng, id, 20), Last: last}
 		case <-tick.C:

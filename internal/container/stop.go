@@ -12,8 +12,10 @@ import (
 type Stopped struct {
 	Name       string        `json:"name"`
 	WasRunning bool          `json:"wasRunning"`
-	Took       time.Duration `json:"took"`
-	ExitCode   int           `json:"exitCode"`
+	Took       time.Duration `json:"-"`
+	// TookSeconds is Took for JSON, where durations are seconds.
+	TookSeconds float64 `json:"tookSeconds"`
+	ExitCode    int     `json:"exitCode"`
 	// Killed is true when the init did not finish its ordered shutdown within the timeout and the
 	// engine sent SIGKILL (exit code 137).
 	Killed bool `json:"killed"`
@@ -41,6 +43,7 @@ func Stop(ctx context.Context, eng engine.Engine, name string, timeout time.Dura
 		return st, err
 	}
 	st.Took = time.Since(began)
+	st.TookSeconds = st.Took.Seconds()
 	after, err := eng.ContainerInspect(ctx, c.ID)
 	if err != nil {
 		return st, err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/testpeer"
 )
@@ -135,18 +136,18 @@ func TestSystemCheck(t *testing.T) {
 	os.MkdirAll(filepath.Join(proc, "sys", "fs", "binfmt_misc"), 0o755)
 	host := NixSettings{Settings: nix.Settings{System: "x86_64-linux", ExtraPlatforms: []string{"aarch64-linux"}}}
 
-	if c := systemCheck("aarch64-linux", host, proc); c.Status != Warn || !strings.Contains(c.Detail, "binfmt qemu-aarch64 is not enabled") || !strings.Contains(c.Fix, "update-binfmts --enable qemu-aarch64") {
+	if c := systemCheck(arch.AArch64, host, proc); c.Status != Warn || !strings.Contains(c.Detail, "binfmt qemu-aarch64 is not enabled") || !strings.Contains(c.Fix, "update-binfmts --enable qemu-aarch64") {
 		t.Fatalf("extra-platforms without binfmt: %+v", c)
 	}
 	os.WriteFile(filepath.Join(proc, "sys", "fs", "binfmt_misc", "qemu-aarch64"), []byte("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\n"), 0o644)
-	if c := systemCheck("aarch64-linux", host, proc); c.Status != OK || !strings.Contains(c.Detail, "emulated") {
+	if c := systemCheck(arch.AArch64, host, proc); c.Status != OK || !strings.Contains(c.Detail, "emulated") {
 		t.Fatalf("extra-platforms with binfmt: %+v", c)
 	}
 	remote := NixSettings{Settings: nix.Settings{System: "x86_64-linux", Builders: "ssh://arm64.example aarch64-linux - 4; ssh://x x86_64-linux"}}
-	if c := systemCheck("aarch64-linux", remote, t.TempDir()); c.Status != OK || !strings.Contains(c.Detail, "ssh://arm64.example") {
+	if c := systemCheck(arch.AArch64, remote, t.TempDir()); c.Status != OK || !strings.Contains(c.Detail, "ssh://arm64.example") {
 		t.Fatalf("remote builder: %+v", c)
 	}
-	if c := systemCheck("x86_64-linux", NixSettings{Settings: nix.Settings{System: "aarch64-linux"}}, t.TempDir()); c.Status != Warn || !strings.Contains(c.Detail, "cross-compiled") {
+	if c := systemCheck(arch.X86_64, NixSettings{Settings: nix.Settings{System: "aarch64-linux"}}, t.TempDir()); c.Status != Warn || !strings.Contains(c.Detail, "cross-compiled") {
 		t.Fatalf("x86_64 on aarch64 host: %+v", c)
 	}
 }
@@ -163,11 +164,9 @@ func TestParseNixVersion(t *testing.T) {
 }
 
 func TestBuildUsersGroupMissing(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the check applies to root only")
-	}
+	testpeer.Root(t, "the check applies to root only")
 	if _, err := os.Stat("/nix/var/nix/daemon-socket/socket"); err == nil {
-		t.Skip("a nix daemon runs here")
+		t.Skip("skipping: a nix daemon runs here, and the check is for single-user nix")
 	}
 	c, bad := buildUsersCheck(NixSettings{BuildUsersGroup: "nixify-no-such-group"})
 	if !bad || c.Status != Fail || !c.Blocker || !strings.Contains(c.Fix, "build-users-group =") {

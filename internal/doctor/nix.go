@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nixify/nixify/internal/build"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/nix"
 )
 
@@ -52,9 +52,10 @@ func checkNix(ctx context.Context, o Options) nixResult {
 		r.checks = append(r.checks, Check{Name: "nix", Status: Fail, Blocker: true,
 			Detail: "nix is not on PATH",
 			Fix:    "install Nix (Debian/Ubuntu: `apt-get install nix-bin`; elsewhere the installer from nixos.org), then open a new shell"})
-		r.checks = append(r.checks, Check{Name: "flakes", Status: Skip, Detail: "needs nix"},
-			Check{Name: "build x86_64-linux", Status: Skip, Detail: "needs nix"},
-			Check{Name: "build aarch64-linux", Status: Skip, Detail: "needs nix"})
+		r.checks = append(r.checks, Check{Name: "flakes", Status: Skip, Detail: "needs nix"})
+		for _, a := range arch.All {
+			r.checks = append(r.checks, Check{Name: "build " + a.System(), Status: Skip, Detail: "needs nix"})
+		}
 		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -64,9 +65,9 @@ func checkNix(ctx context.Context, o Options) nixResult {
 	vc := Check{Name: "nix", Blocker: true}
 	switch {
 	case err != nil:
-		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, firstLine(string(out)+" "+err.Error())), "reinstall Nix"
+		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, nix.FirstLine(string(out)+" "+err.Error())), "reinstall Nix"
 	case !ok:
-		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, firstLine(string(out)))
+		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, nix.FirstLine(string(out)))
 	case maj < 2 || (maj == 2 && min < 18):
 		vc.Status = Warn
 		vc.Detail = fmt.Sprintf("Nix %s at %s; current nixpkgs needs Nix %s or newer and will refuse to evaluate", text, nixPath, MinNixpkgsNix)
@@ -94,8 +95,8 @@ func checkNix(ctx context.Context, o Options) nixResult {
 	if c, bad := buildUsersCheck(s); bad {
 		r.checks = append(r.checks, c)
 	}
-	for _, sys := range []string{"x86_64-linux", "aarch64-linux"} {
-		r.checks = append(r.checks, systemCheck(sys, s, o.Proc))
+	for _, a := range arch.All {
+		r.checks = append(r.checks, systemCheck(a, s, o.Proc))
 	}
 	return r
 }
@@ -108,7 +109,7 @@ func ReadNixSettings(ctx context.Context, nixPath string) (NixSettings, error) {
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok {
-			msg = firstLine(string(ee.Stderr))
+			msg = nix.FirstLine(string(ee.Stderr))
 		}
 		return NixSettings{}, fmt.Errorf("nix show-config failed: %s", msg)
 	}
@@ -137,12 +138,13 @@ func ReadNixSettings(ctx context.Context, nixPath string) (NixSettings, error) {
 	}, nil
 }
 
-// systemCheck says whether this host can build sys natively: its own system, extra-platforms
+// systemCheck says whether this host can build a's images natively: its own system, extra-platforms
 // backed by binfmt emulation, or a remote builder. When it cannot, nixify builds the cross output.
-func systemCheck(sys string, s NixSettings, proc string) Check {
+func systemCheck(a arch.Arch, s NixSettings, proc string) Check {
+	sys := a.System()
 	c := Check{Name: "build " + sys}
 	if s.System == "" {
-		s.System = build.HostSystem()
+		s.System = arch.HostSystem()
 	}
 	way, why := s.CanBuild(sys, proc)
 	switch way {
@@ -153,10 +155,9 @@ func systemCheck(sys string, s NixSettings, proc string) Check {
 	case nix.WayRemote:
 		c.Status, c.Detail = OK, why
 	default:
-		arch := strings.TrimSuffix(sys, "-linux")
 		c.Status = Warn
 		c.Detail = "not natively (" + why + "); nixify builds the cross-compiled output instead (no emulation needed)"
-		c.Fix = "for native builds: apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-" + arch +
+		c.Fix = "for native builds: apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-" + a.String() +
 			"; echo 'extra-platforms = " + sys + "' >> /etc/nix/nix.conf (or add a remote builder)"
 	}
 	return c

@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -173,6 +175,25 @@ func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func
 	return loaded, nil
 }
 
+func (d *docker) ImageTag(ctx context.Context, ref, tag string) error {
+	if err := d.c.ImageTag(ctx, ref, tag); err != nil {
+		return d.wrap("tag image "+ref, err)
+	}
+	return nil
+}
+
+func (d *docker) ImageList(ctx context.Context, repo string) ([]Image, error) {
+	list, err := d.c.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	if err != nil {
+		return nil, d.wrap("list images", err)
+	}
+	out := make([]Image, 0, len(list))
+	for _, s := range list {
+		out = append(out, Image{ID: s.ID, RepoTags: s.RepoTags, Size: s.Size, Labels: s.Labels})
+	}
+	return out, nil
+}
+
 func (d *docker) ImageRemove(ctx context.Context, ref string) error {
 	if _, err := d.c.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
 		return d.wrap("remove image "+ref, err)
@@ -237,9 +258,15 @@ func (d *docker) ContainerInspect(ctx context.Context, nameOrID string) (Contain
 	if err != nil {
 		return Container{}, d.wrap("inspect container "+nameOrID, err)
 	}
-	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Image: r.Image, Platform: r.Platform}
+	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Image: r.Image, Platform: r.Platform, RestartCount: r.RestartCount}
+	c.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
 	if r.Config != nil {
-		c.Labels = r.Config.Labels
+		c.Labels, c.Env = r.Config.Labels, r.Config.Env
+	}
+	for _, m := range r.Mounts {
+		if m.Type == mount.TypeVolume {
+			c.Volumes = append(c.Volumes, VolumeMount{Volume: m.Name, Target: m.Destination})
+		}
 	}
 	if st := r.State; st != nil {
 		c.State, c.Running, c.ExitCode, c.OOMKilled, c.Error = string(st.Status), st.Running, st.ExitCode, st.OOMKilled, st.Error
@@ -259,12 +286,22 @@ func (d *docker) ContainerInspect(ctx context.Context, nameOrID string) (Contain
 				c.Ports = append(c.Ports, PortBinding{HostIP: b.HostIP, HostPort: hp, ContainerPort: port.Int()})
 			}
 		}
+		// Map order is random: keep the ports in a stable order for tables and comparisons.
+		sort.Slice(c.Ports, func(i, j int) bool { return c.Ports[i].ContainerPort < c.Ports[j].ContainerPort })
 	}
 	return c, nil
 }
 
 func (d *docker) ContainerList(ctx context.Context, labelKey, labelValue string) ([]Container, error) {
-	list, err := d.c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelKey+"="+labelValue))})
+	return d.list(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelKey+"="+labelValue))})
+}
+
+func (d *docker) ContainersUsingVolume(ctx context.Context, volume string) ([]Container, error) {
+	return d.list(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("volume", volume), filters.Arg("status", "running"))})
+}
+
+func (d *docker) list(ctx context.Context, opts container.ListOptions) ([]Container, error) {
+	list, err := d.c.ContainerList(ctx, opts)
 	if err != nil {
 		return nil, d.wrap("list containers", err)
 	}
@@ -378,4 +415,118 @@ func (d *docker) VolumeRemove(ctx context.Context, name string) error {
 		return d.wrap("remove volume "+name, err)
 	}
 	return nil
+}
+
+func (d *docker) ContainerReadFile(ctx context.Context, id, path string, limit int64) ([]byte, error) {
+	rc, _, err := d.c.CopyFromContainer(ctx, id, path)
+	if err != nil {
+		return nil, d.wrap("read "+path, err)
+	}
+	defer rc.Close()
+	// The engine sends a tar archive holding the one file.
+	tr := tar.NewReader(rc)
+	h, err := tr.Next()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("read %s: not a regular file", path)
+	}
+	if h.Size > limit {
+		return nil, fmt.Errorf("read %s: %d bytes, more than the %d expected", path, h.Size, limit)
+	}
+	return io.ReadAll(io.LimitReader(tr, limit))
+}
+
+func (d *docker) ContainerAttachExec(ctx context.Context, id string, spec ExecSpec, s ExecStreams) (int, error) {
+	what := "exec " + strings.Join(spec.Cmd, " ")
+	opts := container.ExecOptions{Cmd: spec.Cmd, User: spec.User, Env: spec.Env, Tty: spec.TTY,
+		AttachStdin: s.Stdin != nil, AttachStdout: true, AttachStderr: true}
+	if s.Resize != nil && spec.TTY {
+		// Start at the right size: a first resize sent after the start races the program's first
+		// look at its terminal.
+		select {
+		case sz := <-s.Resize:
+			opts.ConsoleSize = &[2]uint{sz.Rows, sz.Cols}
+		default:
+		}
+	}
+	ex, err := d.c.ContainerExecCreate(ctx, id, opts)
+	if err != nil {
+		return -1, d.wrap(what, err)
+	}
+	att, err := d.c.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{Tty: spec.TTY, ConsoleSize: opts.ConsoleSize})
+	if err != nil {
+		return -1, d.wrap(what, err)
+	}
+	defer att.Close()
+	if s.Stdin != nil {
+		go func() {
+			io.Copy(att.Conn, s.Stdin)
+			// End of input reaches the program as EOF (psql reading a script from a pipe).
+			att.CloseWrite()
+		}()
+	}
+	stopResize := d.followResize(ctx, ex.ID, spec, s.Resize)
+	defer stopResize()
+	copied := make(chan error, 1)
+	go func() {
+		var err error
+		if spec.TTY {
+			_, err = io.Copy(s.Stdout, att.Reader)
+		} else {
+			_, err = stdcopy.StdCopy(s.Stdout, s.Stderr, att.Reader)
+		}
+		copied <- err
+	}()
+	select {
+	case err := <-copied:
+		if err != nil && ctx.Err() == nil {
+			return -1, fmt.Errorf("%s: %w", what, err)
+		}
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+	return d.execExitCode(ctx, ex.ID, what)
+}
+
+// followResize passes the caller's terminal sizes on to the exec until the returned stop is called.
+func (d *docker) followResize(ctx context.Context, execID string, spec ExecSpec, sizes <-chan TermSize) (stop func()) {
+	done := make(chan struct{})
+	if sizes == nil || !spec.TTY {
+		return func() {}
+	}
+	go func() {
+		for {
+			select {
+			case sz, ok := <-sizes:
+				if !ok {
+					return
+				}
+				d.c.ContainerExecResize(context.WithoutCancel(ctx), execID, container.ResizeOptions{Height: sz.Rows, Width: sz.Cols})
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// execExitCode waits for the engine to record the exec's exit code: the output ends a moment
+// before it does.
+func (d *docker) execExitCode(ctx context.Context, execID, what string) (int, error) {
+	for {
+		r, err := d.c.ContainerExecInspect(ctx, execID)
+		if err != nil {
+			return -1, d.wrap(what, err)
+		}
+		if !r.Running {
+			return r.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,5 +134,86 @@ func TestUnreachableEngineIsErrUnavailable(t *testing.T) {
 	_, err = eng.ContainerInspect(context.Background(), "x")
 	if !errors.Is(err, engine.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestExecReadFileAndVolumeUsers: attached exec with stdin, split output and the exit code, with a
+// terminal of the size asked for; a 0600 root file read through the engine; the running containers
+// that mount a volume; an image named and listed by its repository.
+func TestExecReadFileAndVolumeUsers(t *testing.T) {
+	eng := testpeer.Engine(t)
+	ctx := context.Background()
+	if !testimage.Exists("/bin/busybox") {
+		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
+	}
+	path := filepath.Join(t.TempDir(), "sleeper.tar")
+	tag := "nixify-engine-exec:" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	id, err := testimage.Write(testimage.Sleeper(tag), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	_, err = eng.ImageLoad(ctx, f, nil)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := "nixify-engine-exec-named"
+	t.Cleanup(func() { eng.ImageRemove(ctx, repo+":x"); eng.ImageRemove(ctx, tag); eng.ImageRemove(ctx, id) })
+	if err := eng.ImageTag(ctx, id, repo+":x"); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := eng.ImageList(ctx, repo); err != nil || len(list) != 1 || list[0].ID != id {
+		t.Fatalf("ImageList(%s): %+v %v", repo, list, err)
+	}
+
+	name := "nixify-engine-exec-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	vol := name + "-vol"
+	t.Cleanup(func() { eng.ContainerRemove(ctx, name); eng.VolumeRemove(ctx, vol) })
+	cid, err := eng.ContainerCreate(ctx, engine.ContainerSpec{Name: name, Image: id, Volumes: []engine.VolumeMount{{Volume: vol, Target: "/data"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.ContainerStart(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code, err := eng.ContainerAttachExec(ctx, cid, engine.ExecSpec{Cmd: []string{"sh", "-c", "cat; echo \"$X\" >&2; exit 7"}, Env: []string{"X=from-env"}},
+		engine.ExecStreams{Stdin: strings.NewReader("from stdin\n"), Stdout: &out, Stderr: &errOut})
+	if err != nil || code != 7 || out.String() != "from stdin\n" || errOut.String() != "from-env\n" {
+		t.Fatalf("exec: code %d err %v stdout %q stderr %q", code, err, out.String(), errOut.String())
+	}
+	resize := make(chan engine.TermSize, 1)
+	resize <- engine.TermSize{Rows: 33, Cols: 101}
+	out.Reset()
+	code, err = eng.ContainerAttachExec(ctx, cid, engine.ExecSpec{Cmd: []string{"busybox", "tty"}, TTY: true},
+		engine.ExecStreams{Stdout: &out, Resize: resize})
+	// busybox-static's stty cannot read a terminal's size here (ECHILD), so only the terminal
+	// itself is checked; the size goes with the exec's creation.
+	if err != nil || code != 0 || !strings.HasPrefix(out.String(), "/dev/pts/") {
+		t.Fatalf("exec with a terminal: code %d err %v output %q", code, err, out.String())
+	}
+
+	r, err := eng.ContainerExec(ctx, cid, []string{"sh", "-c", "mkdir -p -m 700 /data/secrets && umask 077 && printf 's3cret\\n' > /data/secrets/pw"}, "")
+	if err != nil || r.ExitCode != 0 {
+		t.Fatalf("write the secret: %+v %v", r, err)
+	}
+	b, err := eng.ContainerReadFile(ctx, cid, "/data/secrets/pw", 1024)
+	if err != nil || string(b) != "s3cret\n" {
+		t.Fatalf("ContainerReadFile: %q %v", b, err)
+	}
+	if _, err := eng.ContainerReadFile(ctx, cid, "/data/secrets/none", 1024); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("a missing file: %v, want ErrNotFound", err)
+	}
+	if _, err := eng.ContainerReadFile(ctx, cid, "/data/secrets/pw", 3); err == nil {
+		t.Fatal("a file larger than the limit was read")
+	}
+	users, err := eng.ContainersUsingVolume(ctx, vol)
+	if err != nil || len(users) != 1 || users[0].Name != name {
+		t.Fatalf("ContainersUsingVolume: %+v %v", users, err)
+	}
+	c, err := eng.ContainerInspect(ctx, cid)
+	if err != nil || len(c.Volumes) != 1 || c.Volumes[0].Volume != vol || !slices.Contains(c.Env, "PATH=/bin") {
+		t.Fatalf("inspect: volumes %+v env %v %v", c.Volumes, c.Env, err)
 	}
 }

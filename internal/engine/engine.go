@@ -65,6 +65,10 @@ type Images interface {
 	// ImageRemove removes an image by name or ID; errors.Is(err, ErrNotFound) when absent and
 	// errors.Is(err, ErrConflict) when a container still uses it.
 	ImageRemove(ctx context.Context, ref string) error
+	// ImageTag gives the image (name or ID) a further name:tag.
+	ImageTag(ctx context.Context, ref, tag string) error
+	// ImageList lists the images whose repository is repo (any tag).
+	ImageList(ctx context.Context, repo string) ([]Image, error)
 }
 
 // LoadEvent is one message of the engine's load progress: a layer being read, or a final line.
@@ -101,6 +105,39 @@ type Containers interface {
 	// ContainerExec runs cmd inside a running container as user (empty: the image's user) and
 	// returns its exit code and output.
 	ContainerExec(ctx context.Context, id string, cmd []string, user string) (ExecResult, error)
+	// ContainerAttachExec runs spec inside a running container with the caller's streams attached
+	// (a terminal when spec.TTY) and returns the command's exit code once it ends and its output
+	// is copied.
+	ContainerAttachExec(ctx context.Context, id string, spec ExecSpec, streams ExecStreams) (int, error)
+	// ContainerReadFile returns the contents of one regular file in the container (running or
+	// not), read through the engine as root; at most limit bytes.
+	ContainerReadFile(ctx context.Context, id, path string, limit int64) ([]byte, error)
+	// ContainersUsingVolume lists the running containers that mount the named volume.
+	ContainersUsingVolume(ctx context.Context, volume string) ([]Container, error)
+}
+
+// ExecSpec is a command to run inside a container.
+type ExecSpec struct {
+	Cmd  []string
+	User string   // empty: the image's user
+	Env  []string // KEY=VALUE items added to the container's environment
+	// TTY gives the command a terminal: one raw output stream, and the caller sends resizes.
+	TTY bool
+}
+
+// ExecStreams are the caller's ends of an attached exec. Stdin may be nil (nothing to send);
+// Stderr is unused with a TTY (the terminal carries both). Resize, when not nil, delivers the
+// caller's terminal size whenever it changes.
+type ExecStreams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Resize <-chan TermSize
+}
+
+// TermSize is a terminal's size in characters.
+type TermSize struct {
+	Rows, Cols uint
 }
 
 // ContainerSpec is what nixify asks of a new container.
@@ -150,6 +187,13 @@ type Container struct {
 	HealthOutput string        `json:"healthOutput,omitempty"`
 	Ports        []PortBinding `json:"ports,omitempty"`
 	Platform     string        `json:"platform,omitempty"`
+	// Env is the container's environment (the image's merged with the container's own).
+	Env []string `json:"-"`
+	// Volumes are the named volumes the container mounts.
+	Volumes []VolumeMount `json:"volumes,omitempty"`
+	Created time.Time     `json:"created,omitzero"`
+	// RestartCount counts the engine's restarts under a restart policy (not `docker restart`).
+	RestartCount int `json:"restartCount"`
 }
 
 // Exit is how a container ended, as ContainerWait reports it.

@@ -11,13 +11,15 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Info is what `nixify info` shows of one image. Field names are stable: scripts read -o json.
 type Info struct {
-	Source     string `json:"source"`
-	Kind       Kind   `json:"kind"`
-	FiledUnder string `json:"filedUnder,omitempty"`
+	Source     string    `json:"source"`
+	Kind       Kind      `json:"kind"`
+	FiledUnder arch.Arch `json:"filedUnder,omitempty"`
 
 	Architecture string `json:"architecture"`
 	OS           string `json:"os"`
@@ -172,7 +174,7 @@ func Describe(img *Image) (*Info, error) {
 
 func warnings(info *Info) []string {
 	var w []string
-	if info.FiledUnder != "" && NixArch(info.Architecture) != info.FiledUnder {
+	if info.FiledUnder != "" && arch.FromOCI(info.Architecture) != info.FiledUnder {
 		w = append(w, fmt.Sprintf("filed under %s but its config says architecture %q", info.FiledUnder, info.Architecture))
 	}
 	switch n := len(info.Layers); {

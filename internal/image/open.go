@@ -9,6 +9,7 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/registryclient"
@@ -27,9 +28,9 @@ const (
 
 // Image is one opened image and what is known of where it came from. Close it when done.
 type Image struct {
-	Source string `json:"source"` // what was opened, as the user would name it
-	Kind   Kind   `json:"kind"`
-	Arch   string `json:"filedUnder,omitempty"` // the architecture it is filed under (x86_64/aarch64), if any
+	Source string    `json:"source"` // what was opened, as the user would name it
+	Kind   Kind      `json:"kind"`
+	Arch   arch.Arch `json:"filedUnder,omitempty"` // the architecture it is filed under (x86_64/aarch64), if any
 
 	// Image is the image itself. For archives it is nil unless WithLayers was given: metadata needs
 	// only the archive's headers and config.
@@ -347,15 +348,4 @@ func openEngine(ctx context.Context, ref string, o *options) (*Image, error) {
 	}
 	img.Archive = a
 	return img, nil
-}
-
-// NixArch turns an OCI architecture into nixify's spelling; unknown ones pass through.
-func NixArch(goarch string) string {
-	switch goarch {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	}
-	return goarch
 }

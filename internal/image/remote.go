@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/registryclient"
 )
 
@@ -56,7 +57,7 @@ func openRemote(ctx context.Context, ref string, o *options) (*Set, error) {
 		}
 		img := &Image{Source: r.Context().Digest(d.Digest.String()).String(), Kind: FromRegistry, Image: child, Entry: &d}
 		if d.Platform != nil {
-			img.Arch = NixArch(d.Platform.Architecture)
+			img.Arch = arch.FromOCI(d.Platform.Architecture)
 		}
 		s.Images = append(s.Images, img)
 	}

@@ -36,6 +36,7 @@ type IOStreams struct {
 	color  bool
 	ci     CI
 	getenv func(string) string
+	width  func() int // the terminal's columns (tests); nil: ask the terminal
 }
 
 // CI says which continuous-integration system runs us, if any, because progress looks different
@@ -93,6 +94,9 @@ func (s *IOStreams) SetGetenv(getenv func(string) string) {
 	s.detect()
 }
 
+// SetWidth fixes the terminal's width that live blocks clip to (tests).
+func (s *IOStreams) SetWidth(cols int) { s.width = func() int { return cols } }
+
 // DisableColor turns styling off (--no-color).
 func (s *IOStreams) DisableColor() { s.color = false }
 
@@ -138,7 +142,10 @@ func newStyles(color bool) Styles {
 		p := lipgloss.NewStyle()
 		return Styles{p, p, p, p, p, p}
 	}
+	// Colour was decided from our streams (either may be the terminal); the renderer must not
+	// decide again from os.Stdout alone, or a live view on stderr loses its colours.
 	r := lipgloss.NewRenderer(os.Stdout)
+	r.SetColorProfile(ansi16)
 	return Styles{
 		Bold:   r.NewStyle().Bold(true),
 		Faint:  r.NewStyle().Faint(true),
@@ -148,6 +155,10 @@ func newStyles(color bool) Styles {
 		Accent: r.NewStyle().Foreground(lipgloss.Color("6")),
 	}
 }
+
+// ansi16 is termenv.ANSI (the 16 basic colours the palette uses), spelled as its value so that
+// termenv stays an indirect dependency.
+const ansi16 = 2
 
 // Status styles a word by its meaning: ok/pass/healthy green, warn yellow, anything failing red.
 func (st Styles) Status(word string) string {

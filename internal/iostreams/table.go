@@ -29,6 +29,14 @@ func (t *Table) Render() {
 		}
 		return
 	}
+	for _, l := range t.Lines() {
+		fmt.Fprintln(t.s.Out, l)
+	}
+}
+
+// Lines returns the table as a terminal shows it: a bold header and aligned columns, styled cells
+// kept. Live views redraw these lines in place.
+func (t *Table) Lines() []string {
 	widths := make([]int, len(t.header))
 	for i, h := range t.header {
 		widths[i] = lipgloss.Width(h)
@@ -41,6 +49,7 @@ func (t *Table) Render() {
 		}
 	}
 	st := t.s.Styles()
+	var out []string
 	line := func(cells []string, style func(string) string) {
 		var b strings.Builder
 		for i := range widths {
@@ -53,10 +62,11 @@ func (t *Table) Render() {
 				b.WriteString(strings.Repeat(" ", widths[i]-lipgloss.Width(c)+2))
 			}
 		}
-		fmt.Fprintln(t.s.Out, strings.TrimRight(b.String(), " "))
+		out = append(out, strings.TrimRight(b.String(), " "))
 	}
 	line(t.header, func(c string) string { return st.Bold.Render(strings.ToUpper(c)) })
 	for _, r := range t.rows {
 		line(r, func(c string) string { return c })
 	}
+	return out
 }

@@ -28,6 +28,9 @@ type Nix struct {
 	Path string   // the nix binary
 	Args []string // added to every call, e.g. --option extra-platforms aarch64-linux
 	Env  []string // added to the environment, e.g. NIX_CONFIG=...
+	// LockFlags go after the subcommand of every call that locks a flake (build, eval, flake
+	// metadata), where nix accepts them: e.g. --no-write-lock-file.
+	LockFlags []string
 }
 
 // Find looks nix up on PATH.
@@ -88,7 +91,7 @@ type BuildResult struct {
 // Build runs `nix build --json --no-link --log-format internal-json` on one installable and hands
 // every event to onEvent as it arrives. On failure the error is a *Error.
 func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event)) (BuildResult, error) {
-	cmd := n.Command(ctx, "build", "--json", "--no-link", "--log-format", "internal-json", installable)
+	cmd := n.Command(ctx, append(append([]string{"build"}, n.LockFlags...), "--json", "--no-link", "--log-format", "internal-json", installable)...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
@@ -109,7 +112,7 @@ func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event
 	}
 	var res []BuildResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) != 1 {
-		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", firstLine(stdout.String()))
+		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", FirstLine(stdout.String()))
 	}
 	return res[0], nil
 }
@@ -176,18 +179,18 @@ func (e *Error) Error() string {
 	msg := strings.TrimSpace(strings.TrimPrefix(e.Message.Text, "error:"))
 	switch e.Kind {
 	case EvalFailure:
-		first := firstLine(msg)
+		first := FirstLine(msg)
 		if e.Message.Raw != "" {
-			first = firstLine(e.Message.Raw)
+			first = FirstLine(e.Message.Raw)
 		}
 		if e.Message.File != "" && e.Message.Line > 0 {
 			return fmt.Sprintf("%s:%d:%d: %s", e.Message.File, e.Message.Line, e.Message.Column, first)
 		}
 		return first
 	case BuilderFailure, MissingAttribute, UnsupportedSystem:
-		return firstLine(msg)
+		return FirstLine(msg)
 	}
-	return firstLine(msg)
+	return FirstLine(msg)
 }
 
 var (
@@ -247,7 +250,9 @@ func classify(m Message) *Error {
 	return e
 }
 
-func firstLine(s string) string {
+// FirstLine is the first line of nix's (or a tool's) output, trimmed: what a one-line message
+// shows of a longer one.
+func FirstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return strings.TrimSpace(s[:i])
@@ -299,7 +304,7 @@ type Metadata struct {
 
 // FlakeMetadata returns a flake's locked source: its narHash tells whether it changed.
 func (n *Nix) FlakeMetadata(ctx context.Context, ref string) (Metadata, error) {
-	out, err := n.run(ctx, "flake", "metadata", "--json", ref)
+	out, err := n.run(ctx, append(append([]string{"flake", "metadata"}, n.LockFlags...), "--json", ref)...)
 	if err != nil {
 		return Metadata{}, err
 	}
@@ -312,7 +317,7 @@ func (n *Nix) FlakeMetadata(ctx context.Context, ref string) (Metadata, error) {
 
 // AttrNames lists the attribute names of an attribute set in a flake, e.g. packages.x86_64-linux.
 func (n *Nix) AttrNames(ctx context.Context, ref, attrPath string) ([]string, error) {
-	out, err := n.run(ctx, "eval", "--json", ref+"#"+attrPath, "--apply", "builtins.attrNames")
+	out, err := n.run(ctx, append(append([]string{"eval"}, n.LockFlags...), "--json", ref+"#"+attrPath, "--apply", "builtins.attrNames")...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/registryclient"
 )
 
@@ -41,19 +42,19 @@ func (p *Publisher) indexItem(entries []indexEntry, annotations map[string]strin
 // ReplaceError refuses a push whose index would take architectures away from a tag.
 type ReplaceError struct {
 	Repo, Tag string
-	Had, Lost []string // architectures of the tag's current index, and those the new one lacks
+	Had, Lost []arch.Arch // architectures of the tag's current index, and those the new one lacks
 }
 
 func (e *ReplaceError) Error() string {
 	return fmt.Sprintf("%s:%s is an index of %s; this push would replace it with one without %s",
-		e.Repo, e.Tag, strings.Join(e.Had, ", "), strings.Join(e.Lost, ", "))
+		e.Repo, e.Tag, strings.Join(arch.Strings(e.Had), ", "), strings.Join(arch.Strings(e.Lost), ", "))
 }
 
 // checkReplace refuses to move an index tag (latest, above all) to an index that lacks an
 // architecture the tag's current index has: `push --arch x86_64` would otherwise turn the
 // multi-arch latest into an x86_64-only one.
 func (p *Publisher) checkReplace(ctx context.Context, plan *Plan) error {
-	var planned []string
+	var planned []arch.Arch
 	for _, i := range plan.Images {
 		planned = append(planned, i.Arch)
 	}
@@ -78,12 +79,12 @@ func (p *Publisher) checkReplace(ctx context.Context, plan *Plan) error {
 		if err != nil {
 			return p.c.Explain("read "+ref.String(), err)
 		}
-		var had, lost []string
+		var had, lost []arch.Arch
 		for _, d := range m.Manifests {
 			if d.Platform == nil || !d.MediaType.IsImage() {
 				continue
 			}
-			a := nixArch(d.Platform.Architecture)
+			a := arch.FromOCI(d.Platform.Architecture)
 			had = append(had, a)
 			if !slices.Contains(planned, a) {
 				lost = append(lost, a)

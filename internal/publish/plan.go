@@ -12,11 +12,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Image is one architecture's image to push.
 type Image struct {
-	Arch  string // x86_64 or aarch64
+	Arch  arch.Arch
 	Image v1.Image
 }
 
@@ -38,6 +40,8 @@ type Request struct {
 	// Force lets an index tag lose architectures: without it, a push whose index lacks an
 	// architecture that the tag's current index has is refused.
 	Force bool
+	// Attach gives the documents (SBOM, provenance) to attach to each image; nil attaches none.
+	Attach AttachFunc
 }
 
 // Kind says what an item of a plan is.
@@ -50,12 +54,16 @@ const (
 
 // Item is one manifest the plan writes by digest, and the tags it then gets.
 type Item struct {
-	Kind   Kind     `json:"kind"`
-	Arch   string   `json:"arch,omitempty"`
-	Digest string   `json:"digest"`
-	Ref    string   `json:"ref"` // REPO@DIGEST
-	Tags   []string `json:"tags"`
-	Size   int64    `json:"size"` // bytes of the manifest and the blobs it references, as stored
+	Kind   Kind      `json:"kind"`
+	Arch   arch.Arch `json:"arch,omitempty"`
+	Digest string    `json:"digest"`
+	Ref    string    `json:"ref"` // REPO@DIGEST
+	Tags   []string  `json:"tags"`
+	Size   int64     `json:"size"` // bytes of the manifest and the blobs it references, as stored
+
+	// Referrers only: what the document is, and the digest of the image it is attached to.
+	ArtifactType string `json:"artifactType,omitempty"`
+	Subject      string `json:"subject,omitempty"`
 
 	obj   remote.Taggable // v1.Image or v1.ImageIndex
 	blobs []v1.Descriptor // config and layers, for counting what was uploaded
@@ -66,6 +74,7 @@ type Plan struct {
 	Repo        string            `json:"repo"`
 	Images      []*Item           `json:"images"`
 	Index       *Item             `json:"index,omitempty"` // nil with NoIndex
+	Referrers   []*Item           `json:"referrers"`       // documents attached to the images
 	Annotations map[string]string `json:"annotations"`     // on the index and on each manifest
 }
 
@@ -127,7 +136,7 @@ func (p *Publisher) Plan(ctx context.Context, r Request) (*Plan, error) {
 
 // planImages plans the push of built images: each annotated, checked against its architecture.
 func (p *Publisher) planImages(r Request) (*Plan, error) {
-	var archs []string
+	var archs []arch.Arch
 	for _, im := range r.Images {
 		archs = append(archs, im.Arch)
 	}
@@ -143,7 +152,7 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s image: read config: %w", im.Arch, err)
 		}
-		if want := GOARCH(im.Arch); cfg.Architecture != want || cfg.OS != "linux" {
+		if want := im.Arch.GOARCH(); cfg.Architecture != want || cfg.OS != "linux" {
 			return nil, fmt.Errorf("refusing to push the %s image: its config says %s/%s, not linux/%s (was it built for another system?)", im.Arch, cfg.OS, cfg.Architecture, want)
 		}
 		img := mutate.Annotations(im.Image, plan.Annotations).(v1.Image)
@@ -153,6 +162,9 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 		}
 		plan.Images = append(plan.Images, item)
 		entries = append(entries, indexEntry{img, &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}})
+	}
+	if err := p.planReferrers(plan, r.Attach); err != nil {
+		return nil, err
 	}
 	if r.NoIndex {
 		return plan, nil
@@ -170,7 +182,7 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 	tags := PlanTags(nil, r.Rev, r.Latest, r.Tags)
 	annotations := Annotations(nil, r.Rev, r.Source, r.Created)
-	plan := &Plan{Repo: p.Repo()}
+	plan := &Plan{Repo: p.Repo(), Referrers: []*Item{}}
 	var entries []indexEntry
 	seen := map[string]string{}
 	for _, ref := range r.Refs {
@@ -203,7 +215,7 @@ func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 				}
 			}
 		}
-		item, err := p.imageItem(nixArch(cfg.Architecture), img, nil)
+		item, err := p.imageItem(arch.FromOCI(cfg.Architecture), img, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -220,17 +232,17 @@ func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 }
 
 // imageItem describes one image manifest: its digest and the blobs it references.
-func (p *Publisher) imageItem(arch string, img v1.Image, tags []string) (*Item, error) {
+func (p *Publisher) imageItem(a arch.Arch, img v1.Image, tags []string) (*Item, error) {
 	m, err := img.Manifest()
 	if err != nil {
-		return nil, fmt.Errorf("%s image: %w", arch, err)
+		return nil, fmt.Errorf("%s image: %w", a, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
-		return nil, fmt.Errorf("%s image: %w", arch, err)
+		return nil, fmt.Errorf("%s image: %w", a, err)
 	}
 	raw, _ := img.RawManifest()
-	it := &Item{Kind: KindImage, Arch: arch, Digest: d.String(), Ref: p.c.Repo.Digest(d.String()).String(),
+	it := &Item{Kind: KindImage, Arch: a, Digest: d.String(), Ref: p.c.Repo.Digest(d.String()).String(),
 		Tags: nonNil(tags), Size: int64(len(raw)), obj: img, blobs: append([]v1.Descriptor{m.Config}, m.Layers...)}
 	for _, b := range it.blobs {
 		it.Size += b.Size

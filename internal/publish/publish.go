@@ -32,25 +32,3 @@ func New(repo string, opts ...registryclient.Option) (*Publisher, error) {
 
 // Repo is the repository's full name.
 func (p *Publisher) Repo() string { return p.c.Repo.Name() }
-
-// GOARCH is the OCI architecture an architecture's image must declare.
-func GOARCH(arch string) string {
-	switch arch {
-	case "x86_64":
-		return "amd64"
-	case "aarch64":
-		return "arm64"
-	}
-	return arch
-}
-
-// nixArch is the Nix spelling of an OCI architecture.
-func nixArch(goarch string) string {
-	switch goarch {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	}
-	return goarch
-}

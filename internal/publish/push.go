@@ -11,6 +11,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Result is a plan and, once pushed, what the push did.
@@ -22,36 +24,41 @@ type Result struct {
 
 // Stats say what a push did, counted from the requests the registry accepted.
 type Stats struct {
-	BlobsUploaded    int     `json:"blobsUploaded"`
-	BytesUploaded    int64   `json:"bytesUploaded"`
-	BlobsReused      int     `json:"blobsReused"` // already in the registry (or mounted)
-	ManifestsWritten int     `json:"manifestsWritten"`
-	IndexesWritten   int     `json:"indexesWritten"`
-	TagsMoved        int     `json:"tagsMoved"`
-	TagsUnchanged    int     `json:"tagsUnchanged"`
-	Seconds          float64 `json:"seconds"`
+	BlobsUploaded    int   `json:"blobsUploaded"`
+	BytesUploaded    int64 `json:"bytesUploaded"`
+	BlobsReused      int   `json:"blobsReused"` // already in the registry (or mounted)
+	ManifestsWritten int   `json:"manifestsWritten"`
+	IndexesWritten   int   `json:"indexesWritten"`
+	TagsMoved        int   `json:"tagsMoved"`
+	TagsUnchanged    int   `json:"tagsUnchanged"`
+	// Referrers (SBOM, provenance) written; their fallback tag sha256-DIGEST, on registries
+	// without the referrers API, is not counted as a tag.
+	ReferrersAttached int     `json:"referrersAttached"`
+	Seconds           float64 `json:"seconds"`
 }
 
 // Unchanged reports whether the push found everything in place and wrote nothing.
 func (s *Stats) Unchanged() bool {
-	return s.BlobsUploaded == 0 && s.ManifestsWritten == 0 && s.IndexesWritten == 0 && s.TagsMoved == 0
+	return s.BlobsUploaded == 0 && s.ManifestsWritten == 0 && s.IndexesWritten == 0 && s.TagsMoved == 0 && s.ReferrersAttached == 0
 }
 
 // Progress receives bytes uploaded per architecture; it may be called from several goroutines.
-type Progress func(arch string, done, total int64)
+type Progress func(a arch.Arch, done, total int64)
 
 // Push executes a plan: every image by digest (architectures together: while one compresses a
-// layer, the other's uploads use the network), then the index, then the tags, images' first.
+// layer, the other's uploads use the network), then the index, then the documents attached to the
+// images (referrers), then the tags, images' first.
 // progress may be nil.
 func (p *Publisher) Push(ctx context.Context, plan *Plan, progress Progress) (*Result, error) {
 	start := time.Now()
 	sizes := map[string]int64{}
-	for _, it := range plan.Items() {
+	for _, it := range append(plan.Items(), plan.Referrers...) {
 		for _, b := range it.blobs {
 			sizes[b.Digest.String()] = b.Size
 		}
 	}
 	p.count.reset(sizes)
+	p.count.referrers = referrerDigests(plan)
 	var g errgroup.Group
 	for _, it := range plan.Images {
 		g.Go(func() error { return p.write(ctx, it, progress) })
@@ -61,6 +68,11 @@ func (p *Publisher) Push(ctx context.Context, plan *Plan, progress Progress) (*R
 	}
 	if plan.Index != nil {
 		if err := p.write(ctx, plan.Index, nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range plan.Referrers {
+		if err := p.write(ctx, it, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -128,7 +140,7 @@ func (p *Publisher) tag(ctx context.Context, it *Item) (int, error) {
 
 func (it *Item) what() string {
 	if it.Arch != "" {
-		return it.Arch + " " + string(it.Kind)
+		return it.Arch.String() + " " + string(it.Kind)
 	}
 	return string(it.Kind)
 }
@@ -142,18 +154,21 @@ type counter struct {
 	manifests int
 	indexes   int
 	tags      int
+
+	referrers map[string]bool // digests of the plan's referrers (referrers.go)
+	attached  int
 }
 
 func (c *counter) reset(sizes map[string]int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sizes, c.uploaded, c.manifests, c.indexes, c.tags = sizes, map[string]bool{}, 0, 0, 0
+	c.sizes, c.uploaded, c.manifests, c.indexes, c.tags, c.attached = sizes, map[string]bool{}, 0, 0, 0, 0
 }
 
 func (c *counter) stats(blobs int) *Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &Stats{BlobsUploaded: len(c.uploaded), ManifestsWritten: c.manifests, IndexesWritten: c.indexes, TagsMoved: c.tags}
+	st := &Stats{BlobsUploaded: len(c.uploaded), ManifestsWritten: c.manifests, IndexesWritten: c.indexes, TagsMoved: c.tags, ReferrersAttached: c.attached}
 	for d := range c.uploaded {
 		st.BytesUploaded += c.sizes[d]
 	}
@@ -180,6 +195,10 @@ func (c *counter) record(req *http.Request) {
 		if d := req.URL.Query().Get("digest"); d != "" && c.uploaded != nil {
 			c.uploaded[d] = true
 		}
+	case c.referrers[path[strings.LastIndexByte(path, '/')+1:]]:
+		c.attached++
+	case strings.Contains(path, "/manifests/sha256-"):
+		// the referrers fallback tag, moved along with the referrer just written
 	case strings.Contains(path, "/manifests/sha256:"):
 		if strings.Contains(req.Header.Get("Content-Type"), "index") {
 			c.indexes++

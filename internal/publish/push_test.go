@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/publish"
@@ -75,10 +76,10 @@ func openImages(t *testing.T) []publish.Image {
 	dir := t.TempDir()
 	cache := image.NewLayerCache(filepath.Join(dir, "cache"))
 	var out []publish.Image
-	for i, arch := range []string{"x86_64", "aarch64"} {
-		p := filepath.Join(dir, arch+".tar")
+	for i, a := range arch.All {
+		p := filepath.Join(dir, a.String()+".tar")
 		labels := map[string]string{"org.opencontainers.image.source": "https://github.com/nixify/nixify", "org.opencontainers.image.description": "test", "org.opencontainers.image.licenses": "MIT"}
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
 			t.Fatal(err)
 		}
 		img, err := imagetest.Open(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
@@ -86,7 +87,7 @@ func openImages(t *testing.T) []publish.Image {
 			t.Fatal(err)
 		}
 		t.Cleanup(img.Close)
-		out = append(out, publish.Image{Arch: arch, Image: img.Image})
+		out = append(out, publish.Image{Arch: a, Image: img.Image})
 	}
 	return out
 }
@@ -116,7 +117,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 	fr := newRegistry(t)
 	ims := openImages(t)
 	var progressCalls atomic.Int64
-	res, err := push(fr.repo(), request(ims), func(string, int64, int64) { progressCalls.Add(1) })
+	res, err := push(fr.repo(), request(ims), func(arch.Arch, int64, int64) { progressCalls.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 		t.Errorf("index annotations %v", set.Index.Annotations)
 	}
 	for _, im := range set.Images {
-		if im.Entry.Platform == nil || publish.GOARCH(im.Arch) != im.Entry.Platform.Architecture || im.Entry.Annotations["org.opencontainers.image.created"] == "" {
+		if im.Entry.Platform == nil || im.Arch.GOARCH() != im.Entry.Platform.Architecture || im.Entry.Annotations["org.opencontainers.image.created"] == "" {
 			t.Errorf("index entry %+v", im.Entry)
 		}
 		m, _ := im.Image.Manifest()
@@ -279,7 +280,7 @@ func TestPushUnauthorized(t *testing.T) {
 }
 
 func TestPlanTags(t *testing.T) {
-	got := publish.PlanTags([]string{"x86_64"}, &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}, false, []string{"v1"})
+	got := publish.PlanTags([]arch.Arch{arch.X86_64}, &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}, false, []string{"v1"})
 	if strings.Join(got.PerArch["x86_64"], ",") != "dependabot-go-x-abcdef0-x86_64-static" || strings.Join(got.Index, ",") != "dependabot-go-x-abcdef0,v1" {
 		t.Errorf("tags %+v", got)
 	}

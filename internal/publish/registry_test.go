@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixify/nixify/internal/publish"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/registryclient"
 	"github.com/nixify/nixify/internal/testpeer"
 )
@@ -71,15 +71,15 @@ func TestPushToDockerRegistry(t *testing.T) {
 			}
 		}
 	}
-	for _, arch := range []string{"x86_64", "aarch64"} {
-		for _, tag := range []string{"latest-" + arch + "-linux-static", "feature-x-0123456-" + arch + "-static"} {
+	for _, a := range arch.All {
+		for _, tag := range []string{"latest-" + a.String() + "-linux-static", "feature-x-0123456-" + a.String() + "-static"} {
 			out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", creds, "docker://"+repo+":"+tag).Output()
 			if err != nil {
 				t.Fatalf("skopeo inspect %s: %v", tag, err)
 			}
 			var m struct{ Architecture string }
 			json.Unmarshal(out, &m)
-			if m.Architecture != publish.GOARCH(arch) {
+			if m.Architecture != a.GOARCH() {
 				t.Errorf("%s is %s", tag, m.Architecture)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Revision is the branch and commit a push is tagged with.
@@ -74,7 +76,7 @@ func ResolveRevision(ctx context.Context, getenv func(string) string, dir string
 // Built is the commit one architecture's build was made from (its flake's revision; empty when
 // the flake had uncommitted changes or is not in git).
 type Built struct {
-	Arch     string
+	Arch     arch.Arch
 	Revision string
 }
 

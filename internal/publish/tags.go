@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 var notTagChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -17,19 +19,19 @@ func TagPart(s string) string {
 
 // Tags are the tags one push writes.
 type Tags struct {
-	PerArch map[string][]string `json:"perArch"` // by architecture (x86_64, aarch64)
-	Index   []string            `json:"index"`
+	PerArch map[arch.Arch][]string `json:"perArch"` // by architecture (x86_64, aarch64)
+	Index   []string               `json:"index"`
 }
 
 // PlanTags returns the original project's tags: per architecture latest-ARCH-linux-static and
 // BRANCH-SHA-ARCH-static, and for the index BRANCH-SHA; the latest tags only with latest (the
 // default branch, or when asked). extra tags go on the index. rev may be empty when extra is not.
-func PlanTags(archs []string, rev *Revision, latest bool, extra []string) Tags {
-	t := Tags{PerArch: map[string][]string{}}
+func PlanTags(archs []arch.Arch, rev *Revision, latest bool, extra []string) Tags {
+	t := Tags{PerArch: map[arch.Arch][]string{}}
 	for _, a := range archs {
 		var ts []string
 		if latest {
-			ts = append(ts, "latest-"+a+"-linux-static")
+			ts = append(ts, "latest-"+a.String()+"-linux-static")
 		}
 		if rev != nil && rev.Branch != "" {
 			ts = append(ts, fmt.Sprintf("%s-%s-%s-static", TagPart(rev.Branch), rev.Short(), a))

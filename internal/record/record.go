@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/nixify/nixify/internal/arch"
 )
 
 // Kind says how the build output holds the image.
@@ -24,7 +26,7 @@ const (
 
 // Build is one architecture's last build.
 type Build struct {
-	Arch          string        `json:"arch"`   // x86_64 or aarch64
+	Arch          arch.Arch     `json:"arch"`   // x86_64 or aarch64
 	System        string        `json:"system"` // the Nix system the image is for, e.g. aarch64-linux
 	Flake         string        `json:"flake"`
 	Attr          string        `json:"attr"`
@@ -40,6 +42,11 @@ type Build struct {
 	FlakeRevision string        `json:"flakeRevision,omitempty"`
 	FlakeHash     string        `json:"flakeHash,omitempty"` // narHash of the flake source, to tell whether it changed
 	BuiltAt       time.Time     `json:"builtAt"`
+
+	// What the SBOM and provenance need (see internal/closure).
+	Strategy  string    `json:"strategy,omitempty"`  // native, emulated, remote or cross
+	StartedAt time.Time `json:"startedAt,omitempty"` // when nix build started
+	Closure   string    `json:"closure,omitempty"`   // the closure record's file
 }
 
 // Store reads and writes the record in one directory.
@@ -65,7 +72,7 @@ func (s Store) All() ([]Build, error) {
 		return nil, fmt.Errorf("read build record: %w", err)
 	}
 	var f struct {
-		Builds map[string]Build `json:"builds"`
+		Builds map[arch.Arch]Build `json:"builds"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("build record %s is damaged (%v): remove it and build again", s.Path(), err)
@@ -80,20 +87,20 @@ func (s Store) All() ([]Build, error) {
 
 // Latest returns the last build for arch; errors.Is(err, ErrNoBuild) when there is none, or when
 // its output has been garbage-collected from the store.
-func (s Store) Latest(arch string) (Build, error) {
+func (s Store) Latest(a arch.Arch) (Build, error) {
 	all, err := s.All()
 	if err != nil {
 		return Build{}, err
 	}
 	for _, b := range all {
-		if b.Arch == arch {
+		if b.Arch == a {
 			if _, err := os.Stat(b.OutPath); err != nil {
-				return Build{}, fmt.Errorf("%w for %s: its output %s is gone (garbage-collected?): run `nixify build --arch %s`", ErrNoBuild, arch, b.OutPath, arch)
+				return Build{}, fmt.Errorf("%w for %s: its output %s is gone (garbage-collected?): run `nixify build --arch %s`", ErrNoBuild, a, b.OutPath, a)
 			}
 			return b, nil
 		}
 	}
-	return Build{}, fmt.Errorf("%w for %s: run `nixify build --arch %s` first", ErrNoBuild, arch, arch)
+	return Build{}, fmt.Errorf("%w for %s: run `nixify build --arch %s` first", ErrNoBuild, a, a)
 }
 
 // Save records b as the last build of its architecture, replacing the file atomically.
@@ -102,40 +109,46 @@ func (s Store) Save(b Build) error {
 	if err != nil {
 		return err
 	}
-	builds := map[string]Build{}
+	builds := map[arch.Arch]Build{}
 	for _, x := range all {
 		builds[x.Arch] = x
 	}
 	builds[b.Arch] = b
 	data, err := json.MarshalIndent(struct {
-		Builds map[string]Build `json:"builds"`
+		Builds map[arch.Arch]Build `json:"builds"`
 	}{builds}, "", "  ")
 	if err != nil {
 		return err
 	}
+	return s.write(fileName, data)
+}
+
+// write replaces a file of the state directory atomically, so a reader never sees half of it.
+func (s Store) write(name string, data []byte) error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(s.Dir, fileName+".*")
+	tmp, err := os.CreateTemp(s.Dir, name+".*")
 	if err != nil {
-		return fmt.Errorf("write build record: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(append(data, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write build record: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write build record: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
-	return os.Rename(tmp.Name(), s.Path())
+	return os.Rename(tmp.Name(), filepath.Join(s.Dir, name))
 }
 
-// Clear removes the record (and nothing in the Nix store).
+// Clear removes the records, builds and build times (and nothing in the Nix store).
 func (s Store) Clear() error {
-	err := os.Remove(s.Path())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	for _, name := range []string{fileName, timesFile} {
+		if err := os.Remove(filepath.Join(s.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
-	return err
+	return nil
 }

@@ -50,6 +50,14 @@ type Check struct {
 	// Disabled marks a service that is switched off (not in NIXIFY_SERVICES): it is not checked and
 	// does not count against the verdict. An extension to the draft, which allows extra fields.
 	Disabled bool `json:"disabled,omitempty"`
+
+	// What the init's supervisor knows of the service's process (extensions too). State is
+	// running, booting, restarting, failed, waiting, exited or disabled ("external" when the
+	// health server runs alone); Since is when it entered that state; Restarts counts every
+	// restart since the container started (0 when the health server runs alone).
+	State    string    `json:"state,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+	Restarts int       `json:"restarts"`
 }
 
 // Response is the body of GET /health, /health/{service} and /readyz.
@@ -70,6 +78,9 @@ type Service struct {
 	Output   string        // why it did not pass, components joined with "; "
 	Checked  time.Time     // when the oldest component was measured
 	Disabled bool
+	State    string    // the supervisor's state of the service (see Check.State)
+	Since    time.Time // when it entered State
+	Restarts int       // restarts since the container started
 }
 
 // Services flattens the checks into one row per service, sorted by name. A service measured through
@@ -86,6 +97,7 @@ func (r *Response) Services() []Service {
 		for _, c := range checks {
 			svc.Status = svc.Status.Worse(c.Status)
 			svc.Disabled = svc.Disabled && c.Disabled
+			svc.State, svc.Since, svc.Restarts = c.State, c.Since, c.Restarts
 			if c.ObservedValue != nil && c.ObservedUnit == "s" {
 				if d := time.Duration(*c.ObservedValue * float64(time.Second)); d > svc.Latency {
 					svc.Latency = d
@@ -130,9 +142,16 @@ type ServiceInfo struct {
 	Name string `json:"name"`
 	// State is the init's view (running, booting, disabled, ...) or "external" when the health
 	// server runs alone and only checks the service from outside.
-	State   string  `json:"state"`
-	Port    int     `json:"port,omitempty"`
-	Status  Status  `json:"status"`
-	Latency float64 `json:"latencySeconds,omitempty"`
-	Output  string  `json:"output,omitempty"`
+	State string `json:"state"`
+	// Since is when the service entered State; Uptime is the seconds since then while it runs.
+	Since    time.Time `json:"since,omitzero"`
+	Uptime   float64   `json:"uptimeSeconds,omitempty"`
+	Restarts int       `json:"restarts"` // restarts since the container started
+	// Port is where the service listens inside the container; what the host publishes, if
+	// anything, only the engine knows.
+	Port      int       `json:"port,omitempty"`
+	Status    Status    `json:"status"`
+	CheckedAt time.Time `json:"checkedAt,omitzero"` // when the latest check finished
+	Latency   float64   `json:"latencySeconds,omitempty"`
+	Output    string    `json:"output,omitempty"`
 }

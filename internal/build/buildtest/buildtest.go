@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -26,6 +27,12 @@ const (
 	Tarball = "layered"        // the docker-archive
 	Stream  = "layered-stream" // the script writing it to stdout
 	Tool    = "tool"           // the store path whose closure the image holds
+
+	// An image whose closure is shaped like nixpkgs' packages (pname, version, a fixed-output
+	// source, meta, a Go binary when the test writes ./gobin), for the SBOM tests. Writing
+	// ./version changes the version of its library, libfoo.
+	App       = "app-layered"
+	AppStream = "app-stream"
 )
 
 //go:embed flake
@@ -40,6 +47,17 @@ func Nix(t testing.TB, args ...string) *nix.Nix {
 		t.Skipf("skipping: the test flake is written for an x86_64-linux host, this is %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
 	return &nix.Nix{Path: p, Args: args, Env: []string{"NIX_CONFIG=" + Config}}
+}
+
+// GoBinary compiles gobin (a Go program with module dependencies) into the flake directory as
+// ./gobin, which the App image carries as bin/nixify-init.
+func GoBinary(t testing.TB, dir string) {
+	t.Helper()
+	gobin := testpeer.Binary(t, "go")
+	cmd := exec.Command(gobin, "build", "-o", filepath.Join(dir, "gobin"), "github.com/nixify/nixify/internal/build/buildtest/gobin")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build gobin: %v: %s", err, out)
+	}
 }
 
 // Flake writes the flake to a fresh directory with a nonce of its own, so that every test builds

@@ -5,14 +5,17 @@ package build
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/record"
 	"github.com/spf13/cobra"
 )
 
@@ -22,7 +25,7 @@ type Options struct {
 	Config func() (*config.Loaded, error)
 	Nix    func() (*nix.Nix, error)
 
-	Arch string // x86_64, aarch64 (or amd64, arm64), all; empty: this host's
+	Arch string // --arch as given; empty: this machine's
 }
 
 // NewCmdBuild wires the command; runF replaces the run function in tests.
@@ -49,7 +52,7 @@ run, info and push use it without building again.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "", "architecture: x86_64 (amd64), aarch64 (arm64) or all (the configured architectures); default: this host's")
+	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to build (default: this machine's; all: the configured ones)")
 	fl.String("flake", "", "flake reference that defines the image (config key flake, default .)")
 	fl.String("attr", "", "package attribute of the image (config key attr, default docker-image-static)")
 	f.BindFlag("flake", fl.Lookup("flake"))
@@ -57,19 +60,14 @@ run, info and push use it without building again.`,
 	return cmd
 }
 
-// Archs turns --arch into Nix architecture names.
-func Archs(flag string, configured []string) ([]string, error) {
-	switch strings.ToLower(strings.TrimSpace(flag)) {
-	case "":
-		return []string{strings.TrimSuffix(build.HostSystem(), "-linux")}, nil
-	case "all":
-		return configured, nil
+// Archs reads --arch; without it, this machine's architecture is built.
+func Archs(flag string, configured []arch.Arch) ([]arch.Arch, error) {
+	archs, err := cli.ParseArchs(flag, configured)
+	if err != nil || archs != nil {
+		return archs, err
 	}
-	a, err := config.ParseArch(flag)
-	if err != nil {
-		return nil, cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), all", flag)
-	}
-	return []string{a}, nil
+	h, err := cli.HostArch()
+	return []arch.Arch{h}, err
 }
 
 func buildRun(ctx context.Context, opts *Options) error {
@@ -87,18 +85,27 @@ func buildRun(ctx context.Context, opts *Options) error {
 		return cli.Unavailable(err, nix.InstallHint)
 	}
 
-	v := newView(opts.IO)
+	store := record.Store{Dir: cfg.StateDir}
+	// In GitHub Actions the build's lines fold into one group; the result stays outside it.
+	endGroup := opts.IO.Group("nix build " + strings.Join(arch.Strings(archs), ", "))
+	v := newView(opts.IO, store.Times())
 	results, err := build.Run(ctx, n, build.Options{
 		Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir,
 		OnEvent: v.handle,
 		OnPlan:  v.plan,
 	})
 	v.stop()
+	endGroup()
+	// What was built is worth remembering even when another part failed: the next run estimates.
+	_ = store.SaveTimes(v.built())
 	if err != nil {
 		return explain(err, v)
 	}
 	return report(opts.IO, results)
 }
+
+// downloadRE finds the URL of a download that failed for good.
+var downloadRE = regexp.MustCompile(`unable to download '([^']+)'`)
 
 // explain turns a build failure into one line and a hint, after printing the failing
 // derivation's last log lines.
@@ -112,7 +119,11 @@ func explain(err error, v *view) error {
 	}
 	var ne *nix.Error
 	if !errors.As(err, &ne) {
-		return cli.Failed(err, "")
+		return cli.Fail(err)
+	}
+	if m := downloadRE.FindStringSubmatch(ne.Message.Text); m != nil {
+		return cli.Failed(err, "nix needs network access to fetch the flake's inputs and could not download "+m[1]+
+			"; nix honours the proxy variables http_proxy, https_proxy, all_proxy and no_proxy (a nix daemon reads them from its own environment)")
 	}
 	switch ne.Kind {
 	case nix.BuilderFailure:
@@ -125,25 +136,25 @@ func explain(err error, v *view) error {
 	case nix.UnsupportedSystem:
 		return cli.Failed(err, "run `nixify doctor` to see which systems this host can build")
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // jsonBuild is one architecture in `--output json`.
 type jsonBuild struct {
-	Arch         string  `json:"arch"`
-	System       string  `json:"system"`
-	Strategy     string  `json:"strategy"`
-	Reason       string  `json:"reason"`
-	Installable  string  `json:"installable"`
-	DrvPath      string  `json:"drvPath"`
-	OutPath      string  `json:"outPath"`
-	Kind         string  `json:"kind"`
-	ConfigDigest string  `json:"configDigest"`
-	RepoTag      string  `json:"repoTag"`
-	Size         int64   `json:"size"`
-	Seconds      float64 `json:"seconds"`
-	Revision     string  `json:"flakeRevision"`
-	FlakeHash    string  `json:"flakeHash"`
+	Arch         arch.Arch `json:"arch"`
+	System       string    `json:"system"`
+	Strategy     string    `json:"strategy"`
+	Reason       string    `json:"reason"`
+	Installable  string    `json:"installable"`
+	DrvPath      string    `json:"drvPath"`
+	OutPath      string    `json:"outPath"`
+	Kind         string    `json:"kind"`
+	ConfigDigest string    `json:"configDigest"`
+	RepoTag      string    `json:"repoTag"`
+	Size         int64     `json:"size"`
+	Seconds      float64   `json:"seconds"`
+	Revision     string    `json:"flakeRevision"`
+	FlakeHash    string    `json:"flakeHash"`
 }
 
 func report(io *iostreams.IOStreams, results []build.Result) error {
@@ -163,7 +174,7 @@ func report(io *iostreams.IOStreams, results []build.Result) error {
 	t := io.NewTable("arch", "how", "kind", "image id", "size", "time", "output")
 	for _, r := range results {
 		b := r.Record
-		t.Row(b.Arch, string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
+		t.Row(b.Arch.String(), string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
 			humanDuration(b.Duration), b.OutPath)
 	}
 	t.Render()
@@ -186,4 +197,13 @@ func humanDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// Step builds one architecture as `nixify build --arch ARCH` does. The root command hands it to
+// commands that build first (up), so that no command imports another or runs one through the
+// command tree.
+func Step(f *cli.Factory) func(ctx context.Context, a arch.Arch) error {
+	return func(ctx context.Context, a arch.Arch) error {
+		return buildRun(ctx, &Options{IO: f.IO, Config: f.Config, Nix: nix.Find, Arch: a.String()})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
@@ -85,31 +86,11 @@ func cleanRun(ctx context.Context, opts *Options) error {
 	}
 	defer eng.Close()
 	store := record.Store{Dir: l.Config.StateDir}
-	var known []string
-	if opts.Images {
-		builds, err := store.All()
-		if err != nil {
-			return cli.Failed(err, "")
-		}
-		for _, b := range builds {
-			if b.ConfigDigest != "" {
-				known = append(known, b.ConfigDigest)
-			}
-		}
-	}
-	plan, err := container.PlanClean(ctx, eng, container.CleanOptions{Container: l.Config.Container, Volume: l.Config.Volume,
-		Images: opts.Images, Volumes: opts.Volumes, KnownImages: known})
+	plan, err := planClean(ctx, eng, store, l.Config, opts)
 	if err != nil {
-		return cli.Failed(err, "")
+		return err
 	}
-	res := Result{DryRun: opts.DryRun, Records: opts.All, Containers: []string{}, Images: []string{}, Volumes: []string{}}
-	for _, c := range plan.Containers {
-		res.Containers = append(res.Containers, c.Name)
-	}
-	res.Images = append(res.Images, plan.Images...)
-	for _, v := range plan.Volumes {
-		res.Volumes = append(res.Volumes, v.Name)
-	}
+	res := resultOf(plan, opts)
 	if len(plan.Volumes) > 0 && !opts.Yes && !opts.DryRun {
 		ok, err := confirm(opts.IO, res.Volumes)
 		if err != nil {
@@ -120,27 +101,71 @@ func cleanRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	if !opts.DryRun {
-		if err := plan.Apply(ctx, eng); err != nil {
-			return cli.Failed(err, "")
+		if err := apply(ctx, eng, plan, store, opts.All); err != nil {
+			return err
 		}
-		if opts.All {
-			if err := store.Clear(); err != nil {
-				return cli.Failed(fmt.Errorf("remove build records: %w", err), "")
+	}
+	return printResult(opts.IO, res, store.Path())
+}
+
+// planClean finds what is nixify's for this configuration: the recorded builds' images and the
+// images nixify named when it loaded them, beside the container and volume.
+func planClean(ctx context.Context, eng engine.Engine, store record.Store, cfg config.Config, opts *Options) (container.CleanPlan, error) {
+	var known []string
+	if opts.Images {
+		builds, err := store.All()
+		if err != nil {
+			return container.CleanPlan{}, cli.Fail(err)
+		}
+		for _, b := range builds {
+			if b.ConfigDigest != "" {
+				known = append(known, b.ConfigDigest)
 			}
 		}
 	}
-	if opts.IO.WantsJSON() {
-		return opts.IO.WriteJSON(res)
+	plan, err := container.PlanClean(ctx, eng, container.CleanOptions{Container: cfg.Container, Volume: cfg.Volume,
+		Images: opts.Images, Volumes: opts.Volumes, KnownImages: known, Repo: cfg.Image})
+	if err != nil {
+		return plan, shared.EngineError(err)
 	}
-	verb := "removed"
-	if opts.DryRun {
-		verb = "would remove"
+	return plan, nil
+}
+
+// resultOf is the plan as clean reports it: names, with empty lists rather than none.
+func resultOf(plan container.CleanPlan, opts *Options) Result {
+	res := Result{DryRun: opts.DryRun, Records: opts.All, Containers: []string{}, Images: []string{}, Volumes: []string{}}
+	for _, c := range plan.Containers {
+		res.Containers = append(res.Containers, c.Name)
 	}
-	if plan.Empty() && !opts.All {
-		opts.IO.Printf("nothing of nixify's to remove\n")
+	res.Images = append(res.Images, plan.Images...)
+	for _, v := range plan.Volumes {
+		res.Volumes = append(res.Volumes, v.Name)
+	}
+	return res
+}
+
+func apply(ctx context.Context, eng engine.Engine, plan container.CleanPlan, store record.Store, records bool) error {
+	if err := plan.Apply(ctx, eng); err != nil {
+		return shared.EngineError(err)
+	}
+	if records {
+		if err := store.Clear(); err != nil {
+			return cli.Fail(fmt.Errorf("remove build records: %w", err))
+		}
+	}
+	return nil
+}
+
+// printResult writes what was (or, with --dry-run, would be) removed.
+func printResult(io *iostreams.IOStreams, res Result, recordsPath string) error {
+	if io.WantsJSON() {
+		return io.WriteJSON(res)
+	}
+	if len(res.Containers)+len(res.Images)+len(res.Volumes) == 0 && !res.Records {
+		io.Printf("nothing of nixify's to remove\n")
 		return nil
 	}
-	t := opts.IO.NewTable("kind", "name")
+	t := io.NewTable("kind", "name")
 	for _, n := range res.Containers {
 		t.Row("container", n)
 	}
@@ -150,10 +175,14 @@ func cleanRun(ctx context.Context, opts *Options) error {
 	for _, n := range res.Volumes {
 		t.Row("volume", n)
 	}
-	if opts.All {
-		t.Row("build records", store.Path())
+	if res.Records {
+		t.Row("build records", recordsPath)
 	}
-	opts.IO.Printf("%s:\n", verb)
+	verb := "removed"
+	if res.DryRun {
+		verb = "would remove"
+	}
+	io.Printf("%s:\n", verb)
 	t.Render()
 	return nil
 }

@@ -54,7 +54,7 @@ func configRun(opts *Options) error {
 		"flake": l.Config.Flake, "attr": l.Config.Attr, "image": l.Config.Image, "container": l.Config.Container,
 		"port": l.Config.Port, "bind": l.Config.Bind, "volume": l.Config.Volume, "repo": l.Config.Repo,
 		"architectures": l.Config.Architectures, "docker_host": l.Config.DockerHost, "state_dir": l.Config.StateDir,
-		"env": envKeys(l.Config.Env),
+		"env": envKeys(l.Config.Env), "publish": publishItems(l.Config.Publish),
 	}
 	var entries []entry
 	for _, k := range config.Keys {
@@ -91,4 +91,12 @@ func envKeys(env []string) []string {
 		keys = append(keys, k+"=…")
 	}
 	return keys
+}
+
+func publishItems(ps []config.Publish) []string {
+	out := []string{}
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return out
 }

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/iostreams"
-	"github.com/nixify/nixify/pkg/health"
 )
 
 func TestFlags(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+	f := clitest.Factory(t, io)
 	var got *Options
 	cmd := NewCmdHealth(f, func(o *Options) error { got = o; return nil })
 	cmd.SetArgs([]string{"--wait", "60s"})
@@ -31,48 +32,40 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func TestReportFromResponse(t *testing.T) {
-	lat := 0.0123
-	resp := &health.Response{Status: health.Fail, Checks: map[string][]health.Check{
-		"postgres:responseTime": {{Status: health.Pass, ObservedValue: &lat, ObservedUnit: "s"}},
-		"redis:responseTime":    {{Status: health.Fail, Output: "connection refused"}},
-		"garage:responseTime":   {{Status: health.Pass, Output: "disabled", Disabled: true}},
-	}}
-	r := FromResponse(Report{Container: "c", State: "running", Engine: "healthy"}, resp, 503)
-	if r.Healthy || len(r.Services) != 3 || r.Services[1].Name != "postgres" || r.Services[1].LatencyMS != 12.3 {
-		t.Fatalf("%+v", r)
-	}
-	io, _, out, _ := iostreams.Test()
-	if err := Print(io, r); err != nil {
-		t.Fatal(err)
-	}
-	want := "garage\tdisabled\t-\tdisabled\npostgres\tpass\t12.3ms\t\nredis\tfail\t0.0ms\tconnection refused\nc: not healthy (container running, engine healthcheck: healthy)\n"
-	if out.String() != want {
-		t.Fatalf("got %q\nwant %q", out.String(), want)
-	}
-	lines := Lines(r, io.Styles())
-	if len(lines) != 5 || !strings.HasPrefix(lines[0], "SERVICE") {
-		t.Fatalf("lines: %q", lines)
-	}
-}
-
-func TestWatchPrintsEachRoundAndEndsWithTheLastVerdict(t *testing.T) {
+func TestWatchPrintsEachRoundAndCtrlCIsTheInterrupt(t *testing.T) {
 	io, _, out, _ := iostreams.Test()
 	opts := &Options{IO: io, Interval: time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	rounds := 0
-	err := watch(ctx, opts, func() (Report, error) {
+	err := watch(ctx, opts, func() (shared.Report, error) {
 		rounds++
 		if rounds == 3 {
+			defer cancel()
+		}
+		return shared.Report{Container: "c", State: "running", Healthy: rounds < 3, Error: "redis fails"}, nil
+	})
+	if cli.Code(err) != cli.ExitInterrupted {
+		t.Fatalf("err = %v, want the interrupt (exit %d)", err, cli.ExitInterrupted)
+	}
+	if n := strings.Count(out.String(), "c: "); n != 2 {
+		t.Fatalf("%d rounds printed, want 2:\n%s", n, out.String())
+	}
+}
+
+// TestWaitInterruptedSaysNothingElse: Ctrl-C during --wait is exit 130 and no "not healthy after".
+func TestWaitInterruptedSaysNothingElse(t *testing.T) {
+	io, _, out, errOut := iostreams.Test()
+	opts := &Options{IO: io, Wait: time.Minute, Interval: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := wait(ctx, opts, "c", func() (shared.Report, error) {
+		calls++
+		if calls == 2 {
 			cancel()
 		}
-		return Report{Container: "c", State: "running", Healthy: rounds < 3, Error: "redis fails"}, nil
+		return shared.Report{Container: "c", State: "running", Error: "starting"}, nil
 	})
-	var ee *cli.ExitError
-	if !errors.As(err, &ee) || ee.Code != cli.ExitUnhealthy {
-		t.Fatalf("err = %v, want exit %d", err, cli.ExitUnhealthy)
-	}
-	if n := strings.Count(out.String(), "c: "); n != 3 {
-		t.Fatalf("%d rounds printed, want 3:\n%s", n, out.String())
+	if cli.Code(err) != cli.ExitInterrupted || strings.Contains(errOut.String(), "not healthy") || out.Len() != 0 {
+		t.Fatalf("err %v (exit %d)\nstdout %q\nstderr %q", err, cli.Code(err), out.String(), errOut.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
@@ -27,13 +28,20 @@ type Options struct {
 
 	Source string // empty: the last build
 	Arch   string // with the last build or an index: which architectures
+
+	Diff        bool     // --diff: compare instead of describe (diff.go)
+	DiffSources []string // OLD NEW, or none for the last two builds
+
+	Closure bool   // list the store paths, largest first (budget.go)
+	Top     int    // with Closure: only the largest N
+	MaxSize string // fail when an image is larger uncompressed
 }
 
 // NewCmdInfo wires the command; runF replaces the run function in tests.
 func NewCmdInfo(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine}
 	cmd := &cobra.Command{
-		Use:   "info [SOURCE]",
+		Use:   "info [SOURCE] | --diff [OLD NEW]",
 		Short: "Show what an image holds: sizes, layers and store paths, platform, digests, settings",
 		Long: `Show an image's sizes, layers (with the Nix store paths in each), platform, config and
 manifest digests, entrypoint, environment, ports, volumes, healthcheck, labels and annotations, with
@@ -44,13 +52,24 @@ SOURCE is one of:
   PATH                   a docker-archive (plain, gzip or zstd) or a streamLayeredImage script
   NAME[:TAG] or ID       an image in the Docker engine
   REGISTRY/REPO[:TAG]    a registry image or multi-arch index (every platform, or --arch)
-Only headers and the config are read; layers are never loaded into memory.`,
+Only headers and the config are read; layers are never loaded into memory. For a registry image it
+also lists what is attached to it (the SBOM and provenance nixify push attaches, signatures).
+
+--diff OLD NEW compares two sources (of the kinds above) like nix store diff-closures: store paths
+added, removed and changed with their versions (postgresql 16.4 -> 16.6), per-layer size changes
+and the total; without sources it compares the last two builds of each architecture.`,
 		Example: `  nixify info
   nixify info result
-  nixify info ghcr.io/owner/nixify-health-check:latest --arch arm64 -o json`,
-		Args: cobra.MaximumNArgs(1),
+  nixify info ghcr.io/owner/nixify-health-check:latest --arch arm64 -o json
+  nixify info --diff
+  nixify info --diff ghcr.io/owner/app:v1 ghcr.io/owner/app:v2 --arch x86_64`,
+		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
+			if opts.Diff {
+				opts.DiffSources = args // diff.go
+			} else if len(args) > 1 {
+				return cli.Usagef("info takes one SOURCE (two only with --diff OLD NEW)")
+			} else if len(args) == 1 {
 				opts.Source = args[0]
 			}
 			if runF != nil {
@@ -59,7 +78,9 @@ Only headers and the config are read; layers are never loaded into memory.`,
 			return infoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Arch, "arch", "", "x86_64 (amd64), aarch64 (arm64), a comma list, or all; default: all there are")
+	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to show (default and all: every one there is)")
+	cmd.Flags().BoolVar(&opts.Diff, "diff", false, "compare two images (OLD NEW), or the last two builds: packages added, removed, changed, layer sizes")
+	addBudgetFlags(cmd, opts)
 	return cmd
 }
 
@@ -67,18 +88,23 @@ Only headers and the config are read; layers are never loaded into memory.`,
 type Report struct {
 	Index  *image.Index  `json:"index,omitempty"`
 	Images []*image.Info `json:"images"`
+	// Attached lists, for registry images, the referrers attached to each (see referrers.go).
+	Attached []Attachments `json:"attached,omitempty"`
+	Closures []Closure     `json:"closures,omitempty"` // with --closure (budget.go)
 }
 
 func infoRun(ctx context.Context, opts *Options) error {
-	var archs []string
-	if opts.Arch != "" && opts.Arch != "all" {
-		for _, a := range strings.Split(opts.Arch, ",") {
-			n, err := config.ParseArch(a)
-			if err != nil {
-				return cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", opts.Arch)
-			}
-			archs = append(archs, n)
-		}
+	maxSize, err := parseBudget(opts)
+	if err != nil {
+		return err
+	}
+	// all means every architecture there is: nil, like no --arch.
+	archs, err := cli.ParseArchs(opts.Arch, nil)
+	if err != nil {
+		return err
+	}
+	if opts.Diff {
+		return diffRun(ctx, opts, archs, opts.DiffSources)
 	}
 	set, err := open(ctx, opts, archs)
 	if err != nil {
@@ -92,22 +118,33 @@ func infoRun(ctx context.Context, opts *Options) error {
 		}
 		inf, err := image.Describe(img)
 		if err != nil {
-			return cli.Failed(err, "")
+			return cli.Fail(err)
 		}
 		rep.Images = append(rep.Images, inf)
 	}
 	if len(rep.Images) == 0 {
-		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(archs, ", ")), "")
+		return cli.Fail(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")))
+	}
+	rep.Attached = attachments(ctx, set, archs)
+	for _, inf := range rep.Images {
+		if opts.Closure {
+			rep.Closures = append(rep.Closures, closureOf(inf))
+		}
 	}
 	if opts.IO.WantsJSON() {
-		return opts.IO.WriteJSON(rep)
+		if err := opts.IO.WriteJSON(rep); err != nil {
+			return err
+		}
+		return checkBudget(rep, maxSize)
 	}
 	render(opts.IO, rep)
-	return nil
+	renderAttachments(opts.IO, rep.Attached)
+	renderClosure(opts.IO, rep.Closures, opts.Top)
+	return checkBudget(rep, maxSize)
 }
 
 // open opens what the user named, or without a name the last builds.
-func open(ctx context.Context, opts *Options, archs []string) (*image.Set, error) {
+func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, error) {
 	if opts.Source == "" {
 		return openBuilds(ctx, opts, archs)
 	}
@@ -138,21 +175,21 @@ func openError(err error) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	case errors.As(err, &nf):
-		return cli.Failed(err, "")
+		return cli.Fail(err)
 	case errors.Is(err, engine.ErrNotFound):
 		return cli.Failed(err, "registry references need a host, e.g. ghcr.io/owner/name:tag")
 	case errors.Is(err, engine.ErrUnavailable):
-		return cli.Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		return cli.EngineUnreachable(err)
 	case errors.Is(err, registryclient.ErrUnreachable):
 		return cli.Unavailable(err, "check the registry's host and the network")
 	case errors.Is(err, registryclient.ErrDenied):
 		return cli.Failed(err, "check your registry credentials (docker login, or GITHUB_TOKEN for ghcr.io)")
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // openBuilds opens the last build of each architecture asked (default: the configured ones).
-func openBuilds(ctx context.Context, opts *Options, archs []string) (*image.Set, error) {
+func openBuilds(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, error) {
 	l, err := opts.Config()
 	if err != nil {
 		return nil, err
@@ -170,7 +207,7 @@ func openBuilds(ctx context.Context, opts *Options, archs []string) (*image.Set,
 			continue
 		}
 		if err != nil {
-			return nil, cli.Failed(err, "")
+			return nil, cli.Fail(err)
 		}
 		s, err := image.Open(ctx, image.BuildRef(b))
 		if err != nil {

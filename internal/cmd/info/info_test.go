@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -24,7 +25,7 @@ func TestInfoLastBuildJSONAndTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: dir, Architectures: []string{"x86_64", "aarch64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: dir, Architectures: arch.All}}, nil
 	}
 	io, _, out, _ := iostreams.Test()
 	io.Format = iostreams.JSON
@@ -64,7 +65,7 @@ func TestInfoLastBuildJSONAndTerminal(t *testing.T) {
 func TestInfoBadInput(t *testing.T) {
 	dir := t.TempDir()
 	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: dir, Architectures: []string{"x86_64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: dir, Architectures: []arch.Arch{arch.X86_64}}}, nil
 	}
 	io, _, _, _ := iostreams.Test()
 	for _, o := range []Options{{Arch: "sparc"}, {}, {Source: "/etc/hostname"}} {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/config"
@@ -24,7 +25,7 @@ func TestInfoOnNixBuilds(t *testing.T) {
 	ctx := context.Background()
 
 	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: state, Architectures: []string{"x86_64", "aarch64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: state, Architectures: arch.All}}, nil
 	}
 
 	var tarball record.Build
@@ -36,7 +37,7 @@ func TestInfoOnNixBuilds(t *testing.T) {
 		{buildtest.Tarball, record.Tarball, image.FromArchive},
 		{buildtest.Stream, record.Stream, image.FromStream},
 	} {
-		res, err := build.Run(ctx, n, build.Options{Flake: ref, Attr: tc.attr, Archs: []string{"x86_64"}, StateDir: state})
+		res, err := build.Run(ctx, n, build.Options{Flake: ref, Attr: tc.attr, Archs: []arch.Arch{arch.X86_64}, StateDir: state})
 		if err != nil {
 			t.Fatal(err)
 		}

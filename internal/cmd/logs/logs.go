@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
@@ -59,8 +60,7 @@ one source's lines. The container's stdout goes to stdout and its stderr to stde
 	fl.StringVarP(&opts.Tail, "tail", "n", "all", "only the last N lines")
 	fl.StringVarP(&opts.Service, "service", "s", "", "only one source's lines: "+strings.Join(container.Services, ", "))
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "prefix each line with the engine's time stamp")
-	fl.String("container", "", "container name (default from the configuration)")
-	f.BindFlag("container", fl.Lookup("container"))
+	shared.AddContainerFlag(f, cmd)
 	return cmd
 }
 
@@ -108,7 +108,7 @@ func logsRun(ctx context.Context, opts *Options) error {
 	case ctx.Err() != nil && opts.Follow:
 		return nil // Ctrl-C ends following; that is how -f is meant to stop
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // validSince accepts what the engine accepts for --since, so that a typo is a usage error here.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -64,12 +65,12 @@ func TestDryRunPredictsThePush(t *testing.T) {
 	}
 
 	commit := strings.TrimSpace(gitOut(t, git, src, "rev-parse", "HEAD"))
-	for i, arch := range []string{"x86_64", "aarch64"} {
-		p := filepath.Join(dir, arch+".tar.gz")
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i), Compress: "gzip", Labels: labels}); err != nil {
+	for i, a := range arch.All {
+		p := filepath.Join(dir, a.String()+".tar.gz")
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Seed: uint64(i), Compress: "gzip", Labels: labels}); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball, FlakeRevision: commit}); err != nil {
+		if err := store.Save(record.Build{Arch: a, OutPath: p, Kind: record.Tarball, FlakeRevision: commit}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -79,7 +80,7 @@ func TestDryRunPredictsThePush(t *testing.T) {
 	defer srv.Close()
 	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
 	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64", "aarch64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: arch.All}}, nil
 	}
 	env := map[string]string{"GITHUB_REPOSITORY": "nixify/nixify"}
 	run := func(dryRun, asJSON bool) (stdout, stderr string, refs []byte) {
@@ -125,7 +126,7 @@ func TestDryRunPredictsThePush(t *testing.T) {
 		t.Errorf("dry run --image-refs %q, want %q", got, wantRefs)
 	}
 	short := commit[:7]
-	wantTags := map[string][]string{
+	wantTags := map[arch.Arch][]string{
 		"x86_64":  {"latest-x86_64-linux-static", "main-" + short + "-x86_64-static"},
 		"aarch64": {"latest-aarch64-linux-static", "main-" + short + "-aarch64-static"},
 		"":        {"latest", "main-" + short, "v1.2.3"},

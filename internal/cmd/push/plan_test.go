@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -225,10 +226,10 @@ func TestPushTagsTheBuiltCommit(t *testing.T) {
 	}
 }
 
-func setRevision(t *testing.T, dir, arch, rev string) {
+func setRevision(t *testing.T, dir string, a arch.Arch, rev string) {
 	t.Helper()
 	store := record.Store{Dir: dir}
-	b, err := store.Latest(arch)
+	b, err := store.Latest(a)
 	if err != nil {
 		t.Fatal(err)
 	}

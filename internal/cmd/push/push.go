@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
@@ -42,6 +43,7 @@ type Options struct {
 	PasswordStdin bool
 	NoIndex       bool
 	IndexFrom     []string
+	NoSBOM        bool
 
 	// Client adds registry client options (tests: quick retries, short request timeouts).
 	Client []registryclient.Option
@@ -55,7 +57,9 @@ func NewCmdPush(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Push the last builds as one multi-arch image (OCI index) to a registry",
 		Long: `Push each architecture's last build by digest, after checking that its config declares that
 architecture, then an OCI index of all of them with OCI annotations (source, revision, created,
-description, licenses), and only then the tags:
+description, licenses), then each image's SBOM (CycloneDX 1.6) and provenance (in-toto, SLSA v1)
+as OCI 1.1 referrers (the referrers API, or the fallback tag sha256-DIGEST where the registry has
+none; --no-sbom leaves them out), and only then the tags:
   per architecture  BRANCH-SHA-ARCH-static, and latest-ARCH-linux-static on the default branch
   the index         BRANCH-SHA, latest on the default branch (or with --latest), and each --tag
 The commit in tags and in the revision annotation is the one the builds were made from (their
@@ -84,7 +88,7 @@ index of those images and its tags (no build needed there).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Arch, "arch", "all", "x86_64 (amd64), aarch64 (arm64), a comma list, or all (the configured architectures)")
+	cli.ArchsFlag(cmd, &opts.Arch, "all", "architectures to push (all: the configured ones)")
 	fl.String("repo", "", "registry repository REGISTRY/NAMESPACE/NAME (config key repo)")
 	fl.StringArrayVar(&opts.Tags, "tag", nil, "extra tag for the index (repeatable)")
 	fl.BoolVar(&opts.Latest, "latest", false, "also tag latest when not on the default branch")
@@ -96,27 +100,10 @@ index of those images and its tags (no build needed there).`,
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the registry password or token from stdin")
 	fl.BoolVar(&opts.NoIndex, "no-index", false, "push the images and their per-architecture tags only (a later --index-from writes the index)")
 	fl.StringArrayVar(&opts.IndexFrom, "index-from", nil, "write the index of the images listed in this --image-refs file (repeatable); builds are not read")
+	fl.BoolVar(&opts.NoSBOM, "no-sbom", false, "do not attach the SBOM (CycloneDX) and provenance (in-toto SLSA) to each image")
 	cmd.MarkFlagsMutuallyExclusive("no-index", "index-from")
 	f.BindFlag("repo", fl.Lookup("repo"))
 	return cmd
-}
-
-// Archs parses --arch: a comma list of architectures or all.
-func Archs(flag string, configured []string) ([]string, error) {
-	if strings.TrimSpace(flag) == "" || strings.EqualFold(flag, "all") {
-		return configured, nil
-	}
-	var out []string
-	for _, a := range strings.Split(flag, ",") {
-		n, err := config.ParseArch(a)
-		if err != nil {
-			return nil, cli.Usagef("invalid --arch %q: accepted: x86_64 (alias amd64), aarch64 (alias arm64), a comma list of them, all", flag)
-		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 func pushRun(ctx context.Context, opts *Options) error {
@@ -153,7 +140,7 @@ func pushRun(ctx context.Context, opts *Options) error {
 }
 
 // settings checks the flags against the configuration: the repository and the architectures.
-func settings(opts *Options) (config.Config, []string, error) {
+func settings(opts *Options) (config.Config, []arch.Arch, error) {
 	l, err := opts.Config()
 	if err != nil {
 		return config.Config{}, nil, err
@@ -162,9 +149,12 @@ func settings(opts *Options) (config.Config, []string, error) {
 	if cfg.Repo == "" {
 		return cfg, nil, cli.Usagef("no repository to push to: pass --repo REGISTRY/NAMESPACE/NAME or set repo in nixify.yaml (NIXIFY_REPO)")
 	}
-	archs, err := Archs(opts.Arch, cfg.Architectures)
+	archs, err := cli.ParseArchs(opts.Arch, cfg.Architectures)
 	if err != nil {
 		return cfg, nil, err
+	}
+	if archs == nil {
+		archs = cfg.Architectures
 	}
 	for _, t := range opts.Tags {
 		if err := publish.ValidTag(t); err != nil {
@@ -188,7 +178,7 @@ func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 
 // request gathers what the push ships: the last builds (with the commit they were built from), or
 // with --index-from the images other jobs pushed. done closes the opened builds.
-func request(ctx context.Context, opts *Options, cfg config.Config, archs []string) (publish.Request, func(), error) {
+func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch.Arch) (publish.Request, func(), error) {
 	req := publish.Request{Latest: opts.Latest, Tags: opts.Tags, Source: publish.SourceFromEnv(opts.Getenv), NoIndex: opts.NoIndex, Force: opts.Force}
 	store := record.Store{Dir: cfg.StateDir}
 	if len(opts.IndexFrom) > 0 {
@@ -219,17 +209,20 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []stri
 			if errors.Is(err, record.ErrNoBuild) {
 				return req, nil, cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
 			}
-			return req, nil, cli.Failed(err, "")
+			return req, nil, cli.Fail(err)
 		}
 		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {
 			done()
-			return req, nil, cli.Failed(err, "")
+			return req, nil, cli.Fail(err)
 		}
 		img := set.Images[0]
 		imgs = append(imgs, img)
 		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
+	}
+	if !opts.NoSBOM {
+		req.Attach = attachments(opts, cfg.Repo, store)
 	}
 	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
 	if err != nil {
@@ -244,7 +237,7 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []stri
 
 // created is when the source was committed: the same commit pushed twice gives the same digests,
 // and a dry run predicts them. Without a commit, the newest build's time does the same.
-func created(rev *publish.Revision, store record.Store, archs []string) time.Time {
+func created(rev *publish.Revision, store record.Store, archs []arch.Arch) time.Time {
 	if rev != nil && !rev.Time.IsZero() {
 		return rev.Time
 	}
@@ -277,12 +270,12 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	case errors.Is(err, registryclient.ErrDenied):
 		return cli.Failed(err, "for ghcr.io set GITHUB_TOKEN (packages: write) or docker login; elsewhere --username U --password-stdin")
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // execute runs the plan with a live progress view.
 func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *publish.Plan) (*publish.Result, error) {
-	var archs []string
+	var archs []arch.Arch
 	for _, it := range plan.Images {
 		archs = append(archs, it.Arch)
 	}
@@ -297,7 +290,7 @@ func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *p
 func report(opts *Options, res *publish.Result) error {
 	if opts.ImageRefs != "" {
 		if err := os.WriteFile(opts.ImageRefs, []byte(strings.Join(res.Refs(), "\n")+"\n"), 0o644); err != nil {
-			return cli.Failed(fmt.Errorf("write --image-refs: %w", err), "")
+			return cli.Fail(fmt.Errorf("write --image-refs: %w", err))
 		}
 	}
 	if opts.IO.WantsJSON() {
@@ -309,13 +302,14 @@ func report(opts *Options, res *publish.Result) error {
 		verb = "would push"
 	}
 	for _, it := range res.Items() {
-		what := it.Arch
+		what := it.Arch.String()
 		if what == "" {
 			what = string(it.Kind)
 		}
 		opts.IO.Printf("%s\n", it.Ref)
 		opts.IO.Errorf("%s %s %s tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), strings.Join(it.Tags, ", "))
 	}
+	reportReferrers(opts, res)
 	opts.IO.Errorf("%s\n", summary(res))
 	return nil
 }
@@ -340,10 +334,14 @@ func summary(res *publish.Result) string {
 	if s.Unchanged() {
 		return fmt.Sprintf("unchanged: %s already holds %s with every tag (%d %s reused) in %s", res.Repo, manifests, s.BlobsReused, plural(s.BlobsReused, "blob", "blobs"), took)
 	}
-	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s, %d %s moved (%d in place) in %s",
+	attached := ""
+	if s.ReferrersAttached > 0 {
+		attached = fmt.Sprintf(", %d %s attached", s.ReferrersAttached, plural(s.ReferrersAttached, "document", "documents"))
+	}
+	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s%s, %d %s moved (%d in place) in %s",
 		s.BlobsUploaded, plural(s.BlobsUploaded, "blob", "blobs"), iostreams.Bytes(s.BytesUploaded), s.BlobsReused,
 		s.ManifestsWritten, plural(s.ManifestsWritten, "manifest", "manifests"), s.IndexesWritten, plural(s.IndexesWritten, "index", "indexes"),
-		s.TagsMoved, plural(s.TagsMoved, "tag", "tags"), s.TagsUnchanged, took)
+		attached, s.TagsMoved, plural(s.TagsMoved, "tag", "tags"), s.TagsUnchanged, took)
 }
 
 func plural(n int, one, many string) string {
@@ -354,7 +352,7 @@ func plural(n int, one, many string) string {
 }
 
 // newestBuild is when the newest of the architectures' recorded builds was made (zero if none).
-func newestBuild(store record.Store, archs []string) time.Time {
+func newestBuild(store record.Store, archs []arch.Arch) time.Time {
 	var newest time.Time
 	all, _ := store.All()
 	for _, b := range all {
@@ -400,7 +398,7 @@ func credentials(opts *Options) (*registryclient.Credentials, error) {
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, cli.Failed(fmt.Errorf("read the password from stdin: %w", err), "")
+			return nil, cli.Fail(fmt.Errorf("read the password from stdin: %w", err))
 		}
 		return nil, cli.Usagef("--password-stdin: stdin is empty")
 	}
@@ -408,13 +406,13 @@ func credentials(opts *Options) (*registryclient.Credentials, error) {
 }
 
 // progress draws one line per architecture: a bar with the bytes uploaded of the total.
-func progress(live *iostreams.Live, st iostreams.Styles, archs []string) publish.Progress {
+func progress(live *iostreams.Live, st iostreams.Styles, archs []arch.Arch) publish.Progress {
 	var mu sync.Mutex
-	state := map[string][2]int64{}
-	return func(arch string, done, total int64) {
+	state := map[arch.Arch][2]int64{}
+	return func(a arch.Arch, done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		state[arch] = [2]int64{done, total}
+		state[a] = [2]int64{done, total}
 		var lines []string
 		for _, a := range archs {
 			s, ok := state[a]

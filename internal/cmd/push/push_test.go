@@ -12,25 +12,25 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
-	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
 )
 
 // fixture records a build of each architecture (written with compress: "", "gzip" or "zstd") and
 // starts an in-process registry; cfg points the push at both.
-func fixture(t *testing.T, compress string, archs ...string) (dir, repo string, cfg func() (*config.Loaded, error)) {
+func fixture(t *testing.T, compress string, archs ...arch.Arch) (dir, repo string, cfg func() (*config.Loaded, error)) {
 	t.Helper()
 	dir = t.TempDir()
 	store := record.Store{Dir: dir}
-	for i, arch := range archs {
-		p := filepath.Join(dir, arch+".tar")
-		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: publish.GOARCH(arch), Seed: uint64(i), Compress: compress}); err != nil {
+	for i, a := range archs {
+		p := filepath.Join(dir, a.String()+".tar")
+		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Seed: uint64(i), Compress: compress}); err != nil {
 			t.Fatal(err)
 		}
-		store.Save(record.Build{Arch: arch, OutPath: p, Kind: record.Tarball, FlakeRevision: "fedcba9876543210", BuiltAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+		store.Save(record.Build{Arch: a, OutPath: p, Kind: record.Tarball, FlakeRevision: "fedcba9876543210", BuiltAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
@@ -124,7 +124,7 @@ func TestDryRunPredictsPushWithoutGit(t *testing.T) {
 	defer srv.Close()
 	repo := strings.TrimPrefix(srv.URL, "http://") + "/o/n"
 	cfg := func() (*config.Loaded, error) {
-		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []string{"x86_64"}}}, nil
+		return &config.Loaded{Config: config.Config{StateDir: dir, Repo: repo, Architectures: []arch.Arch{arch.X86_64}}}, nil
 	}
 	run := func(dry bool) string {
 		ios, _, out, _ := iostreams.Test()

@@ -16,11 +16,18 @@ import (
 	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
 	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
+	envcmd "github.com/nixify/nixify/internal/cmd/env"
+	execcmd "github.com/nixify/nixify/internal/cmd/exec"
 	healthcmd "github.com/nixify/nixify/internal/cmd/health"
 	infocmd "github.com/nixify/nixify/internal/cmd/info"
 	logscmd "github.com/nixify/nixify/internal/cmd/logs"
+	psqlcmd "github.com/nixify/nixify/internal/cmd/psql"
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
+	rediscmd "github.com/nixify/nixify/internal/cmd/rediscli"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
+	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
+	startcmd "github.com/nixify/nixify/internal/cmd/start"
+	statuscmd "github.com/nixify/nixify/internal/cmd/status"
 	stopcmd "github.com/nixify/nixify/internal/cmd/stop"
 	upcmd "github.com/nixify/nixify/internal/cmd/up"
 	versioncmd "github.com/nixify/nixify/internal/cmd/version"
@@ -61,9 +68,7 @@ checks its health and pushes multi-arch images to a registry.`,
 	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
 	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
 
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cli.UsageError(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
-	})
+	cmd.SetFlagErrorFunc(cli.FlagError)
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 
@@ -90,14 +95,23 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		// Each command adds its constructor here, one line each.
 		buildcmd.NewCmdBuild(f, nil),
-		upcmd.NewCmdUp(f, nil),
+		upcmd.NewCmdUp(f, buildcmd.Step(f), nil),
 		runcmd.NewCmdRun(f, nil),
 		healthcmd.NewCmdHealth(f, nil),
 		logscmd.NewCmdLogs(f, nil),
 		stopcmd.NewCmdStop(f, nil),
+		startcmd.NewCmdStart(f, nil),
+		startcmd.NewCmdRestart(f, nil),
+		statuscmd.NewCmdStatus(f, nil),
+		envcmd.NewCmdEnv(f, nil),
+		psqlcmd.NewCmdPsql(f, nil),
+		rediscmd.NewCmdRedisCLI(f, nil),
+		execcmd.NewCmdShell(f, nil),
+		execcmd.NewCmdExec(f, nil),
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),
+		sbomcmd.NewCmdSBOM(f, nil),
 	}
 }
 
@@ -116,7 +130,7 @@ func Main(f *cli.Factory, args []string) int {
 		err = &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
 	}
 	if isCobraUsage(err) {
-		err = cli.UsageError(fmt.Errorf("%w (see `nixify --help`)", err))
+		err = cobraUsage(err)
 	}
 	if !cli.IsSilent(err) {
 		st := f.IO.Styles()
@@ -126,6 +140,23 @@ func Main(f *cli.Factory, args []string) int {
 		}
 	}
 	return cli.Code(err)
+}
+
+// cobraUsage turns one of cobra's own usage errors into one line and a hint: cobra spreads its
+// typo suggestion ("Did you mean this?") over four lines.
+func cobraUsage(err error) error {
+	first, rest, _ := strings.Cut(err.Error(), "\n")
+	first = strings.TrimSuffix(first, ` for "nixify"`)
+	if _, suggested, ok := strings.Cut(rest, "Did you mean this?"); ok {
+		if names := strings.Fields(suggested); len(names) > 0 {
+			first += ": did you mean " + strings.Join(names, " or ") + "?"
+		}
+	}
+	hint := "see `nixify --help`"
+	if strings.HasPrefix(first, "unknown command") {
+		hint = "`nixify --help` lists the commands"
+	}
+	return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New(first), Hint: hint}
 }
 
 // isCobraUsage recognises cobra's own argument errors, which it does not type.

@@ -6,18 +6,16 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
 func parse(t *testing.T, args ...string) (*Options, error) {
 	t.Helper()
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+	f := clitest.Factory(t, io)
 	var got *Options
-	cmd := NewCmdRun(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs(args)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.Execute()
+	err := clitest.Execute(NewCmdRun(f, func(o *Options) error { got = o; return nil }), args...)
 	return got, err
 }
 
@@ -33,7 +31,8 @@ func TestFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--arch", "mips"}, `invalid --arch "mips": accepted: x86_64`},
+		{[]string{"--arch", "mips"}, `invalid argument "mips" for "--arch" flag: unknown architecture "mips": accepted: x86_64 (alias amd64), aarch64 (alias arm64)`},
+		{[]string{"--arch", "all"}, `this command runs one image`},
 		{[]string{"--image", "a", "--tar", "b"}, "--image and --tar both name an image"},
 		{[]string{"-e", "NOVALUE"}, `invalid --env "NOVALUE": accepted: KEY=VALUE`},
 		{[]string{"-e", "=x"}, `invalid --env "=x"`},
@@ -55,9 +54,25 @@ func TestLongEnvValuesAreNotEchoed(t *testing.T) {
 	}
 }
 
-func TestMergeEnvLaterWinsOneItemPerKey(t *testing.T) {
-	got := mergeEnv([]string{"A=1", "B=2"}, []string{"B=3", "C=4", "A=5"})
-	if strings.Join(got, " ") != "A=5 B=3 C=4" {
-		t.Fatalf("got %v", got)
+func TestPublishFlagIsValidatedWithTheConfiguration(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	f := clitest.Factory(t, io)
+	cmd := NewCmdRun(f, func(o *Options) error { _, err := o.Config(); return err })
+	cmd.SetArgs([]string{"--publish", "postgres=15432,redis", "--publish", "s3"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := f.Config()
+	if len(l.Config.Publish) != 3 || l.Config.Publish[0].HostPort != 15432 {
+		t.Fatalf("publish: %+v", l.Config.Publish)
+	}
+	f = clitest.Factory(t, io)
+	cmd = NewCmdRun(f, func(o *Options) error { _, err := o.Config(); return err })
+	cmd.SetArgs([]string{"--publish", "mysql"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	var ee *cli.ExitError
+	if err := cmd.Execute(); !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), `invalid publish "mysql" (flag --publish)`) {
+		t.Fatalf("--publish mysql: %v", err)
 	}
 }

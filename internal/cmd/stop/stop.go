@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
@@ -32,7 +33,7 @@ func NewCmdStop(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Stop the container gracefully and report how long it took",
 		Long: `Stop nixify's container: the engine sends SIGTERM, nixify-init stops Garage, Redis and
 PostgreSQL in order (Redis saves, PostgreSQL shuts down fast), and after --timeout the engine kills
-what is left. The container and its data volume stay; ` + "`nixify run --replace`" + ` starts it again.`,
+what is left. The container and its data volume stay; ` + "`nixify start`" + ` (or ` + "`nixify run`" + `) starts it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Timeout < time.Second {
@@ -45,8 +46,7 @@ what is left. The container and its data volume stay; ` + "`nixify run --replace
 		},
 	}
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 15*time.Second, "how long to wait for the ordered shutdown before the engine kills the container")
-	cmd.Flags().String("container", "", "container name (default from the configuration)")
-	f.BindFlag("container", cmd.Flags().Lookup("container"))
+	shared.AddContainerFlag(f, cmd)
 	return cmd
 }
 
@@ -61,32 +61,29 @@ func stopRun(ctx context.Context, opts *Options) error {
 	}
 	defer eng.Close()
 	name := l.Config.Container
-	var p *iostreams.Progress
-	if !opts.IO.WantsJSON() {
-		p = opts.IO.StartProgress("stopping " + name)
-	}
+	p := opts.IO.StartProgress("stopping " + name)
 	st, err := container.Stop(ctx, eng, name, opts.Timeout)
 	if err != nil {
-		if p != nil {
-			p.Fail("")
+		if ctx.Err() != nil {
+			p.Stop()
+			return ctx.Err()
 		}
+		p.Fail("")
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
 			return cli.Failed(fmt.Errorf("no container %q", name), "nothing to stop; `nixify run` starts one")
 		case errors.Is(err, container.ErrNotOurs):
-			return cli.Failed(err, "")
+			return cli.Fail(err)
 		}
-		return cli.Failed(err, "")
+		return cli.Fail(err)
 	}
-	if p != nil {
-		switch {
-		case !st.WasRunning:
-			p.Done(fmt.Sprintf("it was not running (last exit code %d)", st.ExitCode))
-		case st.Killed:
-			p.Fail(fmt.Sprintf("killed after %s: the ordered shutdown did not finish (exit code %d)", st.Took.Round(10*time.Millisecond), st.ExitCode))
-		default:
-			p.Done(fmt.Sprintf("stopped in %s, exit code %d", st.Took.Round(10*time.Millisecond), st.ExitCode))
-		}
+	switch {
+	case !st.WasRunning:
+		p.Done(fmt.Sprintf("it was not running (last exit code %d)", st.ExitCode))
+	case st.Killed:
+		p.Fail(fmt.Sprintf("killed after %s: the ordered shutdown did not finish (exit code %d)", st.Took.Round(10*time.Millisecond), st.ExitCode))
+	default:
+		p.Done(fmt.Sprintf("stopped, exit code %d", st.ExitCode))
 	}
 	if opts.IO.WantsJSON() {
 		if err := opts.IO.WriteJSON(st); err != nil {

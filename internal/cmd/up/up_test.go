@@ -6,27 +6,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixify/nixify/internal/cli"
-	runcmd "github.com/nixify/nixify/internal/cmd/run"
+	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/cli/clitest"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/iostreams"
-	"github.com/spf13/cobra"
 )
 
-func TestBuildStepRunsTheSiblingBuildCommand(t *testing.T) {
+func TestUpGetsItsBuildStepFromTheCaller(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+	f := clitest.Factory(t, io)
 	var builtArch string
-	build := &cobra.Command{Use: "build", RunE: func(cmd *cobra.Command, args []string) error {
-		builtArch, _ = cmd.Flags().GetString("arch")
-		return nil
-	}}
-	build.Flags().String("arch", "", "")
+	step := func(_ context.Context, a arch.Arch) error { builtArch = a.String(); return nil }
 	var got *Options
-	rootCmd := &cobra.Command{Use: "nixify"}
-	upCmd := NewCmdUp(f, func(o *Options) error { got = o; return nil })
-	rootCmd.AddCommand(build, upCmd)
-	rootCmd.SetArgs([]string{"up", "--arch", "arm64"})
-	if err := rootCmd.Execute(); err != nil {
+	cmd := NewCmdUp(f, step, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"--arch", "arm64", "--publish", "all"})
+	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	if got.Run.Arch != "aarch64" || !got.Run.ReplaceOwn {
@@ -35,24 +29,13 @@ func TestBuildStepRunsTheSiblingBuildCommand(t *testing.T) {
 	if err := got.Build(context.Background(), got.Run.Arch); err != nil || builtArch != "aarch64" {
 		t.Fatalf("build step: %v, arch %q", err, builtArch)
 	}
-
-	alone := &cobra.Command{Use: "nixify"}
-	upCmd = NewCmdUp(f, func(o *Options) error { got = o; return nil })
-	alone.AddCommand(upCmd)
-	alone.SetArgs([]string{"up"})
-	if err := alone.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if err := got.Build(context.Background(), "x86_64"); !errors.Is(err, ErrNoBuilder) {
-		t.Fatalf("without a build command: %v, want ErrNoBuilder", err)
-	}
 }
 
 func TestUpBuildsOnlyWhenNeeded(t *testing.T) {
 	boom := errors.New("builder failed")
 	cases := []struct {
 		name             string
-		need             bool
+		need, noBuilder  bool
 		needErr          error
 		buildErr         error
 		wantBuild, wantR bool
@@ -61,7 +44,7 @@ func TestUpBuildsOnlyWhenNeeded(t *testing.T) {
 	}{
 		{name: "unchanged", need: false, wantR: true, wantMsg: "no build needed: same"},
 		{name: "changed", need: true, wantBuild: true, wantR: true, wantMsg: "building: same"},
-		{name: "no builder", need: true, buildErr: ErrNoBuilder, wantBuild: true, wantR: true, wantMsg: "running the last build"},
+		{name: "no builder", need: true, noBuilder: true, wantR: true, wantMsg: "running the last build"},
 		{name: "build fails", need: true, buildErr: boom, wantBuild: true, wantErr: boom},
 		{name: "cannot tell", needErr: boom, wantErr: boom},
 	}
@@ -69,10 +52,13 @@ func TestUpBuildsOnlyWhenNeeded(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			io, _, _, errOut := iostreams.Test()
 			var built, ran bool
-			o := &Options{IO: io, Run: &runcmd.Options{Arch: "x86_64"},
-				Needed: func(context.Context, string) (bool, string, error) { return c.need, "same", c.needErr },
-				Build:  func(context.Context, string) error { built = true; return c.buildErr },
-				Start:  func(context.Context, *runcmd.Options) error { ran = true; return nil },
+			o := &Options{IO: io, Run: &shared.RunOptions{Arch: "x86_64"},
+				Needed: func(context.Context, arch.Arch) (bool, string, error) { return c.need, "same", c.needErr },
+				Build:  func(context.Context, arch.Arch) error { built = true; return c.buildErr },
+				Start:  func(context.Context, *shared.RunOptions) error { ran = true; return nil },
+			}
+			if c.noBuilder {
+				o.Build = nil
 			}
 			err := upRun(context.Background(), o)
 			if !errors.Is(err, c.wantErr) || built != c.wantBuild || ran != c.wantR {

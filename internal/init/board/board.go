@@ -1,4 +1,4 @@
-// Package state is the init's record of what it is doing: the lifecycle phase of the container and
+// Package board is the init's record of what it is doing: the lifecycle phase of the container and
 // the state of each service. The supervisor writes it; the health server and the healthcheck read it.
 // It lives apart from both so that neither depends on the other.
 package board
@@ -45,6 +45,8 @@ type Service struct {
 
 // Snapshot is a consistent copy of the board at one moment.
 type Snapshot struct {
+	// Version grows with every change, so a reader can tell whether anything changed since.
+	Version  uint64    `json:"-"`
 	Phase    Phase     `json:"phase"`
 	Started  time.Time `json:"started"`
 	Services []Service `json:"services"`
@@ -60,9 +62,12 @@ func (s Snapshot) Service(name string) (Service, bool) {
 	return Service{}, false
 }
 
-// Source is anything that can report a snapshot; the health server depends only on this.
+// Source is anything that can report a snapshot and its changes; the health server depends only
+// on this.
 type Source interface {
 	Snapshot() Snapshot
+	// Changed returns a channel that is closed at the next change after the call.
+	Changed() <-chan struct{}
 }
 
 // Board is the concurrency-safe Source the supervisor writes to.
@@ -72,11 +77,13 @@ type Board struct {
 	started  time.Time
 	services []Service
 	now      func() time.Time
+	version  uint64
+	changed  chan struct{} // closed and replaced on every change
 }
 
 // NewBoard returns a board in the Starting phase listing the given services, all Waiting.
 func NewBoard(names ...string) *Board {
-	b := &Board{phase: Starting, now: time.Now}
+	b := &Board{phase: Starting, now: time.Now, changed: make(chan struct{})}
 	b.started = b.now()
 	for _, n := range names {
 		b.services = append(b.services, Service{Name: n, State: Waiting, Since: b.started})
@@ -88,7 +95,25 @@ func NewBoard(names ...string) *Board {
 func (b *Board) SetPhase(p Phase) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.phase = p
+	if b.phase != p {
+		b.phase = p
+		b.bump()
+	}
+}
+
+// bump records a change and wakes whoever waits on Changed; b.mu is held.
+func (b *Board) bump() {
+	b.version++
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed at the next change: the health server probes a service the
+// moment the supervisor says it is running, instead of at its next scheduled check.
+func (b *Board) Changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.changed
 }
 
 // Update changes one service's entry through fn, adding it if it is not listed yet. Since is set
@@ -101,10 +126,13 @@ func (b *Board) Update(name string, fn func(*Service)) {
 		b.services = append(b.services, Service{Name: name, State: Waiting, Since: b.now()})
 		i = len(b.services) - 1
 	}
-	before := b.services[i].State
+	before := b.services[i]
 	fn(&b.services[i])
-	if b.services[i].State != before {
+	if b.services[i].State != before.State {
 		b.services[i].Since = b.now()
+	}
+	if b.services[i] != before {
+		b.bump()
 	}
 }
 
@@ -112,5 +140,5 @@ func (b *Board) Update(name string, fn func(*Service)) {
 func (b *Board) Snapshot() Snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Snapshot{Phase: b.phase, Started: b.started, Services: slices.Clone(b.services)}
+	return Snapshot{Version: b.version, Phase: b.phase, Started: b.started, Services: slices.Clone(b.services)}
 }

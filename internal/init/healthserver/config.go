@@ -1,23 +1,22 @@
 package healthserver
 
 import (
-	"fmt"
-	"net"
-	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/nixify/nixify/internal/init/config"
+	"github.com/nixify/nixify/internal/version"
 )
 
-// Known services, in the order they are shown.
+// The known services, by the one list the whole init uses.
 const (
-	Postgres = "postgres"
-	Redis    = "redis"
-	Garage   = "garage"
+	Postgres = config.Postgres
+	Redis    = config.Redis
+	Garage   = config.Garage
 )
 
-var knownServices = []string{Postgres, Redis, Garage}
+var knownServices = config.Known
 
 // Config is everything the health server needs: where to listen, how often to check, and where each
 // service is. The names of the environment variables come from the original image.
@@ -82,115 +81,19 @@ func (c Config) Port(service string) int {
 	return 0
 }
 
-// ConfigFromEnv reads the configuration from environment variables through getenv (os.Getenv in
-// production, a map in tests). A wrong value is an error naming the variable, the value and what is
-// accepted; secrets are never part of an error.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
+// FromConfig derives the health server's configuration from the init's one configuration (see
+// package config), whose secrets the init has already filled in from /data/secrets.
+func FromConfig(c config.Config) Config {
+	return Config{
+		Addr:     ":" + strconv.Itoa(c.AppPort),
+		Interval: c.HealthInterval,
+		Timeout:  c.HealthTimeout,
+		Services: c.Services,
+		Name:     "nixify",
+		Version:  version.Get().Version,
+		Redis:    RedisTarget{Host: c.RedisHost, Port: c.RedisPort, Password: c.RedisPassword},
+		Postgres: PostgresTarget{Host: c.PGHost, Port: c.PGPort, User: c.PGUser, Password: c.PGPassword, Database: c.PGDB},
+		Garage: GarageTarget{Host: c.GarageHost, S3Port: c.S3Port, AdminPort: c.AdminPort, Region: c.Region,
+			Bucket: c.Bucket, AccessKey: c.AccessKey, SecretKey: c.SecretKey, AdminToken: c.AdminToken},
 	}
-	var errs []string
-	port := func(name, def string) int {
-		v := env(name, def)
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a port: want a whole number from 1 to 65535", name, v))
-		}
-		return n
-	}
-	duration := func(name, def string) time.Duration {
-		v := env(name, def)
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			// A bare number is taken as seconds, as people write it in compose files.
-			if n, nerr := strconv.ParseFloat(v, 64); nerr == nil {
-				d, err = time.Duration(n*float64(time.Second)), nil
-			}
-		}
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a positive duration: want for example 5s, 500ms or 2", name, v))
-		}
-		return d
-	}
-	host := func(name, def string) string {
-		v := env(name, def)
-		if strings.ContainsAny(v, " /:@?#") && net.ParseIP(v) == nil {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a host name: want a name or IP address without port or scheme", name, v))
-		}
-		return v
-	}
-
-	cfg := Config{
-		Name:    "nixify",
-		Version: buildVersion(),
-		Redis: RedisTarget{
-			Host: host("REDIS_HOST", "127.0.0.1"), Port: port("REDIS_PORT", "6379"),
-			Password: getenv("REDIS_PASSWORD"),
-		},
-		Postgres: PostgresTarget{
-			Host: host("PG_HOST", "127.0.0.1"), Port: port("PG_PORT", "5432"),
-			User: env("POSTGRES_USER", "postgres"), Database: env("POSTGRES_DB", "postgres"),
-			Password: getenv("POSTGRES_PASSWORD"),
-		},
-		Garage: GarageTarget{
-			Host: host("GARAGE_HOST", "127.0.0.1"), S3Port: port("GARAGE_S3_PORT", "3900"),
-			AdminPort: port("GARAGE_ADMIN_PORT", "3903"), Region: env("GARAGE_REGION", "garage"),
-			Bucket: env("GARAGE_BUCKET", "nixify"), AccessKey: env("GARAGE_ACCESS_KEY", ""),
-			SecretKey: getenv("GARAGE_SECRET_KEY"), AdminToken: getenv("GARAGE_ADMIN_TOKEN"),
-		},
-	}
-	cfg.Addr = ":" + strconv.Itoa(port("APP_PORT", "80"))
-	cfg.Interval = duration("NIXIFY_HEALTH_INTERVAL", "5s")
-	cfg.Timeout = duration("NIXIFY_HEALTH_TIMEOUT", "2s")
-	if cfg.Interval > 0 && cfg.Timeout > 0 && cfg.Timeout >= cfg.Interval {
-		errs = append(errs, fmt.Sprintf("NIXIFY_HEALTH_TIMEOUT=%s is not shorter than NIXIFY_HEALTH_INTERVAL=%s: a check must end before the next begins",
-			cfg.Timeout, cfg.Interval))
-	}
-	services, err := parseServices(env("NIXIFY_SERVICES", strings.Join(knownServices, ",")))
-	if err != nil {
-		errs = append(errs, err.Error())
-	}
-	cfg.Services = services
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return cfg, nil
-}
-
-// parseServices reads NIXIFY_SERVICES: a comma-separated subset of the known services. "none" or an
-// explicit empty list is not accepted: a health server that checks nothing would always say pass.
-func parseServices(v string) ([]string, error) {
-	seen := map[string]bool{}
-	for _, s := range strings.Split(v, ",") {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if s == "" {
-			continue
-		}
-		if !slices.Contains(knownServices, s) {
-			return nil, fmt.Errorf("NIXIFY_SERVICES=%q names unknown service %q: want a comma-separated list of %s",
-				v, s, strings.Join(knownServices, ", "))
-		}
-		seen[s] = true
-	}
-	if len(seen) == 0 {
-		return nil, fmt.Errorf("NIXIFY_SERVICES=%q names no service: want a comma-separated list of %s", v, strings.Join(knownServices, ", "))
-	}
-	var out []string
-	for _, s := range knownServices {
-		if seen[s] {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// buildVersion is the main module's version as the Go toolchain recorded it, or "dev".
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

@@ -42,19 +42,20 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		writeBody(w, health.MediaType, code, body)
 		return
 	}
-	// Under load most requests find the body of the latest results already rendered: they read the
-	// generation before the view, so a result that lands in between only costs one extra render.
+	// Under load every request finds the body of the latest results and board already rendered:
+	// it is rendered once per new result or board change. The generation is read before the view,
+	// so a result that lands in between only costs one extra render.
 	gen := s.gen.Load()
-	phase, mask := s.boardKey()
-	if c := s.cache.Load(); c != nil && c.gen == gen && c.phase == phase && c.mask == mask {
+	version := s.boardVersion()
+	if c := s.cache.Load(); c != nil && c.gen == gen && c.version == version {
 		s.count(route, c.code)
 		writeBody(w, health.MediaType, c.code, c.body)
 		return
 	}
 	v := s.view()
 	code, body := s.render(v, "")
-	if v.Phase == phase && v.mask == mask {
-		s.cache.Store(&cachedBody{gen: gen, phase: phase, mask: mask, code: code, body: body})
+	if v.version == version {
+		s.cache.Store(&cachedBody{gen: gen, version: version, code: code, body: body})
 	}
 	s.count(route, code)
 	writeBody(w, health.MediaType, code, body)

@@ -39,10 +39,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	help("nixify_health_check_latency_seconds", "gauge", "Response time of each component in its latest check.")
 	for _, sv := range v.Services {
-		if sv.Result == nil {
-			continue
-		}
 		for _, c := range checks(sv) {
+			if c.ObservedValue == nil { // not measured: disabled, not running or not checked yet
+				continue
+			}
 			fmt.Fprintf(&b, "nixify_health_check_latency_seconds{service=%q,component=%q} %g\n", sv.Name, c.ComponentID, *c.ObservedValue)
 		}
 	}
@@ -79,6 +79,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		route, code, _ := strings.Cut(k, " ")
 		fmt.Fprintf(&b, "nixify_health_requests_total{route=%q,code=%q} %d\n", route, code, c.(*atomic.Uint64).Load())
 	}
+	s.writeServiceMetrics(&b, v, help)
 	help("nixify_health_ready", "gauge", "Whether /health answers 200.")
 	st, _ := v.overall()
 	fmt.Fprintf(&b, "nixify_health_ready %d\n", boolInt(st.OK()))
@@ -94,4 +95,23 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// writeServiceMetrics writes what the supervisor knows of each service: its state, since when, and
+// its restarts, so a dashboard (or `nixify status`) sees a service that keeps crashing.
+func (s *Server) writeServiceMetrics(b *bytes.Buffer, v view, help func(name, typ, text string)) {
+	help("nixify_service_restarts_total", "counter", "Restarts of each service since the container started.")
+	for _, sv := range v.Services {
+		fmt.Fprintf(b, "nixify_service_restarts_total{service=%q} %d\n", sv.Name, sv.Restarts)
+	}
+	help("nixify_service_state", "gauge", "The supervisor's state of each service: 1 for the state it is in.")
+	for _, sv := range v.Services {
+		fmt.Fprintf(b, "nixify_service_state{service=%q,state=%q} 1\n", sv.Name, sv.State)
+	}
+	help("nixify_service_state_since_seconds", "gauge", "When each service entered its state, in seconds since the Unix epoch.")
+	for _, sv := range v.Services {
+		if !sv.Since.IsZero() {
+			fmt.Fprintf(b, "nixify_service_state_since_seconds{service=%q} %.3f\n", sv.Name, float64(sv.Since.UnixMilli())/1e3)
+		}
+	}
 }

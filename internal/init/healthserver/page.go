@@ -27,11 +27,11 @@ table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid
 <h1>%s <span class="%s" id="overall">%s</span></h1>
 <p>version %s · phase %s · up %s</p>
 <table id="services">
-<thead><tr><th>service</th><th>state</th><th>port</th><th>status</th><th>latency</th><th>detail</th></tr></thead>
+<thead><tr><th>service</th><th>state</th><th>uptime</th><th>restarts</th><th>status</th><th>last check</th><th>latency</th><th>detail</th></tr></thead>
 <tbody>
 `
 
-const pageRow = `<tr class="service" data-service="%s"><td>%s</td><td>%s</td><td>%s</td><td class="%s">%s</td><td>%s</td><td>%s</td></tr>
+const pageRow = `<tr class="service" data-service="%s"><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td class="%s">%s</td><td>%s</td><td>%s</td><td>%s</td></tr>
 `
 
 const pageFoot = `</tbody></table>
@@ -44,21 +44,43 @@ func renderPage(w io.Writer, in *health.Info) {
 	var b strings.Builder
 	st := e(string(in.Status))
 	fmt.Fprintf(&b, pageHead, e(in.Name), st, e(in.Name), st, st, e(in.Version), e(in.Phase),
-		(time.Duration(in.Uptime) * time.Second).String())
+		readable(time.Duration(in.Uptime*float64(time.Second))))
 	for _, s := range in.Services {
 		status := string(s.Status)
 		if s.State == "disabled" {
 			status = "disabled"
 		}
-		port, latency := "", ""
-		if s.Port > 0 {
-			port = fmt.Sprint(s.Port)
+		uptime, checked := "", ""
+		if s.Uptime > 0 {
+			uptime = readable(time.Duration(s.Uptime * float64(time.Second)))
 		}
+		if !s.CheckedAt.IsZero() {
+			checked = readable(time.Since(s.CheckedAt)) + " ago"
+		}
+		latency := ""
 		if s.Latency > 0 {
-			latency = time.Duration(s.Latency * float64(time.Second)).Round(100 * time.Microsecond).String()
+			latency = readable(time.Duration(s.Latency * float64(time.Second)))
 		}
-		fmt.Fprintf(&b, pageRow, e(s.Name), e(s.Name), e(s.State), port, e(status), e(status), latency, e(s.Output))
+		fmt.Fprintf(&b, pageRow, e(s.Name), e(s.Name), e(s.State), uptime, s.Restarts, e(status), e(status), checked, latency, e(s.Output))
 	}
 	b.WriteString(pageFoot)
 	io.WriteString(w, b.String())
+}
+
+// readable writes a duration the way a person reads it: 850 µs, 12.3 ms, 4.2 s, 3 min 20 s,
+// 2 h 5 min, 3 d 4 h.
+func readable(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d d %d h", int(d.Hours())/24, int(d.Hours())%24)
 }

@@ -10,11 +10,19 @@ import (
 
 // checks renders one service as health+json checks under the key "name:responseTime".
 func checks(sv serviceView) []health.Check {
+	out := observed(sv)
+	for i := range out {
+		out[i].State, out[i].Since, out[i].Restarts = sv.State, sv.Since, sv.Restarts
+	}
+	return out
+}
+
+func observed(sv serviceView) []health.Check {
 	switch {
 	case sv.Disabled:
 		return []health.Check{{ComponentID: sv.Name, Status: health.Pass, Output: "disabled", Disabled: true}}
-	case sv.Result == nil:
-		return []health.Check{{ComponentID: sv.Name, Status: health.Fail, Output: "not checked yet"}}
+	case !sv.running() || sv.Result == nil:
+		return []health.Check{{ComponentID: sv.Name, Status: health.Fail, Output: sv.output()}}
 	}
 	out := make([]health.Check, 0, len(sv.Result.Observations))
 	for _, o := range sv.Result.Observations {
@@ -32,12 +40,19 @@ func checks(sv serviceView) []health.Check {
 	return out
 }
 
-// status is a service's verdict: disabled counts as pass, not yet checked as fail.
+// running reports whether the supervisor says the service runs (always, for a service checked from
+// outside): only then does a probe's result count.
+func (sv serviceView) running() bool {
+	return sv.State == string(board.Running) || sv.State == stateExternal
+}
+
+// status is a service's verdict: disabled counts as pass; not running (booting, restarting,
+// failed) or not yet checked as fail.
 func (sv serviceView) status() health.Status {
 	switch {
 	case sv.Disabled:
 		return health.Pass
-	case sv.Result == nil:
+	case !sv.running() || sv.Result == nil:
 		return health.Fail
 	}
 	return sv.Result.Status
@@ -47,6 +62,8 @@ func (sv serviceView) output() string {
 	switch {
 	case sv.Disabled:
 		return "disabled"
+	case !sv.running():
+		return "not running: the init reports it " + sv.State
 	case sv.Result == nil:
 		return "not checked yet"
 	}
@@ -106,9 +123,14 @@ func (s *Server) info(v view) *health.Info {
 		Uptime: roundTo(sinceSeconds(s.started), 3), Phase: string(v.Phase), Status: st,
 	}
 	for _, sv := range v.Services {
-		si := health.ServiceInfo{Name: sv.Name, State: sv.State, Port: sv.Port, Status: sv.status(), Output: sv.output()}
+		si := health.ServiceInfo{Name: sv.Name, State: sv.State, Since: sv.Since, Restarts: sv.Restarts,
+			Port: sv.Port, Status: sv.status(), Output: sv.output()}
+		if sv.State == string(board.Running) && !sv.Since.IsZero() {
+			si.Uptime = roundTo(sinceSeconds(sv.Since), 3)
+		}
 		if sv.Result != nil {
 			si.Latency = roundTo(sv.Result.Latency().Seconds(), 6)
+			si.CheckedAt = sv.Result.Finished.UTC()
 		}
 		in.Services = append(in.Services, si)
 	}

@@ -2,6 +2,7 @@ package healthserver
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +21,12 @@ type prober struct {
 
 	latest atomic.Pointer[Result]
 
-	mu       sync.Mutex
-	inflight *flight
+	// kick asks the schedule for a probe now: the supervisor changed the service's state.
+	kick chan struct{}
+
+	mu        sync.Mutex
+	inflight  *flight
+	lastStart time.Time // when the latest probe (of any kind) started
 
 	// Counters for /metrics.
 	probes   [3]atomic.Uint64 // finished probes by status: pass, warn, fail
@@ -55,8 +60,14 @@ func (p *prober) start(base context.Context) (f *flight, joined bool) {
 	if p.inflight != nil {
 		return p.inflight, true
 	}
-	f = &flight{done: make(chan struct{})}
+	return p.startLocked(base), false
+}
+
+// startLocked starts a probe; p.mu is held and no probe is in flight.
+func (p *prober) startLocked(base context.Context) *flight {
+	f := &flight{done: make(chan struct{})}
 	p.inflight = f
+	p.lastStart = time.Now()
 	p.started.Add(1)
 	go func() {
 		ctx, cancel := context.WithTimeout(base, p.timeout)
@@ -76,30 +87,71 @@ func (p *prober) start(base context.Context) (f *flight, joined bool) {
 			p.onDone(prev, res)
 		}
 	}()
-	return f, false
+	return f
 }
 
-// tick is the background schedule's turn: start a probe unless the previous one is still running (a
-// service that hangs is then probed once per timeout, not once per tick on top of it).
-func (p *prober) tick(base context.Context) {
-	if _, joined := p.start(base); joined {
-		p.skipped.Add(1)
-	}
-}
-
-// fresh returns a result that started at most maxAge ago, probing (once, shared) if there is none.
-func (p *prober) fresh(ctx, base context.Context, maxAge time.Duration) *Result {
-	if r := p.latest.Load(); r != nil && time.Since(r.Started) <= maxAge {
-		return r
-	}
+// tick is the background schedule's turn: start a probe unless one is still running (a service
+// that hangs is then probed once per timeout, not once per tick on top of it). It returns the
+// probe to wait for.
+func (p *prober) tick(base context.Context) *flight {
 	f, joined := p.start(base)
 	if joined {
-		p.shared.Add(1)
+		p.skipped.Add(1)
 	}
+	return f
+}
+
+// sinceStart is how long ago the latest probe started; very long when none has.
+func (p *prober) sinceStart() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lastStart.IsZero() {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Since(p.lastStart)
+}
+
+// fresh returns the result of a probe that started less than gap ago, joining the probe in flight
+// or starting one when there is none. So requests asking for fresh results, however many, start
+// at most one probe of a service per gap.
+func (p *prober) fresh(ctx, base context.Context, gap time.Duration) *Result {
+	p.mu.Lock()
+	f := p.inflight
+	switch {
+	case f != nil:
+		p.shared.Add(1)
+	case p.latest.Load() != nil && time.Since(p.lastStart) < gap:
+		p.mu.Unlock()
+		return p.latest.Load()
+	default:
+		f = p.startLocked(base)
+	}
+	p.mu.Unlock()
 	select {
 	case <-f.done:
 		return f.res
 	case <-ctx.Done():
 		return p.latest.Load()
 	}
+}
+
+// Backoff of the background checks of a failing service: a service that is starting is seen
+// passing within a few tens of milliseconds of being ready, and one that stays down is soon
+// probed only once per interval again.
+const firstRetry = 50 * time.Millisecond
+
+// nextDelay is how long after the latest probe started the schedule probes again, and the backoff
+// to carry: the interval while the service passes, a doubling backoff from firstRetry (up to the
+// interval) while it fails.
+func nextDelay(latest *Result, backoff, interval time.Duration) (delay, nextBackoff time.Duration) {
+	if latest == nil || latest.Status != health.Fail {
+		return interval, 0
+	}
+	if backoff <= 0 {
+		backoff = firstRetry
+	} else {
+		backoff *= 2
+	}
+	backoff = min(backoff, interval)
+	return backoff, backoff
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -17,11 +18,20 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/init/board"
+	"github.com/nixify/nixify/internal/init/config"
 )
 
-// freshWithin is how old a result may be and still answer a request that asks for a fresh one
-// (?fresh=1). It bounds the probes that such requests cause to about one per second per service.
-const freshWithin = time.Second
+// freshGap is the interval divided by this: a request asking for a fresh result (?fresh=1) gets
+// the result of a probe started less than interval/freshDivisor ago, so such requests start at
+// most one probe of a service per interval/5 (one a second at the default 5 s).
+const freshDivisor = 5
+
+// Limits of what clients can make the health server hold (see Serve). net/http reads up to 4 KiB
+// beyond MaxHeaderBytes before it answers 431.
+const (
+	maxHeaderBytes = 4 << 10
+	maxConns       = 256
+)
 
 // Server answers health requests from the latest background checks.
 type Server struct {
@@ -41,11 +51,10 @@ type Server struct {
 }
 
 type cachedBody struct {
-	gen   uint64
-	phase board.Phase
-	mask  uint64 // which services are disabled
-	code  int
-	body  []byte
+	gen     uint64 // of the results
+	version uint64 // of the board
+	code    int
+	body    []byte
 }
 
 // NewServer returns a server for cfg. src is the init's board; nil means standalone: every enabled
@@ -62,7 +71,7 @@ func NewServer(cfg Config, src board.Source) *Server {
 	}
 	s := &Server{cfg: cfg, src: src, started: time.Now(), probers: map[string]*prober{}, base: context.Background()}
 	for _, name := range cfg.Services {
-		p := &prober{service: name, check: checkerFor(name, cfg), timeout: cfg.Timeout}
+		p := &prober{service: name, check: checkerFor(name, cfg), timeout: cfg.Timeout, kick: make(chan struct{}, 1)}
 		p.onDone = func(prev, cur *Result) {
 			s.gen.Add(1)
 			s.logChange(prev, cur)
@@ -91,15 +100,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		for _, name := range s.cfg.Services {
 			go s.schedule(ctx, s.probers[name])
 		}
+		go s.watchBoard(ctx)
 	})
+	// The server runs inside PID 1: what a client can make it hold is bounded. A request's headers
+	// are capped at a few KiB, every phase of a connection has a deadline (a fresh request waits
+	// for at most one probe), and connections over the limit are closed at once.
 	srv := &http.Server{
 		Handler:           s.Handler(),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10*time.Second + s.cfg.Timeout,
+		IdleTimeout:       time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          log.New(io.Discard, "", 0), // a client's bad request is not the init's news
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limitConns(ln, maxConns)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve health on %s: %w", ln.Addr(), err)
@@ -116,38 +133,88 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// schedule probes one service now and then once per interval, skipping services the board disables.
+// schedule probes one service now and then again nextDelay after each probe started (whatever
+// started it), skipping services the board disables. A kick (the supervisor changed the
+// service's state) probes at once and restarts the backoff.
 func (s *Server) schedule(ctx context.Context, p *prober) {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
+	delay, backoff := s.cfg.Interval, time.Duration(0)
+	probe := true
 	for {
-		if !s.disabledOnBoard(p.service) {
-			p.tick(ctx)
+		wait := s.cfg.Interval // a service not running is looked at again at a kick or an interval
+		if s.probeable(p.service) {
+			if probe {
+				select {
+				case <-p.tick(ctx).done:
+				case <-ctx.Done():
+					return
+				}
+				delay, backoff = nextDelay(p.latest.Load(), backoff, s.cfg.Interval)
+			}
+			wait = max(delay-p.sinceStart(), 0)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-p.kick:
+			backoff, probe = 0, true
+		case <-timer.C:
+			// A fresh request's probe may have started meanwhile: it counts.
+			probe = p.sinceStart() >= delay
+		}
+		timer.Stop()
+	}
+}
+
+// watchBoard kicks the schedule of every service whose state or process the supervisor changes,
+// so that /health turns 200 within a probe of the last service becoming ready rather than at the
+// next interval.
+func (s *Server) watchBoard(ctx context.Context) {
+	if s.src == nil {
+		return
+	}
+	seen := map[string]board.Service{}
+	for {
+		changed := s.src.Changed()
+		for _, sv := range s.src.Snapshot().Services {
+			prev, ok := seen[sv.Name]
+			if p := s.probers[sv.Name]; p != nil && ok && (prev.State != sv.State || prev.PID != sv.PID) {
+				select {
+				case p.kick <- struct{}{}:
+				default: // a kick is already pending
+				}
+			}
+			seen[sv.Name] = sv
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-changed:
 		}
 	}
 }
 
-func (s *Server) disabledOnBoard(service string) bool {
+// probeable reports whether a service is worth probing: always when the server runs alone; inside
+// the init only while the supervisor says it runs. Probing a service that is booting or
+// restarting tells nothing the board does not, and fills PostgreSQL's log with failed logins.
+func (s *Server) probeable(service string) bool {
 	if s.src == nil {
-		return false
+		return true
 	}
 	svc, ok := s.src.Snapshot().Service(service)
-	return ok && svc.State == board.Disabled
+	return ok && svc.State == board.Running
 }
 
 // RunStandalone runs the health server alone, configured from the environment, checking services
 // wherever REDIS_HOST, PG_HOST and GARAGE_HOST point (as `python app.py` did during development). It
 // prints where it listens and every change of a service's status to stdout.
 func RunStandalone(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := ConfigFromEnv(getenv)
+	c, err := config.FromEnv(getenv)
 	if err != nil {
 		return err
 	}
+	cfg := FromConfig(c)
 	var mu sync.Mutex
 	cfg.Logf = func(format string, args ...any) {
 		mu.Lock()
@@ -173,43 +240,33 @@ func (s *Server) logChange(prev, cur *Result) {
 	}
 }
 
+// stateExternal is the state of a service the server checks from outside, running alone.
+const stateExternal = "external"
+
 // serviceView is one service as a response shows it: the board's view joined with the latest result.
 type serviceView struct {
 	Name     string
 	State    string
+	Since    time.Time // when the supervisor put it in State; zero when running alone
+	Restarts int
 	Port     int
 	Disabled bool
 	Result   *Result // nil: not checked yet, or disabled
 }
 
-// boardKey is what a cached body depends on besides the results: the phase and the disabled services.
-func (s *Server) boardKey() (board.Phase, uint64) {
-	var mask uint64
-	phase := board.Ready
-	var snap board.Snapshot
-	if s.src != nil {
-		snap = s.src.Snapshot()
-		phase = snap.Phase
+// boardVersion is the board's change count: a cached body depends on it besides the results.
+func (s *Server) boardVersion() uint64 {
+	if s.src == nil {
+		return 0
 	}
-	for i, name := range knownServices {
-		disabled := !s.cfg.Enabled(name)
-		if s.src != nil {
-			if b, ok := snap.Service(name); ok && b.State == board.Disabled {
-				disabled = true
-			}
-		}
-		if disabled {
-			mask |= 1 << i
-		}
-	}
-	return phase, mask
+	return s.src.Snapshot().Version
 }
 
 // view is a consistent picture of the phase and every known service.
 type view struct {
 	Phase    board.Phase
 	Services []serviceView
-	mask     uint64
+	version  uint64 // of the board snapshot it was made from
 }
 
 func (s *Server) view() view {
@@ -217,14 +274,14 @@ func (s *Server) view() view {
 	var snap board.Snapshot
 	if s.src != nil {
 		snap = s.src.Snapshot()
-		v.Phase = snap.Phase
+		v.Phase, v.version = snap.Phase, snap.Version
 	}
-	for i, name := range knownServices {
-		sv := serviceView{Name: name, State: "external", Port: s.cfg.Port(name)}
+	for _, name := range knownServices {
+		sv := serviceView{Name: name, State: stateExternal, Port: s.cfg.Port(name)}
 		if s.src != nil {
 			sv.State = "unknown"
 			if b, ok := snap.Service(name); ok {
-				sv.State = string(b.State)
+				sv.State, sv.Since, sv.Restarts = string(b.State), b.Since.UTC(), b.Restarts
 				if b.Port > 0 {
 					sv.Port = b.Port
 				}
@@ -234,9 +291,7 @@ func (s *Server) view() view {
 		if !s.cfg.Enabled(name) {
 			sv.Disabled, sv.State = true, string(board.Disabled)
 		}
-		if sv.Disabled {
-			v.mask |= 1 << i
-		} else if p := s.probers[name]; p != nil {
+		if p := s.probers[name]; p != nil && !sv.Disabled {
 			sv.Result = p.latest.Load()
 		}
 		v.Services = append(v.Services, sv)
@@ -251,13 +306,13 @@ func (s *Server) refresh(ctx context.Context, v *view, only string) {
 	for i := range v.Services {
 		sv := &v.Services[i]
 		p := s.probers[sv.Name]
-		if sv.Disabled || p == nil || (only != "" && only != sv.Name) {
+		if sv.Disabled || p == nil || (only != "" && only != sv.Name) || !sv.running() {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sv.Result = p.fresh(ctx, s.base, freshWithin)
+			sv.Result = p.fresh(ctx, s.base, s.cfg.Interval/freshDivisor)
 		}()
 	}
 	wg.Wait()

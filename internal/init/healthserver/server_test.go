@@ -204,6 +204,7 @@ func TestServerFollowsBoard(t *testing.T) {
 	b := board.NewBoard(Postgres, Redis, Garage)
 	b.Update(Garage, func(s *board.Service) { s.State = board.Disabled })
 	b.Update(Redis, func(s *board.Service) { s.State = board.Running; s.Port = 16379 })
+	b.Update(Postgres, func(s *board.Service) { s.State = board.Running })
 	base := serve(t, NewServer(p.cfg, b))
 
 	// Checks pass, but the init is still starting.
@@ -229,7 +230,7 @@ func TestServerFollowsBoard(t *testing.T) {
 		t.Fatalf("a disabled service was probed %d times", p.admin.Hits())
 	}
 	_, body = get(t, base+"/")
-	if !strings.Contains(body, `"name":"redis","state":"running","port":16379`) ||
+	if !strings.Contains(body, `"name":"redis","state":"running","since":"`) || !strings.Contains(body, `"port":16379`) ||
 		!strings.Contains(body, `"name":"garage","state":"disabled"`) {
 		t.Fatalf("GET / does not show the board: %s", body)
 	}
@@ -261,7 +262,9 @@ func TestServerStaysResponsiveWhileAProbeHangs(t *testing.T) {
 	if code != 503 || !strings.Contains(body, "not checked yet") {
 		t.Fatalf("while hung: %d %s", code, body)
 	}
-	eventually(t, "probe times out", func() bool { return !inFlight() })
+	// A failing service is probed again soon (with backoff), so wait for the first result rather
+	// than for no probe in flight.
+	eventually(t, "probe times out", func() bool { return p.latest.Load() != nil })
 	code, body = get(t, base+"/health/redis")
 	if code != 503 || !strings.Contains(body, "timeout") {
 		t.Fatalf("after timeout: %d %s", code, body)
@@ -271,13 +274,13 @@ func TestServerStaysResponsiveWhileAProbeHangs(t *testing.T) {
 // Fresh requests share one probe per service however many arrive together.
 func TestFreshRequestsShareOneProbe(t *testing.T) {
 	r := testpeer.StartRedisProcess(t, testpeer.RedisOptions{Password: redisPass})
-	cfg := Config{Interval: time.Hour, Timeout: 3 * time.Second, Services: []string{Redis},
+	cfg := Config{Interval: 10 * time.Second, Timeout: 3 * time.Second, Services: []string{Redis},
 		Redis: RedisTarget{Host: r.Host, Port: r.Port, Password: redisPass}}
 	s := NewServer(cfg, nil)
 	base := serve(t, s)
 	p := s.probers[Redis]
 	eventually(t, "first probe", func() bool { return p.latest.Load() != nil })
-	time.Sleep(freshWithin + 100*time.Millisecond) // let the first result age out of freshness
+	time.Sleep(cfg.Interval/freshDivisor + 100*time.Millisecond) // let the first result age out of freshness
 
 	// Paused, Redis holds the probe open so that every request below arrives while it is in flight.
 	r.Pause(t)
@@ -308,6 +311,8 @@ func TestFreshRequestsShareOneProbe(t *testing.T) {
 		}
 	}
 }
+
+func envMap(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestRunStandalone(t *testing.T) {
 	r := testpeer.StartRedisProcess(t, testpeer.RedisOptions{})
@@ -350,6 +355,8 @@ func TestStatusPageInChromium(t *testing.T) {
 	p := startPeers(t)
 	b := board.NewBoard(Postgres, Redis, Garage)
 	b.Update(Garage, func(s *board.Service) { s.State = board.Disabled })
+	b.Update(Redis, func(s *board.Service) { s.State = board.Running })
+	b.Update(Postgres, func(s *board.Service) { s.State = board.Running })
 	b.SetPhase(board.Ready)
 	base := serve(t, NewServer(p.cfg, b))
 	eventually(t, "/health 200", func() bool { code, _ := get(t, base+"/health"); return code == 200 })

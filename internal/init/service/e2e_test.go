@@ -51,16 +51,6 @@ func nixifyInit(t *testing.T) string {
 	return initBin
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // env is one container's environment: a data root and ports of its own.
 type env struct {
 	t       *testing.T
@@ -73,9 +63,7 @@ type env struct {
 
 func newEnv(t *testing.T, extra ...string) *env {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testpeer.Missing(t, "root", "the init switches to the postgres and redis users")
-	}
+	testpeer.Root(t, "the init switches to the postgres and redis users")
 	for _, u := range []string{"postgres", "redis"} {
 		if _, err := exec.Command("id", u).Output(); err != nil {
 			testpeer.Missing(t, "user "+u, err.Error())
@@ -92,7 +80,7 @@ func newEnv(t *testing.T, extra ...string) *env {
 	for d := root; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
-	e := &env{t: t, root: root, pgPort: freePort(t), rdPort: freePort(t), appPort: freePort(t)}
+	e := &env{t: t, root: root, pgPort: testpeer.FreePort(t), rdPort: testpeer.FreePort(t), appPort: testpeer.FreePort(t)}
 	e.vars = append([]string{
 		"PATH=" + bin + ":/usr/bin:/bin",
 		"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"),
@@ -122,6 +110,14 @@ type running struct {
 // start runs the init and waits until it reports ready.
 func (e *env) start() *running {
 	e.t.Helper()
+	r := e.run()
+	r.waitLog(e.t, "init | ready:")
+	return r
+}
+
+// run starts the init without waiting for ready; it is killed when the test ends.
+func (e *env) run() *running {
+	e.t.Helper()
 	cmd := exec.Command(nixifyInit(e.t))
 	cmd.Env = e.vars
 	r := &running{cmd: cmd, out: &testpeer.Buffer{}, done: make(chan struct{})}
@@ -134,7 +130,6 @@ func (e *env) start() *running {
 		killTree(cmd.Process.Pid)
 		<-r.done
 	})
-	r.waitLog(e.t, "init | ready:")
 	return r
 }
 
@@ -266,7 +261,8 @@ func (e *env) redisDo(t *testing.T, args ...string) string {
 		}
 		return line
 	}
-	if got := send("AUTH", "redispw"); got != "+OK" {
+	// The file holds the password in effect, given (REDIS_PASSWORD) or generated.
+	if got := send("AUTH", strings.TrimSuffix(readFile(t, e.data("secrets", "redis-password")), "\n")); got != "+OK" {
 		t.Fatalf("AUTH: %s", got)
 	}
 	return send(args...)
@@ -325,6 +321,9 @@ func TestFirstBootAndDurability(t *testing.T) {
 		{e.data("redis", "redis.conf"), 0o600, "redis"},
 		{e.data("secrets"), 0o700, "root"},
 		{e.data("secrets", "postgres-password"), 0o600, "root"},
+		{e.data("secrets", "redis-password"), 0o600, "root"},
+		{e.data(".nixify-init.lock"), 0o600, "root"},
+		{filepath.Join(e.root, "run"), 0o700, "postgres"}, // the socket: postgres and root only
 	}
 	for _, c := range checks {
 		m, uid := mode(t, c.path)
@@ -451,17 +450,21 @@ func TestBadEnvironmentIsOneLine(t *testing.T) {
 	}{
 		{[]string{"PG_PORT=abc"}, `PG_PORT="abc" is not a port`},
 		{[]string{"NIXIFY_SERVICES=postgres,mysql"}, `unknown service "mysql"`},
+		{[]string{"NIXIFY_SERVICES= "}, `NIXIFY_SERVICES=" " names no service`},
+		{[]string{"NIXIFY_LISTEN=127.0.0.1\nenable-debug-command yes"}, `NIXIFY_LISTEN="127.0.0.1\nenable-debug-command yes" is not an IP address or host name`},
+		{[]string{"POSTGRES_USER=pg_app"}, `POSTGRES_USER="pg_app" is not a role PostgreSQL accepts`},
 		{[]string{"NIXIFY_DATA_DIR=/proc/nixify", "NIXIFY_SERVICES=redis"}, "NIXIFY_DATA_DIR=/proc/nixify cannot be created"},
 		{[]string{"NIXIFY_SERVICES=redis", "PATH=/nonexistent"}, "redis-server not found on PATH"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(bin)
-		cmd.Env = append([]string{"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"), "PATH=" + os.Getenv("PATH")}, c.env...)
+		cmd.Env = append([]string{"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"), "PATH=" + os.Getenv("PATH"),
+			fmt.Sprintf("APP_PORT=%d", testpeer.FreePort(t))}, c.env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
-		if err == nil {
-			t.Errorf("%v: exit 0", c.env)
+		if code := cmd.ProcessState.ExitCode(); err == nil || code != ExitRefused {
+			t.Errorf("%q: exit %d (%v), want %d", c.env, code, err, ExitRefused)
 			continue
 		}
 		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
@@ -486,9 +489,9 @@ func TestGarageBootstrapWithDouble(t *testing.T) {
 			testpeer.Missing(t, "user garage", "create it with: useradd --system garage")
 		}
 	}
-	admin := freePort(t)
+	admin := testpeer.FreePort(t)
 	e := newEnv(t, "NIXIFY_SERVICES=garage", fmt.Sprintf("GARAGE_ADMIN_PORT=%d", admin),
-		fmt.Sprintf("GARAGE_S3_PORT=%d", freePort(t)), fmt.Sprintf("NIXIFY_GARAGE_RPC_PORT=%d", freePort(t)))
+		fmt.Sprintf("GARAGE_S3_PORT=%d", testpeer.FreePort(t)), fmt.Sprintf("NIXIFY_GARAGE_RPC_PORT=%d", testpeer.FreePort(t)))
 	bin := strings.TrimPrefix(strings.Split(e.vars[0], ":")[0], "PATH=")
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "garage"), "github.com/nixify/nixify/internal/init/garage/garagetest/fakegarage").CombinedOutput(); err != nil {
 		t.Fatalf("build fakegarage: %v\n%s", err, out)
@@ -550,7 +553,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stderr, err := check([]string{fmt.Sprintf("APP_PORT=%d", freePort(t))})
+	stderr, err := check([]string{fmt.Sprintf("APP_PORT=%d", testpeer.FreePort(t))})
 	if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unhealthy") {
 		t.Fatalf("healthcheck against a closed port: %v, stderr %q", err, stderr)
 	}

@@ -9,11 +9,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/garage"
 	"github.com/nixify/nixify/internal/init/supervisor"
 )
 
-func garageService(c Config, sec *Secrets, logf func(format string, args ...any)) (supervisor.Service, error) {
+func garageService(c config.Config, sec *Secrets, logf func(format string, args ...any)) (supervisor.Service, error) {
 	bin, err := program("garage")
 	if err != nil {
 		return supervisor.Service{}, err
@@ -53,7 +54,7 @@ func garageService(c Config, sec *Secrets, logf func(format string, args ...any)
 	}, nil
 }
 
-func garageConf(c Config, sec Secrets, dir string) string {
+func garageConf(c config.Config, sec Secrets, dir string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nixify-init on every boot; edits are overwritten.\n")
 	fmt.Fprintf(&b, "metadata_dir = %q\ndata_dir = %q\ndb_engine = \"lmdb\"\n", filepath.Join(dir, "meta"), filepath.Join(dir, "data"))

@@ -7,22 +7,35 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/pgwire"
 	"github.com/nixify/nixify/internal/init/supervisor"
 )
 
-// pgHBA lets local socket connections in without a password (only processes inside the container
-// reach the socket; the init's own probe uses it) and asks every TCP client for a SCRAM password.
+// pgHBA lets a local socket connection in by who the connecting process is (peer), through the map
+// in pgIdent, and asks every TCP client for a SCRAM password. The socket's directory is open to
+// postgres and root only, so no other user of the container (redis, garage) gets near it.
 const pgHBA = `# Written by nixify-init on every boot; edits are overwritten.
-local all all trust
+local all all peer map=nixify
 host  all all 0.0.0.0/0 scram-sha-256
 host  all all ::/0      scram-sha-256
 `
 
-func postgres(c Config, sec *Secrets) (supervisor.Service, error) {
+// pgIdent maps the operating-system users allowed on the socket to roles: root (the init and its
+// probe) and postgres (psql run inside the container) may log in as POSTGRES_USER, and any user
+// as the role of its own name.
+func pgIdent(role string) string {
+	return "# Written by nixify-init on every boot; edits are overwritten.\n" +
+		"nixify root " + role + "\n" +
+		"nixify postgres " + role + "\n" +
+		"nixify /^(.*)$ \\1\n"
+}
+
+func postgres(c config.Config, sec *Secrets) (supervisor.Service, error) {
 	initdb, err := program("initdb")
 	if err != nil {
 		return supervisor.Service{}, err
@@ -47,7 +60,7 @@ func postgres(c Config, sec *Secrets) (supervisor.Service, error) {
 		Ready: func(ctx context.Context) error {
 			conn, err := pgConnect(ctx, c, "template1")
 			if err != nil {
-				return err
+				return pgLoginError(err, c)
 			}
 			defer conn.Close()
 			return conn.Exec(ctx, "SELECT 1")
@@ -62,13 +75,16 @@ func postgres(c Config, sec *Secrets) (supervisor.Service, error) {
 
 // preparePostgres creates the socket directory, runs initdb when the cluster does not exist yet,
 // and rewrites pg_hba.conf.
-func preparePostgres(ctx context.Context, run supervisor.Runner, c Config, initdb, dir string) error {
+func preparePostgres(ctx context.Context, run supervisor.Runner, c config.Config, initdb, dir string) error {
 	uid, gid, err := supervisor.Owner("postgres")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.RunDir, 0o775); err != nil {
+	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
 		return fmt.Errorf("create socket directory %s: %w", c.RunDir, err)
+	}
+	if err := os.Chmod(c.RunDir, 0o700); err != nil {
+		return fmt.Errorf("chmod %s: %w", c.RunDir, err)
 	}
 	if err := os.Chown(c.RunDir, uid, gid); err != nil {
 		return fmt.Errorf("chown %s: %w", c.RunDir, err)
@@ -80,13 +96,16 @@ func preparePostgres(ctx context.Context, run supervisor.Runner, c Config, initd
 	} else if err != nil {
 		return err
 	}
+	if err := writeAtomic(filepath.Join(dir, "pg_ident.conf"), []byte(pgIdent(c.PGUser)), 0o600, uid, gid); err != nil {
+		return err
+	}
 	return writeAtomic(filepath.Join(dir, "pg_hba.conf"), []byte(pgHBA), 0o600, uid, gid)
 }
 
 // initCluster runs initdb in a scratch directory and moves the result into the data directory,
 // PG_VERSION last: PG_VERSION marks a complete cluster, so a boot interrupted half-way is simply
 // done again next time instead of meeting a broken cluster.
-func initCluster(ctx context.Context, run supervisor.Runner, c Config, initdb, dir string, uid, gid int) error {
+func initCluster(ctx context.Context, run supervisor.Runner, c config.Config, initdb, dir string, uid, gid int) error {
 	scratch := filepath.Join(c.DataDir, ".postgres-initdb")
 	if err := os.RemoveAll(scratch); err != nil {
 		return err
@@ -99,7 +118,7 @@ func initCluster(ctx context.Context, run supervisor.Runner, c Config, initdb, d
 	}
 	err := run.Exec(ctx, "postgres", supervisor.Command{Path: initdb, User: "postgres", Args: []string{
 		"-D", scratch, "-U", c.PGUser, "--encoding=UTF8", "--locale=C",
-		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"}})
+		"--auth-local=peer", "--auth-host=scram-sha-256", "--no-instructions"}})
 	if err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
@@ -137,9 +156,21 @@ func syncDir(dir string) error {
 	return f.Sync()
 }
 
-// pgConnect opens a connection over the local socket, where the init is trusted. pgwire rather than
+// pgLoginError marks a login that waiting cannot fix as permanent, with the fix: a role missing from
+// an existing cluster means POSTGRES_USER changed after the first boot.
+func pgLoginError(err error, c config.Config) error {
+	var pgErr *pgwire.Error
+	if errors.As(err, &pgErr) && pgErr.Code == "28000" && strings.Contains(pgErr.Message, "does not exist") {
+		return supervisor.Permanent(fmt.Errorf("%s: the cluster in %s was created with another POSTGRES_USER; "+
+			"set POSTGRES_USER back to the name used on the first boot, or start with an empty data volume",
+			pgErr.Message, filepath.Join(c.DataDir, "postgres")))
+	}
+	return err
+}
+
+// pgConnect opens a connection over the local socket, where the init logs in as root (peer). pgwire rather than
 // pgx: the init must stay a small static binary, and three statements need no type system.
-func pgConnect(ctx context.Context, c Config, db string) (*pgwire.Conn, error) {
+func pgConnect(ctx context.Context, c config.Config, db string) (*pgwire.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	return pgwire.Connect(ctx, pgwire.Config{Network: "unix", Address: pgwire.SocketPath(c.RunDir, c.PGPort),
@@ -149,10 +180,10 @@ func pgConnect(ctx context.Context, c Config, db string) (*pgwire.Conn, error) {
 // setupPostgres sets POSTGRES_USER's password and creates POSTGRES_DB, on every boot, so a changed
 // POSTGRES_PASSWORD takes effect. The password travels as a SCRAM verifier, never in clear, so it
 // cannot appear in the server's log.
-func setupPostgres(ctx context.Context, c Config, password string) error {
+func setupPostgres(ctx context.Context, c config.Config, password string) error {
 	conn, err := pgConnect(ctx, c, "template1")
 	if err != nil {
-		return fmt.Errorf("connect as %s: %w", c.PGUser, err)
+		return fmt.Errorf("connect as %s: %w", c.PGUser, pgLoginError(err, c))
 	}
 	defer conn.Close()
 	role := pgwire.QuoteIdent(c.PGUser)

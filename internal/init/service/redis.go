@@ -9,11 +9,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/resp"
 	"github.com/nixify/nixify/internal/init/supervisor"
 )
 
-func redis(c Config) (supervisor.Service, error) {
+func redis(c config.Config, sec *Secrets) (supervisor.Service, error) {
 	server, err := program("redis-server")
 	if err != nil {
 		return supervisor.Service{}, err
@@ -28,23 +29,45 @@ func redis(c Config) (supervisor.Service, error) {
 				return err
 			}
 			// The password goes in this 0600 file, not on the command line where ps would show it.
-			return writeAtomic(conf, []byte(redisConf(c, dir)), 0o600, uid, gid)
+			return writeAtomic(conf, []byte(redisConf(c, dir, sec.RedisPassword)), 0o600, uid, gid)
 		},
 		Command: supervisor.Command{Path: server, User: "redis", Args: []string{conf}},
-		Ready:   func(ctx context.Context) error { return redisPing(ctx, c) },
+		Ready:   func(ctx context.Context) error { return redisPing(ctx, c, sec.RedisPassword) },
 		// SIGTERM makes Redis fsync its append-only file and save before it exits.
 		StopSignal: syscall.SIGTERM, StopBudget: 2500 * time.Millisecond,
 	}, nil
 }
 
-func redisConf(c Config, dir string) string {
+// redisConf is the whole configuration. A password is always required (the init generates one when
+// none is given), so a sibling container cannot reach CONFIG SET. Bind and dir were checked by
+// package config to hold no blank, quote or newline.
+func redisConf(c config.Config, dir, password string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nixify-init on every boot; edits are overwritten.\n")
-	fmt.Fprintf(&b, "bind %s\nport %d\nprotected-mode no\ndaemonize no\nlogfile \"\"\n", c.Bind, c.RedisPort)
+	fmt.Fprintf(&b, "bind %s\nport %d\nprotected-mode yes\ndaemonize no\nlogfile \"\"\n", c.Bind, c.RedisPort)
 	fmt.Fprintf(&b, "dir %s\nappendonly yes\nappendfsync everysec\n", dir)
-	if c.RedisPass != "" {
-		fmt.Fprintf(&b, "requirepass \"%s\"\n", c.RedisPass)
+	fmt.Fprintf(&b, "requirepass %s\n", redisQuote(password))
+	return b.String()
+}
+
+// redisQuote writes s as a double-quoted value of redis.conf, which Redis reads with its own
+// argument splitter: backslash and quote are escaped, and every byte outside printable ASCII is
+// written as \xHH, so any password reaches Redis unchanged and no value can end the line.
+func redisQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch == '\\' || ch == '"':
+			b.WriteByte('\\')
+			b.WriteByte(ch)
+		case ch < 0x20 || ch > 0x7e:
+			fmt.Fprintf(&b, "\\x%02x", ch)
+		default:
+			b.WriteByte(ch)
+		}
 	}
+	b.WriteByte('"')
 	return b.String()
 }
 
@@ -56,9 +79,9 @@ func localAddr(bind string, port int) string {
 	return net.JoinHostPort(bind, fmt.Sprint(port))
 }
 
-// redisPing authenticates when a password is set and expects PONG; Redis answers an error while
+// redisPing authenticates and expects PONG; Redis answers an error while
 // it is still loading its data, which counts as not ready.
-func redisPing(ctx context.Context, c Config) error {
+func redisPing(ctx context.Context, c config.Config, password string) error {
 	d := net.Dialer{Timeout: time.Second}
 	conn, err := d.DialContext(ctx, "tcp", localAddr(c.Bind, c.RedisPort))
 	if err != nil {
@@ -67,10 +90,8 @@ func redisPing(ctx context.Context, c Config) error {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
 	send := resp.NewConn(conn).Command
-	if c.RedisPass != "" {
-		if reply, err := send("AUTH", c.RedisPass); err != nil || reply != "+OK" {
-			return fmt.Errorf("redis AUTH failed: %v", firstOf(err, reply))
-		}
+	if reply, err := send("AUTH", password); err != nil || reply != "+OK" {
+		return fmt.Errorf("redis AUTH failed: %v", firstOf(err, reply))
 	}
 	reply, err := send("PING")
 	if err != nil || reply != "+PONG" {

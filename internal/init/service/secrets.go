@@ -9,26 +9,41 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nixify/nixify/internal/init/config"
 )
 
 // Secrets are the credentials the services use: given in the environment, or generated on first
 // boot and kept 0600 in DataDir/secrets so every later boot reuses them.
 type Secrets struct {
-	PGPassword   string
-	AccessKey    string
-	SecretKey    string
-	AdminToken   string
-	MetricsToken string
-	RPCSecret    string
+	PGPassword    string
+	RedisPassword string
+	AccessKey     string
+	SecretKey     string
+	AdminToken    string
+	MetricsToken  string
+	RPCSecret     string
 }
 
-// SecretsDir is where generated secrets live under the data root (root only, 0700).
-func (c Config) SecretsDir() string { return filepath.Join(c.DataDir, "secrets") }
+// The files in DataDir/secrets, one value each followed by a newline. Their names are a contract:
+// `nixify env` reads them from the container, and README's image-environment section lists them.
+const (
+	PostgresPasswordFile = "postgres-password"
+	RedisPasswordFile    = "redis-password"
+	GarageAccessKeyFile  = "garage-access-key"
+	GarageSecretKeyFile  = "garage-secret-key"
+	GarageAdminTokenFile = "garage-admin-token"
+	garageMetricsFile    = "garage-metrics-token"
+	garageRPCFile        = "garage-rpc-secret"
+)
 
-// LoadSecrets returns the secrets, generating and storing the missing ones. Only the secrets of
-// enabled services are generated.
-func LoadSecrets(c Config) (Secrets, error) {
-	dir := c.SecretsDir()
+// secretsDir is where generated secrets live under the data root (root only, 0700).
+func secretsDir(c config.Config) string { return filepath.Join(c.DataDir, "secrets") }
+
+// LoadSecrets returns the secrets, generating and storing the missing ones; given ones are stored
+// too, so each file holds the value in effect. Only the secrets of enabled services are kept.
+func LoadSecrets(c config.Config) (Secrets, error) {
+	dir := secretsDir(c)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Secrets{}, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -42,24 +57,23 @@ func LoadSecrets(c Config) (Secrets, error) {
 			return
 		}
 		if given != "" {
-			*dst = given
+			*dst, err = given, keepGiven(filepath.Join(dir, file), given)
 			return
 		}
 		*dst, err = stored(filepath.Join(dir, file), gen)
 	}
-	if c.Enabled("postgres") {
-		keep(&s.PGPassword, c.PGPassword, "postgres-password", func() string { return randomHex(24) })
+	if c.Enabled(config.Postgres) {
+		keep(&s.PGPassword, c.PGPassword, PostgresPasswordFile, func() string { return randomHex(24) })
 	}
-	if c.Enabled("garage") {
-		if c.AccessKey != "" {
-			s.AccessKey, s.SecretKey = c.AccessKey, c.SecretKey
-		} else {
-			keep(&s.AccessKey, "", "garage-access-key", func() string { return "GK" + randomHex(12) })
-			keep(&s.SecretKey, "", "garage-secret-key", func() string { return randomHex(32) })
-		}
-		keep(&s.AdminToken, c.AdminToken, "garage-admin-token", func() string { return randomHex(32) })
-		keep(&s.MetricsToken, "", "garage-metrics-token", func() string { return randomHex(32) })
-		keep(&s.RPCSecret, "", "garage-rpc-secret", func() string { return randomHex(32) })
+	if c.Enabled(config.Redis) {
+		keep(&s.RedisPassword, c.RedisPassword, RedisPasswordFile, func() string { return randomHex(24) })
+	}
+	if c.Enabled(config.Garage) {
+		keep(&s.AccessKey, c.AccessKey, GarageAccessKeyFile, func() string { return "GK" + randomHex(12) })
+		keep(&s.SecretKey, c.SecretKey, GarageSecretKeyFile, func() string { return randomHex(32) })
+		keep(&s.AdminToken, c.AdminToken, GarageAdminTokenFile, func() string { return randomHex(32) })
+		keep(&s.MetricsToken, "", garageMetricsFile, func() string { return randomHex(32) })
+		keep(&s.RPCSecret, "", garageRPCFile, func() string { return randomHex(32) })
 	}
 	return s, err
 }
@@ -80,6 +94,18 @@ func stored(path string, gen func() string) (string, error) {
 		return "", fmt.Errorf("store secret %s: %w", path, err)
 	}
 	return v, nil
+}
+
+// keepGiven stores a secret given in the environment, so that the file always holds the value in
+// effect (what `nixify env` reads), whether it was generated or given.
+func keepGiven(path, given string) error {
+	if b, err := os.ReadFile(path); err == nil && string(b) == given+"\n" {
+		return nil
+	}
+	if err := writeAtomic(path, []byte(given+"\n"), 0o600, -1, -1); err != nil {
+		return fmt.Errorf("store secret %s: %w", path, err)
+	}
+	return nil
 }
 
 // writeAtomic writes a file through a temporary name and rename, with its mode and (when uid is
@@ -122,19 +148,21 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Getenv wraps getenv so the generated secrets are visible under their usual names (for the
-// health server) where the environment does not set them.
-func (s Secrets) Getenv(getenv func(string) string) func(string) string {
-	generated := map[string]string{
-		"POSTGRES_PASSWORD":  s.PGPassword,
-		"GARAGE_ACCESS_KEY":  s.AccessKey,
-		"GARAGE_SECRET_KEY":  s.SecretKey,
-		"GARAGE_ADMIN_TOKEN": s.AdminToken,
-	}
-	return func(k string) string {
-		if v := getenv(k); v != "" {
-			return v
+// Fill returns c with the secrets in place of the ones it left empty, so that everything derived
+// from it (the health server's checks above all) uses the credentials the services were given.
+func (s Secrets) Fill(c config.Config) config.Config {
+	c.PGPassword, c.RedisPassword = s.PGPassword, s.RedisPassword
+	c.AccessKey, c.SecretKey, c.AdminToken = s.AccessKey, s.SecretKey, s.AdminToken
+	return c
+}
+
+// values lists the secrets that are set, for the log to redact.
+func (s Secrets) values() []string {
+	var out []string
+	for _, v := range []string{s.PGPassword, s.RedisPassword, s.SecretKey, s.AdminToken, s.MetricsToken, s.RPCSecret} {
+		if v != "" {
+			out = append(out, v)
 		}
-		return generated[k]
 	}
+	return out
 }

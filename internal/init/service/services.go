@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 
+	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/supervisor"
 )
 
@@ -16,19 +17,20 @@ func program(name string) (string, error) {
 	return p, nil
 }
 
-// Build returns the enabled services in start order. logf reports the steps of first-boot
-// bootstraps under the service's name.
-func Build(c Config, sec *Secrets, logf func(source, format string, args ...any)) ([]supervisor.Service, error) {
+// SupervisorServices returns the enabled services, in start order, as the supervisor runs them.
+// Their hooks read sec when they run, after LoadSecrets has filled it. logf reports the steps of
+// first-boot bootstraps under the service's name.
+func SupervisorServices(c config.Config, sec *Secrets, logf func(source, format string, args ...any)) ([]supervisor.Service, error) {
 	var out []supervisor.Service
 	for _, name := range c.Services {
 		var svc supervisor.Service
 		var err error
 		switch name {
-		case "postgres":
+		case config.Postgres:
 			svc, err = postgres(c, sec)
-		case "redis":
-			svc, err = redis(c)
-		case "garage":
+		case config.Redis:
+			svc, err = redis(c, sec)
+		case config.Garage:
 			svc, err = garageService(c, sec, func(f string, a ...any) { logf("garage", f, a...) })
 		}
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -20,8 +21,22 @@ type Log struct {
 	lines chan string
 	done  chan struct{}
 
-	mu     sync.RWMutex // guards closed against sends racing with Close
-	closed bool
+	mu      sync.RWMutex // guards closed against sends racing with Close, and secrets
+	closed  bool
+	secrets []string
+}
+
+// Redact makes the log replace each of the secrets wherever a child prints one, a second line of
+// defence: a service that echoes a configuration line holding a password (Redis does on a parse
+// error) must not put it in `docker logs`.
+func (l *Log) Redact(secrets ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range secrets {
+		if s != "" {
+			l.secrets = append(l.secrets, s)
+		}
+	}
 }
 
 // NewLog starts the writer goroutine; Close flushes and stops it.
@@ -50,6 +65,9 @@ func (l *Log) send(line string, wait bool) bool {
 	if l.closed {
 		return false
 	}
+	for _, sec := range l.secrets {
+		line = strings.ReplaceAll(line, sec, "[redacted]")
+	}
 	if wait {
 		l.lines <- line
 		return true
@@ -74,12 +92,16 @@ func (l *Log) Close() {
 }
 
 // copyLines reads r until EOF, queueing each line with the source's prefix. It returns when the
-// last writer of the pipe (the child and anything it left behind) has closed it.
-func (l *Log) copyLines(source string, r io.Reader) {
+// last writer of the pipe (the child and anything it left behind) has closed it, with the last
+// non-blank line (a failed step's own error message, as initdb's "initdb: error: ...").
+func (l *Log) copyLines(source string, r io.Reader) (last string) {
 	br := bufio.NewReaderSize(r, maxLine)
 	dropped := 0
 	for {
 		chunk, err := br.ReadSlice('\n')
+		if t := strings.TrimSpace(string(chunk)); t != "" {
+			last = t
+		}
 		if len(chunk) > 0 {
 			line := source + " | " + string(chunk)
 			if chunk[len(chunk)-1] != '\n' {
@@ -95,7 +117,7 @@ func (l *Log) copyLines(source string, r io.Reader) {
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
-			return
+			return last
 		}
 	}
 }

@@ -45,6 +45,9 @@ func lookupAccount(name string) (account, error) {
 type process struct {
 	pid  int
 	exit <-chan syscall.WaitStatus
+	// lastLine is the child's last line of output, set before exit delivers (empty when the
+	// output was still open after drainWait).
+	lastLine string
 }
 
 // spawn starts cmd through the reaper with its output going to the log under source. The child
@@ -89,6 +92,7 @@ func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipe for %s: %w", source, err)
 	}
+	p := &process{}
 	argv := append([]string{cmd.Path}, cmd.Args...)
 	pid, exit, err := s.reaper.start(cmd.Path, argv, &syscall.ProcAttr{
 		Dir:   dir,
@@ -101,10 +105,13 @@ func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
 		r.Close()
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
+	p.pid = pid
 	copied := make(chan struct{})
+	last := new(string)
 	go func() {
-		s.log.copyLines(source, r)
+		l := s.log.copyLines(source, r)
 		r.Close()
+		*last = l
 		close(copied)
 	}()
 	// The exit is passed on once the child's last lines are in the log (PostgreSQL's "database
@@ -113,13 +120,17 @@ func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
 	drained := make(chan syscall.WaitStatus, 1)
 	go func() {
 		ws := <-exit
+		lastLine := ""
 		select {
 		case <-copied:
+			lastLine = *last
 		case <-time.After(drainWait):
 		}
+		p.lastLine = lastLine
 		drained <- ws
 	}()
-	return &process{pid: pid, exit: drained}, nil
+	p.exit = drained
+	return p, nil
 }
 
 // drainWait bounds how long an exit waits for the rest of the child's output.
@@ -134,7 +145,14 @@ func (s *Supervisor) Exec(ctx context.Context, source string, cmd Command) error
 	}
 	select {
 	case ws := <-p.exit:
-		return exitError(cmd.Path, ws)
+		if err := exitError(cmd.Path, ws); err != nil {
+			if p.lastLine != "" {
+				// The step's own words say why (initdb: "superuser name ... is disallowed").
+				return fmt.Errorf("%w: %s", err, p.lastLine)
+			}
+			return err
+		}
+		return nil
 	case <-ctx.Done():
 		syscall.Kill(-p.pid, syscall.SIGKILL)
 		<-p.exit

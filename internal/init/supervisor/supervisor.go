@@ -6,9 +6,13 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -98,12 +102,17 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	var units []*unit
 	var failure error
-	stopAll := func() {
+	// stopAll stops the units in reverse order and says which of them did not stop cleanly.
+	stopAll := func() []string {
 		s.board.SetPhase(board.Stopping)
+		var unclean []string
 		for i := len(units) - 1; i >= 0; i-- {
-			units[i].stop()
+			if why := units[i].stop(); why != "" {
+				unclean = append(unclean, why)
+			}
 		}
 		s.board.SetPhase(board.Stopped)
+		return unclean
 	}
 
 	for _, svc := range s.services {
@@ -116,9 +125,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case failure = <-s.fatal:
 		case <-ctx.Done():
 		}
-		if failure != nil || ctx.Err() != nil {
+		if failure != nil {
 			stopAll()
 			return failure
+		}
+		if ctx.Err() != nil {
+			s.log.Printf("init", "stop requested during first boot, while %s was starting; stopping", svc.Name)
+			unclean := stopAll()
+			return fmt.Errorf("%w: stopped during first boot, before %s was ready%s", ErrUnclean, svc.Name, listed(unclean))
 		}
 	}
 	s.board.SetPhase(board.Ready)
@@ -134,10 +148,23 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return failure
 		case <-ctx.Done():
 			s.log.Printf("init", "stop requested; stopping services in reverse order")
-			stopAll()
+			if unclean := stopAll(); len(unclean) > 0 {
+				return fmt.Errorf("%w: %s", ErrUnclean, strings.Join(unclean, "; "))
+			}
 			return nil
 		}
 	}
+}
+
+// ErrUnclean marks a stop that was asked for but did not end cleanly: it came during first boot,
+// or a service had to be killed or exited with a failure status.
+var ErrUnclean = errors.New("stop was not clean")
+
+func listed(problems []string) string {
+	if len(problems) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(problems, "; ")
 }
 
 // forward passes a signal to the services that asked for it and drops it for the others, since the
@@ -163,8 +190,10 @@ func describe(ws syscall.WaitStatus) string {
 }
 
 // ensureDir creates a service's data directory with its mode and owner, fixing both when the
-// directory already exists (a volume mounted from the host may come with other owners).
-func ensureDir(dir string, mode os.FileMode, owner string) error {
+// directory already exists. A volume restored by another tool may hold the data under another uid,
+// which the service (never root) could not read: everything under its own directory is re-owned,
+// and said in the log; when that is not allowed the error gives the command that fixes it.
+func (s *Supervisor) ensureDir(name, dir string, mode os.FileMode, owner string) error {
 	if mode == 0 {
 		mode = 0o700
 	}
@@ -181,10 +210,53 @@ func ensureDir(dir string, mode os.FileMode, owner string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Lchown(dir, int(acct.uid), int(acct.gid)); err != nil {
-		return fmt.Errorf("chown %s to %s: %w", dir, owner, err)
+	n, other, err := reown(dir, acct.uid, acct.gid)
+	if err != nil {
+		return fmt.Errorf("the data in %s cannot be given to %s (%w): fix it with: chown -R %d:%d %s",
+			dir, owner, err, acct.uid, acct.gid, dir)
+	}
+	if n > 0 {
+		s.log.Printf(name, "%d files in %s belonged to uid %d; re-owned to %s (uid %d)", n, dir, other, owner, acct.uid)
 	}
 	return nil
+}
+
+// reown gives everything under dir that belongs to someone else to uid:gid (symbolic links
+// themselves, never their targets). It returns how many entries it changed and one foreign uid.
+func reown(dir string, uid, gid uint32) (n int, other uint32, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok || (st.Uid == uid && st.Gid == gid) {
+			return nil
+		}
+		if err := os.Lchown(path, int(uid), int(gid)); err != nil {
+			return unwrapPathErr(err)
+		}
+		// The directory itself was often just created by root: only what it holds is news.
+		if path != dir {
+			n++
+			if st.Uid != uid {
+				other = st.Uid
+			}
+		}
+		return nil
+	})
+	return n, other, err
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Logf lets hooks write to the init's log under their service's name.

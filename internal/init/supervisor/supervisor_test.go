@@ -199,8 +199,9 @@ func TestStopBudgetEscalatesToKill(t *testing.T) {
 	// "up" comes after the trap: only then does the shell ignore SIGTERM.
 	waitFor(t, "the trap", func() bool { return strings.Contains(h.out.String(), "stubborn | up") })
 	pid := svcState(h.board, "stubborn").PID
-	if err := h.stop(t); err != nil {
-		t.Fatal(err)
+	// A stop that needed SIGKILL is not clean, and says so (issue 11).
+	if err := h.stop(t); !errors.Is(err, ErrUnclean) || !strings.Contains(err.Error(), "stubborn had to be killed") {
+		t.Fatalf("stop = %v, want an unclean stop naming stubborn", err)
 	}
 	if !strings.Contains(h.out.String(), "sending SIGKILL") {
 		t.Errorf("no escalation in log:\n%s", h.out.String())
@@ -278,9 +279,7 @@ func TestFloodingChildNeverBlocks(t *testing.T) {
 }
 
 func TestRunsAsDedicatedUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to switch users")
-	}
+	testpeer.Root(t, "the supervisor switches to the service's user")
 	dir := t.TempDir()
 	// The user must be able to reach its directory: open the test's folders for traversal.
 	os.Chmod(dir, 0o755)

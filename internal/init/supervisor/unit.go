@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"syscall"
@@ -20,8 +21,9 @@ type unit struct {
 	ready  chan error    // receives once: nil when first ready, or why the first boot failed
 	done   chan struct{} // closed when run returns
 
-	mu  sync.Mutex
-	pid int
+	mu      sync.Mutex
+	pid     int
+	unclean string // why the last requested stop was not clean; "" when it was
 }
 
 func (s *Supervisor) newUnit(svc Service) *unit {
@@ -57,10 +59,20 @@ func (u *unit) setState(st board.ServiceState, lastErr error) {
 	})
 }
 
-// stop asks the unit to end its process within the budget and waits until it has.
-func (u *unit) stop() {
+// stop asks the unit to end its process within the budget, waits until it has, and says why the
+// stop was not clean ("" when it was).
+func (u *unit) stop() string {
 	u.cancel()
 	<-u.done
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.unclean
+}
+
+func (u *unit) setUnclean(why string) {
+	u.mu.Lock()
+	u.unclean = why
+	u.mu.Unlock()
 }
 
 // run is the unit's goroutine.
@@ -79,7 +91,7 @@ func (u *unit) run() {
 
 	u.setState(board.Booting, nil)
 	if u.svc.DataDir != "" {
-		if err := ensureDir(u.svc.DataDir, u.svc.DataMode, u.svc.User); err != nil {
+		if err := u.s.ensureDir(name, u.svc.DataDir, u.svc.DataMode, u.svc.User); err != nil {
 			report(fmt.Errorf("%s: %w", name, err))
 			return
 		}
@@ -161,6 +173,11 @@ func (u *unit) once(first *bool, upSince *time.Time) (err error, final bool) {
 				u.terminate(p)
 				return nil, false
 			}
+			if isPermanent(err) {
+				// Waiting cannot fix it (a wrong role on an existing cluster): say so now.
+				u.terminate(p)
+				return fmt.Errorf("%s not ready: %w", u.svc.Name, err), true
+			}
 			u.s.log.Printf("init", "%s: not ready after %s: %v; killing it", u.svc.Name, u.s.policy.ReadyTimeout, err)
 			u.kill(p)
 			return fmt.Errorf("not ready after %s: %w", u.s.policy.ReadyTimeout, err), false
@@ -204,9 +221,14 @@ func (u *unit) terminate(p *process) {
 	select {
 	case ws := <-p.exit:
 		u.s.log.Printf("init", "%s stopped (%s)", name, describe(ws))
+		// Dying of the stop signal itself is obeying it (a shell does); anything else is not clean.
+		if obeyed := ws.Signaled() && ws.Signal() == u.svc.StopSignal; !obeyed && (!ws.Exited() || ws.ExitStatus() != 0) {
+			u.setUnclean(fmt.Sprintf("%s stopped with %s", name, describe(ws)))
+		}
 	case <-time.After(u.svc.StopBudget):
 		u.s.log.Printf("init", "%s did not stop within %s after %s; sending SIGKILL", name, u.svc.StopBudget, u.svc.StopSignal)
 		u.kill(p)
+		u.setUnclean(fmt.Sprintf("%s had to be killed (no stop within %s)", name, u.svc.StopBudget))
 	}
 	u.killGroup(p.pid)
 }
@@ -223,6 +245,21 @@ func (u *unit) killGroup(pgid int) {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
+// permanentError is a readiness error that waiting cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks a Ready error that waiting or restarting cannot fix (say what fixes it in err):
+// the supervisor reports it at once instead of retrying until the ready timeout.
+func Permanent(err error) error { return permanentError{err} }
+
+func isPermanent(err error) bool {
+	var pe permanentError
+	return errors.As(err, &pe)
+}
+
 // poll calls ready until it succeeds or ctx ends, quickly at first since most services are up in
 // well under a second.
 func poll(ctx context.Context, ready func(context.Context) error) error {
@@ -232,8 +269,8 @@ func poll(ctx context.Context, ready func(context.Context) error) error {
 	delay := 10 * time.Millisecond
 	for {
 		err := ready(ctx)
-		if err == nil {
-			return nil
+		if err == nil || isPermanent(err) {
+			return err
 		}
 		select {
 		case <-ctx.Done():

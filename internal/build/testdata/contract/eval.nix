@@ -2,14 +2,17 @@
 # data for the image contract test.
 { root }:
 let
-  flake = import (root + "/flake.nix");
   nixpkgs = import ./nixpkgs-stand-in.nix;
-  self = outputs // { rev = "0123456789abcdef0123456789abcdef01234567"; lastModified = 1700000000; outPath = "/the-flake-source"; };
-  outputs = flake.outputs { inherit self nixpkgs; };
+  # flake.nix pins nixpkgs with builtins.getFlake; the stand-in goes to image/outputs.nix directly
+  # (the test checks flake.nix's pin as text). The source is the repository itself, so the Go
+  # programs' filtered source can be listed.
+  self = outputs // { rev = "0123456789abcdef0123456789abcdef01234567"; lastModified = 1700000000; outPath = root; };
+  outputs = import (root + "/image/outputs.nix") { inherit self nixpkgs; };
 
   content = c: {
-    inherit (c) name hostSystem musl static;
-    goArgs = c.goArgs or null;
+    inherit (c) name hostSystem buildSystem musl static;
+    goArgs = if c ? goArgs then c.goArgs // { src = builtins.attrNames (builtins.readDir c.goArgs.src); } else null;
+    attrs = if c ? attrs then removeAttrs c.attrs [ "src" "meta" ] else null;
     goVersion = c.goVersion or null;
     version = c.version or null;
     overridden = c.overridden or null;

@@ -10,7 +10,10 @@
 # - `created`/`mtime` must be what stream_layered_image.py accepts: "now" or an ISO 8601 date
 #   (it calls datetime.fromisoformat);
 # - `garage` is Garage 1 and `garage_2` is Garage 2, as in pkgs/tools/filesystems/garage;
-# - buildGoModule is Go 1.25 there (1.26.0 had just landed as go_1_26) and buildGo126Module Go 1.26.
+# - buildGoModule is Go 1.25 there (1.26.0 had just landed as go_1_26) and buildGo126Module Go 1.26;
+# - redis's override takes the arguments pkgs/by-name/re/redis/package.nix declares (no `...`), and
+#   overrideAttrs functions see the attributes that file sets (makeFlags, postInstall, doCheck);
+# - postgresql_16 carries `version` and `src` (the pinned source image/postgresql.nix builds).
 let
   fake = name: attrs: {
     type = "derivation";
@@ -31,14 +34,39 @@ let
     "pamSupport" "perlSupport" "pythonSupport" "selinuxSupport" "systemdSupport" "tclSupport"
   ];
 
+  # The arguments of pkgs/by-name/re/redis/package.nix.
+  redisArgs = [
+    "lib" "stdenv" "fetchFromGitHub" "fetchpatch2" "lua" "jemalloc" "pkg-config" "nixosTests" "tcl"
+    "which" "ps" "getconf" "systemd" "openssl" "python3" "nix-update-script" "versionCheckHook"
+    "withSystemd" "tlsSupport" "useSystemJemalloc"
+  ];
+
+  # A derivation whose attributes overrideAttrs can change, as mkDerivation's can.
+  withAttrs = name: from: attrs:
+    fake name (from // { inherit attrs; overrideAttrs = f: withAttrs name from (attrs // f attrs); });
+
   pkgsFor = { system, buildSystem ? system, musl ? false, static ? false }:
     let
       from = { hostSystem = system; inherit buildSystem musl static; };
       pkg = name: fake name from;
       goModule = goVersion: args: fake args.pname (from // { goArgs = args; inherit goVersion; });
+      buildPackages = pkgsFor { system = buildSystem; };
     in
     {
-      stdenv.hostPlatform = { inherit system; isAarch64 = system == "aarch64-linux"; isMusl = musl || static; isStatic = static; };
+      stdenv = {
+        hostPlatform = { inherit system; isAarch64 = system == "aarch64-linux"; isMusl = musl || static; isStatic = static; };
+        buildPlatform = { system = buildSystem; };
+        cc = pkg "gcc-wrapper";
+        mkDerivation = args: withAttrs args.pname from args;
+      };
+      inherit buildPackages;
+      bison = pkg "bison";
+      flex = pkg "flex";
+      perl = pkg "perl";
+      removeReferencesTo = pkg "remove-references-to";
+      tzdata = pkg "tzdata" // { bin = pkg "tzdata-bin"; };
+      zlib = pkg "zlib" // { dev = pkg "zlib-dev"; };
+      icu = pkg "icu4c";
       pkgsStatic = pkgsFor { inherit system buildSystem; static = true; };
       pkgsMusl = pkgsFor { inherit system buildSystem; musl = true; };
       pkgsCross = {
@@ -46,12 +74,22 @@ let
         musl64 = pkgsFor { system = "x86_64-linux"; buildSystem = system; musl = true; };
       };
 
-      redis = pkg "redis";
+      redis = pkg "redis" // {
+        override = args:
+          let unknown = builtins.filter (n: !builtins.elem n redisArgs) (builtins.attrNames args); in
+          if unknown != [ ] then throw "redis package.nix called with unexpected argument(s) ${toString unknown}"
+          else withAttrs "redis" (from // { overridden = args; }) { makeFlags = [ "PREFIX=/out" ]; doCheck = true; };
+      };
       garage_1 = pkg "garage" // { version = "1"; };
-      garage_2 = pkg "garage" // { version = "2"; };
+      garage_2 = withAttrs "garage" (from // { version = "2"; }) {
+        cargoBuildFeatures = [ "bundled-libs" "consul-discovery" "fjall" "journald" "k2v" "kubernetes-discovery" "lmdb" "metrics" "sqlite" "syslog" "telemetry-otlp" ];
+        doCheck = true;
+      };
       garage = pkg "garage" // { version = "1"; };
       busybox = pkg "busybox";
       postgresql_16 = pkg "postgresql" // {
+        version = "16.11";
+        src = pkg "source";
         override = args:
           let unknown = builtins.filter (n: !builtins.elem n postgresqlFlags) (builtins.attrNames args); in
           if unknown != [ ] then throw "postgresql generic.nix called with unexpected argument(s) ${toString unknown}"

@@ -1,0 +1,160 @@
+package build
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+// buildAttrs are the attributes the stand-in saw given to mkDerivation, or after overrideAttrs.
+type buildAttrs struct {
+	ConfigureFlags              []string
+	BuildInputs                 []string
+	DisallowedRequisites        []string
+	StripAllList                []string
+	MakeFlags                   []string
+	PostInstall                 string
+	DoCheck                     *bool
+	DoInstallCheck              *bool
+	CargoBuildFeatures          []string
+	CargoBuildNoDefaultFeatures bool
+}
+
+// budgetChoices asserts the choices that keep the image inside 60 MiB and its cold build inside
+// 45 minutes (BENCHMARKS.md, "The image's closure"), so that an edit cannot quietly undo one.
+func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs map[string]bool, garage *buildAttrs) {
+	t.Helper()
+	off := func(what string, a *buildAttrs) {
+		if a == nil || a.DoCheck == nil || *a.DoCheck {
+			t.Errorf("%s: %s runs its own test suite (doCheck must be false)", where, what)
+		}
+	}
+	if pg == nil {
+		t.Errorf("%s: postgresql is not built by image/postgresql.nix", where)
+	} else {
+		// ICU (about 30 MiB of data plus libstdc++), readline, OpenSSL and LLVM stay out.
+		for _, f := range []string{"--without-icu", "--without-readline", "--without-openssl", "--without-llvm", "--without-libxml"} {
+			if !slices.Contains(pg.ConfigureFlags, f) {
+				t.Errorf("%s: postgresql is configured without %s: %v", where, f, pg.ConfigureFlags)
+			}
+		}
+		for _, f := range pg.ConfigureFlags {
+			if strings.HasPrefix(f, "--with-") && f != "--with-zlib" {
+				t.Errorf("%s: postgresql is configured %s, which the budget does not hold", where, f)
+			}
+		}
+		for _, in := range pg.BuildInputs {
+			if !strings.HasSuffix(in, "-zlib") {
+				t.Errorf("%s: postgresql links %s; only zlib is budgeted", where, in)
+			}
+		}
+		if !slices.ContainsFunc(pg.DisallowedRequisites, func(s string) bool { return strings.HasSuffix(s, "-icu4c") }) ||
+			!slices.ContainsFunc(pg.DisallowedRequisites, func(s string) bool { return strings.HasSuffix(s, "-gcc-wrapper") }) {
+			t.Errorf("%s: postgresql's closure is not guarded against ICU and the compiler: %v", where, pg.DisallowedRequisites)
+		}
+		if pg.DoInstallCheck == nil || *pg.DoInstallCheck {
+			t.Errorf("%s: postgresql runs its install check", where)
+		}
+		if !slices.Contains(pg.StripAllList, "bin") || !strings.Contains(pg.PostInstall, "trim.sh") {
+			t.Errorf("%s: postgresql is not stripped and trimmed: strip %v, postInstall %q", where, pg.StripAllList, pg.PostInstall)
+		}
+		off("postgresql", pg)
+	}
+
+	off("redis", redis)
+	if redisArgs["tlsSupport"] || redisArgs["withSystemd"] || redisArgs["useSystemJemalloc"] {
+		t.Errorf("%s: redis is built with %v", where, redisArgs)
+	}
+	if redis != nil {
+		for _, b := range []string{"redis-benchmark", "redis-sentinel", "redis-check-aof", "redis-check-rdb"} {
+			if !strings.Contains(redis.PostInstall, "bin/"+b) {
+				t.Errorf("%s: redis keeps %s", where, b)
+			}
+		}
+		if !slices.Contains(redis.StripAllList, "bin") || !slices.Contains(redis.MakeFlags, "MALLOC=libc") {
+			t.Errorf("%s: redis strip %v make %v", where, redis.StripAllList, redis.MakeFlags)
+		}
+	}
+
+	off("garage", garage)
+	if garage != nil {
+		if !garage.CargoBuildNoDefaultFeatures || !slices.Contains(garage.CargoBuildFeatures, "lmdb") {
+			t.Errorf("%s: garage features %v (no defaults: %v)", where, garage.CargoBuildFeatures, garage.CargoBuildNoDefaultFeatures)
+		}
+		for _, f := range []string{"kubernetes-discovery", "consul-discovery", "telemetry-otlp", "journald", "syslog"} {
+			if slices.Contains(garage.CargoBuildFeatures, f) {
+				t.Errorf("%s: garage is built with %s", where, f)
+			}
+		}
+	}
+}
+
+// linked asserts that every package an -X ldflag stamps is linked into the program: a stamp on a
+// package the program never imports is silently dropped (nixify-init said "dev" that way).
+func linked(t *testing.T, where, main string, ldflags []string) {
+	t.Helper()
+	goBin := testpeer.Binary(t, "go")
+	out, err := exec.Command(goBin, "list", "-deps", "../../"+main).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", main, err)
+	}
+	deps := strings.Fields(string(out))
+	stamped := 0
+	for _, f := range ldflags {
+		pkg, _, ok := strings.Cut(strings.TrimPrefix(f, "-X "), "=")
+		if !strings.HasPrefix(f, "-X ") || !ok {
+			continue
+		}
+		pkg = pkg[:strings.LastIndex(pkg, ".")]
+		if !slices.Contains(deps, pkg) {
+			t.Errorf("%s: %s stamps %s, which %s does not link", where, f, pkg, main)
+		}
+		stamped++
+	}
+	if stamped == 0 {
+		t.Errorf("%s: %s is not stamped with its version", where, main)
+	}
+}
+
+// TestFlakePinsNixpkgsWithoutInputs: a flake with inputs and no committed flake.lock is evaluated
+// as dirty (or gets a lock file written into the checkout), so flake.nix pins nixpkgs by revision.
+func TestFlakePinsNixpkgsWithoutInputs(t *testing.T) {
+	data, err := os.ReadFile("../../flake.nix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(data)
+	code := regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(src, "")
+	if strings.Contains(code, "inputs") {
+		t.Errorf("flake.nix declares inputs; it must pin nixpkgs without them")
+	}
+	if !regexp.MustCompile(`builtins\.getFlake "github:NixOS/nixpkgs/[0-9a-f]{40}"`).MatchString(code) {
+		t.Errorf("flake.nix does not pin nixpkgs by a full revision")
+	}
+	if !strings.Contains(code, "outputs = { self }:") {
+		t.Errorf("flake.nix's outputs take more than self")
+	}
+}
+
+// TestGoreleaserStampsLinkedPackages: the release binaries' -X stamps name packages the program
+// links, as the flake's do.
+func TestGoreleaserStampsLinkedPackages(t *testing.T) {
+	data, err := os.ReadFile("../../.goreleaser.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := regexp.MustCompile(`(?m)^\s*main: \./(\S+)$`).FindStringSubmatch(string(data))
+	if main == nil {
+		t.Fatal(".goreleaser.yaml names no main package")
+	}
+	var flags []string
+	for _, m := range regexp.MustCompile(`-X (\S+)`).FindAllStringSubmatch(string(data), -1) {
+		flags = append(flags, "-X "+m[1])
+	}
+	linked(t, ".goreleaser.yaml", main[1], flags)
+}

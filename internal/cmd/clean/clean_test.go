@@ -1,0 +1,72 @@
+package clean
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/iostreams"
+)
+
+func TestResultListsEverythingAndDryRunSaysWouldRemove(t *testing.T) {
+	plan := container.CleanPlan{
+		Containers: []engine.Container{{Name: "c"}},
+		Images:     []string{"sha256:aa"},
+		Volumes:    []engine.Volume{{Name: "v"}},
+	}
+	res := resultOf(plan, &Options{DryRun: true, All: true})
+	io, _, out, _ := iostreams.Test()
+	if err := printResult(io, res, ".nixify"); err != nil {
+		t.Fatal(err)
+	}
+	want := "would remove:\ncontainer\tc\nimage\tsha256:aa\nvolume\tv\nbuild records\t.nixify\n"
+	if out.String() != want {
+		t.Fatalf("got %q\nwant %q", out.String(), want)
+	}
+}
+
+func TestNothingToRemoveAndEmptyListsInJSON(t *testing.T) {
+	res := resultOf(container.CleanPlan{}, &Options{})
+	io, _, out, _ := iostreams.Test()
+	printResult(io, res, ".nixify")
+	if out.String() != "nothing of nixify's to remove\n" {
+		t.Fatalf("got %q", out.String())
+	}
+	io, _, out, _ = iostreams.Test()
+	io.Format = iostreams.JSON
+	printResult(io, res, ".nixify")
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"containers", "images", "volumes"} {
+		if l, ok := m[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%s = %v, want []", k, m[k])
+		}
+	}
+}
+
+func TestVolumesNeedATerminalOrYes(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	_, err := confirm(io, []string{"v"})
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), "pass --yes") {
+		t.Fatalf("without a terminal: %v", err)
+	}
+	io, in, _, _ := iostreams.Test()
+	io.SetTTY(true)
+	in.WriteString("yes\n")
+	if ok, err := confirm(io, []string{"v"}); !ok || err != nil {
+		t.Fatalf("answer yes: %v %v", ok, err)
+	}
+	io, in, _, _ = iostreams.Test()
+	io.SetTTY(true)
+	in.WriteString("\n")
+	if ok, _ := confirm(io, []string{"v"}); ok {
+		t.Fatal("an empty answer removed the volumes")
+	}
+}

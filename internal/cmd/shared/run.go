@@ -1,0 +1,249 @@
+package shared
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/image"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/version"
+	"github.com/spf13/cobra"
+)
+
+// RunOptions is what running the container needs, for `nixify run` and the run half of `nixify up`.
+type RunOptions struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Loaded, error)
+	Engine func() (engine.Engine, error)
+
+	Arch        arch.Arch // empty: this machine's
+	Image       string    // an image the engine holds
+	Tar         string    // a docker-archive file
+	Env         []string
+	Replace     bool
+	ReplaceOwn  bool // replace only nixify's own container (up)
+	Timeout     time.Duration
+	StopTimeout time.Duration
+}
+
+// AddRunFlags declares the flags of how the container is made, started and awaited: the
+// environment, the timeouts, and the configuration keys a flag overrides (port, bind, container,
+// volume, publish).
+func AddRunFlags(f *cli.Factory, cmd *cobra.Command, o *RunOptions) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable in the container, KEY=VALUE (repeatable)")
+	fl.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
+	fl.DurationVar(&o.StopTimeout, "stop-timeout", 10*time.Second, "how long the engine waits for the ordered shutdown before it kills the container")
+	fl.Int("port", 0, "host port for the health server (default 8080)")
+	fl.String("bind", "", "host address the ports are published on (default 127.0.0.1)")
+	fl.String("volume", "", "named volume for /data")
+	fl.StringSlice("publish", nil, "publish services on the host: postgres, redis, s3 or all, each optionally NAME=HOSTPORT (e.g. postgres=15432)")
+	for _, k := range []string{"port", "bind", "volume", "publish"} {
+		f.BindFlag(k, fl.Lookup(k))
+	}
+	cmd.RegisterFlagCompletionFunc("publish", cobra.FixedCompletions(append(slices.Clone(config.Publishable), "all"), cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
+	AddContainerFlag(f, cmd)
+}
+
+// Validate checks the flags before anything runs.
+func (o *RunOptions) Validate() error {
+	if err := cli.HostArchIfEmpty(&o.Arch); err != nil {
+		return err
+	}
+	if o.Image != "" && o.Tar != "" {
+		return cli.Usagef("--image and --tar both name an image: give one")
+	}
+	for _, kv := range o.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return cli.Usagef("invalid --env %q: accepted: KEY=VALUE", redact(kv))
+		}
+	}
+	if o.Timeout <= 0 {
+		return cli.Usagef("invalid --timeout %s: accepted: a positive duration, e.g. 2m", o.Timeout)
+	}
+	if o.StopTimeout < time.Second {
+		return cli.Usagef("invalid --stop-timeout %s: accepted: 1s or more", o.StopTimeout)
+	}
+	return nil
+}
+
+// MergeEnv returns the configuration's environment overridden by --env, one item per key: a
+// process reading its environment sees the first of duplicates, not the last.
+func MergeEnv(base, over []string) []string {
+	var out []string
+	index := map[string]int{}
+	for _, kv := range append(slices.Clone(base), over...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+// redact keeps a malformed --env value out of messages when it may hold a secret.
+func redact(kv string) string {
+	if len(kv) > 24 {
+		return kv[:8] + "..."
+	}
+	return kv
+}
+
+// Run makes sure the engine holds the image, checks everything that can be checked, then creates
+// (or starts again, or replaces) the container, starts it and waits until it is healthy.
+func Run(ctx context.Context, o *RunOptions) error {
+	l, err := o.Config()
+	if err != nil {
+		return err
+	}
+	cfg := l.Config
+	if err := cli.HostArchIfEmpty(&o.Arch); err != nil {
+		return err
+	}
+	eng, err := container.Connect(ctx, o.Engine)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	began := time.Now()
+
+	loaded, err := o.loadImage(ctx, eng, cfg)
+	if err != nil {
+		return err
+	}
+	spec := container.Spec{
+		Name: cfg.Container, ImageID: loaded.ImageID, Arch: o.Arch, Volume: cfg.Volume,
+		Bind: cfg.Bind, Port: cfg.Port, Publish: cfg.Publish, Env: MergeEnv(cfg.Env, o.Env),
+		Replace: o.Replace, ReplaceOwn: o.ReplaceOwn, StopTimeout: o.StopTimeout, Version: version.Get().Version,
+	}
+	plan, err := container.Prepare(ctx, eng, spec)
+	if err != nil {
+		return StartError(err)
+	}
+	id, err := plan.Apply(ctx, eng)
+	if err != nil {
+		return StartError(err)
+	}
+	if plan.Action == container.StartExisting {
+		o.IO.Errorf("%s starting the stopped container %s again (same image and settings; data kept)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
+	}
+	exited, err := container.Start(ctx, eng, id, plan.Action != container.StartExisting, spec.Ports())
+	if err != nil {
+		return StartError(err)
+	}
+	return Await(ctx, o.IO, eng, id, exited, o.Timeout, began, &loaded)
+}
+
+// StartError gives the user one line and the way out for the usual failures of making and
+// starting the container; the hint fits the state of what holds the name.
+func StartError(err error) error {
+	var pe *container.PortInUseError
+	var ee *container.ExistsError
+	var ve *container.VolumeInUseError
+	switch {
+	case errors.As(err, &pe):
+		return cli.Failed(err, fmt.Sprintf("free port %d, or choose another host port (--port for the health server, --publish NAME=PORT for a service)", pe.Port))
+	case errors.As(err, &ve):
+		return cli.Failed(err, "stop that container first, or give this one its own volume with --volume")
+	case errors.As(err, &ee):
+		return cli.Failed(err, existsHint(ee))
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return EngineError(err)
+}
+
+func existsHint(e *container.ExistsError) string {
+	switch {
+	case !e.Ours:
+		return fmt.Sprintf("the name belongs to a container nixify did not make: choose another with --container, or remove it yourself (docker rm -f %s)", e.Name)
+	case e.Differs != "":
+		return "replace it with `nixify run --replace` (the data volume is kept), or start it as it is with `nixify start`"
+	case e.State == "running":
+		return "it is running: `nixify status` shows it, `nixify restart` restarts it, `nixify run --replace` replaces it (the data volume is kept)"
+	}
+	return fmt.Sprintf("it is %s: `nixify stop` then `nixify start`, or replace it with `nixify run --replace`", e.State)
+}
+
+// loadImage finds the image to run and makes sure the engine holds it, named so that clean finds
+// it again.
+func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg config.Config) (container.Loaded, error) {
+	if o.Image != "" {
+		img, err := eng.ImageInspect(ctx, o.Image)
+		if errors.Is(err, engine.ErrNotFound) {
+			return container.Loaded{}, cli.Failed(fmt.Errorf("the engine holds no image %q", o.Image), "load it first, or run the last build with `nixify run`")
+		}
+		if err != nil {
+			return container.Loaded{}, EngineError(err)
+		}
+		if want := o.Arch.GOARCH(); img.Architecture != "" && img.Architecture != want {
+			return container.Loaded{}, cli.Usagef("image %q is for %s, not %s: pass --arch %s", o.Image, img.Architecture, want, img.Architecture)
+		}
+		return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+	}
+	var ref image.Ref
+	if o.Tar != "" {
+		if _, err := os.Stat(o.Tar); err != nil {
+			return container.Loaded{}, cli.Usagef("invalid --tar %q: no such file", o.Tar)
+		}
+		r, err := image.Parse(o.Tar)
+		if err != nil {
+			return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --tar: %w", err))
+		}
+		ref = r
+	} else {
+		b, err := record.Store{Dir: cfg.StateDir}.Latest(o.Arch)
+		if err != nil {
+			if errors.Is(err, record.ErrNoBuild) {
+				return container.Loaded{}, cli.Failed(err, "or run an image you have with --tar PATH or --image REF")
+			}
+			return container.Loaded{}, err
+		}
+		ref = image.BuildRef(b)
+	}
+	// Opened without reading ahead: the engine reads the archive; only a user's file is checked.
+	set, err := image.Open(ctx, ref, image.WithoutScan())
+	if err != nil {
+		return container.Loaded{}, cli.Fail(err)
+	}
+	defer set.Close()
+	src := set.Images[0]
+	p := o.IO.StartProgress("loading " + src.Source)
+	loaded, err := container.Load(ctx, eng, src, func(done, total int64, status string) {
+		p.Update(fmt.Sprintf("%s %s", iostreams.Bytes(done), status), done, total)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			p.Stop()
+			return loaded, ctx.Err()
+		}
+		p.Fail("")
+		return loaded, cli.Fail(err)
+	}
+	if loaded.Skipped {
+		p.Done("the engine holds it already")
+	} else {
+		p.Done(fmt.Sprintf("%s, %s", strings.Join(loaded.Refs, " "), iostreams.Bytes(loaded.Bytes)))
+	}
+	// The name stays after the container that used the image is replaced, so clean --images finds
+	// what nixify loaded; it is a name, so removing it never removes an image another name holds.
+	if err := container.NameLoaded(ctx, eng, cfg.Image, o.Arch.String(), loaded.ImageID); err != nil {
+		return loaded, EngineError(err)
+	}
+	return loaded, nil
+}

@@ -1,0 +1,36 @@
+package shared
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/container"
+)
+
+func TestMergeEnvLaterWinsOneItemPerKey(t *testing.T) {
+	got := MergeEnv([]string{"A=1", "B=2"}, []string{"B=3", "C=4", "A=5"})
+	if strings.Join(got, " ") != "A=5 B=3 C=4" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// TestExistsHintFitsEachState: the way out named for a taken container name is one that works in
+// that state (it once said `nixify stop` for a container that was stopped already).
+func TestExistsHintFitsEachState(t *testing.T) {
+	for _, c := range []struct {
+		err  container.ExistsError
+		want string
+	}{
+		{container.ExistsError{Name: "c", State: "running", Ours: true}, "`nixify restart`"},
+		{container.ExistsError{Name: "c", State: "exited", Ours: true, Differs: "another image"}, "`nixify run --replace`"},
+		{container.ExistsError{Name: "c", State: "created", Ours: true, Differs: "other published ports"}, "`nixify start`"},
+		{container.ExistsError{Name: "c", State: "paused", Ours: true}, "`nixify stop` then `nixify start`"},
+		{container.ExistsError{Name: "c", State: "exited", Ours: false}, "docker rm -f c"},
+	} {
+		err := StartError(&c.err)
+		if cli.Code(err) != cli.ExitFailure || !strings.Contains(cli.Hint(err), c.want) {
+			t.Errorf("%+v: hint %q, want %q", c.err, cli.Hint(err), c.want)
+		}
+	}
+}

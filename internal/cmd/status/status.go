@@ -1,0 +1,224 @@
+// Package status implements `nixify status` (alias ps): the container's state and uptime, the
+// image and the build it came from, what it publishes, and each service's health, state and
+// restart count.
+package status
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/record"
+	"github.com/spf13/cobra"
+)
+
+// Options is what `nixify status` needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Loaded, error)
+	Engine func() (engine.Engine, error)
+	Now    func() time.Time
+}
+
+// NewCmdStatus wires the command; runF replaces the run function in tests.
+func NewCmdStatus(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:     "status",
+		Aliases: []string{"ps"},
+		Short:   "Show the container: state, uptime, image and build, published ports, services",
+		Long: `Show nixify's container: its state and uptime, the image it runs and the build that made
+it (architecture, flake revision, build time, from the build records), what it publishes and how
+to connect, and for each service its health, the supervisor's state and its restart count.
+
+Exit codes: 0 running and healthy; 3 not running or not healthy; 1 no such container; 4 the
+Docker engine cannot be reached.`,
+		Example: `  nixify status
+  nixify ps -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+	}
+	shared.AddContainerFlag(f, cmd)
+	return cmd
+}
+
+// Status is what the command reports.
+type Status struct {
+	Container     string               `json:"container"`
+	ID            string               `json:"id"`
+	State         string               `json:"state"`
+	Running       bool                 `json:"running"`
+	StartedAt     time.Time            `json:"startedAt,omitzero"`
+	UptimeSeconds float64              `json:"uptimeSeconds"`
+	ExitCode      int                  `json:"exitCode"`
+	Image         string               `json:"image"`
+	ImageNames    []string             `json:"imageNames"`
+	Arch          string               `json:"arch,omitempty"`
+	Build         *Build               `json:"build,omitempty"`
+	Ports         []engine.PortBinding `json:"ports"`
+	Published     []shared.Connection  `json:"published"`
+	Health        shared.Report        `json:"health"`
+}
+
+// Build is the recorded build the image came from.
+type Build struct {
+	Arch          arch.Arch `json:"arch"`
+	Flake         string    `json:"flake"`
+	FlakeRevision string    `json:"flakeRevision,omitempty"`
+	BuiltAt       time.Time `json:"builtAt,omitzero"`
+}
+
+func statusRun(ctx context.Context, opts *Options) error {
+	x, err := shared.FindContainer(ctx, opts.Config, opts.Engine)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	st := Collect(ctx, x, opts.Now())
+	if opts.IO.WantsJSON() {
+		if err := opts.IO.WriteJSON(st); err != nil {
+			return err
+		}
+	} else {
+		Print(opts.IO, st, opts.Now())
+	}
+	if !st.Running || !st.Health.Healthy {
+		return cli.Silent(cli.ExitUnhealthy)
+	}
+	return nil
+}
+
+// Collect gathers the status of the found container: the engine's view, the build records, and
+// the health server's answer.
+func Collect(ctx context.Context, x *shared.Existing, now time.Time) Status {
+	c := x.Container
+	st := Status{Container: c.Name, ID: c.ID, State: c.State, Running: c.Running, ExitCode: c.ExitCode, Image: c.Image,
+		ImageNames: []string{}, Arch: c.Labels[container.LabelArch], Ports: c.Ports, Published: shared.Connections(c, x.Engine.Endpoint())}
+	if st.Ports == nil {
+		st.Ports = []engine.PortBinding{}
+	}
+	if c.Running {
+		st.StartedAt, st.UptimeSeconds = c.StartedAt, now.Sub(c.StartedAt).Seconds()
+	}
+	if img, err := x.Engine.ImageInspect(ctx, c.Image); err == nil && img.RepoTags != nil {
+		st.ImageNames = img.RepoTags
+	}
+	st.Build = buildOf(x.Config.StateDir, c.Image)
+	st.Health = shared.Collect(ctx, c, x.Engine.Endpoint())
+	return st
+}
+
+// buildOf finds the build record whose image is the container's, nil when none is (an image
+// run with --tar or --image, or records cleaned since).
+func buildOf(stateDir, imageID string) *Build {
+	builds, err := record.Store{Dir: stateDir}.All()
+	if err != nil {
+		return nil
+	}
+	for _, b := range builds {
+		if b.ConfigDigest == imageID {
+			return &Build{Arch: b.Arch, Flake: b.Flake, FlakeRevision: b.FlakeRevision, BuiltAt: b.BuiltAt}
+		}
+	}
+	return nil
+}
+
+// Print writes the status for a person: a few key lines, then the services' table.
+func Print(io *iostreams.IOStreams, s Status, now time.Time) {
+	sty := io.Styles()
+	state := sty.Status(s.State)
+	if s.Running {
+		state += " for " + Ago(now.Sub(s.StartedAt))
+	} else {
+		state += fmt.Sprintf(" (exit code %d)", s.ExitCode)
+	}
+	line := func(k, v string) { io.Printf("%-10s %s\n", k+":", v) }
+	line("container", s.Container+" "+state)
+	image := shortID(s.Image)
+	if n := displayName(s.ImageNames); n != "" {
+		image += " (" + n + ")"
+	}
+	line("image", image)
+	if b := s.Build; b != nil {
+		rev := b.FlakeRevision
+		if rev == "" {
+			rev = "no revision (dirty tree)"
+		}
+		line("build", fmt.Sprintf("%s, %s, built %s ago", b.Arch, rev, Ago(now.Sub(b.BuiltAt))))
+	} else {
+		line("build", sty.Faint.Render("no build record for this image (run with --tar or --image?)"))
+	}
+	var ports []string
+	for _, p := range s.Ports {
+		ports = append(ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
+	}
+	line("ports", strings.Join(ports, ", "))
+	if s.Health.URL != "" {
+		line("health", s.Health.URL)
+	}
+	shared.PrintConnections(io, s.Published)
+	if len(s.Health.Services) > 0 {
+		t := io.NewTable("service", "health", "state", "since", "restarts", "latency", "message")
+		for _, svc := range s.Health.Services {
+			since := "-"
+			if !svc.Since.IsZero() {
+				since = Ago(now.Sub(svc.Since))
+			}
+			health, latency := sty.Status(string(svc.Status)), shared.Millis(svc.LatencySeconds)
+			if svc.Disabled {
+				health, latency = sty.Status("disabled"), "-"
+			}
+			t.Row(svc.Name, health, sty.Status(svc.State), since, fmt.Sprint(svc.Restarts), latency, svc.Message)
+		}
+		t.Render()
+	}
+	io.Printf("%s\n", shared.Verdict(s.Health, sty))
+}
+
+// Ago shows a duration the way uptimes are read: 45s, 12m, 3h5m, 2d4h.
+func Ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// displayName is the image's own name rather than the one nixify gave it on loading (which
+// only repeats the ID), when it has one.
+func displayName(names []string) string {
+	for _, n := range names {
+		if !strings.Contains(n, ":x86_64-") && !strings.Contains(n, ":aarch64-") {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,33 @@
+package container
+
+import (
+	"context"
+	"strings"
+
+	"github.com/nixify/nixify/internal/engine"
+)
+
+// LoadedTag is the name nixify gives an image it loaded: the configured image repository, the
+// architecture and the start of the image ID, so that each loaded image keeps a name of its own.
+func LoadedTag(repo, arch, imageID string) string {
+	id := strings.TrimPrefix(imageID, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return repo + ":" + arch + "-" + id
+}
+
+// NameLoaded names a loaded image with LoadedTag unless it carries that name already. Images
+// cannot be labelled after they are built, so the name is nixify's mark on what it loaded: clean
+// --images finds it after every container that used it is gone.
+func NameLoaded(ctx context.Context, eng engine.Images, repo, arch, imageID string) error {
+	tag := LoadedTag(repo, arch, imageID)
+	if img, err := eng.ImageInspect(ctx, imageID); err == nil {
+		for _, t := range img.RepoTags {
+			if t == tag {
+				return nil
+			}
+		}
+	}
+	return eng.ImageTag(ctx, imageID, tag)
+}

@@ -1,0 +1,151 @@
+package container_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixify/nixify/e2e/testimage"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+// sleeper loads a busybox image whose entrypoint sleeps, so containers from it run until removed.
+func sleeper(t *testing.T, eng engine.Engine) string {
+	t.Helper()
+	if !testimage.Exists("/bin/busybox") {
+		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
+	}
+	path := filepath.Join(t.TempDir(), "sleeper.tar")
+	id, err := testimage.Write(testimage.Sleeper("nixify-prepare-test:"+suffix()), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	refs, err := eng.ImageLoad(context.Background(), f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.ImageRemove(context.Background(), refs[0]); eng.ImageRemove(context.Background(), id) })
+	return id
+}
+
+func suffix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TestPrepareDecidesBeforeChangingAnything walks the states a container name can be in and checks
+// what Prepare decides, and that a refused plan leaves the engine as it was.
+func TestPrepareDecidesBeforeChangingAnything(t *testing.T) {
+	eng := testpeer.Engine(t)
+	ctx := context.Background()
+	img := sleeper(t, eng)
+	name, vol := "nixify-prepare-"+suffix(), "nixify-prepare-vol-"+suffix()
+	t.Cleanup(func() { eng.ContainerRemove(ctx, name); eng.VolumeRemove(ctx, vol) })
+	spec := container.Spec{Name: name, ImageID: img, Volume: vol, Bind: "127.0.0.1", Port: testpeer.FreePort(t),
+		Publish: []config.Publish{{Service: "redis", HostPort: testpeer.FreePort(t)}}, StopTimeout: time.Second}
+
+	start := func(s container.Spec) string {
+		t.Helper()
+		p, err := container.Prepare(ctx, eng, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := p.Apply(ctx, eng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := container.Start(ctx, eng, id, true, s.Ports()); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	p, err := container.Prepare(ctx, eng, spec)
+	if err != nil || p.Action != container.CreateNew {
+		t.Fatalf("no container: %+v %v", p, err)
+	}
+	id := start(spec)
+
+	// Running: refused, with the state.
+	var ee *container.ExistsError
+	if _, err := container.Prepare(ctx, eng, spec); !errors.As(err, &ee) || ee.State != "running" || !ee.Ours {
+		t.Fatalf("running: %v", err)
+	}
+	// Replace onto a port something else holds: refused, and the container still runs.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer l.Close()
+	taken := spec
+	taken.Replace, taken.Publish = true, []config.Publish{{Service: "postgres", HostPort: l.Addr().(*net.TCPAddr).Port}}
+	var pe *container.PortInUseError
+	if _, err := container.Prepare(ctx, eng, taken); !errors.As(err, &pe) || pe.Port != l.Addr().(*net.TCPAddr).Port {
+		t.Fatalf("replace onto a taken port: %v", err)
+	}
+	// Replace keeping its own ports: they count as free, as the old container goes first.
+	replace := spec
+	replace.Replace = true
+	if p, err := container.Prepare(ctx, eng, replace); err != nil || p.Action != container.ReplaceOld {
+		t.Fatalf("replace on its own ports: %+v %v", p, err)
+	}
+	// Another container name on the same volume: refused, naming the user.
+	other := spec
+	other.Name, other.Port, other.Publish = name+"-other", testpeer.FreePort(t), nil
+	var ve *container.VolumeInUseError
+	if _, err := container.Prepare(ctx, eng, other); !errors.As(err, &ve) || ve.Users[0] != name {
+		t.Fatalf("volume in use: %v", err)
+	}
+	if c, _ := eng.ContainerInspect(ctx, name); !c.Running || c.ID != id {
+		t.Fatal("a refused plan changed the running container")
+	}
+
+	// Stopped: the same spec starts it again; other ports or another image do not.
+	if err := eng.ContainerStop(ctx, id, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := container.Prepare(ctx, eng, spec); err != nil || p.Action != container.StartExisting || p.Old.ID != id {
+		t.Fatalf("stopped, same spec: %+v %v", p, err)
+	}
+	moved := spec
+	moved.Publish = nil
+	if _, err := container.Prepare(ctx, eng, moved); !errors.As(err, &ee) || ee.Differs != "other published ports" || ee.State != "exited" {
+		t.Fatalf("stopped, other ports: %v", err)
+	}
+	withEnv := spec
+	withEnv.Env = []string{"POSTGRES_DB=x"}
+	if _, err := container.Prepare(ctx, eng, withEnv); !errors.As(err, &ee) || !strings.Contains(ee.Differs, "POSTGRES_DB") {
+		t.Fatalf("stopped, other env: %v", err)
+	}
+	again, err := container.StartAgain(ctx, eng, mustInspect(t, eng, name))
+	if err != nil || again == nil {
+		t.Fatalf("start again: %v", err)
+	}
+
+	// Not nixify's: refused even when stopped.
+	eng.ContainerRemove(ctx, id)
+	if _, err := eng.ContainerCreate(ctx, engine.ContainerSpec{Name: name, Image: img}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := container.Prepare(ctx, eng, spec); !errors.As(err, &ee) || ee.Ours || ee.State != "created" {
+		t.Fatalf("not ours: %v", err)
+	}
+}
+
+func mustInspect(t *testing.T, eng engine.Engine, name string) engine.Container {
+	t.Helper()
+	c, err := eng.ContainerInspect(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

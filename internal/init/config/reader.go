@@ -1,0 +1,203 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// reader reads variables with one rule for all of them: surrounding blanks are dropped (secrets
+// are taken as given), an unset or blank variable takes its default, and every problem is collected
+// so that one run names them all.
+type reader struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (r *reader) fail(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func (r *reader) get(k, def string) string {
+	if v := strings.TrimSpace(r.getenv(k)); v != "" {
+		return v
+	}
+	return def
+}
+
+// maxSecret bounds a given secret: the services take far less, and a huge value would only fill
+// configuration files and memory.
+const maxSecret = 4096
+
+func (r *reader) secret(k string) string {
+	v := r.getenv(k)
+	if len(v) > maxSecret {
+		r.fail("%s is %d bytes long: use at most %d", k, len(v), maxSecret)
+	}
+	return v
+}
+
+func (r *reader) port(k string, def int) int {
+	v := r.get(k, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		r.fail("%s=%q is not a port: use a number from 1 to 65535", k, clip(v))
+	}
+	return n
+}
+
+func (r *reader) count(k string, def int) int {
+	v := r.get(k, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		r.fail("%s=%q is not a count: use a whole number, 0 or more", k, clip(v))
+	}
+	return n
+}
+
+// duration accepts Go's spelling (500ms, 5s, 2m) or a bare number of seconds, as compose files
+// often write it.
+func (r *reader) duration(k string, def time.Duration) time.Duration {
+	v := r.get(k, def.String())
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if n, nerr := strconv.ParseFloat(v, 64); nerr == nil && n < 1e9 {
+			d, err = time.Duration(n*float64(time.Second)), nil
+		}
+	}
+	if err != nil || d <= 0 {
+		r.fail("%s=%q is not a positive duration: use for example 500ms, 5s, 2m or 5 (seconds)", k, clip(v))
+	}
+	return d
+}
+
+var (
+	safePath   = regexp.MustCompile(`^/[A-Za-z0-9._/-]*$`)
+	hostLabel  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	accessKey  = regexp.MustCompile(`^GK[0-9a-f]{24}$`)
+	secretKey  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// roleName is what PostgreSQL takes as a plain (unquoted) identifier, less "$": a name that
+	// needs no quoting in psql, URLs or pg_ident.conf.
+	roleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+)
+
+// path accepts an absolute path of plain characters: it is written into redis.conf and
+// garage.toml and passed to PostgreSQL, where a blank, quote or newline would change their meaning.
+func (r *reader) path(k, def string) string {
+	v := r.get(k, def)
+	if !safePath.MatchString(v) || len(v) > 200 {
+		r.fail("%s=%q is not a usable directory: use an absolute path of letters, digits, '.', '_', '-' and '/'", k, clip(v))
+	}
+	return v
+}
+
+// host accepts an IP address or a host name and nothing else (no port, scheme, blank or newline):
+// NIXIFY_LISTEN goes into redis.conf and garage.toml.
+func (r *reader) host(k, def string) string {
+	v := r.get(k, def)
+	if !ValidHost(v) {
+		r.fail("%s=%q is not an IP address or host name: use for example 0.0.0.0, 127.0.0.1 or db.internal (no port or scheme)", k, clip(v))
+	}
+	return v
+}
+
+// ValidHost reports whether v is an IP address or a DNS host name.
+func ValidHost(v string) bool {
+	if net.ParseIP(v) != nil {
+		return true
+	}
+	if v == "" || len(v) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(v, "."), ".") {
+		if !hostLabel.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *reader) match(k, def string, re *regexp.Regexp, accepted string) string {
+	v := r.get(k, def)
+	if !re.MatchString(v) {
+		r.fail("%s=%q is not valid: use %s", k, clip(v), accepted)
+	}
+	return v
+}
+
+// reservedRoles are names PostgreSQL refuses for a role.
+var reservedRoles = []string{"public", "none", "current_user", "session_user", "current_role"}
+
+// role accepts what PostgreSQL (and initdb) take as a role name, so a bad name is refused here
+// rather than by initdb half-way through a first boot.
+func (r *reader) role(k, def string) string {
+	v := r.get(k, def)
+	lower := strings.ToLower(v)
+	if !roleName.MatchString(v) || strings.HasPrefix(lower, "pg_") || containsFold(reservedRoles, lower) {
+		r.fail("%s=%q is not a role PostgreSQL accepts: use 1-63 letters, digits and _, starting with a letter or _, "+
+			"not beginning with pg_ and not one of %s", k, clip(v), strings.Join(reservedRoles, ", "))
+	}
+	return v
+}
+
+func (r *reader) database(k, def string) string {
+	v := r.get(k, def)
+	if !roleName.MatchString(v) {
+		r.fail("%s=%q is not a database name: use 1-63 letters, digits and _, starting with a letter or _", k, clip(v))
+	}
+	return v
+}
+
+// services reads NIXIFY_SERVICES: a comma-separated subset of Known in any order and case. A list
+// that names nothing is refused: a container running nothing would report itself healthy.
+func (r *reader) services(k string) []string {
+	raw := r.getenv(k)
+	if raw == "" {
+		return Known
+	}
+	seen := map[string]bool{}
+	for _, s := range strings.Split(raw, ",") {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" {
+			continue
+		}
+		if !containsFold(Known, s) {
+			r.fail("%s=%q names unknown service %q: use a comma-separated list of %s", k, clip(raw), clip(s), strings.Join(Known, ", "))
+			return nil
+		}
+		seen[s] = true
+	}
+	if len(seen) == 0 {
+		r.fail("%s=%q names no service: use a comma-separated list of %s", k, clip(raw), strings.Join(Known, ", "))
+		return nil
+	}
+	var out []string
+	for _, s := range Known { // the start order, whatever order was written
+		if seen[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, v string) bool {
+	for _, s := range list {
+		if strings.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// clip keeps a quoted bad value short enough for one line.
+func clip(v string) string {
+	if len(v) > 80 {
+		return v[:80] + "..."
+	}
+	return v
+}

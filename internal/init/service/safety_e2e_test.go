@@ -1,0 +1,246 @@
+package service
+
+// End-to-end tests of issue 11 ("data safety", "secure by default"), on the real init with Debian's
+// PostgreSQL and Redis, as e2e_test.go runs them.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+// exited waits for the init to end by itself and returns its exit code and output.
+func (r *running) exited(t *testing.T) (int, string) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("nixify-init still running; output:\n%s", r.out.String())
+	}
+	return r.cmd.ProcessState.ExitCode(), r.out.String()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestTwoInitsOnOneDataRoot: the second init on a data root refuses with one line and touches
+// nothing; the first keeps its services.
+func TestTwoInitsOnOneDataRoot(t *testing.T) {
+	e := newEnv(t)
+	first := e.start()
+	second := *e
+	second.vars = append(append([]string{}, e.vars...), fmt.Sprintf("PG_PORT=%d", testpeer.FreePort(t)),
+		fmt.Sprintf("REDIS_PORT=%d", testpeer.FreePort(t)), fmt.Sprintf("APP_PORT=%d", testpeer.FreePort(t)))
+	r := second.run()
+	code, out := r.exited(t)
+	if code != ExitRefused || strings.Count(strings.TrimSpace(out), "\n") != 0 ||
+		!strings.Contains(out, "is in use by another nixify-init (host ") || !strings.Contains(out, fmt.Sprintf("pid %d", first.cmd.Process.Pid)) {
+		t.Fatalf("second init: exit %d, output:\n%s", code, out)
+	}
+	for _, comm := range children(r.cmd.Process.Pid) {
+		t.Errorf("the second init left %s running", comm)
+	}
+	if n := countRows0(t, e); n != 1 {
+		t.Fatalf("first init's PostgreSQL: %d", n)
+	}
+	if err := first.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countRows0(t *testing.T, e *env) int {
+	t.Helper()
+	var n int
+	if err := e.pg(t).QueryRow(t.Context(), "SELECT 1").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRedisIsNotOpen: with no REDIS_PASSWORD a password is generated (0600, never logged) and
+// required; a password with a backslash, a quote and a blank reaches Redis unchanged.
+func TestRedisIsNotOpen(t *testing.T) {
+	for _, given := range []string{"", `back\slash "quoted" and blank\`} {
+		t.Run(fmt.Sprintf("%q", given), func(t *testing.T) {
+			e := newEnv(t, "NIXIFY_SERVICES=redis", "REDIS_PASSWORD="+given)
+			r := e.start()
+			pw := strings.TrimSuffix(readFile(t, e.data("secrets", "redis-password")), "\n")
+			if given != "" && pw != given {
+				t.Fatalf("stored %q, given %q", pw, given)
+			}
+			if m, uid := mode(t, e.data("secrets", "redis-password")); m != 0o600 || uid != 0 {
+				t.Errorf("redis-password: mode %v uid %d", m, uid)
+			}
+			if got := rawRedis(t, e, "PING"); !strings.HasPrefix(got, "-NOAUTH") {
+				t.Errorf("PING without AUTH: %s", got)
+			}
+			if got := e.redisDo(t, "PING"); got != "+PONG" {
+				t.Errorf("PING after AUTH: %s", got)
+			}
+			if strings.Contains(r.out.String(), pw) || strings.Contains(r.out.String(), redisQuote(pw)) {
+				t.Errorf("the password is in the log:\n%s", r.out.String())
+			}
+			if err := r.stop(t); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func rawRedis(t *testing.T, e *env, cmd string) string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.rdPort), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "*1\r\n$%d\r\n%s\r\n", len(cmd), cmd)
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// TestPostgresSocketIsPostgresAndRootOnly: the redis user gets nowhere near the socket (it was
+// superuser through "local all all trust" and a 0777 directory); postgres gets in by peer.
+func TestPostgresSocketIsPostgresAndRootOnly(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=postgres")
+	r := e.start()
+	psql := testpeer.Binary(t, "psql")
+	asUser := func(user string) (string, error) {
+		cmd := exec.Command("runuser", "-u", user, "--", psql, "-h", filepath.Join(e.root, "run"),
+			"-p", fmt.Sprint(e.pgPort), "-U", "postgres", "-d", "postgres", "-tAc", "select current_user")
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := asUser("redis"); err == nil || !strings.Contains(out, "ermission denied") {
+		t.Errorf("redis user on the socket: %v: %s", err, out)
+	}
+	if out, err := asUser("postgres"); err != nil || out != "postgres" {
+		t.Errorf("postgres user on the socket: %v: %s", err, out)
+	}
+	if hba := readFile(t, e.data("postgres", "pg_hba.conf")); strings.Contains(hba, "trust") {
+		t.Errorf("pg_hba.conf still trusts:\n%s", hba)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChangedPostgresUserIsReportedAtOnce: a role missing from an existing cluster is not retried
+// for minutes: the init stops with the fix.
+func TestChangedPostgresUserIsReportedAtOnce(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=postgres")
+	if err := e.start().stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.vars = append(e.vars, "POSTGRES_USER=app")
+	code, out := e.run().exited(t)
+	if code != ExitFailed || !strings.Contains(lastLine(out), `role "app" does not exist`) ||
+		!strings.Contains(lastLine(out), "set POSTGRES_USER back to the name used on the first boot") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	if strings.Contains(out, "restart 1/") {
+		t.Errorf("retried:\n%s", out)
+	}
+}
+
+// TestStopDuringFirstBootIsNotClean: the final line and the exit code say the stop came before the
+// services were ready (it was "all services stopped cleanly" and 0).
+func TestStopDuringFirstBootIsNotClean(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=postgres")
+	r := e.run()
+	r.waitLog(t, "init | starting")
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	code, out := r.exited(t)
+	if code != ExitUnclean || !strings.Contains(lastLine(out), "stopped during first boot") || strings.Contains(out, "stopped cleanly") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+}
+
+// TestBusyAppPortStopsTheInit: without its health server the container could never be healthy.
+func TestBusyAppPortStopsTheInit(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := newEnv(t, "NIXIFY_SERVICES=redis", fmt.Sprintf("APP_PORT=%d", ln.Addr().(*net.TCPAddr).Port))
+	code, out := e.run().exited(t)
+	if code != ExitRefused || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, "APP_PORT=") ||
+		!strings.Contains(out, "address already in use") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	if _, err := os.Stat(e.data()); !os.IsNotExist(err) {
+		t.Errorf("the data root was created: %v", err)
+	}
+}
+
+// TestHeaderFloodStaysSmall: 400 connections each sending 1 MB of headers to the health server
+// (it grew to 764 MB in PID 1). Its peak resident memory must stay small.
+func TestHeaderFloodStaysSmall(t *testing.T) {
+	port := testpeer.FreePort(t)
+	cmd := exec.Command(nixifyInit(t), "health-server")
+	cmd.Env = []string{fmt.Sprintf("APP_PORT=%d", port), "NIXIFY_SERVICES=redis", fmt.Sprintf("REDIS_PORT=%d", testpeer.FreePort(t))}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health server not listening:\n%s", out.String())
+		}
+	}
+	header := []byte("X-Filler: " + strings.Repeat("a", 1<<10) + "\r\n")
+	var wg sync.WaitGroup
+	for range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			c.Write([]byte("GET /health HTTP/1.1\r\nHost: x\r\n"))
+			for range 1 << 10 {
+				if _, err := c.Write(header); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	status := readFile(t, fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	var hwm int
+	for _, line := range strings.Split(status, "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			fmt.Sscan(strings.TrimPrefix(line, "VmHWM:"), &hwm)
+		}
+	}
+	if hwm == 0 || hwm > 64<<10 {
+		t.Fatalf("peak resident memory %d kB under the header flood, want under 64 MiB", hwm)
+	}
+	t.Logf("peak resident memory under 400 x 1 MiB of headers: %d kB", hwm)
+}
