@@ -100,9 +100,7 @@ func TestLogRedactsSecrets(t *testing.T) {
 // TestForeignOwnedDataIsReowned: a data directory restored by another tool (another uid) is given
 // to the service's user, all of it, and the log says so.
 func TestForeignOwnedDataIsReowned(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testpeer.Missing(t, "root", "only root can give files to another user")
-	}
+	testpeer.Root(t, "only root can give files to another user")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(filepath.Join(data, "base", "1"), 0o700); err != nil {
