@@ -164,11 +164,9 @@ func TestParseNixVersion(t *testing.T) {
 }
 
 func TestBuildUsersGroupMissing(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the check applies to root only")
-	}
+	testpeer.Root(t, "the check applies to root only")
 	if _, err := os.Stat("/nix/var/nix/daemon-socket/socket"); err == nil {
-		t.Skip("a nix daemon runs here")
+		t.Skip("skipping: a nix daemon runs here, and the check is for single-user nix")
 	}
 	c, bad := buildUsersCheck(NixSettings{BuildUsersGroup: "nixify-no-such-group"})
 	if !bad || c.Status != Fail || !c.Blocker || !strings.Contains(c.Fix, "build-users-group =") {

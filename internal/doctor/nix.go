@@ -65,9 +65,9 @@ func checkNix(ctx context.Context, o Options) nixResult {
 	vc := Check{Name: "nix", Blocker: true}
 	switch {
 	case err != nil:
-		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, firstLine(string(out)+" "+err.Error())), "reinstall Nix"
+		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, nix.FirstLine(string(out)+" "+err.Error())), "reinstall Nix"
 	case !ok:
-		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, firstLine(string(out)))
+		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, nix.FirstLine(string(out)))
 	case maj < 2 || (maj == 2 && min < 18):
 		vc.Status = Warn
 		vc.Detail = fmt.Sprintf("Nix %s at %s; current nixpkgs needs Nix %s or newer and will refuse to evaluate", text, nixPath, MinNixpkgsNix)
@@ -109,7 +109,7 @@ func ReadNixSettings(ctx context.Context, nixPath string) (NixSettings, error) {
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok {
-			msg = firstLine(string(ee.Stderr))
+			msg = nix.FirstLine(string(ee.Stderr))
 		}
 		return NixSettings{}, fmt.Errorf("nix show-config failed: %s", msg)
 	}

@@ -108,7 +108,7 @@ func logsRun(ctx context.Context, opts *Options) error {
 	case ctx.Err() != nil && opts.Follow:
 		return nil // Ctrl-C ends following; that is how -f is meant to stop
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // validSince accepts what the engine accepts for --since, so that a typo is a usage error here.

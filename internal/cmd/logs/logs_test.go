@@ -6,18 +6,17 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
 func TestFlags(t *testing.T) {
 	parse := func(args ...string) (*Options, error) {
 		io, _, _, _ := iostreams.Test()
-		f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+		f := clitest.Factory(t, io)
 		var got *Options
-		cmd := NewCmdLogs(f, func(o *Options) error { got = o; return nil })
-		cmd.SetArgs(args)
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		return got, cmd.Execute()
+		err := clitest.Execute(NewCmdLogs(f, func(o *Options) error { got = o; return nil }), args...)
+		return got, err
 	}
 	o, err := parse("-f", "--since", "10m", "-n", "20", "--service", "redis")
 	if err != nil || !o.Follow || o.Since != "10m" || o.Tail != "20" || o.Service != "redis" {

@@ -130,7 +130,7 @@ func Main(f *cli.Factory, args []string) int {
 		err = &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
 	}
 	if isCobraUsage(err) {
-		err = cli.UsageError(fmt.Errorf("%w (see `nixify --help`)", err))
+		err = cobraUsage(err)
 	}
 	if !cli.IsSilent(err) {
 		st := f.IO.Styles()
@@ -140,6 +140,23 @@ func Main(f *cli.Factory, args []string) int {
 		}
 	}
 	return cli.Code(err)
+}
+
+// cobraUsage turns one of cobra's own usage errors into one line and a hint: cobra spreads its
+// typo suggestion ("Did you mean this?") over four lines.
+func cobraUsage(err error) error {
+	first, rest, _ := strings.Cut(err.Error(), "\n")
+	first = strings.TrimSuffix(first, ` for "nixify"`)
+	if _, suggested, ok := strings.Cut(rest, "Did you mean this?"); ok {
+		if names := strings.Fields(suggested); len(names) > 0 {
+			first += ": did you mean " + strings.Join(names, " or ") + "?"
+		}
+	}
+	hint := "see `nixify --help`"
+	if strings.HasPrefix(first, "unknown command") {
+		hint = "`nixify --help` lists the commands"
+	}
+	return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New(first), Hint: hint}
 }
 
 // isCobraUsage recognises cobra's own argument errors, which it does not type.

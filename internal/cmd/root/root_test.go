@@ -43,7 +43,8 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown command", nil, "", []string{"frobnicate"}, `unknown command "frobnicate" for "nixify"`},
+		{"unknown command", nil, "", []string{"frobnicate"}, `nixify: unknown command "frobnicate"` + "\nhint: `nixify --help` lists the commands\n"},
+		{"typo", nil, "", []string{"biuld"}, `nixify: unknown command "biuld": did you mean build?` + "\nhint: `nixify --help` lists the commands\n"},
 		{"unknown flag", nil, "", []string{"config", "--frob"}, "unknown flag: --frob"},
 		{"bad output", nil, "", []string{"-o", "yaml", "version"}, `invalid --output "yaml": accepted: text, json`},
 		{"extra argument", nil, "", []string{"version", "extra"}, `unknown command "extra" for "nixify version"`},
@@ -67,8 +68,9 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 			if !strings.Contains(r.errOut, tc.want) {
 				t.Fatalf("stderr %q does not contain %q", r.errOut, tc.want)
 			}
-			if n := strings.Count(strings.TrimSpace(r.errOut), "\n"); n != 0 {
-				t.Fatalf("want one line, got %d:\n%s", n+1, r.errOut)
+			lines := strings.Split(strings.TrimSpace(r.errOut), "\n")
+			if len(lines) > 2 || len(lines) == 2 && !strings.HasPrefix(lines[1], "hint: ") {
+				t.Fatalf("want one line and at most a hint, got %d:\n%s", len(lines), r.errOut)
 			}
 		})
 	}

@@ -96,7 +96,7 @@ func sbomRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if _, err := opts.IO.Out.Write(append(doc, '\n')); err != nil {
-		return cli.Failed(fmt.Errorf("write the document: %w", err), "")
+		return cli.Fail(fmt.Errorf("write the document: %w", err))
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func fromBuild(opts *Options, format string, a arch.Arch) ([]byte, error) {
 		if errors.Is(err, record.ErrNoBuild) {
 			return nil, cli.Failed(err, "build it first: nixify build --arch "+a.String())
 		}
-		return nil, cli.Failed(err, "")
+		return nil, cli.Fail(err)
 	}
 	if b.Closure == "" {
 		return nil, cli.Failed(fmt.Errorf("the last %s build has no closure record (built by an older nixify)", a), "build again: nixify build --arch "+a.String())
@@ -161,9 +161,9 @@ func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch
 	}
 	client, err := registryclient.ForRepository(ref.Context(), opts.Client...)
 	if err != nil {
-		return nil, cli.Failed(err, "")
+		return nil, cli.Fail(err)
 	}
-	set, err := image.OpenRemote(ctx, opts.Image, image.WithTransport(client.Transport()))
+	set, err := image.Open(ctx, image.Ref{Kind: image.FromRegistry, Name: opts.Image}, image.WithRegistry(opts.Client...))
 	if err != nil {
 		return nil, explain(ctx, client, "read "+opts.Image, err)
 	}
