@@ -211,11 +211,12 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 			}
 			return req, nil, cli.Fail(err)
 		}
-		img, err := image.OpenBuild(ctx, b, image.WithLayers(), image.WithLayerCache(cache))
+		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {
 			done()
 			return req, nil, cli.Fail(err)
 		}
+		img := set.Images[0]
 		imgs = append(imgs, img)
 		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})

@@ -164,7 +164,7 @@ func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
-	set, err := image.OpenRemote(ctx, opts.Image, image.WithTransport(client.Transport()))
+	set, err := image.Open(ctx, image.Ref{Kind: image.FromRegistry, Name: opts.Image}, image.WithRegistry(opts.Client...))
 	if err != nil {
 		return nil, explain(ctx, client, "read "+opts.Image, err)
 	}
