@@ -246,7 +246,7 @@ func TestRunFailuresSayWhy(t *testing.T) {
 	e := newEnv(t)
 	e.removeAfter(eng, img)
 	r := e.nixify("run", "--tar", img.path, "-e", "NIXIFY_SERVICES=postgres,mysql")
-	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "the container exited with code 1 before it was ready") ||
+	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "the container exited with code 2 before it was ready") ||
 		!strings.Contains(r.errOut, "last log lines:") || !strings.Contains(r.errOut, `"mysql"`) {
 		t.Fatalf("init that exits: exit %d\n%s", r.code, r.errOut)
 	}

@@ -210,17 +210,26 @@ func TestUseWhatRunsInside(t *testing.T) {
 		t.Fatalf("redis data after restart: %q", got.out)
 	}
 
-	// A killed service: the init restarts it and status comes back healthy.
+	// A killed service: the init restarts it, and status comes back healthy with the restart
+	// counted.
 	inside(t, eng, e.container, "/bin/sh", "-c", "kill -9 $(pidof redis-server)")
 	deadline := time.Now().Add(60 * time.Second)
+	redisRestarts := func() int {
+		for _, s := range st.Health.Services {
+			if s.Name == "redis" {
+				return s.Restarts
+			}
+		}
+		return -1
+	}
 	for {
 		r = e.nixify("status", "-o", "json")
 		json.Unmarshal([]byte(r.out), &st)
-		if r.code == 0 && st.Health.Healthy {
+		if r.code == 0 && st.Health.Healthy && redisRestarts() >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("status after redis was killed: exit %d\n%s", r.code, r.out)
+			t.Fatalf("status after redis was killed: exit %d, redis restarts %d\n%s", r.code, redisRestarts(), r.out)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

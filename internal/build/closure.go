@@ -31,15 +31,12 @@ func recordClosure(ctx context.Context, n *nix.Nix, o Options, p Plan, b *record
 	}
 	if a == nil {
 		// Recorded by a nixify that did not record closures: read the image once more.
-		var err error
-		if b.Kind == record.Tarball {
-			a, err = image.ReadArchiveFile(b.OutPath)
-		} else {
-			a, err = readStream(ctx, b.OutPath)
-		}
+		set, err := image.Open(ctx, image.BuildRef(*b))
 		if err != nil {
 			return fmt.Errorf("read the image built for %s: %w", b.Arch, err)
 		}
+		set.Close()
+		a = set.Images[0].Archive
 	}
 	info, err := image.Describe(&image.Image{Source: b.OutPath, Archive: a})
 	if err != nil {

@@ -467,23 +467,8 @@ func (d *docker) ContainerAttachExec(ctx context.Context, id string, spec ExecSp
 			att.CloseWrite()
 		}()
 	}
-	resizeDone := make(chan struct{})
-	defer close(resizeDone)
-	if s.Resize != nil && spec.TTY {
-		go func() {
-			for {
-				select {
-				case sz, ok := <-s.Resize:
-					if !ok {
-						return
-					}
-					d.c.ContainerExecResize(context.WithoutCancel(ctx), ex.ID, container.ResizeOptions{Height: sz.Rows, Width: sz.Cols})
-				case <-resizeDone:
-					return
-				}
-			}
-		}()
-	}
+	stopResize := d.followResize(ctx, ex.ID, spec, s.Resize)
+	defer stopResize()
 	copied := make(chan error, 1)
 	go func() {
 		var err error
@@ -502,9 +487,36 @@ func (d *docker) ContainerAttachExec(ctx context.Context, id string, spec ExecSp
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
-	// The output ends a moment before the engine records the exit code.
+	return d.execExitCode(ctx, ex.ID, what)
+}
+
+// followResize passes the caller's terminal sizes on to the exec until the returned stop is called.
+func (d *docker) followResize(ctx context.Context, execID string, spec ExecSpec, sizes <-chan TermSize) (stop func()) {
+	done := make(chan struct{})
+	if sizes == nil || !spec.TTY {
+		return func() {}
+	}
+	go func() {
+		for {
+			select {
+			case sz, ok := <-sizes:
+				if !ok {
+					return
+				}
+				d.c.ContainerExecResize(context.WithoutCancel(ctx), execID, container.ResizeOptions{Height: sz.Rows, Width: sz.Cols})
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// execExitCode waits for the engine to record the exec's exit code: the output ends a moment
+// before it does.
+func (d *docker) execExitCode(ctx context.Context, execID, what string) (int, error) {
 	for {
-		r, err := d.c.ContainerExecInspect(ctx, ex.ID)
+		r, err := d.c.ContainerExecInspect(ctx, execID)
 		if err != nil {
 			return -1, d.wrap(what, err)
 		}

@@ -36,6 +36,7 @@ type IOStreams struct {
 	color  bool
 	ci     CI
 	getenv func(string) string
+	width  func() int // the terminal's columns (tests); nil: ask the terminal
 }
 
 // CI says which continuous-integration system runs us, if any, because progress looks different
@@ -92,6 +93,9 @@ func (s *IOStreams) SetGetenv(getenv func(string) string) {
 	s.getenv = getenv
 	s.detect()
 }
+
+// SetWidth fixes the terminal's width that live blocks clip to (tests).
+func (s *IOStreams) SetWidth(cols int) { s.width = func() int { return cols } }
 
 // DisableColor turns styling off (--no-color).
 func (s *IOStreams) DisableColor() { s.color = false }

@@ -1,9 +1,14 @@
 package iostreams
 
 import (
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/lipgloss"
 )
 
 func TestTablePipedIsTabSeparatedWithoutHeader(t *testing.T) {
@@ -90,15 +95,85 @@ func TestLiveThrottlesPlainLines(t *testing.T) {
 
 func TestSizes(t *testing.T) {
 	for _, c := range []struct {
-		n         int64
-		bin, deci string
-	}{{0, "0 B", "0 B"}, {999, "999 B", "999 B"}, {1536, "1.5 KiB", "1.5 kB"}, {100 << 20, "100 MiB", "104.9 MB"}, {3 << 30, "3 GiB", "3.2 GB"}} {
+		n   int64
+		bin string
+	}{{0, "0 B"}, {999, "999 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {100 << 20, "100 MiB"}, {3 << 30, "3 GiB"}, {-2048, "-2 KiB"}} {
 		if got := Bytes(c.n); got != c.bin {
 			t.Errorf("Bytes(%d) = %q, want %q", c.n, got, c.bin)
 		}
-		if got := DecimalBytes(c.n); got != c.deci {
-			t.Errorf("DecimalBytes(%d) = %q, want %q", c.n, got, c.deci)
+	}
+}
+
+// The bug: a block line wider than the terminal wrapped onto two rows, the redraw moved up one row
+// per line, and every redraw left a copy of the block in the scrollback.
+func TestLiveClipsEachLineToTheTerminalAndRereadsItOnResize(t *testing.T) {
+	s, _, _, errOut := Test()
+	s.SetTTY(true)
+	var cols atomic.Int64
+	cols.Store(40)
+	l := s.NewLive(Width(func() int { return int(cols.Load()) }))
+	long := s.Styles().Bold.Render(strings.Repeat("x", 50)) + " │ " + strings.Repeat("é", 30)
+	l.Set(long, "short")
+	time.Sleep(250 * time.Millisecond)
+	cols.Store(20)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGWINCH); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	l.Stop()
+	widths := map[int]bool{}
+	for _, frame := range strings.Split(errOut.String(), "\x1b[J") {
+		for _, line := range strings.Split(frame, "\n") {
+			if i := strings.LastIndex(line, "\x1b[2A"); i >= 0 {
+				line = line[i+len("\x1b[2A"):]
+			}
+			line = strings.TrimPrefix(line, "\r")
+			if !strings.Contains(line, "x") {
+				continue
+			}
+			w := lipgloss.Width(line)
+			widths[w] = true
+			if w > 39 || !strings.HasSuffix(line, "…") {
+				t.Fatalf("a block line is %d columns wide (or not marked as cut): %q", w, line)
+			}
 		}
+	}
+	if !widths[39] || !widths[19] {
+		t.Fatalf("widths drawn %v: want 39 before the resize and 19 after", widths)
+	}
+}
+
+func TestClip(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"hello", 0, "hello"}, {"hello", 5, "hello"}, {"hello", 4, "hel…"}, {"héllo wörld", 6, "héllo…"}, {"ab", 1, "…"}} {
+		if got := Clip(c.in, c.n); got != c.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+	styled := newStyles(true).Fail.Render("failing build of something long")
+	got := Clip(styled, 10)
+	if lipgloss.Width(got) != 10 || !strings.Contains(got, "\x1b[0m") && !strings.Contains(got, "\x1b[m") {
+		t.Errorf("styled clip %q: width %d, or its style is not ended", got, lipgloss.Width(got))
+	}
+}
+
+func TestProgressNobodyLooksAtDoesNothing(t *testing.T) {
+	s, _, out, errOut := Test()
+	s.Format = JSON
+	p := s.StartProgress("loading")
+	p.Update("1/2", 1, 2)
+	p.Println("x")
+	p.Done("ok")
+	p.Fail("no")
+	p.Stop()
+	var nilP *Progress
+	nilP.Update("", 0, 0)
+	nilP.Done("")
+	if out.Len()+errOut.Len() != 0 {
+		t.Fatalf("a progress under -o json wrote %q %q", out, errOut)
 	}
 }
 

@@ -3,9 +3,13 @@ package iostreams
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"golang.org/x/term"
 )
 
 var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
@@ -13,10 +17,16 @@ var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 // Live is a block of lines redrawn in place on a terminal (stderr). Lines printed through Println
 // scroll above it. Without a terminal nothing is redrawn: Println lines pass straight through and the
 // block is written as plain lines at most once per Every, so logs show progress without flooding.
+//
+// On a terminal every line of the block is clipped to the terminal's width, read again whenever
+// the terminal is resized (SIGWINCH): a line that wrapped would take two rows while the redraw
+// moves up one per line, and each redraw would leave a copy of the block in the scrollback.
 type Live struct {
 	w     io.Writer
 	tty   bool
 	every time.Duration
+	width func() int // columns of the terminal; 0 when unknown
+	cols  int
 
 	mu       sync.Mutex
 	lines    []string
@@ -34,14 +44,48 @@ type LiveOption func(*Live)
 // Every sets how often the block is written as plain lines without a terminal (default 10 s).
 func Every(d time.Duration) LiveOption { return func(l *Live) { l.every = d } }
 
+// Width sets how the terminal's width is read (tests); the default asks the terminal of stderr.
+func Width(f func() int) LiveOption { return func(l *Live) { l.width = f } }
+
 // NewLive starts a live block on stderr. Call Stop when done.
 func (s *IOStreams) NewLive(opts ...LiveOption) *Live {
-	l := &Live{w: s.ErrOut, tty: s.IsErrTTY(), every: 10 * time.Second, stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Live{w: s.ErrOut, tty: s.IsErrTTY(), every: 10 * time.Second, width: s.termWidth,
+		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(l)
 	}
+	l.cols = l.width()
 	go l.loop()
 	return l
+}
+
+// termWidth is the width of the terminal stderr writes to, 0 when it is none or unknown.
+func (s *IOStreams) termWidth() int {
+	if s.width != nil {
+		return s.width()
+	}
+	f, ok := s.ErrOut.(*os.File)
+	if !ok {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
+// Clip cuts a line (styled or not) to fit in width columns, marking the cut with …; width 0
+// means unknown, and the line is kept whole.
+func Clip(line string, width int) string {
+	if width <= 0 || lipgloss.Width(line) <= width {
+		return line
+	}
+	if width == 1 {
+		return "…"
+	}
+	// MaxWidth cuts by display columns and keeps the escape sequences, so styles still end.
+	return lipgloss.NewStyle().MaxWidth(width-1).Render(line) + "…"
 }
 
 // Spinner returns the current spinner frame, for blocks that show activity.
@@ -92,10 +136,16 @@ func (l *Live) loop() {
 	defer close(l.done)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	resized, unwatch := watchResize()
+	defer unwatch()
 	for {
 		select {
 		case <-l.stop:
 			return
+		case <-resized:
+			l.mu.Lock()
+			l.cols = l.width()
+			l.mu.Unlock()
 		case <-t.C:
 			l.mu.Lock()
 			l.frame++
@@ -132,13 +182,15 @@ func (l *Live) draw() {
 	if !l.tty {
 		return
 	}
+	// The last column stays free: a line that fills it exactly makes some terminals wrap.
 	for _, line := range l.lines {
-		fmt.Fprintln(l.w, line)
+		fmt.Fprintln(l.w, Clip(line, l.cols-1))
 	}
 	l.drawn = len(l.lines)
 }
 
-// Progress is one task's progress: a spinner, or a bar when the total is known.
+// Progress is one task's progress: a spinner, or a bar when the total is known. A Progress that
+// nobody looks at (JSON was asked, or a nil one) does nothing, so callers never check.
 type Progress struct {
 	live  *Live
 	title string
@@ -146,15 +198,23 @@ type Progress struct {
 	start time.Time
 }
 
-// StartProgress shows a spinner titled title on stderr.
+// StartProgress shows a spinner titled title on stderr; with --output json it shows nothing.
 func (s *IOStreams) StartProgress(title string) *Progress {
+	if s.WantsJSON() {
+		return &Progress{}
+	}
 	p := &Progress{live: s.NewLive(), title: title, st: s.Styles(), start: time.Now()}
 	p.Update("", 0, 0)
 	return p
 }
 
+func (p *Progress) quiet() bool { return p == nil || p.live == nil }
+
 // Update shows a status and, when total > 0, a bar of done/total.
 func (p *Progress) Update(status string, done, total int64) {
+	if p.quiet() {
+		return
+	}
 	var b strings.Builder
 	b.WriteString(p.live.Spinner() + " " + p.title)
 	if total > 0 {
@@ -169,17 +229,32 @@ func (p *Progress) Update(status string, done, total int64) {
 }
 
 // Println prints a line that stays.
-func (p *Progress) Println(line string) { p.live.Println(line) }
+func (p *Progress) Println(line string) {
+	if !p.quiet() {
+		p.live.Println(line)
+	}
+}
 
 // Done ends the progress with a final line: ✓ title (message) in elapsed time.
-func (p *Progress) Done(message string) { p.end(p.st.OK.Render("✓"), message) }
+func (p *Progress) Done(message string) {
+	if !p.quiet() {
+		p.end(p.st.OK.Render("✓"), message)
+	}
+}
 
 // Fail ends the progress with a failure line.
-func (p *Progress) Fail(message string) { p.end(p.st.Fail.Render("✗"), message) }
+func (p *Progress) Fail(message string) {
+	if !p.quiet() {
+		p.end(p.st.Fail.Render("✗"), message)
+	}
+}
 
 // Stop ends the progress without a line: for an interrupt, where "interrupted" is all there is
 // to say.
 func (p *Progress) Stop() {
+	if p.quiet() {
+		return
+	}
 	p.live.Set()
 	p.live.Stop()
 }

@@ -7,13 +7,13 @@ import (
 	"strings"
 )
 
-// Bytes prints a size in binary units (KiB, MiB...), as disks and memory are measured.
-func Bytes(n int64) string { return formatSize(n, 1024, "KMGTPE", "iB") }
-
-// DecimalBytes prints a size in decimal units (kB, MB...), as registries and the Docker CLI do.
-func DecimalBytes(n int64) string { return formatSize(n, 1000, "kMGTPE", "B") }
-
-func formatSize(n, unit int64, prefixes, suffix string) string {
+// Bytes prints a size in binary (IEC) units, KiB, MiB, GiB: the one size format of every command,
+// so that two numbers on one screen are always comparable.
+func Bytes(n int64) string {
+	const unit, prefixes, suffix = 1024, "KMGTPE", "iB"
+	if n < 0 && -n > 0 { // -n overflows only for the smallest int64
+		return "-" + Bytes(-n)
+	}
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}

@@ -30,6 +30,7 @@ type Monitor struct {
 	expBytes   map[uint64]int64 // realise activity id → expected download bytes
 	bytesDone  int64            // bytes of finished transfers
 	failedSeen int64            // failed builds already attributed to a stopped build
+	builtSeen  int64            // successful builds already attributed to a stopped build
 	tails      map[string][]string
 	finished   []Finished
 	errors     []Message
@@ -46,6 +47,7 @@ type Activity struct {
 	Machine  string // builds on a remote machine
 	LastLine string // builds: the last log line
 	Failed   bool   // builds, when stopped: the build failed
+	Built    bool   // builds, when stopped: the build succeeded (neither: it was interrupted)
 	Done     int64  // downloads: bytes so far
 	Expected int64
 	Started  time.Time
@@ -57,6 +59,7 @@ type Finished struct {
 	Name    string
 	Elapsed time.Duration
 	Failed  bool
+	Built   bool
 }
 
 // Message is an error Nix reported, ANSI removed, with its source position when Nix gave one.
@@ -119,18 +122,24 @@ func (m *Monitor) Handle(e *Event, now time.Time) {
 				m.bytesDone += a.Done
 			}
 			if a.Type == ActBuild {
-				// Nix counts a failure in the aggregate just before it stops the failed build.
-				var failed int64
+				// Nix counts a success or a failure in the aggregate just before it stops the
+				// build; a build stopped without either (Ctrl-C) has no output and was not built.
+				var built, failed int64
 				for _, c := range m.builds {
+					built += c[0]
 					failed += c[3]
 				}
-				if failed > m.failedSeen {
+				switch {
+				case built > m.builtSeen:
+					a.Built = true
+					m.builtSeen++
+				case failed > m.failedSeen:
 					a.Failed = true
 					m.failedSeen++
 				}
 			}
 			if a.Type != ActSubstitute {
-				m.finished = append(m.finished, Finished{Type: a.Type, Name: a.Name, Elapsed: now.Sub(a.Started), Failed: a.Failed})
+				m.finished = append(m.finished, Finished{Type: a.Type, Name: a.Name, Elapsed: now.Sub(a.Started), Failed: a.Failed, Built: a.Built})
 				stopped = a
 			}
 		}

@@ -41,7 +41,7 @@ func TestMonitorSuccessfulBuild(t *testing.T) {
 		t.Fatalf("started %v", started)
 	}
 	// The build started at event 12 and stopped at event 23 of the recording.
-	if len(stopped) != 1 || stopped[0] != 11*time.Second || m.Status().Finished[0].Failed {
+	if f := m.Status().Finished[0]; len(stopped) != 1 || stopped[0] != 11*time.Second || f.Failed || !f.Built {
 		t.Fatalf("stopped %v", stopped)
 	}
 	if strings.Join(logs, "|") != "hello|-e red" {

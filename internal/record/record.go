@@ -120,29 +120,36 @@ func (s Store) Save(b Build) error {
 	if err != nil {
 		return err
 	}
+	return s.write(fileName, data)
+}
+
+// write replaces a file of the state directory atomically, so a reader never sees half of it.
+func (s Store) write(name string, data []byte) error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(s.Dir, fileName+".*")
+	tmp, err := os.CreateTemp(s.Dir, name+".*")
 	if err != nil {
-		return fmt.Errorf("write build record: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(append(data, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write build record: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write build record: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
-	return os.Rename(tmp.Name(), s.Path())
+	return os.Rename(tmp.Name(), filepath.Join(s.Dir, name))
 }
 
-// Clear removes the record and the closure records (and nothing in the Nix store).
+// Clear removes the records, builds and build times, and the closure records they point to (and
+// nothing in the Nix store).
 func (s Store) Clear() error {
-	err := os.Remove(s.Path())
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	for _, name := range []string{fileName, timesFile} {
+		if err := os.Remove(filepath.Join(s.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	// The closure records belong to the builds (Build.Closure points into them).
 	return os.RemoveAll(s.ClosureDir())

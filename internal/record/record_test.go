@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSaveLatestReplaceClear(t *testing.T) {
@@ -62,5 +63,30 @@ func TestDamagedRecordSaysHowToRecover(t *testing.T) {
 	_, err := Store{Dir: dir}.All()
 	if err == nil || !strings.Contains(err.Error(), "is damaged") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBuildTimesMergeAndSurviveDamage(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	if len(s.Times()) != 0 {
+		t.Fatal("times before any build")
+	}
+	if err := s.SaveTimes(Times{"redis-7.2": 90 * time.Second, "glibc": time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveTimes(Times{"redis-7.2": 80 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Times()
+	if got["redis-7.2"] != 80*time.Second || got["glibc"] != time.Second {
+		t.Fatalf("times %v", got)
+	}
+	os.WriteFile(filepath.Join(s.Dir, timesFile), []byte("{not json"), 0o644)
+	if len(s.Times()) != 0 {
+		t.Fatal("a damaged file gave times")
+	}
+	s.SaveTimes(Times{"x": time.Second})
+	if err := s.Clear(); err != nil || len(s.Times()) != 0 || s.Clear() != nil {
+		t.Fatalf("clear kept the times: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ package build
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/record"
 	"github.com/spf13/cobra"
 )
 
@@ -83,18 +85,27 @@ func buildRun(ctx context.Context, opts *Options) error {
 		return cli.Unavailable(err, nix.InstallHint)
 	}
 
-	v := newView(opts.IO)
+	store := record.Store{Dir: cfg.StateDir}
+	// In GitHub Actions the build's lines fold into one group; the result stays outside it.
+	endGroup := opts.IO.Group("nix build " + strings.Join(arch.Strings(archs), ", "))
+	v := newView(opts.IO, store.Times())
 	results, err := build.Run(ctx, n, build.Options{
 		Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir,
 		OnEvent: v.handle,
 		OnPlan:  v.plan,
 	})
 	v.stop()
+	endGroup()
+	// What was built is worth remembering even when another part failed: the next run estimates.
+	_ = store.SaveTimes(v.built())
 	if err != nil {
 		return explain(err, v)
 	}
 	return report(opts.IO, results)
 }
+
+// downloadRE finds the URL of a download that failed for good.
+var downloadRE = regexp.MustCompile(`unable to download '([^']+)'`)
 
 // explain turns a build failure into one line and a hint, after printing the failing
 // derivation's last log lines.
@@ -108,7 +119,11 @@ func explain(err error, v *view) error {
 	}
 	var ne *nix.Error
 	if !errors.As(err, &ne) {
-		return cli.Failed(err, "")
+		return cli.Fail(err)
+	}
+	if m := downloadRE.FindStringSubmatch(ne.Message.Text); m != nil {
+		return cli.Failed(err, "nix needs network access to fetch the flake's inputs and could not download "+m[1]+
+			"; nix honours the proxy variables http_proxy, https_proxy, all_proxy and no_proxy (a nix daemon reads them from its own environment)")
 	}
 	switch ne.Kind {
 	case nix.BuilderFailure:
@@ -121,7 +136,7 @@ func explain(err error, v *view) error {
 	case nix.UnsupportedSystem:
 		return cli.Failed(err, "run `nixify doctor` to see which systems this host can build")
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // jsonBuild is one architecture in `--output json`.
@@ -137,7 +152,7 @@ type jsonBuild struct {
 	ConfigDigest string    `json:"configDigest"`
 	RepoTag      string    `json:"repoTag"`
 	Size         int64     `json:"size"`
-	Seconds      float64   `json:"seconds"`
+	Seconds      float64   `json:"buildSeconds"`
 	Revision     string    `json:"flakeRevision"`
 	FlakeHash    string    `json:"flakeHash"`
 }

@@ -12,9 +12,11 @@ import (
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -31,13 +33,9 @@ func TestFlagsAndArchAliases(t *testing.T) {
 		{[]string{"--arch", "mips"}, nil, cli.ExitUsage},
 	} {
 		io, _, _, _ := iostreams.Test()
-		f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+		f := clitest.Factory(t, io)
 		var got *Options
-		cmd := NewCmdBuild(f, func(o *Options) error { got = o; return nil })
-		cmd.SetFlagErrorFunc(cli.FlagError)
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		cmd.SetArgs(tc.args)
-		err := cmd.Execute()
+		err := clitest.Execute(NewCmdBuild(f, func(o *Options) error { got = o; return nil }), tc.args...)
 		var archs []arch.Arch
 		if err == nil {
 			archs, err = Archs(got.Arch, arch.All)
@@ -53,7 +51,7 @@ func TestFlagsAndArchAliases(t *testing.T) {
 
 func TestFlakeAndAttrFlagsOverrideConfig(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }, WorkDir: t.TempDir()}
+	f := clitest.Factory(t, io)
 	cmd := NewCmdBuild(f, func(o *Options) error { return nil })
 	cmd.SetArgs([]string{"--flake", "github:o/r", "--attr", "other"})
 	if err := cmd.Execute(); err != nil {
@@ -130,6 +128,11 @@ func TestBuildPrintsPlainLinesAndJSON(t *testing.T) {
 	if strings.Contains(e, "\x1b[") {
 		t.Errorf("escape codes without a terminal:\n%q", e)
 	}
+	// The next build shows this one's time as an estimate.
+	l, _ := opts.Config()
+	if d, ok := (record.Store{Dir: l.Config.StateDir}).Times()["test-image-amd64.tar"]; !ok || d <= 0 {
+		t.Errorf("the build time of test-image-amd64.tar was not kept: %v", (record.Store{Dir: l.Config.StateDir}).Times())
+	}
 }
 
 func TestFailedBuildShowsItsLastLinesWithoutColour(t *testing.T) {
@@ -154,16 +157,6 @@ func TestVerboseStreamsEveryLogLine(t *testing.T) {
 	}
 }
 
-func TestInterruptIsExit130(t *testing.T) {
-	opts, _, _, _ := testOptions(t, "slow")
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(500*time.Millisecond, cancel)
-	err := buildRun(ctx, opts)
-	if cli.Code(err) != cli.ExitInterrupted {
-		t.Fatalf("got %v (code %d)", err, cli.Code(err))
-	}
-}
-
 func TestRenderShowsRunningBuildsAndCounts(t *testing.T) {
 	now := time.Unix(100, 0)
 	s := nix.Status{
@@ -174,12 +167,13 @@ func TestRenderShowsRunningBuildsAndCounts(t *testing.T) {
 		BuildsDone: 3, BuildsExpected: 10, BuildsRunning: 1, CopiesDone: 1, CopiesExpected: 5, BytesDone: 1 << 20, BytesExpected: 4 << 20,
 	}
 	io, _, _, _ := iostreams.Test()
-	got := strings.Join(Render(s, now, "*", io.Styles()), "\n")
-	want := "* redis-7.2 1m15s buildPhase │ CC server.o\n↓ https://cache/x.nar 2s 1 MiB/4 MiB\nbuilds 3/10, 1 running · downloads 1/5 · 1 MiB/4 MiB"
+	f := frame{Status: s, Now: now, Began: now.Add(-95 * time.Second), Spinner: "*", Estimates: record.Times{"redis-7.2": 130 * time.Second}}
+	got := strings.Join(Render(f, io.Styles()), "\n")
+	want := "* redis-7.2 1m15s/~2m10s buildPhase │ CC server.o\n↓ https://cache/x.nar 2s 1 MiB/4 MiB\n1m35s · builds 3/10, 1 running · downloads 1/5 · 1 MiB/4 MiB"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	if Render(nix.Status{}, now, "*", io.Styles()) != nil {
+	if Render(frame{Now: now, Spinner: "*"}, io.Styles()) != nil {
 		t.Fatal("an empty status should draw nothing")
 	}
 }
@@ -195,7 +189,7 @@ func TestStoppedTransferWithoutBytesIsNotFetched(t *testing.T) {
 		`@nix {"action":"stop","id":8}`,
 	}
 	io, _, _, errOut := iostreams.Test()
-	v := newView(io)
+	v := newView(io, nil)
 	for _, l := range lines {
 		e, err := nix.ParseLine([]byte(l))
 		if err != nil {
@@ -207,5 +201,78 @@ func TestStoppedTransferWithoutBytesIsNotFetched(t *testing.T) {
 	got := errOut.String()
 	if !strings.Contains(got, "✓ fetched https://x/ok.tar") || !strings.Contains(got, "· gave up fetching https://x/gone.tar") {
 		t.Fatalf("stderr:\n%s", got)
+	}
+}
+
+// TestInterruptIsExit130AndNotBuilt: Ctrl-C is exit 130, and the derivation whose build it
+// stopped has no output, so it must not scroll by as "✓ built".
+func TestInterruptIsExit130AndNotBuilt(t *testing.T) {
+	opts, _, _, errOut := testOptions(t, "slow")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(2*time.Second, cancel)
+	err := buildRun(ctx, opts)
+	if cli.Code(err) != cli.ExitInterrupted {
+		t.Fatalf("got %v (code %d)", err, cli.Code(err))
+	}
+	e := errOut()
+	if !strings.Contains(e, "building slow") {
+		t.Fatalf("the build had not started when it was interrupted:\n%s", e)
+	}
+	if strings.Contains(e, "built slow") {
+		t.Fatalf("an interrupted build is shown as built:\n%s", e)
+	}
+	if !strings.Contains(e, "stopped slow") {
+		t.Fatalf("the interrupted build is not shown as stopped:\n%s", e)
+	}
+}
+
+// TestUnreachableInputFoldsRetriesAndEndsWithAHint: nix retries a download that cannot succeed
+// and warns at each attempt; the view says so once, and the failure says what nix needs.
+func TestUnreachableInputFoldsRetriesAndEndsWithAHint(t *testing.T) {
+	opts, _, _, errOut := testOptions(t, "image")
+	dir := t.TempDir()
+	url := fmt.Sprintf("http://127.0.0.1:%d/dep.tar.gz", testpeer.FreePort(t)) // nothing listens there
+	flake := `{
+  inputs.dep = { url = "` + url + `"; flake = false; };
+  outputs = { self, dep }: { packages.x86_64-linux.image = derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; src = dep; }; };
+}`
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.Config = staticConfig(t, "path:"+dir, "image")
+	n, _ := opts.Nix()
+	n.Env = []string{n.Env[0] + "\ndownload-attempts = 4"}
+	err := buildRun(context.Background(), opts)
+	if cli.Code(err) != cli.ExitFailure {
+		t.Fatalf("got %v (code %d)", err, cli.Code(err))
+	}
+	e := errOut()
+	if n := strings.Count(e, "retrying"); n != 1 {
+		t.Errorf("%d lines say nix is retrying, want 1:\n%s", n, e)
+	}
+	if !strings.Contains(e, "gave up fetching "+url) || !strings.Contains(e, "after 3 retries") {
+		t.Errorf("the end of the download does not count its retries:\n%s", e)
+	}
+	if strings.Contains(e, "--show-trace") {
+		t.Errorf("nix's --show-trace advice shown without --verbose:\n%s", e)
+	}
+	h := cli.Hint(err)
+	for _, want := range []string{"network access", url, "https_proxy"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("hint %q lacks %q", h, want)
+		}
+	}
+}
+
+func TestGitHubActionsFoldsTheBuildIntoAGroup(t *testing.T) {
+	opts, io, _, errOut := testOptions(t, "image")
+	io.SetGetenv(func(k string) string { return map[string]string{"GITHUB_ACTIONS": "true", "CI": "true"}[k] })
+	if err := buildRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	e := errOut()
+	start, built, end := strings.Index(e, "::group::nix build x86_64\n"), strings.Index(e, "✓ built test-image-amd64.tar"), strings.Index(e, "::endgroup::\n")
+	if start != 0 || built < start || end < built {
+		t.Fatalf("the build's lines are not inside one group:\n%s", e)
 	}
 }

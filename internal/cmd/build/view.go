@@ -2,12 +2,16 @@ package build
 
 import (
 	"fmt"
+	"maps"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
+	"github.com/nixify/nixify/internal/record"
 )
 
 // view draws a build in the spirit of nix-output-monitor. On a terminal: finished builds scroll
@@ -21,14 +25,33 @@ type view struct {
 	live  *iostreams.Live
 	stopC chan struct{}
 	done  chan struct{}
+
+	began     time.Time
+	estimates record.Times // the last build time of each derivation, by name
+
+	mu      sync.Mutex
+	retries map[string]*retry // by URL: downloads nix is retrying
+	took    record.Times      // what this build built, and how long each took
 }
+
+// retry is a download nix keeps retrying: it says so once per attempt, which the view folds into
+// one line.
+type retry struct {
+	url, reason string
+	n           int
+}
+
+// retryRE matches Nix's warning before it retries a download.
+var retryRE = regexp.MustCompile(`unable to download '([^']+)': (.*); retrying in`)
 
 // maxRunning is how many running builds and downloads the block shows; the rest are counted.
 const maxRunning = 8
 
-func newView(io *iostreams.IOStreams) *view {
+// newView starts the view; estimates are the derivations' last build times (may be empty).
+func newView(io *iostreams.IOStreams, estimates record.Times) *view {
 	v := &view{io: io, st: io.Styles(), mon: nix.NewMonitor(), live: io.NewLive(),
-		stopC: make(chan struct{}), done: make(chan struct{})}
+		stopC: make(chan struct{}), done: make(chan struct{}), retries: map[string]*retry{},
+		began: time.Now(), estimates: estimates, took: record.Times{}}
 	tty := io.IsErrTTY()
 	v.mon.OnStart = func(a nix.Activity) {
 		if !tty {
@@ -40,11 +63,22 @@ func newView(io *iostreams.IOStreams) *view {
 		switch {
 		case a.Failed:
 			mark, what = v.st.Fail.Render("✗"), "failed"
+		case a.Type == nix.ActBuild && !a.Built:
+			mark, what = v.st.Warn.Render("·"), "stopped"
 		case a.Type != nix.ActBuild && a.Done == 0:
 			// Nix does not say whether a transfer succeeded; one that moved no byte did not.
 			mark, what = v.st.Faint.Render("·"), "gave up fetching"
 		}
-		v.live.Println(fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")")))
+		line := fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")"))
+		if a.Built {
+			v.mu.Lock()
+			v.took[a.Name] = d
+			v.mu.Unlock()
+		}
+		if r := v.endRetry(a.Path); r != nil {
+			line += v.st.Faint.Render(fmt.Sprintf(" after %d %s: %s", r.n, plural(r.n, "retry", "retries"), r.reason))
+		}
+		v.live.Println(line)
 	}
 	if io.Verbose {
 		v.mon.OnLog = func(drv, line string) {
@@ -54,6 +88,19 @@ func newView(io *iostreams.IOStreams) *view {
 	v.mon.OnMsg = func(level int, text string) {
 		// Errors and warnings, or everything when asked. Two nix processes (one per architecture)
 		// contend for Nix's SQLite databases; Nix retries and says so, which is no news to a user.
+		// Its retries of a download fold into one line, and its advice to pass --show-trace (a
+		// flag of nix's, not nixify's) only comes with --verbose.
+		if !io.Verbose {
+			if strings.HasPrefix(text, "(use '--show-trace'") {
+				return
+			}
+			if m := retryRE.FindStringSubmatch(text); m != nil {
+				if v.noteRetry(m[1], m[2]) == 1 && !tty {
+					v.live.Println(fmt.Sprintf("warning: unable to download %s: %s; retrying", m[1], m[2]))
+				}
+				return
+			}
+		}
 		if io.Verbose || level <= 1 && !strings.Contains(text, "is busy") {
 			v.live.Println(text)
 		}
@@ -76,6 +123,51 @@ func verb(typ int, done bool) string {
 
 func (v *view) handle(e *nix.Event) { v.mon.Handle(e, time.Now()) }
 
+// noteRetry counts one more retry of url and returns how many there were.
+func (v *view) noteRetry(url, reason string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r := v.retries[url]
+	if r == nil {
+		r = &retry{url: url}
+		v.retries[url] = r
+	}
+	r.reason = reason
+	r.n++
+	return r.n
+}
+
+// endRetry forgets the retries of url (its download ended) and returns them, nil if none.
+func (v *view) endRetry(url string) *retry {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r := v.retries[url]
+	delete(v.retries, url)
+	return r
+}
+
+// retryLines are the block's lines for the downloads nix is retrying; without a terminal the
+// first warning was printed instead.
+func (v *view) retryLines() []string {
+	if !v.io.IsErrTTY() {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, r := range v.retries {
+		out = append(out, v.st.Warn.Render("↻")+fmt.Sprintf(" retrying %s (%d %s): %s", r.url, r.n, plural(r.n, "retry", "retries"), r.reason))
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 func (v *view) plan(p build.Plan) {
 	v.live.Println(fmt.Sprintf("%s %s: %s", v.st.Accent.Render("•"), p.Arch, p.Reason))
 }
@@ -89,7 +181,8 @@ func (v *view) loop() {
 		case <-v.stopC:
 			return
 		case now := <-t.C:
-			v.live.Set(Render(v.mon.Status(), now, v.live.Spinner(), v.st)...)
+			f := frame{Status: v.mon.Status(), Now: now, Began: v.began, Spinner: v.live.Spinner(), Estimates: v.estimates}
+			v.live.Set(append(Render(f, v.st), v.retryLines()...)...)
 		}
 	}
 }
@@ -99,6 +192,13 @@ func (v *view) stop() {
 	<-v.done
 	v.live.Set()
 	v.live.Stop()
+}
+
+// built returns how long each derivation this build built took, for the next build's estimates.
+func (v *view) built() record.Times {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return maps.Clone(v.took)
 }
 
 // printTail prints a failed derivation's last log lines, ANSI removed, in full.
@@ -113,8 +213,17 @@ func (v *view) printTail(drv string) {
 	}
 }
 
+// frame is what one drawing of the block shows.
+type frame struct {
+	Status     nix.Status
+	Now, Began time.Time
+	Spinner    string
+	Estimates  record.Times // last build times by derivation name, shown as ~estimates
+}
+
 // Render turns a monitor's status into the lines of the live block.
-func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []string {
+func Render(f frame, st iostreams.Styles) []string {
+	s, now, spinner := f.Status, f.Now, f.Spinner
 	if len(s.Running) == 0 && s.BuildsExpected == 0 && s.CopiesExpected == 0 {
 		return nil // nothing to show yet: evaluation
 	}
@@ -128,6 +237,9 @@ func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []
 		shown++
 		run := humanDuration(now.Sub(a.Started).Truncate(time.Second))
 		if a.Type == nix.ActBuild {
+			if est, ok := f.Estimates[a.Name]; ok {
+				run += "/~" + humanDuration(est.Round(time.Second))
+			}
 			line := fmt.Sprintf("%s %s %s", spinner, st.Bold.Render(a.Name), st.Faint.Render(run))
 			if a.Phase != "" {
 				line += " " + st.Accent.Render(a.Phase)
@@ -147,7 +259,7 @@ func Render(s nix.Status, now time.Time, spinner string, st iostreams.Styles) []
 		}
 		lines = append(lines, line)
 	}
-	summary := fmt.Sprintf("builds %d/%d", s.BuildsDone, s.BuildsExpected)
+	summary := fmt.Sprintf("%s · builds %d/%d", humanDuration(now.Sub(f.Began).Truncate(time.Second)), s.BuildsDone, s.BuildsExpected)
 	if s.BuildsRunning > 0 {
 		summary += fmt.Sprintf(", %d running", s.BuildsRunning)
 	}

@@ -58,3 +58,26 @@ func TestVarsLeaveOutWhatIsNotPublished(t *testing.T) {
 		t.Fatalf("redis: vars %v notes %v", got, notes)
 	}
 }
+
+func TestVarsForS3AndRedisWithPassword(t *testing.T) {
+	in := container.ReadInside([]string{"GARAGE_REGION=eu", "GARAGE_BUCKET=files"})
+	conns := []shared.Connection{
+		{Service: "redis", Host: "127.0.0.1", Port: 6379, Running: true},
+		{Service: "s3", Host: "127.0.0.1", Port: 13900, URL: "http://127.0.0.1:13900", Region: "eu", Bucket: "files", Running: true},
+	}
+	vars, notes := Vars(conns, in, container.Secrets{RedisPassword: "r p", AccessKey: "GK1", SecretKey: "sk"})
+	got := map[string]string{}
+	for _, v := range vars {
+		got[v.Key] = v.Value
+	}
+	want := map[string]string{"REDIS_URL": "redis://default:r%20p@127.0.0.1:6379", "REDISCLI_AUTH": "r p",
+		"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:13900", "AWS_ACCESS_KEY_ID": "GK1", "AWS_SECRET_ACCESS_KEY": "sk", "AWS_REGION": "eu", "S3_BUCKET": "files"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "postgres is not published") {
+		t.Errorf("notes: %v", notes)
+	}
+}

@@ -35,7 +35,7 @@ func NewCmdExec(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "exec [--user USER] -- COMMAND [ARG...]",
 		Short: "Run a command in the running container",
 		Long: `Run a command in the running container as root (or --user), attached to this terminal
-when stdin is one (with resizes), to the pipe otherwise. nixify exits with the command's code.
+when stdin and stdout are one (with resizes), to the pipes otherwise. nixify exits with the command's code.
 
 ` + Inside,
 		Example: `  nixify exec -- ls -l /data

@@ -88,17 +88,17 @@ func printMap(io *iostreams.IOStreams, title string, m map[string]string) {
 func sizes(inf *image.Info) string {
 	var parts []string
 	if inf.CompressedSize > 0 {
-		parts = append(parts, iostreams.DecimalBytes(inf.CompressedSize)+" compressed")
+		parts = append(parts, iostreams.Bytes(inf.CompressedSize)+" compressed")
 	}
 	if inf.UncompressedSize > 0 {
-		parts = append(parts, iostreams.DecimalBytes(inf.UncompressedSize)+" uncompressed")
+		parts = append(parts, iostreams.Bytes(inf.UncompressedSize)+" uncompressed")
 	}
 	if inf.ArchiveSize > 0 {
 		kind := inf.ArchiveCompression + " archive"
 		if inf.ArchiveCompression == "" || inf.ArchiveCompression == "none" {
 			kind = "archive"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s", kind, iostreams.DecimalBytes(inf.ArchiveSize)))
+		parts = append(parts, fmt.Sprintf("%s %s", kind, iostreams.Bytes(inf.ArchiveSize)))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -123,7 +123,7 @@ func layers(io *iostreams.IOStreams, inf *image.Info) {
 		if tty && len(digest) > 19 {
 			digest = digest[:19]
 		}
-		row := []string{fmt.Sprint(i + 1), iostreams.DecimalBytes(layerSize(l)), digest, paths}
+		row := []string{fmt.Sprint(i + 1), iostreams.Bytes(layerSize(l)), digest, paths}
 		if tty {
 			w := 0
 			if max > 0 {

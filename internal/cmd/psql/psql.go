@@ -31,8 +31,9 @@ func NewCmdPsql(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Open psql in the running container, logged in",
 		Long: `Run psql inside the container as the user postgres, connected over TCP to the configured
 database (POSTGRES_DB) as the configured role (POSTGRES_USER) with its password (given or
-generated) filled in. Interactive when stdin is a terminal, plain when piped; nixify exits with
-psql's code. Arguments after -- go to psql.`,
+generated) filled in. Interactive when stdin and stdout are a terminal, plain otherwise;
+nixify exits with psql's code. Arguments after -- go to psql. No pager is set (the image may
+hold none): \pset pager turns it on.`,
 		Example: `  nixify psql
   nixify psql -- -c 'select version()'
   echo 'select 1' | nixify psql -- -tA`,

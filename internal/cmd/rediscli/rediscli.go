@@ -30,8 +30,8 @@ func NewCmdRedisCLI(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "redis-cli [-- REDIS-CLI-ARGS...]",
 		Short: "Open redis-cli in the running container, authenticated",
 		Long: `Run redis-cli inside the container as the user redis, connected to Redis's port with the
-password (given or generated) filled in. Interactive when stdin is a terminal, plain when piped;
-nixify exits with redis-cli's code. Arguments after -- go to redis-cli.`,
+password (given or generated) filled in. Interactive when stdin and stdout are a terminal,
+plain otherwise; nixify exits with redis-cli's code. Arguments after -- go to redis-cli.`,
 		Example: `  nixify redis-cli
   nixify redis-cli -- ping
   echo 'dbsize' | nixify redis-cli`,

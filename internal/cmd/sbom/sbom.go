@@ -77,6 +77,7 @@ system, builder, derivation, times, and the GitHub Actions run that built it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", sbom.CycloneDX, "cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON)")
+	cli.CompleteValues(cmd, "format", sbom.CycloneDX, sbom.SPDX)
 	cli.ArchFlag(cmd, &opts.Arch, "which architecture's image (with an index or several builds)")
 	fl.BoolVar(&opts.Provenance, "provenance", false, "print the in-toto SLSA provenance statement instead of the SBOM")
 	return cmd
@@ -91,18 +92,24 @@ func sbomRun(ctx context.Context, opts *Options) error {
 	var err error
 	if opts.Image == "" {
 		doc, err = fromBuild(opts, format, opts.Arch)
-	} else if st, statErr := os.Stat(opts.Image); statErr == nil && !st.IsDir() {
-		doc, err = fromFile(ctx, opts, format)
-	} else if image.LooksRemote(opts.Image) {
-		doc, err = fromRegistry(ctx, opts, format, opts.Arch)
 	} else {
-		return cli.Usagef("%q is neither a file nor a registry reference: nixify sbom reads the last build (no argument), an image file (docker-archive or stream script) or a pushed image (REGISTRY/REPO[:TAG])", opts.Image)
+		ref, perr := image.Parse(opts.Image)
+		switch {
+		case perr != nil:
+			return cli.UsageError(perr)
+		case ref.Kind == image.FromArchive || ref.Kind == image.FromStream:
+			doc, err = fromFile(ctx, opts, ref, format)
+		case ref.Kind == image.FromRegistry:
+			doc, err = fromRegistry(ctx, opts, format, opts.Arch)
+		default:
+			return cli.Usagef("%q names an image in the Docker engine, which does not keep how it was built: give the last build (no argument), an image file (docker save, ./result) or a pushed image (REGISTRY/REPO[:TAG])", opts.Image)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if _, err := opts.IO.Out.Write(append(doc, '\n')); err != nil {
-		return cli.Failed(fmt.Errorf("write the document: %w", err), "")
+		return cli.Fail(fmt.Errorf("write the document: %w", err))
 	}
 	return nil
 }
@@ -124,7 +131,7 @@ func fromBuild(opts *Options, format string, a arch.Arch) ([]byte, error) {
 		if errors.Is(err, record.ErrNoBuild) {
 			return nil, cli.Failed(err, "build it first: nixify build --arch "+a.String())
 		}
-		return nil, cli.Failed(err, "")
+		return nil, cli.Fail(err)
 	}
 	if b.Closure == "" {
 		return nil, cli.Failed(fmt.Errorf("the last %s build has no closure record (built by an older nixify)", a), "build again: nixify build --arch "+a.String())
@@ -162,18 +169,19 @@ func imageName(b record.Build, configured string) string {
 // ./result) from the store paths its layers name: read from this machine's Nix store when they
 // are all in it (versions, hashes, derivations, sources, Go modules), else named from the paths
 // alone. The subject is the image ID (config digest).
-func fromFile(ctx context.Context, opts *Options, format string) ([]byte, error) {
+func fromFile(ctx context.Context, opts *Options, ref image.Ref, format string) ([]byte, error) {
 	if opts.Provenance {
 		return nil, cli.Usagef("--provenance needs the last build or a pushed image: an image file does not say how it was built")
 	}
-	img, err := image.OpenPath(ctx, opts.Image)
+	set, err := image.Open(ctx, ref)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, cli.Failed(err, "")
 	}
-	defer img.Close()
+	defer set.Close()
+	img := set.Images[0]
 	info, err := image.Describe(img)
 	if err != nil {
 		return nil, cli.Failed(err, "")
@@ -220,9 +228,9 @@ func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch
 	}
 	client, err := registryclient.ForRepository(ref.Context(), opts.Client...)
 	if err != nil {
-		return nil, cli.Failed(err, "")
+		return nil, cli.Fail(err)
 	}
-	set, err := image.OpenRemote(ctx, opts.Image, image.WithTransport(client.Transport()))
+	set, err := image.Open(ctx, image.Ref{Kind: image.FromRegistry, Name: opts.Image}, image.WithRegistry(opts.Client...))
 	if err != nil {
 		return nil, explain(ctx, client, "read "+opts.Image, err)
 	}

@@ -16,16 +16,17 @@ import (
 )
 
 // Attach runs spec in the running container with this process's streams: with a terminal (TTY,
-// raw mode, resizes followed) when stdin is one, plain streams otherwise, so that
-// `echo 'select 1' | nixify psql` works. The command's exit code becomes nixify's.
+// raw mode, resizes followed) when stdin and stdout are one, plain streams otherwise, so that
+// `echo 'select 1' | nixify psql` works and `nixify psql -c ... > file` writes plain lines. The
+// command's exit code becomes nixify's.
 func Attach(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id string, spec engine.ExecSpec) error {
 	streams := engine.ExecStreams{Stdin: io.In, Stdout: io.Out, Stderr: io.ErrOut}
-	if f, ok := io.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if isTerminal(io.In) && isTerminal(io.Out) {
 		spec.TTY = true
-		fd := int(f.Fd())
+		fd := int(io.In.(*os.File).Fd())
 		old, err := term.MakeRaw(fd)
 		if err != nil {
-			return cli.Failed(err, "")
+			return cli.Fail(err)
 		}
 		defer term.Restore(fd, old)
 		resize := make(chan engine.TermSize, 1)
@@ -58,6 +59,11 @@ func Attach(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id 
 	return nil
 }
 
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // FindRunning is FindContainer for commands that need it running (exec, shell, psql, redis-cli).
 func FindRunning(ctx context.Context, loadConfig func() (*config.Loaded, error), open func() (engine.Engine, error)) (*Existing, error) {
 	x, err := FindContainer(ctx, loadConfig, open)
@@ -86,7 +92,7 @@ func RunClient(ctx context.Context, io *iostreams.IOStreams, loadConfig func() (
 	c := x.Container
 	in := container.ReadInside(c.Env)
 	if !in.Runs(service) {
-		return cli.Failed(fmt.Errorf("container %q does not run %s (NIXIFY_SERVICES=%s)", c.Name, service, in.Env("NIXIFY_SERVICES")), "")
+		return cli.Fail(fmt.Errorf("container %q does not run %s (NIXIFY_SERVICES=%s)", c.Name, service, in.Env("NIXIFY_SERVICES")))
 	}
 	secrets, err := container.ReadSecrets(ctx, x.Engine, c)
 	if err != nil {

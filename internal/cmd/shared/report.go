@@ -76,7 +76,8 @@ func FromResponse(r Report, resp *health.Response, code int) Report {
 	r.Healthy = code == http.StatusOK && resp.Status.OK()
 	r.Services = []ServiceReport{}
 	for _, s := range resp.Services() {
-		r.Services = append(r.Services, ServiceReport{Name: s.Name, Status: s.Status, LatencySeconds: s.Latency.Seconds(), Message: s.Output, Disabled: s.Disabled})
+		r.Services = append(r.Services, ServiceReport{Name: s.Name, Status: s.Status, LatencySeconds: s.Latency.Seconds(), Message: s.Output, Disabled: s.Disabled,
+			State: s.State, Since: s.Since, Restarts: s.Restarts})
 	}
 	return r
 }
