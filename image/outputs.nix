@@ -12,10 +12,10 @@ let
 
   # Only what the Go programs are built from: a change to the docs, the workflows or image/ does
   # not rebuild nixify-init (nor its layer), and a Go change rebuilds nothing else.
-  root = toString self;
+  root = toString self.outPath;
   src = builtins.path {
     name = "nixify-go-source";
-    path = self;
+    path = self.outPath;
     filter = path: _type:
       let rel = builtins.substring (builtins.stringLength root + 1) 1000000 (toString path);
       in builtins.elem (builtins.head (builtins.split "/" rel)) [ "go.mod" "go.sum" "cmd" "internal" "pkg" ];

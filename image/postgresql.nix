@@ -43,5 +43,9 @@ target.stdenv.mkDerivation {
   # Budget guards: the build fails rather than ship a compiler, perl or ICU in the image.
   disallowedRequisites = [ target.stdenv.cc build.perl ] ++ (if target ? icu then [ target.icu ] else [ ]);
 
-  meta = (upstream.meta or { }) // { mainProgram = "postgres"; };
+  meta = {
+    description = "PostgreSQL server and everyday clients, trimmed for the nixify image";
+    homepage = "https://www.postgresql.org";
+    mainProgram = "postgres";
+  } // (if upstream ? meta.license then { inherit (upstream.meta) license; } else { });
 }

@@ -31,7 +31,7 @@ func main() {
 		var best time.Duration
 		for i := 0; i < 5; i++ {
 			start := time.Now()
-			img, err := image.OpenArchiveFile(p)
+			img, err := imagetest.Open(p)
 			if err != nil {
 				panic(err)
 			}

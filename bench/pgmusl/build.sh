@@ -52,24 +52,31 @@ fi
 
 # PostgreSQL: upstream source, the image's flags, prepare.sh before configure, trim.sh after install.
 flags=$(grep -v '^#' "$root/image/postgresql/configure-flags" | grep .)
-if [ ! -x pg/bin/postgres ]; then
-	rm -rf pg-src pg && mkdir pg-src
+# musl-gcc sees only musl's headers; pg_upgrade wants the kernel's (Nix's toolchain has them).
+mkdir -p kheaders
+ln -sfn /usr/include/linux kheaders/linux
+ln -sfn /usr/include/asm-generic kheaders/asm-generic
+ln -sfn "/usr/include/$(gcc -dumpmachine)/asm" kheaders/asm
+if [ ! -d pg-src ]; then
+	mkdir pg-src
 	tar -xf postgresql-15_*.orig.tar.* -C pg-src --strip-components=1
+	(cd pg-src && sh "$root/image/postgresql/prepare.sh")
+fi
+if [ ! -x pg/bin/postgres ]; then
 	cd pg-src
-	sh "$root/image/postgresql/prepare.sh"
 	echo "== configure $(echo $flags)"
 	# shellcheck disable=SC2086 # one flag per word
 	./configure --prefix="$work/pg" $flags CC=musl-gcc \
-		CPPFLAGS="-I$work/zlib/include" LDFLAGS="-L$work/zlib/lib -Wl,-rpath,$work/zlib/lib" >../configure.log
+		CPPFLAGS="-I$work/zlib/include -idirafter $work/kheaders" LDFLAGS="-L$work/zlib/lib -Wl,-rpath,$work/zlib/lib" >../configure.log
 	start=$(date +%s)
 	nice -n 19 make -j2 >../make.log 2>&1 || { tail -30 ../make.log; exit 1; }
 	echo "== compiled in $(( $(date +%s) - start )) s (make -j2, niced, on a shared 2-core machine)"
 	make install >../install.log 2>&1
 	cd "$work"
 	sh "$root/image/postgresql/trim.sh" "$work/pg"
-	# Nix strips in its fixup phase (stripAllList = bin, lib); this is the same.
+	# Nix strips in its fixup phase (stripAllList = bin; debug sections elsewhere); this is the same.
 	strip --strip-all pg/bin/*
-	strip --strip-unneeded pg/lib/*.so* pg/lib/postgresql/*.so 2>/dev/null || strip --strip-unneeded pg/lib/*.so*
+	find pg/lib -name '*.so*' -type f -exec strip --strip-unneeded {} +
 fi
 
 echo "== what it is"
@@ -79,7 +86,7 @@ if strings pg/bin/postgres | grep -qx 'locale -a'; then echo "postgres still run
 echo "postgres never runs 'locale -a' (prepare.sh)"
 
 echo "== sizes (bytes)"
-du -sb pg pg/bin pg/lib pg/share | awk '{printf "%-10s %9d  %6.2f MiB\n", $2, $1, $1/1048576}'
+for d in pg pg/bin pg/lib pg/share; do du -sb "$d"; done | awk '{printf "%-10s %9d  %6.2f MiB\n", $2, $1, $1/1048576}'
 for d in timezone timezonesets tsearch_data; do
 	s=$(find pg/share -type d -name "$d" | head -1)
 	[ -n "$s" ] && du -sb "$s" | awk '{printf "%-28s %9d  %6.2f MiB\n", $2, $1, $1/1048576}'
@@ -97,7 +104,9 @@ echo "data directory after initdb: $(du -sb data | cut -f1) bytes"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 runuser -u postgres -- env -i pg/bin/postgres -D "$work/data" -p "$port" -k "$work/run" -h 127.0.0.1 >server.log 2>&1 &
 pg=$!
-trap 'kill -INT $pg 2>/dev/null || true' EXIT
+# runuser does not pass signals on: stop the postmaster by the pid it wrote.
+stop_pg() { kill -INT "$(head -1 "$work/data/postmaster.pid")" 2>/dev/null || true; wait $pg || true; }
+trap stop_pg EXIT
 i=0
 until pg/bin/pg_isready -q -h "$work/run" -p "$port"; do
 	i=$((i + 1)); [ $i -lt 100 ] || { cat server.log; exit 1; }
@@ -117,15 +126,14 @@ q "SELECT 'uuid: ' || length(gen_random_uuid()::text)"
 q "SELECT 'now in Europe/Paris: ' || (now() AT TIME ZONE 'Europe/Paris' IS NOT NULL)::text"
 q "ALTER USER postgres PASSWORD 'proof-secret'"
 echo "SCRAM over TCP: $(PGPASSWORD=proof-secret pg/bin/psql -X -qAt -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "SELECT 'logged in with ' || (SELECT CASE WHEN rolpassword LIKE 'SCRAM-SHA-256%' THEN 'SCRAM-SHA-256' END FROM pg_authid WHERE rolname = 'postgres')")"
-kill -INT $pg
-wait $pg || true
+stop_pg
 trap - EXIT
 echo "data directory after the session: $(du -sb data | cut -f1) bytes"
 
 # The real nixify-init supervising this PostgreSQL: initdb, start, readiness, setup, health.
 if command -v go >/dev/null; then
 	echo "== nixify-init with this PostgreSQL"
-	(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/nixify-init" ./cmd/nixify-init)
+	(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -X github.com/nixify/nixify/internal/version.Version=proof' -o "$work/nixify-init" ./cmd/nixify-init)
 	rm -rf init-root && mkdir -p init-root/bin && chmod 755 init-root
 	ln -s "$work/pg/bin/"* init-root/bin/
 	app=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

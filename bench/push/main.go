@@ -73,7 +73,7 @@ func main() {
 		cache := image.NewLayerCache(cacheDir)
 		var ims []publish.Image
 		for _, a := range archs {
-			img, err := image.OpenArchiveFile(paths[a], image.WithLayers(), image.WithLayerCache(cache), image.WithTempDir(dir))
+			img, err := imagetest.Open(paths[a], image.WithLayers(), image.WithLayerCache(cache), image.WithTempDir(dir))
 			must(err)
 			defer img.Close()
 			ims = append(ims, publish.Image{Arch: a, Image: img.Image})

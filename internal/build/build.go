@@ -140,20 +140,21 @@ func describe(ctx context.Context, b *record.Build, previous []record.Build) (*i
 			return nil, nil
 		}
 	}
-	kind, err := outputKind(b.OutPath)
+	ref, err := image.Parse(b.OutPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build output: %w", err)
 	}
-	b.Kind = kind
-	var a *image.Archive
-	if kind == record.Tarball {
-		a, err = image.ReadArchiveFile(b.OutPath)
-	} else {
-		a, err = readStream(ctx, b.OutPath)
-	}
+	set, err := image.Open(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("read the image built for %s: %w", b.Arch, err)
 	}
+	defer set.Close()
+	a := set.Images[0].Archive
+	kind := record.Tarball
+	if ref.Kind == image.FromStream {
+		kind = record.Stream
+	}
+	b.Kind = kind
 	b.ConfigDigest, b.Size = a.ConfigDigest, a.ReadBytes
 	if kind == record.Tarball {
 		if st, err := os.Stat(b.OutPath); err == nil {
@@ -164,29 +165,6 @@ func describe(ctx context.Context, b *record.Build, previous []record.Build) (*i
 		b.RepoTag = a.RepoTags[0]
 	}
 	return a, nil
-}
-
-// outputKind tells a docker-archive file from a stream script (streamLayeredImage writes an
-// executable that starts with #!).
-func outputKind(p string) (record.Kind, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", fmt.Errorf("open build output: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if st.IsDir() {
-		return "", fmt.Errorf("build output %s is a directory, not an image: the attribute must be a docker-archive (buildLayeredImage) or a stream script (streamLayeredImage)", p)
-	}
-	head := make([]byte, 2)
-	n, _ := f.Read(head)
-	if n == 2 && string(head) == "#!" {
-		return record.Stream, nil
-	}
-	return record.Tarball, nil
 }
 
 // Needed reports whether the flake changed since the last build of each architecture, or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/nixify/nixify/internal/closure"
 	"github.com/nixify/nixify/internal/image"
@@ -13,7 +12,7 @@ import (
 )
 
 // ClosureDir is where the closure records of recent builds are kept.
-func ClosureDir(stateDir string) string { return filepath.Join(stateDir, "closures") }
+func ClosureDir(stateDir string) string { return record.Store{Dir: stateDir}.ClosureDir() }
 
 // recordClosure records what the image built for b holds (see internal/closure) for the SBOM,
 // the provenance and `info --diff`. An output path recorded before is the same image, so a
@@ -32,15 +31,12 @@ func recordClosure(ctx context.Context, n *nix.Nix, o Options, p Plan, b *record
 	}
 	if a == nil {
 		// Recorded by a nixify that did not record closures: read the image once more.
-		var err error
-		if b.Kind == record.Tarball {
-			a, err = image.ReadArchiveFile(b.OutPath)
-		} else {
-			a, err = readStream(ctx, b.OutPath)
-		}
+		set, err := image.Open(ctx, image.BuildRef(*b))
 		if err != nil {
 			return fmt.Errorf("read the image built for %s: %w", b.Arch, err)
 		}
+		set.Close()
+		a = set.Images[0].Archive
 	}
 	info, err := image.Describe(&image.Image{Source: b.OutPath, Archive: a})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -157,4 +158,27 @@ func TestGoreleaserStampsLinkedPackages(t *testing.T) {
 		flags = append(flags, "-X "+m[1])
 	}
 	linked(t, ".goreleaser.yaml", main[1], flags)
+}
+
+// TestWorkflowEnforcesTheBudget: the build workflow measures and gates the image (its summary
+// lists the largest store paths; over 60 MiB fails the job), keeps the Cachix path, and gives the
+// 45-minute cold build a timeout with margin rather than hours.
+func TestWorkflowEnforcesTheBudget(t *testing.T) {
+	data, err := os.ReadFile("../../.github/workflows/build-docker.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := string(data)
+	for _, want := range []string{"--closure --top 10", "--max-size 60MiB", "GITHUB_STEP_SUMMARY", "cachix/cachix-action", "BUILD_SECONDS"} {
+		if !strings.Contains(wf, want) {
+			t.Errorf("build-docker.yml lacks %q", want)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^    timeout-minutes: (\d+)$`).FindStringSubmatch(wf)
+	if m == nil {
+		t.Fatal("the build job has no timeout-minutes")
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 50 || n > 90 {
+		t.Errorf("timeout-minutes %d: want the 45-minute target with a margin (50-90)", n)
+	}
 }

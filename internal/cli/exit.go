@@ -41,11 +41,17 @@ func Unavailable(err error, hint string) error {
 	return &ExitError{Code: ExitUnavailable, Err: err, Hint: hint}
 }
 
-// Failed marks err as the operation failing (exit 1), with an optional hint.
-func Failed(err error, hint string) error { return &ExitError{Code: ExitFailure, Err: err, Hint: hint} }
+// EngineHint is what to do when the Docker engine cannot be reached.
+const EngineHint = "run `nixify doctor` to see how to reach the Docker engine"
 
-// Unhealthy marks err as a container that is not healthy (exit 3).
-func Unhealthy(err error) error { return &ExitError{Code: ExitUnhealthy, Err: err} }
+// EngineUnreachable marks err as the Docker engine being out of reach (exit 4), with EngineHint.
+func EngineUnreachable(err error) error { return Unavailable(err, EngineHint) }
+
+// Fail marks err as the operation failing (exit 1); the error says all there is to say.
+func Fail(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
+
+// Failed marks err as the operation failing (exit 1), with a hint saying what to do about it.
+func Failed(err error, hint string) error { return &ExitError{Code: ExitFailure, Err: err, Hint: hint} }
 
 // FlagError makes cobra's flag parsing errors usage errors (exit 2) that point at the command's help.
 func FlagError(c *cobra.Command, err error) error {

@@ -67,11 +67,11 @@ func (f *Factory) Engine() (engine.Engine, error) {
 	}
 	ep, err := engine.ResolveEndpoint(l.Config.DockerHost, f.Getenv)
 	if err != nil {
-		return nil, Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		return nil, EngineUnreachable(err)
 	}
 	e, err := engine.New(ep)
 	if err != nil {
-		return nil, Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		return nil, EngineUnreachable(err)
 	}
 	return e, nil
 }

@@ -62,7 +62,7 @@ func Connect(ctx context.Context, open func() (engine.Engine, error)) (engine.En
 	}
 	if _, err := eng.Ping(ctx); err != nil {
 		eng.Close()
-		return nil, cli.Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		return nil, cli.EngineUnreachable(err)
 	}
 	return eng, nil
 }

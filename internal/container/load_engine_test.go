@@ -11,6 +11,8 @@ import (
 
 	"github.com/nixify/nixify/e2e/testimage"
 	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/image"
+	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -40,24 +42,34 @@ func TestLoadSources(t *testing.T) {
 
 	var calls int
 	progress := func(done, total int64, status string) { calls++ }
-	for _, src := range []container.Source{
-		{Path: plain},
-		{Path: gz},
-		{Path: script, Stream: true, ConfigDigest: digest},
-	} {
-		l, err := container.Load(ctx, eng, src, progress)
+	// open opens a source as run does: without reading it ahead.
+	open := func(ref image.Ref) *image.Image {
+		t.Helper()
+		set, err := image.Open(ctx, ref, image.WithoutScan())
 		if err != nil {
-			t.Fatalf("%s: %v", src.Path, err)
+			t.Fatalf("%s: %v", ref, err)
+		}
+		return set.Images[0]
+	}
+	build := image.BuildRef(record.Build{Arch: "x86_64", OutPath: script, Kind: record.Stream, ConfigDigest: digest})
+	for _, src := range []image.Ref{
+		{Kind: image.FromArchive, Name: plain},
+		{Kind: image.FromArchive, Name: gz},
+		build,
+	} {
+		l, err := container.Load(ctx, eng, open(src), progress)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
 		}
 		if l.Skipped || l.ImageID != digest || l.Bytes == 0 {
-			t.Fatalf("%s: %+v, want a load of %s", src.Path, l, digest)
+			t.Fatalf("%s: %+v, want a load of %s", src, l, digest)
 		}
 		// Now the engine holds it: a plain archive and a recorded digest are recognised without
 		// reading the archive.
-		for _, again := range []container.Source{{Path: plain}, {Path: script, Stream: true, ConfigDigest: digest}} {
-			l, err = container.Load(ctx, eng, again, nil)
+		for _, again := range []image.Ref{{Kind: image.FromArchive, Name: plain}, build} {
+			l, err = container.Load(ctx, eng, open(again), nil)
 			if err != nil || !l.Skipped || l.ImageID != digest {
-				t.Fatalf("%s again: %+v %v, want skipped", again.Path, l, err)
+				t.Fatalf("%s again: %+v %v, want skipped", again, l, err)
 			}
 		}
 		remove()
@@ -68,11 +80,11 @@ func TestLoadSources(t *testing.T) {
 
 	bad := filepath.Join(dir, "bad-stream")
 	os.WriteFile(bad, []byte("#!/bin/sh\necho 'error: the store path is gone' >&2\nexit 3\n"), 0o755)
-	_, err = container.Load(ctx, eng, container.Source{Path: bad, Stream: true}, nil)
+	_, err = container.Load(ctx, eng, open(image.Ref{Kind: image.FromStream, Name: bad}), nil)
 	if err == nil || !strings.Contains(err.Error(), "the store path is gone") {
 		t.Fatalf("failing stream: %v", err)
 	}
-	_, err = container.Load(ctx, eng, container.Source{Path: filepath.Join(dir, "missing.tar")}, nil)
+	_, err = image.Open(ctx, image.Ref{Kind: image.FromArchive, Name: filepath.Join(dir, "missing.tar")}, image.WithoutScan())
 	if err == nil || !strings.Contains(err.Error(), "missing.tar") {
 		t.Fatalf("missing archive: %v", err)
 	}

@@ -8,15 +8,18 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
 	"strings"
+	"sync"
 )
 
 // ManifestEntry is one image of a docker-archive's manifest.json.
@@ -67,46 +70,56 @@ const (
 // ErrNotArchive means the stream is a valid tar (or empty) but not a docker-archive.
 var ErrNotArchive = errors.New("not a docker-archive")
 
-// ReadArchiveFile reads the docker-archive at path (plain, gzip or zstd).
-func ReadArchiveFile(p string) (*Archive, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("read image archive: %w", err)
-	}
-	defer f.Close()
-	a, err := ReadArchive(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return a, nil
-}
-
 // ReadArchive scans a docker-archive stream (plain, gzip or zstd, detected by magic number) once.
 // manifest.json and the configs may come before or after the layers: nixpkgs' streamLayeredImage
-// writes them last. Layers are hashed as they stream past and never kept.
-func ReadArchive(r io.Reader) (*Archive, error) {
-	a, err := scan(r, nil)
+// writes them last. Layers are hashed as they stream past and never kept. Cancelling ctx stops it.
+func ReadArchive(ctx context.Context, r io.Reader) (*Archive, error) {
+	a, err := scan(ctx, r, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read image archive: %w", err)
 	}
 	return a, nil
 }
 
+// countingReader counts what passes; it stops with ctx's error once ctx is done.
 type countingReader struct {
-	r io.Reader
-	n int64
+	ctx context.Context
+	r   io.Reader
+	n   int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
 }
 
+// bufPool keeps the read buffers of finished scans: a small archive (a fuzzing input, a config)
+// would otherwise spend most of its time clearing a fresh 64 KiB buffer.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
+
+// scanner is one pass over an archive's tar stream.
+type scanner struct {
+	ctx       context.Context
+	src       *countingReader // the source as read (compressed)
+	tarStream *countingReader // the tar stream: after Next, its count is the file's data offset
+	tr        *tar.Reader
+	comp      Compression
+	a         *Archive
+	jsonFiles map[string][]byte
+	links     map[string]string
+	manifest  []byte
+	h         hash.Hash
+	buf       []byte
+}
+
 // scan reads the archive once; when tee is set, the uncompressed tar stream is copied to it, so that
 // layers can later be read by offset from the copy.
-func scan(r io.Reader, tee io.Writer) (*Archive, error) {
-	src := &countingReader{r: r}
+func scan(ctx context.Context, r io.Reader, tee io.Writer) (*Archive, error) {
+	src := &countingReader{ctx: ctx, r: r}
 	dec, comp, closeDec, err := decompress(src)
 	if err != nil {
 		return nil, err
@@ -115,119 +128,154 @@ func scan(r io.Reader, tee io.Writer) (*Archive, error) {
 	if tee != nil {
 		dec = io.TeeReader(dec, tee)
 	}
-	// The tar reader reads headers exactly, so the count after Next is the offset of the file's data.
-	tarStream := &countingReader{r: dec}
-	tr := tar.NewReader(tarStream)
+	s := &scanner{ctx: ctx, src: src, tarStream: &countingReader{ctx: ctx, r: dec}, comp: comp,
+		a: &Archive{Compression: comp, files: map[string]fileEntry{}}, jsonFiles: map[string][]byte{},
+		links: map[string]string{}, h: sha256.New()}
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	s.buf = *buf
+	s.tr = tar.NewReader(s.tarStream)
+	if err := s.entries(); err != nil {
+		return nil, err
+	}
+	// Drain what follows the tar's end marker so that a compressed stream's checksum is verified.
+	if _, err := io.Copy(io.Discard, dec); err != nil {
+		return nil, s.streamError(err)
+	}
+	s.a.ReadBytes, s.a.TarBytes = src.n, s.tarStream.n
+	return s.assemble()
+}
 
-	a := &Archive{Compression: comp, files: map[string]fileEntry{}}
-	jsonFiles := map[string][]byte{}
-	links := map[string]string{}
-	var manifest []byte
-	h := sha256.New()
-	buf := make([]byte, 1<<16)
+// entries reads every tar entry: regular files are hashed, links remembered, the rest skipped.
+func (s *scanner) entries() error {
 	var dataEnd int64 // where the last entry's padded data ends in the tar stream
 	for {
-		hdr, err := tr.Next()
-		if len(a.files) == 0 && tarStream.n < 512 && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
-			return nil, fmt.Errorf("%w: the stream holds %d bytes, less than one tar header", ErrNotArchive, src.n)
+		hdr, err := s.tr.Next()
+		if len(s.a.files) == 0 && s.tarStream.n < 512 && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
+			return fmt.Errorf("%w: the stream holds %d bytes, less than one tar header", ErrNotArchive, s.src.n)
 		}
 		if err == io.EOF {
 			// Go's tar reader also reports a stream cut between two entries as a clean end; only the
 			// two zero blocks of the end marker tell that nothing is missing.
-			if tarStream.n < dataEnd+1024 {
-				return nil, fmt.Errorf("truncated archive: the tar end marker is missing after %d bytes", src.n)
+			if s.tarStream.n < dataEnd+1024 {
+				return fmt.Errorf("truncated archive: the tar end marker is missing after %d bytes", s.src.n)
 			}
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, streamError(err, comp, src.n)
+			return s.streamError(err)
 		}
 		name := cleanName(hdr.Name)
-		dataEnd = tarStream.n + (hdr.Size+511)/512*512
-		switch hdr.Typeflag {
-		case tar.TypeSymlink:
-			links[name] = path.Join(path.Dir(name), hdr.Linkname)
-			continue
-		case tar.TypeLink:
-			links[name] = cleanName(hdr.Linkname)
-			continue
-		case tar.TypeReg: // the reader already maps the old TypeRegA to TypeReg
-		default:
-			continue
+		dataEnd = s.tarStream.n + (hdr.Size+511)/512*512
+		switch {
+		case hdr.Typeflag == tar.TypeSymlink:
+			s.links[name] = path.Join(path.Dir(name), hdr.Linkname)
+		case hdr.Typeflag == tar.TypeLink:
+			s.links[name] = cleanName(hdr.Linkname)
+		case sparse(hdr):
+			// A sparse file's size is what it claims once its holes are filled (10^15 bytes of
+			// zeros in a 227-byte archive); docker-archives never hold one. Skipping reads only
+			// the bytes the archive holds.
+			dataEnd = s.tarStream.n
+		case hdr.Typeflag == tar.TypeReg: // the reader already maps the old TypeRegA to TypeReg
+			if err := s.readFile(hdr, name); err != nil {
+				return err
+			}
 		}
-		if hdr.Size < 0 {
-			return nil, fmt.Errorf("corrupt archive: %s has a negative size", name)
+	}
+}
+
+// sparse reports a GNU sparse entry, in its old form or as PAX records.
+func sparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
 		}
-		e := fileEntry{offset: tarStream.n, size: hdr.Size}
-		// Small files that look like JSON are kept: they may be manifest.json or a config, whose
-		// names are known only once manifest.json has been read.
-		var keep *bytes.Buffer
-		h.Reset()
-		var head []byte
-		for n := int64(0); ; {
-			k, rerr := tr.Read(buf)
-			if k > 0 {
-				if n == 0 {
-					head = append([]byte(nil), buf[:min(k, sniffBytes)]...)
-					if (head[0] == '{' || head[0] == '[') && hdr.Size <= maxJSON {
-						keep = bytes.NewBuffer(make([]byte, 0, hdr.Size))
-					}
+	}
+	return false
+}
+
+// readFile hashes one regular file as it streams past and keeps it when it may be JSON: it may be
+// manifest.json or a config, whose names are known only once manifest.json has been read.
+func (s *scanner) readFile(hdr *tar.Header, name string) error {
+	if hdr.Size < 0 {
+		return fmt.Errorf("corrupt archive: %s has a negative size", name)
+	}
+	e := fileEntry{offset: s.tarStream.n, size: hdr.Size}
+	var keep *bytes.Buffer
+	s.h.Reset()
+	var head []byte
+	for n := int64(0); ; {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		k, rerr := s.tr.Read(s.buf)
+		if k > 0 {
+			if n == 0 {
+				head = append([]byte(nil), s.buf[:min(k, sniffBytes)]...)
+				if (head[0] == '{' || head[0] == '[') && hdr.Size <= maxJSON {
+					keep = bytes.NewBuffer(make([]byte, 0, min(hdr.Size, 64<<10)))
 				}
-				h.Write(buf[:k])
-				if keep != nil {
-					keep.Write(buf[:k])
-				}
-				n += int64(k)
 			}
-			if rerr == io.EOF {
-				break
+			s.h.Write(s.buf[:k])
+			if keep != nil {
+				keep.Write(s.buf[:k])
 			}
-			if rerr != nil {
-				return nil, streamError(rerr, comp, src.n)
-			}
+			n += int64(k)
 		}
-		e.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-		e.compression = detectCompression(head)
-		a.files[name] = e
-		if keep != nil {
-			if name == "manifest.json" {
-				manifest = keep.Bytes()
-			} else {
-				jsonFiles[name] = keep.Bytes()
-			}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return s.streamError(rerr)
 		}
 	}
-	// Drain what follows the tar's end marker so that a compressed stream's checksum is verified.
-	if _, err := io.Copy(io.Discard, dec); err != nil {
-		return nil, streamError(err, comp, src.n)
-	}
-	a.ReadBytes, a.TarBytes = src.n, tarStream.n
-	resolve := func(name string) string {
-		for i := 0; i < 8; i++ { // links to links, bounded against loops
-			t, ok := links[name]
-			if !ok {
-				return name
-			}
-			name = t
-		}
-		return name
-	}
-	if manifest == nil {
-		if m, ok := jsonFiles[resolve("manifest.json")]; ok {
-			manifest = m
+	e.digest = "sha256:" + hex.EncodeToString(s.h.Sum(nil))
+	e.compression = detectCompression(head)
+	s.a.files[name] = e
+	if keep != nil {
+		if name == "manifest.json" {
+			s.manifest = keep.Bytes()
 		} else {
+			s.jsonFiles[name] = keep.Bytes()
+		}
+	}
+	return nil
+}
+
+// resolve follows links to links, bounded against loops.
+func (s *scanner) resolve(name string) string {
+	for i := 0; i < 8; i++ {
+		t, ok := s.links[name]
+		if !ok {
+			return name
+		}
+		name = t
+	}
+	return name
+}
+
+// assemble reads manifest.json, then the config it names, then checks every layer it lists.
+func (s *scanner) assemble() (*Archive, error) {
+	a := s.a
+	if s.manifest == nil {
+		m, ok := s.jsonFiles[s.resolve("manifest.json")]
+		if !ok {
 			return nil, fmt.Errorf("%w: it has no manifest.json (%d files read)", ErrNotArchive, len(a.files))
 		}
+		s.manifest = m
 	}
-	if err := json.Unmarshal(manifest, &a.Manifest); err != nil {
+	if err := json.Unmarshal(s.manifest, &a.Manifest); err != nil {
 		return nil, fmt.Errorf("corrupt archive: manifest.json: %v", err)
 	}
 	if len(a.Manifest) == 0 {
 		return nil, fmt.Errorf("%w: manifest.json lists no image", ErrNotArchive)
 	}
 	m := a.Manifest[0]
-	cfgName := resolve(cleanName(m.Config))
-	cfg, ok := jsonFiles[cfgName]
+	cfg, ok := s.jsonFiles[s.resolve(cleanName(m.Config))]
 	if !ok {
 		return nil, fmt.Errorf("corrupt archive: config %q named in manifest.json is missing", m.Config)
 	}
@@ -247,7 +295,7 @@ func scan(r io.Reader, tee io.Writer) (*Archive, error) {
 		return nil, fmt.Errorf("corrupt archive: manifest.json lists %d layers but the config has %d diff_ids", len(m.Layers), len(conf.RootFS.DiffIDs))
 	}
 	for i, lp := range m.Layers {
-		name := resolve(cleanName(lp))
+		name := s.resolve(cleanName(lp))
 		f, ok := a.files[name]
 		if !ok {
 			return nil, fmt.Errorf("corrupt archive: layer %q named in manifest.json is missing", lp)
@@ -261,21 +309,99 @@ func scan(r io.Reader, tee io.Writer) (*Archive, error) {
 	return a, nil
 }
 
+// ErrSparse means an archive holds a sparse file: its declared size is what it claims once its
+// holes are filled, not what the archive holds, and an engine unpacking it writes that many zeros.
+var ErrSparse = errors.New("holds a sparse file")
+
+// checkEntries reads an archive's tar headers (data is skipped: by seeking in a plain file) and
+// refuses sparse entries, before anything hands the archive to an engine.
+func checkEntries(ctx context.Context, r io.Reader) error {
+	if f, ok := r.(*os.File); ok {
+		head := make([]byte, sniffBytes)
+		n, _ := io.ReadFull(f, head)
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if detectCompression(head[:n]) == Uncompressed {
+			return checkTar(ctx, tar.NewReader(f))
+		}
+	}
+	dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: r})
+	if err != nil {
+		return err
+	}
+	defer closeDec()
+	return checkTar(ctx, tar.NewReader(dec))
+}
+
+func checkTar(ctx context.Context, tr *tar.Reader) error {
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return nil // a damaged archive is the engine's to refuse, with its own words
+		}
+		if sparse(h) {
+			return fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, h.Name, h.Size)
+		}
+	}
+}
+
+// peekConfigDigest reads the config digest from an uncompressed docker-archive's manifest.json
+// without reading its layers (tar skips them by seeking). It returns "" for compressed archives or
+// anything it cannot read: the image is then simply loaded.
+func peekConfigDigest(f *os.File) string {
+	defer f.Seek(0, io.SeekStart)
+	magic := make([]byte, sniffBytes)
+	if _, err := io.ReadFull(f, magic); err != nil || detectCompression(magic) != Uncompressed {
+		return ""
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return ""
+	}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return ""
+		}
+		if cleanName(h.Name) != "manifest.json" || sparse(h) || h.Size > maxJSON {
+			continue
+		}
+		var m []struct{ Config string }
+		if err := json.NewDecoder(tr).Decode(&m); err != nil || len(m) == 0 {
+			return ""
+		}
+		// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
+		// "sha256:<hex>" from go-containerregistry.
+		hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:")
+		if len(hex) != 64 {
+			return ""
+		}
+		return "sha256:" + hex
+	}
+}
+
 func cleanName(n string) string {
 	n = path.Clean("/" + n)
 	return strings.TrimPrefix(n, "/")
 }
 
 // streamError turns the tar and decompressor errors into one line that says what is wrong.
-func streamError(err error, comp Compression, at int64) error {
+func (s *scanner) streamError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("truncated archive: the data ends after %d bytes", at)
+		return fmt.Errorf("truncated archive: the data ends after %d bytes", s.src.n)
 	}
 	what := "tar"
-	if comp != Uncompressed {
-		what = string(comp) + " tar"
+	if s.comp != Uncompressed {
+		what = string(s.comp) + " tar"
 	}
-	return fmt.Errorf("corrupt archive (not a valid %s stream after %d bytes): %v", what, at, err)
+	return fmt.Errorf("corrupt archive (not a valid %s stream after %d bytes): %v", what, s.src.n, err)
 }
 
 // LayerSize is the sum of the layers' stored sizes.

@@ -187,7 +187,8 @@ func warnings(info *Info) []string {
 	}
 	var missing []string
 	for _, l := range wantedLabels {
-		if info.Labels[l] == "" {
+		// A registry image may carry them as manifest annotations (push fills them in) instead.
+		if info.Labels[l] == "" && info.Annotations[l] == "" {
 			missing = append(missing, l)
 		}
 	}

@@ -6,19 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/authn/github"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/registryclient"
 )
 
 // Kind says where an image came from.
@@ -45,7 +39,33 @@ type Image struct {
 	Entry   *v1.Descriptor `json:"-"` // the index entry, for an image reached through an index
 	Build   *record.Build  `json:"-"`
 
+	configDigest string                                       // known without a scan (build record, manifest.json)
+	size         int64                                        // archive bytes, when known
+	raw          func(context.Context) (io.ReadCloser, error) // the docker-archive's bytes
+
 	closers []func()
+}
+
+// ConfigDigest is the image's config digest (the engine's image ID) when it is known: from a scan,
+// the build record, or an uncompressed archive's manifest.json. Empty otherwise.
+func (i *Image) ConfigDigest() string {
+	if i.Archive != nil {
+		return i.Archive.ConfigDigest
+	}
+	return i.configDigest
+}
+
+// OpenArchive returns the docker-archive's bytes as stored (a file) or streamed (a script), and
+// their count when known; for loading into an engine. Close reports a stream script's failure.
+func (i *Image) OpenArchive(ctx context.Context) (io.ReadCloser, int64, error) {
+	if i.raw == nil {
+		return nil, 0, fmt.Errorf("%s is not an archive on this machine", i.Source)
+	}
+	rc, err := i.raw(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("image archive %s: %w", i.Source, err)
+	}
+	return rc, i.size, nil
 }
 
 // Close removes temporary files.
@@ -80,13 +100,13 @@ func (s *Set) Close() {
 }
 
 type options struct {
-	layers   bool
-	tmpDir   string
-	cache    *LayerCache
-	keychain authn.Keychain
-	auth     authn.Authenticator
-	rt       http.RoundTripper
-	engine   engine.Images
+	layers bool
+	lazy   bool
+	build  *record.Build // set while opening a recorded build
+	tmpDir string
+	cache  *LayerCache
+	engine engine.Images
+	client []registryclient.Option
 }
 
 // Option changes how an image is opened.
@@ -96,86 +116,117 @@ type Option func(*options)
 // streams are then decompressed once into a temporary file.
 func WithLayers() Option { return func(o *options) { o.layers = true } }
 
+// WithoutScan opens archive sources (builds, files, stream scripts) without reading them: for
+// loading into the engine, which reads the archive itself. Archive and Image stay nil; the config
+// digest is known when the build record or an uncompressed archive's manifest.json tells it.
+func WithoutScan() Option { return func(o *options) { o.lazy = true } }
+
 // WithTempDir sets where temporary copies go (default os.TempDir()).
 func WithTempDir(dir string) Option { return func(o *options) { o.tmpDir = dir } }
 
 // WithLayerCache remembers compressed layer digests across runs.
 func WithLayerCache(c *LayerCache) Option { return func(o *options) { o.cache = c } }
 
-// WithKeychain sets how registry credentials are found (default: GitHub token, then docker config).
-func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
-
-// WithAuth uses fixed credentials for the registry.
-func WithAuth(a authn.Authenticator) Option { return func(o *options) { o.auth = a } }
-
-// WithTransport sets the HTTP transport for registries.
-func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.rt = rt } }
-
-// WithEngine lets references name images in the Docker engine.
+// WithEngine is the Docker engine that engine references name images in.
 func WithEngine(e engine.Images) Option { return func(o *options) { o.engine = e } }
 
+// WithRegistry sets how registries are asked (credentials, transport, timeouts).
+func WithRegistry(opts ...registryclient.Option) Option {
+	return func(o *options) { o.client = append(o.client, opts...) }
+}
+
 func collect(opts []Option) *options {
-	o := &options{keychain: DefaultKeychain()}
+	o := &options{}
 	for _, f := range opts {
 		f(o)
 	}
 	return o
 }
 
-// DefaultKeychain tries GITHUB_TOKEN first (for ghcr.io), then docker config and credential helpers,
-// so that a broken credential helper does not stop CI, which has the token.
-func DefaultKeychain() authn.Keychain {
-	return authn.NewMultiKeychain(github.Keychain, authn.DefaultKeychain)
+// Open turns a reference into its images: the one door every command (info, run, up, push, build)
+// goes through. A registry index gives its images and the index; every other source one image.
+func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
+	o := collect(opts)
+	var img *Image
+	var err error
+	switch ref.Kind {
+	case FromBuild:
+		img, err = openBuild(ctx, *ref.Build, o)
+	case FromArchive:
+		img, err = openArchiveFile(ctx, ref.Name, o)
+	case FromStream:
+		img, err = openStream(ctx, ref.Name, o)
+	case FromEngine:
+		img, err = openEngine(ctx, ref.Name, o)
+	case FromRegistry:
+		return openRemote(ctx, ref.Name, o)
+	default:
+		err = fmt.Errorf("%s: %w", ref.Name, ErrBadReference)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Set{Images: []*Image{img}}, nil
 }
 
-// RemoteOptions are the go-containerregistry options for a registry call with these settings.
-func (o *options) remote(ctx context.Context) []remote.Option {
-	ro := []remote.Option{remote.WithContext(ctx)}
-	if o.auth != nil {
-		ro = append(ro, remote.WithAuth(o.auth))
-	} else {
-		ro = append(ro, remote.WithAuthFromKeychain(o.keychain))
-	}
-	if o.rt != nil {
-		ro = append(ro, remote.WithTransport(o.rt))
-	}
-	return ro
-}
-
-// OpenBuild opens an architecture's last build.
-func OpenBuild(ctx context.Context, b record.Build, opts ...Option) (*Image, error) {
+// openBuild opens an architecture's last build; its record tells the kind and the config digest.
+func openBuild(ctx context.Context, b record.Build, o *options) (*Image, error) {
+	o.build = &b
 	var img *Image
 	var err error
 	switch b.Kind {
 	case record.Stream:
-		img, err = OpenStream(ctx, b.OutPath, opts...)
+		img, err = openStream(ctx, b.OutPath, o)
 	default:
-		img, err = OpenArchiveFile(b.OutPath, opts...)
+		img, err = openArchiveFile(ctx, b.OutPath, o)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("last %s build: %w", b.Arch, err)
 	}
 	img.Kind, img.Arch, img.Build = FromBuild, b.Arch, &b
 	img.Source = fmt.Sprintf("last build (%s): %s", b.Arch, b.OutPath)
+	if b.ConfigDigest != "" {
+		img.configDigest = b.ConfigDigest
+	}
+	if img.size == 0 {
+		img.size = b.Size
+	}
 	return img, nil
 }
 
-// OpenArchiveFile opens a docker-archive file, plain, gzip or zstd.
-func OpenArchiveFile(p string, opts ...Option) (*Image, error) {
-	o := collect(opts)
+// openArchiveFile opens a docker-archive file, plain, gzip or zstd.
+func openArchiveFile(ctx context.Context, p string, o *options) (*Image, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("open image archive: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open image archive: %w", err)
+	}
+	img := &Image{Source: p, Kind: FromArchive, size: st.Size()}
+	img.raw = func(context.Context) (io.ReadCloser, error) { return os.Open(p) }
+	if o.lazy {
+		// A recorded build is Nix's output; any other file is checked before an engine unpacks it.
+		if o.build == nil {
+			if err := checkEntries(ctx, f); err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("open image archive: %w", err)
+			}
+		}
+		img.configDigest = peekConfigDigest(f)
+		return img, nil
+	}
 	head := make([]byte, sniffBytes)
 	n, _ := io.ReadFull(f, head)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("open image archive: %w", err)
 	}
-	img := &Image{Source: p, Kind: FromArchive}
 	if !o.layers {
-		a, err := ReadArchive(f)
+		a, err := ReadArchive(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -184,7 +235,7 @@ func OpenArchiveFile(p string, opts ...Option) (*Image, error) {
 	}
 	if detectCompression(head[:n]) == Uncompressed {
 		// The file itself serves layers by offset.
-		a, err := ReadArchive(bufio.NewReaderSize(f, 1<<20))
+		a, err := ReadArchive(ctx, bufio.NewReaderSize(f, 1<<20))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -195,18 +246,18 @@ func OpenArchiveFile(p string, opts ...Option) (*Image, error) {
 		img.closers = append(img.closers, func() { src.Close() })
 		return finishArchive(img, a, src, o)
 	}
-	return readKept(img, f, o)
+	return readKept(ctx, img, f, o)
 }
 
 // readKept scans r while keeping its uncompressed tar stream in a temporary file.
-func readKept(img *Image, r io.Reader, o *options) (*Image, error) {
+func readKept(ctx context.Context, img *Image, r io.Reader, o *options) (*Image, error) {
 	tmp, err := os.CreateTemp(o.tmpDir, "nixify-image-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("keep image archive: %w", err)
 	}
 	img.closers = append(img.closers, func() { tmp.Close(); os.Remove(tmp.Name()) })
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	a, err := scan(r, bw)
+	a, err := scan(ctx, r, bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -219,8 +270,7 @@ func readKept(img *Image, r io.Reader, o *options) (*Image, error) {
 
 func finishArchive(img *Image, a *Archive, src io.ReaderAt, o *options) (*Image, error) {
 	img.Archive = a
-	dir := o.tmpDir
-	layersDir, err := os.MkdirTemp(dir, "nixify-layers-*")
+	layersDir, err := os.MkdirTemp(o.tmpDir, "nixify-layers-*")
 	if err != nil {
 		img.Close()
 		return nil, fmt.Errorf("open image archive: %w", err)
@@ -235,41 +285,32 @@ func finishArchive(img *Image, a *Archive, src io.ReaderAt, o *options) (*Image,
 	return img, nil
 }
 
-// OpenStream runs a streamLayeredImage script and reads the archive it writes to stdout.
-func OpenStream(ctx context.Context, script string, opts ...Option) (*Image, error) {
-	o := collect(opts)
-	cmd := exec.CommandContext(ctx, script)
-	var stderr strings.Builder
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
-	out, err := cmd.StdoutPipe()
+// openStream runs a streamLayeredImage script and reads the archive it writes to stdout.
+func openStream(ctx context.Context, script string, o *options) (*Image, error) {
+	img := &Image{Source: script, Kind: FromStream}
+	img.raw = func(ctx context.Context) (io.ReadCloser, error) { return RunStream(ctx, script) }
+	if o.lazy {
+		return img, nil
+	}
+	out, err := RunStream(ctx, script)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run stream script %s: %w", script, err)
-	}
-	img := &Image{Source: script, Kind: FromStream}
-	var a *Archive
 	var res *Image
 	if o.layers {
-		res, err = readKept(img, out, o)
+		res, err = readKept(ctx, img, out, o)
 	} else {
-		a, err = ReadArchive(out)
-		if err == nil {
+		var a *Archive
+		if a, err = ReadArchive(ctx, out); err == nil {
 			img.Archive, res = a, img
 		}
 	}
-	io.Copy(io.Discard, out)
-	werr := cmd.Wait()
-	if werr != nil {
+	// A script that failed explains itself better than the archive it cut short.
+	if werr := out.Close(); werr != nil {
 		if res != nil {
 			res.Close()
 		}
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-			msg = msg[i+1:]
-		}
-		return nil, fmt.Errorf("stream script %s failed: %v: %s", script, werr, msg)
+		return nil, werr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stream script %s: %w", script, err)
@@ -277,96 +318,34 @@ func OpenStream(ctx context.Context, script string, opts ...Option) (*Image, err
 	return res, nil
 }
 
-type limitedWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		l.w.Write(p[:k])
-		l.n -= k
+// openEngine saves an image from the Docker engine (by name or ID) and reads the archive.
+func openEngine(ctx context.Context, ref string, o *options) (*Image, error) {
+	if o.engine == nil {
+		return nil, fmt.Errorf("image %s is in the Docker engine, and no engine was given", ref)
 	}
-	return len(p), nil
-}
-
-// OpenEngine saves an image from the Docker engine (by name or ID) and reads the archive.
-func OpenEngine(ctx context.Context, e engine.Images, ref string, opts ...Option) (*Image, error) {
-	o := collect(opts)
-	rc, err := e.ImageSave(ctx, ref)
+	held, err := o.engine.ImageInspect(ctx, ref)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, fmt.Errorf("no image %q: not a file, and the Docker engine has no such image: %w", ref, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	img := &Image{Source: ref, Kind: FromEngine, configDigest: held.ID}
+	if o.lazy {
+		return img, nil
+	}
+	rc, err := o.engine.ImageSave(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("save %s from the Docker engine: %w", ref, err)
 	}
 	defer rc.Close()
-	img := &Image{Source: ref, Kind: FromEngine}
 	if o.layers {
-		return readKept(img, rc, o)
+		return readKept(ctx, img, rc, o)
 	}
-	a, err := ReadArchive(rc)
+	a, err := ReadArchive(ctx, rc)
 	if err != nil {
 		return nil, fmt.Errorf("image %s from the Docker engine: %w", ref, err)
 	}
 	img.Archive = a
 	return img, nil
 }
-
-// OpenRemote reads a registry reference: an image, or an index and each of its images. Only
-// manifests and configs are fetched.
-func OpenRemote(ctx context.Context, ref string, opts ...Option) (*Set, error) {
-	o := collect(opts)
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
-	}
-	ro := o.remote(ctx)
-	desc, err := remote.Get(r, ro...)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", ref, err)
-	}
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return nil, fmt.Errorf("read index %s: %w", ref, err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return nil, fmt.Errorf("read index %s: %w", ref, err)
-		}
-		s := &Set{Index: &Index{Ref: ref, Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size, Annotations: im.Annotations, Index: idx}}
-		for i := range im.Manifests {
-			d := im.Manifests[i]
-			if !d.MediaType.IsImage() {
-				continue // attestations and nested indexes
-			}
-			child, err := idx.Image(d.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("read %s@%s: %w", r.Context(), d.Digest, err)
-			}
-			img := &Image{Source: r.Context().Digest(d.Digest.String()).String(), Kind: FromRegistry, Image: child, Entry: &d}
-			if d.Platform != nil {
-				img.Arch = arch.FromOCI(d.Platform.Architecture)
-			}
-			s.Images = append(s.Images, img)
-		}
-		return s, nil
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ref, err)
-	}
-	return &Set{Images: []*Image{{Source: ref, Kind: FromRegistry, Image: img}}}, nil
-}
-
-// LooksRemote reports whether ref names a registry (its first part is a host: it has a dot or a
-// port, or is localhost), as opposed to a name the Docker engine holds.
-func LooksRemote(ref string) bool {
-	first, _, ok := strings.Cut(ref, "/")
-	if !ok {
-		return false
-	}
-	return strings.ContainsAny(first, ".:") || first == "localhost"
-}
-
-// ErrUnknownSource means a reference is neither a file, nor in the engine, nor a registry name.
-var ErrUnknownSource = errors.New("no such image")

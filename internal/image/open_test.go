@@ -23,7 +23,7 @@ func TestDescribeArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := image.OpenBuild(context.Background(), record.Build{Arch: "x86_64", OutPath: p, Kind: record.Tarball})
+	img, err := imagetest.First(image.Open(context.Background(), image.BuildRef(record.Build{Arch: "x86_64", OutPath: p, Kind: record.Tarball})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestOpenStreamScript(t *testing.T) {
 	}
 	script := filepath.Join(dir, "stream")
 	os.WriteFile(script, []byte("#!/bin/sh\nexec /bin/cat "+p+"\n"), 0o755)
-	img, err := image.OpenStream(context.Background(), script, image.WithLayers(), image.WithTempDir(dir))
+	img, err := imagetest.First(image.Open(context.Background(), image.Ref{Kind: image.FromStream, Name: script}, image.WithLayers(), image.WithTempDir(dir)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestOpenStreamScript(t *testing.T) {
 
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, []byte("#!/bin/sh\necho 'error: builder failed' >&2\nexit 3\n"), 0o755)
-	_, err = image.OpenStream(context.Background(), bad)
+	_, err = imagetest.First(image.Open(context.Background(), image.Ref{Kind: image.FromStream, Name: bad}))
 	if err == nil || !strings.Contains(err.Error(), "error: builder failed") {
 		t.Errorf("failing script: %v", err)
 	}
@@ -92,7 +92,7 @@ func TestArchiveImageRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		cache := image.NewLayerCache(filepath.Join(dir, "cache"))
-		img, err := image.OpenArchiveFile(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
+		img, err := imagetest.Open(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestArchiveImageRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		img.Close()
-		set, err := image.OpenRemote(context.Background(), ref.String())
+		set, err := imagetest.OpenSet(ref.String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestArchiveImageRoundTrip(t *testing.T) {
 			t.Errorf("remote info = %+v", info)
 		}
 		// The cache now knows every layer's digest: reopening computes the manifest without compressing.
-		img2, err := image.OpenArchiveFile(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
+		img2, err := imagetest.Open(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
 		if err != nil {
 			t.Fatal(err)
 		}

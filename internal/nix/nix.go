@@ -112,7 +112,7 @@ func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event
 	}
 	var res []BuildResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) != 1 {
-		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", firstLine(stdout.String()))
+		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", FirstLine(stdout.String()))
 	}
 	return res[0], nil
 }
@@ -179,18 +179,18 @@ func (e *Error) Error() string {
 	msg := strings.TrimSpace(strings.TrimPrefix(e.Message.Text, "error:"))
 	switch e.Kind {
 	case EvalFailure:
-		first := firstLine(msg)
+		first := FirstLine(msg)
 		if e.Message.Raw != "" {
-			first = firstLine(e.Message.Raw)
+			first = FirstLine(e.Message.Raw)
 		}
 		if e.Message.File != "" && e.Message.Line > 0 {
 			return fmt.Sprintf("%s:%d:%d: %s", e.Message.File, e.Message.Line, e.Message.Column, first)
 		}
 		return first
 	case BuilderFailure, MissingAttribute, UnsupportedSystem:
-		return firstLine(msg)
+		return FirstLine(msg)
 	}
-	return firstLine(msg)
+	return FirstLine(msg)
 }
 
 var (
@@ -250,7 +250,9 @@ func classify(m Message) *Error {
 	return e
 }
 
-func firstLine(s string) string {
+// FirstLine is the first line of nix's (or a tool's) output, trimmed: what a one-line message
+// shows of a longer one.
+func FirstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return strings.TrimSpace(s[:i])

@@ -39,8 +39,9 @@ func (c *Client) Explain(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	var told *Error
+	if errors.As(err, &told) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err // explained already, or not the registry's doing
 	}
 	host := c.Repo.RegistryStr()
 	e := &Error{err: err}

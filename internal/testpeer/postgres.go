@@ -3,7 +3,6 @@ package testpeer
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,16 +30,10 @@ type Postgres struct {
 	Dir                      string // data directory
 }
 
-// StartPostgres runs Debian's initdb and postgres on a random loopback port (as the postgres user when
-// the tests run as root, since PostgreSQL refuses root) with password logins, and returns how to
-// connect once a query succeeds. The cluster is fast and unsafe (fsync off) and removed at the end.
-func StartPostgres(t testing.TB, opts PostgresOptions) (host string, port int, user, password string) {
-	t.Helper()
-	pg := StartPostgresProcess(t, opts)
-	return pg.Host, pg.Port, pg.User, pg.Password
-}
-
-// StartPostgresProcess is StartPostgres returning the process, for tests that pause or stop it.
+// StartPostgresProcess runs Debian's initdb and postgres on a random loopback port (as the postgres
+// user when the tests run as root, since PostgreSQL refuses root) with password logins, and returns
+// the running cluster once a query succeeds; tests may pause or stop it. The cluster is fast and
+// unsafe (fsync off) and removed at the end.
 func StartPostgresProcess(t testing.TB, opts PostgresOptions) *Postgres {
 	t.Helper()
 	bin := PostgresBinDir(t)
@@ -48,7 +41,7 @@ func StartPostgresProcess(t testing.TB, opts PostgresOptions) *Postgres {
 		opts.User = "postgres"
 	}
 	if opts.Password == "" {
-		opts.Password = randomHex(16)
+		opts.Password = rand.Text()
 	}
 	if opts.Database == "" {
 		opts.Database = "postgres"
@@ -135,10 +128,4 @@ func postgresCredential(t testing.TB) *syscall.Credential {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -31,6 +31,15 @@ func Require(t testing.TB, peer string, check func() error) {
 	}
 }
 
+// Root ends the test unless it runs as root: needing root (to switch users, to give files away) is
+// needing a peer like any other, so under CI=true, which runs as root, its absence fails the test.
+func Root(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "root", why)
+	}
+}
+
 // Binary returns the absolute path of a program, looking on PATH and then in Debian's PostgreSQL
 // directory (/usr/lib/postgresql/N/bin, newest first), which is not on PATH.
 func Binary(t testing.TB, name string) string {

@@ -12,25 +12,18 @@ import (
 	"time"
 )
 
-// StartVersitygw starts versitygw, a real S3 server written in Go that checks SigV4 signatures, on a
-// random loopback port with a posix backend in a temporary directory, and returns its endpoint
-// ("http://127.0.0.1:PORT"). It stands in for Garage's S3 API, which has no binary here. Buckets are
-// the backend's top-level directories: see VersitygwBucket.
-//
-// Install: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
-func StartVersitygw(t testing.TB, access, secret, region string) string {
-	t.Helper()
-	return "http://" + StartVersitygwProcess(t, access, secret, region).Addr()
-}
-
 // Versitygw is a running versitygw and its storage root.
 type Versitygw struct {
 	*Process
 	Root string
 }
 
-// StartVersitygwProcess is StartVersitygw returning the process, for tests that pause or stop it or
-// create buckets.
+// StartVersitygwProcess starts versitygw, a real S3 server written in Go that checks SigV4
+// signatures, on a random loopback port with a posix backend in a temporary directory. It stands
+// in for Garage's S3 API, which has no binary here. Buckets are the backend's top-level
+// directories: see Bucket. Tests may pause or stop it.
+//
+// Install: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 func StartVersitygwProcess(t testing.TB, access, secret, region string) *Versitygw {
 	t.Helper()
 	bin := versitygwBinary(t)

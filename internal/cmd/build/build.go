@@ -119,7 +119,7 @@ func explain(err error, v *view) error {
 	}
 	var ne *nix.Error
 	if !errors.As(err, &ne) {
-		return cli.Failed(err, "")
+		return cli.Fail(err)
 	}
 	if m := downloadRE.FindStringSubmatch(ne.Message.Text); m != nil {
 		return cli.Failed(err, "nix needs network access to fetch the flake's inputs and could not download "+m[1]+
@@ -136,7 +136,7 @@ func explain(err error, v *view) error {
 	case nix.UnsupportedSystem:
 		return cli.Failed(err, "run `nixify doctor` to see which systems this host can build")
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // jsonBuild is one architecture in `--output json`.
@@ -152,7 +152,7 @@ type jsonBuild struct {
 	ConfigDigest string    `json:"configDigest"`
 	RepoTag      string    `json:"repoTag"`
 	Size         int64     `json:"size"`
-	Seconds      float64   `json:"seconds"`
+	Seconds      float64   `json:"buildSeconds"`
 	Revision     string    `json:"flakeRevision"`
 	FlakeHash    string    `json:"flakeHash"`
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
@@ -32,13 +33,9 @@ func TestFlagsAndArchAliases(t *testing.T) {
 		{[]string{"--arch", "mips"}, nil, cli.ExitUsage},
 	} {
 		io, _, _, _ := iostreams.Test()
-		f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+		f := clitest.Factory(t, io)
 		var got *Options
-		cmd := NewCmdBuild(f, func(o *Options) error { got = o; return nil })
-		cmd.SetFlagErrorFunc(cli.FlagError)
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		cmd.SetArgs(tc.args)
-		err := cmd.Execute()
+		err := clitest.Execute(NewCmdBuild(f, func(o *Options) error { got = o; return nil }), tc.args...)
 		var archs []arch.Arch
 		if err == nil {
 			archs, err = Archs(got.Arch, arch.All)
@@ -54,7 +51,7 @@ func TestFlagsAndArchAliases(t *testing.T) {
 
 func TestFlakeAndAttrFlagsOverrideConfig(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }, WorkDir: t.TempDir()}
+	f := clitest.Factory(t, io)
 	cmd := NewCmdBuild(f, func(o *Options) error { return nil })
 	cmd.SetArgs([]string{"--flake", "github:o/r", "--attr", "other"})
 	if err := cmd.Execute(); err != nil {

@@ -115,7 +115,7 @@ func planClean(ctx context.Context, eng engine.Engine, store record.Store, cfg c
 	if opts.Images {
 		builds, err := store.All()
 		if err != nil {
-			return container.CleanPlan{}, cli.Failed(err, "")
+			return container.CleanPlan{}, cli.Fail(err)
 		}
 		for _, b := range builds {
 			if b.ConfigDigest != "" {
@@ -150,7 +150,7 @@ func apply(ctx context.Context, eng engine.Engine, plan container.CleanPlan, sto
 	}
 	if records {
 		if err := store.Clear(); err != nil {
-			return cli.Failed(fmt.Errorf("remove build records: %w", err), "")
+			return cli.Fail(fmt.Errorf("remove build records: %w", err))
 		}
 	}
 	return nil

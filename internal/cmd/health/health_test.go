@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
 func TestFlags(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+	f := clitest.Factory(t, io)
 	var got *Options
 	cmd := NewCmdHealth(f, func(o *Options) error { got = o; return nil })
 	cmd.SetArgs([]string{"--wait", "60s"})

@@ -67,7 +67,7 @@ func diffBuilds(opts *Options, archs []arch.Arch) (DiffReport, error) {
 	for _, a := range archs {
 		hist, err := store.History(a.String())
 		if err != nil {
-			return rep, cli.Failed(err, "")
+			return rep, cli.Fail(err)
 		}
 		if len(hist) < 2 {
 			short = append(short, fmt.Sprintf("%s has %d", a, len(hist)))
@@ -98,7 +98,7 @@ func diffSources(ctx context.Context, opts *Options, archs []arch.Arch, oldSrc, 
 			}
 			inf, err := image.Describe(img)
 			if err != nil {
-				return nil, nil, cli.Failed(err, "")
+				return nil, nil, cli.Fail(err)
 			}
 			a := arch.FromOCI(inf.Architecture).String()
 			byArch[a], names[a] = nixclosure.FromLayers(nixclosure.Layers(inf)), img.Source

@@ -86,7 +86,7 @@ func TestInfoOnEngineImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	archive, err := image.ReadArchiveFile(p)
+	archive, err := imagetest.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}

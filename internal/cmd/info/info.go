@@ -3,11 +3,9 @@
 package info
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/registryclient"
 	"github.com/spf13/cobra"
 )
 
@@ -119,12 +118,12 @@ func infoRun(ctx context.Context, opts *Options) error {
 		}
 		inf, err := image.Describe(img)
 		if err != nil {
-			return cli.Failed(err, "")
+			return cli.Fail(err)
 		}
 		rep.Images = append(rep.Images, inf)
 	}
 	if len(rep.Images) == 0 {
-		return cli.Failed(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")), "")
+		return cli.Fail(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")))
 	}
 	rep.Attached = attachments(ctx, set, archs)
 	for _, inf := range rep.Images {
@@ -144,88 +143,81 @@ func infoRun(ctx context.Context, opts *Options) error {
 	return checkBudget(rep, maxSize)
 }
 
+// open opens what the user named, or without a name the last builds.
 func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, error) {
-	src := opts.Source
-	if src == "" {
-		l, err := opts.Config()
+	if opts.Source == "" {
+		return openBuilds(ctx, opts, archs)
+	}
+	ref, err := image.Parse(opts.Source)
+	if err != nil {
+		return nil, cli.UsageError(err)
+	}
+	var iopts []image.Option
+	if ref.Kind == image.FromEngine {
+		e, err := opts.Engine()
 		if err != nil {
 			return nil, err
 		}
-		if len(archs) == 0 {
-			archs = l.Config.Architectures
-		}
-		store := record.Store{Dir: l.Config.StateDir}
-		set := &image.Set{}
-		var missing []string
-		for _, a := range archs {
-			b, err := store.Latest(a)
-			if errors.Is(err, record.ErrNoBuild) {
-				missing = append(missing, err.Error())
-				continue
-			}
-			if err != nil {
-				return nil, cli.Failed(err, "")
-			}
-			img, err := image.OpenBuild(ctx, b)
-			if err != nil {
-				set.Close()
-				return nil, cli.Failed(err, "")
-			}
-			set.Images = append(set.Images, img)
-		}
-		if len(set.Images) == 0 {
-			return nil, cli.Failed(errors.New(strings.Join(missing, "; ")), "build first, or name an archive, engine image or registry reference")
-		}
-		return set, nil
+		defer e.Close()
+		iopts = append(iopts, image.WithEngine(e))
 	}
-	if st, err := os.Stat(src); err == nil && !st.IsDir() {
-		var img *image.Image
-		if isScript(src, st) {
-			img, err = image.OpenStream(ctx, src)
-		} else {
-			img, err = image.OpenArchiveFile(src)
-		}
-		if err != nil {
-			return nil, cli.Failed(err, "")
-		}
-		return &image.Set{Images: []*image.Image{img}}, nil
+	set, err := image.Open(ctx, ref, iopts...)
+	if err != nil {
+		return nil, openError(err)
 	}
-	if image.LooksRemote(src) {
-		set, err := image.OpenRemote(ctx, src)
-		if err != nil {
-			return nil, cli.Unavailable(err, "check the reference and your registry credentials (docker login, or GITHUB_TOKEN for ghcr.io)")
-		}
-		return set, nil
+	return set, nil
+}
+
+// openError gives each way a source fails to open its exit code and the way out.
+func openError(err error) error {
+	var nf *image.NotFoundError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.As(err, &nf):
+		return cli.Fail(err)
+	case errors.Is(err, engine.ErrNotFound):
+		return cli.Failed(err, "registry references need a host, e.g. ghcr.io/owner/name:tag")
+	case errors.Is(err, engine.ErrUnavailable):
+		return cli.EngineUnreachable(err)
+	case errors.Is(err, registryclient.ErrUnreachable):
+		return cli.Unavailable(err, "check the registry's host and the network")
+	case errors.Is(err, registryclient.ErrDenied):
+		return cli.Failed(err, "check your registry credentials (docker login, or GITHUB_TOKEN for ghcr.io)")
 	}
-	e, err := opts.Engine()
+	return cli.Fail(err)
+}
+
+// openBuilds opens the last build of each architecture asked (default: the configured ones).
+func openBuilds(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, error) {
+	l, err := opts.Config()
 	if err != nil {
 		return nil, err
 	}
-	defer e.Close()
-	if _, err := e.ImageInspect(ctx, src); err != nil {
-		if errors.Is(err, engine.ErrNotFound) {
-			return nil, cli.Failed(fmt.Errorf("no image %q: not a file, and the Docker engine has no such image", src), "registry references need a host, e.g. ghcr.io/owner/name:tag")
+	if len(archs) == 0 {
+		archs = l.Config.Architectures
+	}
+	store := record.Store{Dir: l.Config.StateDir}
+	set := &image.Set{}
+	var missing []string
+	for _, a := range archs {
+		b, err := store.Latest(a)
+		if errors.Is(err, record.ErrNoBuild) {
+			missing = append(missing, err.Error())
+			continue
 		}
-		return nil, cli.Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		if err != nil {
+			return nil, cli.Fail(err)
+		}
+		s, err := image.Open(ctx, image.BuildRef(b))
+		if err != nil {
+			set.Close()
+			return nil, openError(err)
+		}
+		set.Images = append(set.Images, s.Images...)
 	}
-	img, err := image.OpenEngine(ctx, e, src)
-	if err != nil {
-		return nil, cli.Failed(err, "")
+	if len(set.Images) == 0 {
+		return nil, cli.Failed(errors.New(strings.Join(missing, "; ")), "build first, or name an archive, engine image or registry reference")
 	}
-	return &image.Set{Images: []*image.Image{img}}, nil
-}
-
-// isScript tells a streamLayeredImage script (an executable starting with #!) from an archive.
-func isScript(p string, st os.FileInfo) bool {
-	if st.Mode()&0o111 == 0 {
-		return false
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 2)
-	n, _ := f.Read(head)
-	return bytes.Equal(head[:n], []byte("#!"))
+	return set, nil
 }

@@ -209,13 +209,14 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 			if errors.Is(err, record.ErrNoBuild) {
 				return req, nil, cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
 			}
-			return req, nil, cli.Failed(err, "")
+			return req, nil, cli.Fail(err)
 		}
-		img, err := image.OpenBuild(ctx, b, image.WithLayers(), image.WithLayerCache(cache))
+		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {
 			done()
-			return req, nil, cli.Failed(err, "")
+			return req, nil, cli.Fail(err)
 		}
+		img := set.Images[0]
 		imgs = append(imgs, img)
 		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
@@ -269,7 +270,7 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	case errors.Is(err, registryclient.ErrDenied):
 		return cli.Failed(err, "for ghcr.io set GITHUB_TOKEN (packages: write) or docker login; elsewhere --username U --password-stdin")
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // execute runs the plan with a live progress view.
@@ -289,7 +290,7 @@ func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *p
 func report(opts *Options, res *publish.Result) error {
 	if opts.ImageRefs != "" {
 		if err := os.WriteFile(opts.ImageRefs, []byte(strings.Join(res.Refs(), "\n")+"\n"), 0o644); err != nil {
-			return cli.Failed(fmt.Errorf("write --image-refs: %w", err), "")
+			return cli.Fail(fmt.Errorf("write --image-refs: %w", err))
 		}
 	}
 	if opts.IO.WantsJSON() {
@@ -397,7 +398,7 @@ func credentials(opts *Options) (*registryclient.Credentials, error) {
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, cli.Failed(fmt.Errorf("read the password from stdin: %w", err), "")
+			return nil, cli.Fail(fmt.Errorf("read the password from stdin: %w", err))
 		}
 		return nil, cli.Usagef("--password-stdin: stdin is empty")
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/config"
-	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/record"
@@ -97,7 +96,7 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("index push printed %q", out)
 	}
-	set, err := image.OpenRemote(context.Background(), repo+":latest")
+	set, err := imagetest.OpenSet(repo + ":latest")
 	if err != nil || set.Index == nil || len(set.Images) != 2 || !strings.HasSuffix(lines[len(lines)-1], set.Index.Digest) {
 		t.Fatalf("latest: %+v %v (printed %q)", set, err, lines)
 	}

@@ -65,6 +65,7 @@ checks its health and pushes multi-arch images to a registry.`,
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.ConfigFile, "config", "", "config file (default ./nixify.yaml, then the user config dir)")
 	pf.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cli.CompleteValues(cmd, "output", "text", "json")
 	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
 	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
 
@@ -130,7 +131,7 @@ func Main(f *cli.Factory, args []string) int {
 		err = &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
 	}
 	if isCobraUsage(err) {
-		err = cli.UsageError(fmt.Errorf("%w (see `nixify --help`)", err))
+		err = cobraUsage(err)
 	}
 	if !cli.IsSilent(err) {
 		st := f.IO.Styles()
@@ -140,6 +141,23 @@ func Main(f *cli.Factory, args []string) int {
 		}
 	}
 	return cli.Code(err)
+}
+
+// cobraUsage turns one of cobra's own usage errors into one line and a hint: cobra spreads its
+// typo suggestion ("Did you mean this?") over four lines.
+func cobraUsage(err error) error {
+	first, rest, _ := strings.Cut(err.Error(), "\n")
+	first = strings.TrimSuffix(first, ` for "nixify"`)
+	if _, suggested, ok := strings.Cut(rest, "Did you mean this?"); ok {
+		if names := strings.Fields(suggested); len(names) > 0 {
+			first += ": did you mean " + strings.Join(names, " or ") + "?"
+		}
+	}
+	hint := "see `nixify --help`"
+	if strings.HasPrefix(first, "unknown command") {
+		hint = "`nixify --help` lists the commands"
+	}
+	return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New(first), Hint: hint}
 }
 
 // isCobraUsage recognises cobra's own argument errors, which it does not type.

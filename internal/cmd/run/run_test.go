@@ -6,19 +6,16 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
 func parse(t *testing.T, args ...string) (*Options, error) {
 	t.Helper()
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+	f := clitest.Factory(t, io)
 	var got *Options
-	cmd := NewCmdRun(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs(args)
-	cmd.SetFlagErrorFunc(cli.FlagError)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.Execute()
+	err := clitest.Execute(NewCmdRun(f, func(o *Options) error { got = o; return nil }), args...)
 	return got, err
 }
 
@@ -59,7 +56,7 @@ func TestLongEnvValuesAreNotEchoed(t *testing.T) {
 
 func TestPublishFlagIsValidatedWithTheConfiguration(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, WorkDir: t.TempDir(), Getenv: func(string) string { return "" }}
+	f := clitest.Factory(t, io)
 	cmd := NewCmdRun(f, func(o *Options) error { _, err := o.Config(); return err })
 	cmd.SetArgs([]string{"--publish", "postgres=15432,redis", "--publish", "s3"})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
@@ -70,7 +67,7 @@ func TestPublishFlagIsValidatedWithTheConfiguration(t *testing.T) {
 	if len(l.Config.Publish) != 3 || l.Config.Publish[0].HostPort != 15432 {
 		t.Fatalf("publish: %+v", l.Config.Publish)
 	}
-	f = &cli.Factory{IO: io, WorkDir: t.TempDir(), Getenv: func(string) string { return "" }}
+	f = clitest.Factory(t, io)
 	cmd = NewCmdRun(f, func(o *Options) error { _, err := o.Config(); return err })
 	cmd.SetArgs([]string{"--publish", "mysql"})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true

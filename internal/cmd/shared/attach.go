@@ -26,7 +26,7 @@ func Attach(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id 
 		fd := int(io.In.(*os.File).Fd())
 		old, err := term.MakeRaw(fd)
 		if err != nil {
-			return cli.Failed(err, "")
+			return cli.Fail(err)
 		}
 		defer term.Restore(fd, old)
 		resize := make(chan engine.TermSize, 1)
@@ -92,7 +92,7 @@ func RunClient(ctx context.Context, io *iostreams.IOStreams, loadConfig func() (
 	c := x.Container
 	in := container.ReadInside(c.Env)
 	if !in.Runs(service) {
-		return cli.Failed(fmt.Errorf("container %q does not run %s (NIXIFY_SERVICES=%s)", c.Name, service, in.Env("NIXIFY_SERVICES")), "")
+		return cli.Fail(fmt.Errorf("container %q does not run %s (NIXIFY_SERVICES=%s)", c.Name, service, in.Env("NIXIFY_SERVICES")))
 	}
 	secrets, err := container.ReadSecrets(ctx, x.Engine, c)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/version"
@@ -195,12 +196,16 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 		}
 		return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
 	}
-	var src container.Source
+	var ref image.Ref
 	if o.Tar != "" {
 		if _, err := os.Stat(o.Tar); err != nil {
 			return container.Loaded{}, cli.Usagef("invalid --tar %q: no such file", o.Tar)
 		}
-		src = container.Source{Path: o.Tar}
+		r, err := image.Parse(o.Tar)
+		if err != nil {
+			return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --tar: %w", err))
+		}
+		ref = r
 	} else {
 		b, err := record.Store{Dir: cfg.StateDir}.Latest(o.Arch)
 		if err != nil {
@@ -209,9 +214,16 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 			}
 			return container.Loaded{}, err
 		}
-		src = container.SourceFromBuild(b)
+		ref = image.BuildRef(b)
 	}
-	p := o.IO.StartProgress("loading " + src.Path)
+	// Opened without reading ahead: the engine reads the archive; only a user's file is checked.
+	set, err := image.Open(ctx, ref, image.WithoutScan())
+	if err != nil {
+		return container.Loaded{}, cli.Fail(err)
+	}
+	defer set.Close()
+	src := set.Images[0]
+	p := o.IO.StartProgress("loading " + src.Source)
 	loaded, err := container.Load(ctx, eng, src, func(done, total int64, status string) {
 		p.Update(fmt.Sprintf("%s %s", iostreams.Bytes(done), status), done, total)
 	})
@@ -221,7 +233,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 			return loaded, ctx.Err()
 		}
 		p.Fail("")
-		return loaded, cli.Failed(err, "")
+		return loaded, cli.Fail(err)
 	}
 	if loaded.Skipped {
 		p.Done("the engine holds it already")

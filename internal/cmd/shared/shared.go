@@ -91,11 +91,11 @@ func FindContainer(ctx context.Context, loadConfig func() (*config.Loaded, error
 func EngineError(err error) error {
 	switch {
 	case errors.Is(err, engine.ErrUnavailable):
-		return cli.Unavailable(err, "run `nixify doctor` to see how to reach the Docker engine")
+		return cli.EngineUnreachable(err)
 	case errors.Is(err, context.Canceled):
 		return err
 	}
-	return cli.Failed(err, "")
+	return cli.Fail(err)
 }
 
 // RequireRunning refuses a container that is not running, with the command that starts it.

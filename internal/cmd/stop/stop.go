@@ -73,9 +73,9 @@ func stopRun(ctx context.Context, opts *Options) error {
 		case errors.Is(err, engine.ErrNotFound):
 			return cli.Failed(fmt.Errorf("no container %q", name), "nothing to stop; `nixify run` starts one")
 		case errors.Is(err, container.ErrNotOurs):
-			return cli.Failed(err, "")
+			return cli.Fail(err)
 		}
-		return cli.Failed(err, "")
+		return cli.Fail(err)
 	}
 	switch {
 	case !st.WasRunning:

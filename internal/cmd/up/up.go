@@ -107,7 +107,7 @@ func flakeChanged(f *cli.Factory) func(ctx context.Context, a arch.Arch) (bool, 
 		c := l.Config
 		need, reason, err := build.Needed(ctx, n, build.Options{Flake: c.Flake, Attr: c.Attr, Archs: []arch.Arch{a}, StateDir: c.StateDir})
 		if err != nil {
-			return false, "", cli.Failed(err, "")
+			return false, "", cli.Fail(err)
 		}
 		return need, reason, nil
 	}

@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/internal/arch"
-	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
 func TestUpGetsItsBuildStepFromTheCaller(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
-	f := &cli.Factory{IO: io, Getenv: func(string) string { return "" }}
+	f := clitest.Factory(t, io)
 	var builtArch string
 	step := func(_ context.Context, a arch.Arch) error { builtArch = a.String(); return nil }
 	var got *Options

@@ -51,16 +51,6 @@ func nixifyInit(t *testing.T) string {
 	return initBin
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // env is one container's environment: a data root and ports of its own.
 type env struct {
 	t       *testing.T
@@ -73,9 +63,7 @@ type env struct {
 
 func newEnv(t *testing.T, extra ...string) *env {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testpeer.Missing(t, "root", "the init switches to the postgres and redis users")
-	}
+	testpeer.Root(t, "the init switches to the postgres and redis users")
 	for _, u := range []string{"postgres", "redis"} {
 		if _, err := exec.Command("id", u).Output(); err != nil {
 			testpeer.Missing(t, "user "+u, err.Error())
@@ -92,7 +80,7 @@ func newEnv(t *testing.T, extra ...string) *env {
 	for d := root; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
-	e := &env{t: t, root: root, pgPort: freePort(t), rdPort: freePort(t), appPort: freePort(t)}
+	e := &env{t: t, root: root, pgPort: testpeer.FreePort(t), rdPort: testpeer.FreePort(t), appPort: testpeer.FreePort(t)}
 	e.vars = append([]string{
 		"PATH=" + bin + ":/usr/bin:/bin",
 		"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"),
@@ -471,7 +459,7 @@ func TestBadEnvironmentIsOneLine(t *testing.T) {
 	for _, c := range cases {
 		cmd := exec.Command(bin)
 		cmd.Env = append([]string{"NIXIFY_DATA_DIR=" + filepath.Join(root, "data"), "PATH=" + os.Getenv("PATH"),
-			fmt.Sprintf("APP_PORT=%d", freePort(t))}, c.env...)
+			fmt.Sprintf("APP_PORT=%d", testpeer.FreePort(t))}, c.env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
@@ -501,9 +489,9 @@ func TestGarageBootstrapWithDouble(t *testing.T) {
 			testpeer.Missing(t, "user garage", "create it with: useradd --system garage")
 		}
 	}
-	admin := freePort(t)
+	admin := testpeer.FreePort(t)
 	e := newEnv(t, "NIXIFY_SERVICES=garage", fmt.Sprintf("GARAGE_ADMIN_PORT=%d", admin),
-		fmt.Sprintf("GARAGE_S3_PORT=%d", freePort(t)), fmt.Sprintf("NIXIFY_GARAGE_RPC_PORT=%d", freePort(t)))
+		fmt.Sprintf("GARAGE_S3_PORT=%d", testpeer.FreePort(t)), fmt.Sprintf("NIXIFY_GARAGE_RPC_PORT=%d", testpeer.FreePort(t)))
 	bin := strings.TrimPrefix(strings.Split(e.vars[0], ":")[0], "PATH=")
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "garage"), "github.com/nixify/nixify/internal/init/garage/garagetest/fakegarage").CombinedOutput(); err != nil {
 		t.Fatalf("build fakegarage: %v\n%s", err, out)
@@ -565,7 +553,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stderr, err := check([]string{fmt.Sprintf("APP_PORT=%d", freePort(t))})
+	stderr, err := check([]string{fmt.Sprintf("APP_PORT=%d", testpeer.FreePort(t))})
 	if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unhealthy") {
 		t.Fatalf("healthcheck against a closed port: %v, stderr %q", err, stderr)
 	}

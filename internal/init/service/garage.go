@@ -26,7 +26,7 @@ func garageService(c config.Config, sec *Secrets, logf func(format string, args 
 		return garage.NewClient("http://"+localAddr(c.Bind, c.AdminPort), sec.AdminToken)
 	}
 	return supervisor.Service{
-		Name: "garage", User: "garage", DataDir: dir, DataMode: 0o700,
+		Name: config.Garage, User: "garage", DataDir: dir, DataMode: 0o700,
 		Prepare: func(context.Context, supervisor.Runner) error {
 			uid, gid, err := supervisor.Owner("garage")
 			if err != nil {

@@ -50,7 +50,7 @@ func postgres(c config.Config, sec *Secrets) (supervisor.Service, error) {
 		listen = "*"
 	}
 	return supervisor.Service{
-		Name: "postgres", User: "postgres", DataDir: dir, DataMode: 0o700,
+		Name: config.Postgres, User: "postgres", DataDir: dir, DataMode: 0o700,
 		Prepare: func(ctx context.Context, run supervisor.Runner) error {
 			return preparePostgres(ctx, run, c, initdb, dir)
 		},

@@ -42,8 +42,8 @@ func TestTwoInitsOnOneDataRoot(t *testing.T) {
 	e := newEnv(t)
 	first := e.start()
 	second := *e
-	second.vars = append(append([]string{}, e.vars...), fmt.Sprintf("PG_PORT=%d", freePort(t)),
-		fmt.Sprintf("REDIS_PORT=%d", freePort(t)), fmt.Sprintf("APP_PORT=%d", freePort(t)))
+	second.vars = append(append([]string{}, e.vars...), fmt.Sprintf("PG_PORT=%d", testpeer.FreePort(t)),
+		fmt.Sprintf("REDIS_PORT=%d", testpeer.FreePort(t)), fmt.Sprintf("APP_PORT=%d", testpeer.FreePort(t)))
 	r := second.run()
 	code, out := r.exited(t)
 	if code != ExitRefused || strings.Count(strings.TrimSpace(out), "\n") != 0 ||
@@ -192,9 +192,9 @@ func TestBusyAppPortStopsTheInit(t *testing.T) {
 // TestHeaderFloodStaysSmall: 400 connections each sending 1 MB of headers to the health server
 // (it grew to 764 MB in PID 1). Its peak resident memory must stay small.
 func TestHeaderFloodStaysSmall(t *testing.T) {
-	port := freePort(t)
+	port := testpeer.FreePort(t)
 	cmd := exec.Command(nixifyInit(t), "health-server")
-	cmd.Env = []string{fmt.Sprintf("APP_PORT=%d", port), "NIXIFY_SERVICES=redis", fmt.Sprintf("REDIS_PORT=%d", freePort(t))}
+	cmd.Env = []string{fmt.Sprintf("APP_PORT=%d", port), "NIXIFY_SERVICES=redis", fmt.Sprintf("REDIS_PORT=%d", testpeer.FreePort(t))}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

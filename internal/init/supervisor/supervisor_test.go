@@ -279,9 +279,7 @@ func TestFloodingChildNeverBlocks(t *testing.T) {
 }
 
 func TestRunsAsDedicatedUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to switch users")
-	}
+	testpeer.Root(t, "the supervisor switches to the service's user")
 	dir := t.TempDir()
 	// The user must be able to reach its directory: open the test's folders for traversal.
 	os.Chmod(dir, 0o755)

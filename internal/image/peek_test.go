@@ -1,4 +1,4 @@
-package container
+package image
 
 import (
 	"archive/tar"
@@ -33,7 +33,7 @@ func writeArchive(t *testing.T, path, config string, gz bool) {
 	tw.Close()
 }
 
-func TestArchiveConfigDigest(t *testing.T) {
+func TestPeekConfigDigest(t *testing.T) {
 	dir := t.TempDir()
 	hex := strings.Repeat("ab", 32)
 	for _, c := range []struct {
@@ -49,11 +49,17 @@ func TestArchiveConfigDigest(t *testing.T) {
 	} {
 		p := filepath.Join(dir, c.name+".tar")
 		writeArchive(t, p, c.config, c.gz)
-		if got := archiveConfigDigest(p); got != c.want {
+		if got := peek(p); got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 	}
-	if got := archiveConfigDigest(filepath.Join(dir, "missing.tar")); got != "" {
-		t.Errorf("missing file: got %q", got)
+}
+
+func peek(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
 	}
+	defer f.Close()
+	return peekConfigDigest(f)
 }

@@ -1,0 +1,117 @@
+package image
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/nixify/nixify/internal/record"
+)
+
+// Ref is what a user's argument (or a recorded build) names: decided once, here, for every
+// command that takes an image.
+type Ref struct {
+	Kind  Kind
+	Name  string        // a path, a registry reference or an engine name or ID
+	Build *record.Build // for FromBuild
+}
+
+func (r Ref) String() string { return r.Name }
+
+var (
+	// ErrNoSuchFile means the argument looks like a file (a path, or a name ending in .tar, .tar.gz
+	// ...) that does not exist: a typo, not a registry or engine name.
+	ErrNoSuchFile = errors.New("no such file")
+	// ErrBadReference means the argument is neither a file nor a valid image reference.
+	ErrBadReference = errors.New("invalid image reference")
+)
+
+// archiveSuffixes are names people give image archives; a missing file so named is reported as a
+// missing file, not looked up in a registry or the engine.
+var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".gz", ".zst"}
+
+// Parse says what arg names: an existing file (a docker-archive, or a stream script when it is an
+// executable starting with #!), a registry image or index (its first part is a host), or an image
+// in the Docker engine (a name or ID).
+func Parse(arg string) (Ref, error) {
+	if arg == "" {
+		return Ref{}, fmt.Errorf("%w: empty", ErrBadReference)
+	}
+	st, err := os.Stat(arg)
+	switch {
+	case err == nil && st.IsDir():
+		return Ref{}, fmt.Errorf("%s is a directory, not an image: name a docker-archive (buildLayeredImage) or a stream script (streamLayeredImage)", arg)
+	case err == nil && IsScript(arg):
+		return Ref{Kind: FromStream, Name: arg}, nil
+	case err == nil:
+		return Ref{Kind: FromArchive, Name: arg}, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return Ref{}, fmt.Errorf("%s: %w", arg, err)
+	case looksLikePath(arg):
+		return Ref{}, fmt.Errorf("%s: %w", arg, ErrNoSuchFile)
+	}
+	if LooksRemote(arg) {
+		if _, err := name.ParseReference(arg); err != nil {
+			return Ref{}, fmt.Errorf("%w %q: %v", ErrBadReference, arg, err)
+		}
+		return Ref{Kind: FromRegistry, Name: arg}, nil
+	}
+	for _, s := range archiveSuffixes {
+		if strings.HasSuffix(strings.ToLower(arg), s) {
+			return Ref{}, fmt.Errorf("%s: %w", arg, ErrNoSuchFile)
+		}
+	}
+	if _, err := name.ParseReference(arg); err != nil && !isImageID(arg) {
+		return Ref{}, fmt.Errorf("%w %q: not a file, and not an image name (registry references need a host, e.g. ghcr.io/owner/name:tag)", ErrBadReference, arg)
+	}
+	return Ref{Kind: FromEngine, Name: arg}, nil
+}
+
+// BuildRef names the image a recorded build produced.
+func BuildRef(b record.Build) Ref {
+	return Ref{Kind: FromBuild, Name: b.OutPath, Build: &b}
+}
+
+// looksLikePath is true for what can only be a path: absolute, relative with ./ or ../, or ~.
+func looksLikePath(s string) bool {
+	return filepath.IsAbs(s) || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "~")
+}
+
+func isImageID(s string) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) < 12 || len(s) > 64 {
+		return false
+	}
+	return strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// IsScript tells a streamLayeredImage script (an executable file starting with #!) from an archive.
+func IsScript(p string) bool {
+	st, err := os.Stat(p)
+	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 2)
+	n, _ := f.Read(head)
+	return bytes.Equal(head[:n], []byte("#!"))
+}
+
+// LooksRemote reports whether ref names a registry (its first part is a host: it has a dot or a
+// port, or is localhost), as opposed to a name the Docker engine holds.
+func LooksRemote(ref string) bool {
+	first, _, ok := strings.Cut(ref, "/")
+	if !ok {
+		return false
+	}
+	return strings.ContainsAny(first, ".:") || first == "localhost"
+}
