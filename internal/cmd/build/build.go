@@ -152,7 +152,7 @@ type jsonBuild struct {
 	ConfigDigest string    `json:"configDigest"`
 	RepoTag      string    `json:"repoTag"`
 	Size         int64     `json:"size"`
-	Seconds      float64   `json:"seconds"`
+	Seconds      float64   `json:"buildSeconds"`
 	Revision     string    `json:"flakeRevision"`
 	FlakeHash    string    `json:"flakeHash"`
 }

@@ -73,6 +73,7 @@ system, builder, derivation, times, and the GitHub Actions run that built it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", sbom.CycloneDX, "cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON)")
+	cli.CompleteValues(cmd, "format", sbom.CycloneDX, sbom.SPDX)
 	cli.ArchFlag(cmd, &opts.Arch, "which architecture's image (with an index or several builds)")
 	fl.BoolVar(&opts.Provenance, "provenance", false, "print the in-toto SLSA provenance statement instead of the SBOM")
 	return cmd
