@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -226,7 +227,17 @@ func TestUpRunsTheRecordedBuild(t *testing.T) {
 			t.Fatalf("up #%d: exit %d\n%s%s", i+1, r.code, r.out, r.errOut)
 		}
 	}
-	r := e.nixify("clean", "--all", "--yes", "-o", "json")
+	// status names the build the image came from.
+	r := e.nixify("status", "-o", "json")
+	var st struct {
+		Build *struct {
+			Arch string `json:"arch"`
+		} `json:"build"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil || st.Build == nil || st.Build.Arch != "x86_64" {
+		t.Fatalf("status does not name the recorded build: %v\n%s", err, r.out)
+	}
+	r = e.nixify("clean", "--all", "--yes", "-o", "json")
 	if r.code != 0 || !strings.Contains(r.out, img.digest) {
 		t.Fatalf("clean --all: exit %d\n%s", r.code, r.out)
 	}

@@ -104,7 +104,9 @@ func TestUseWhatRunsInside(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("env: exit %d", r.code)
 	}
-	check := fmt.Sprintf(`eval "$1" && %s -tA -c 'select 1' && %s -u "$REDIS_URL" ping && test "$PGPASSWORD" = "$2"`, hostPsql, hostRedis)
+	// psql takes PG*; redis-cli takes REDIS_URL, or the port with REDISCLI_AUTH.
+	check := fmt.Sprintf(`eval "$1" && %s -tA -c 'select 1' && %s -u "$REDIS_URL" ping && %s -p %d ping && test "$PGPASSWORD" = "$2"`,
+		hostPsql, hostRedis, hostRedis, redisPort)
 	out, err := exec.Command("/bin/sh", "-c", check, "sh", r.out, pgPassword).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "1\n") || !strings.Contains(string(out), "PONG") {
 		t.Fatalf("eval \"$(nixify env)\" then psql and redis-cli from the host: %v\n%s", err, out)

@@ -32,15 +32,27 @@ boot() {
 		kill -0 $pid 2>/dev/null || { cat "$out"; exit 1; }
 	done
 	healthy=$(( ($(now) - start) / 1000000 ))
+	ready=$(sed -n 's/.*init | ready: .*, \([0-9]*\) ms after the start.*/\1/p' "$out")
 }
 stop() { kill -TERM $pid; wait $pid || true; pid=""; }
 
+# initdb alone, as the init runs it, in the same run: the floor of a first boot on this machine now.
+refinitdb() {
+	mkdir "$work/ref$1"; chown postgres "$work/ref$1"
+	t0=$(now)
+	runuser -u postgres -- "$pgbin/initdb" -D "$work/ref$1/pg" -U postgres --encoding=UTF8 --locale=C \
+		--auth-local=peer --auth-host=scram-sha-256 --no-instructions >/dev/null
+	initdb=$(( ($(now) - t0) / 1000000 ))
+	rm -rf "$work/ref$1"
+}
+
 for i in $(seq "$runs"); do
 	root="$work/root$i"; mkdir -p "$root"
-	boot "$root"; cold=$healthy
+	refinitdb "$i"
+	boot "$root"; cold=$healthy coldready=$ready
 	rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 	stop
-	boot "$root"; warm=$healthy
+	boot "$root"; warm=$healthy warmready=$ready
 	stop
-	echo "run $i: first boot to /health 200 ${cold} ms, warm boot to /health 200 ${warm} ms, nixify-init RSS ${rss} kB"
+	echo "run $i: to /health 200: first boot ${cold} ms, warm boot ${warm} ms (services ready after ${coldready} and ${warmready} ms, by the log; initdb alone ${initdb} ms); nixify-init RSS ${rss} kB"
 done

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/nixify/nixify/internal/closure"
 	"github.com/nixify/nixify/internal/image"
@@ -13,7 +12,7 @@ import (
 )
 
 // ClosureDir is where the closure records of recent builds are kept.
-func ClosureDir(stateDir string) string { return filepath.Join(stateDir, "closures") }
+func ClosureDir(stateDir string) string { return record.Store{Dir: stateDir}.ClosureDir() }
 
 // recordClosure records what the image built for b holds (see internal/closure) for the SBOM,
 // the provenance and `info --diff`. An output path recorded before is the same image, so a

@@ -18,7 +18,7 @@ import (
 func ArchsFlag(cmd *cobra.Command, p *string, def, usage string) {
 	*p = def
 	cmd.Flags().Var((*archListValue)(p), "arch", usage+": "+arch.ListAccepted)
-	_ = cmd.RegisterFlagCompletionFunc("arch", completeArch(true))
+	CompleteValues(cmd, "arch", append(arch.Strings(arch.All), "all")...)
 }
 
 // ParseArchs reads a command's --arch: all means the configured architectures; an empty flag yields
@@ -35,7 +35,7 @@ func ParseArchs(flag string, configured []arch.Arch) ([]arch.Arch, error) {
 // set, so a bad name stops the command before it does anything. Resolve with HostArchIfEmpty.
 func ArchFlag(cmd *cobra.Command, p *arch.Arch, usage string) {
 	cmd.Flags().Var((*archValue)(p), "arch", usage+": "+arch.Accepted+"; default: this machine's")
-	_ = cmd.RegisterFlagCompletionFunc("arch", completeArch(false))
+	CompleteValues(cmd, "arch", arch.Strings(arch.All)...)
 }
 
 // HostArchIfEmpty fills an unset --arch with this machine's architecture; a machine nixify builds
@@ -86,15 +86,4 @@ func (v *archValue) Set(s string) error {
 	}
 	*v = archValue(a)
 	return nil
-}
-
-// completeArch offers the names (and all, where lists are taken) to shell completion.
-func completeArch(list bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		out := arch.Strings(arch.All)
-		if list {
-			out = append(out, "all")
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
 }

@@ -42,6 +42,16 @@ func Record(ctx context.Context, n *nix.Nix, in Input) (*Closure, error) {
 	if len(roots) == 0 {
 		return &c, nil // not a Nix-layered image: nothing to name
 	}
+	// The meta evaluation (nixpkgs: seconds) runs alongside the store queries.
+	type metaResult struct {
+		metas []packageMeta
+		err   error
+	}
+	metaCh := make(chan metaResult, 1)
+	go func() {
+		m, err := readMeta(ctx, n, in.Source.Installable)
+		metaCh <- metaResult{m, err}
+	}()
 	infos, err := n.PathInfos(ctx, roots, true)
 	if err != nil {
 		return nil, fmt.Errorf("read the image's closure: %w", err)
@@ -93,12 +103,14 @@ func Record(ctx context.Context, n *nix.Nix, in Input) (*Closure, error) {
 		c.Components = append(c.Components, comp)
 	}
 
-	if err := addMeta(ctx, n, in.Source.Installable, c.Components); err != nil {
+	if m := <-metaCh; m.err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		// Licences and homepages are a bonus nixpkgs gives when it can; the closure stands without.
-		c.MetaError = err.Error()
+		c.MetaError = m.err.Error()
+	} else {
+		applyMeta(m.metas, c.Components)
 	}
 	c.Components = append(c.Components, goModules(c.Components)...)
 	sortComponents(c.Components)
@@ -218,23 +230,30 @@ const metaExpr = `img: let
   info = p: { license = builtins.filter (s: s != "") (lic (p.meta.license or [])); homepage = str (p.meta.homepage or ""); description = str (p.meta.description or ""); };
 in builtins.concatMap (i: let m = info i.p; in map (o: { path = toString o.outPath; inherit (m) license homepage description; }) (outs i.p)) all`
 
-func addMeta(ctx context.Context, n *nix.Nix, installable string, comps []Component) error {
+// packageMeta is what metaExpr returns for one output path.
+type packageMeta struct {
+	Path        string   `json:"path"`
+	License     []string `json:"license"`
+	Homepage    string   `json:"homepage"`
+	Description string   `json:"description"`
+}
+
+func readMeta(ctx context.Context, n *nix.Nix, installable string) ([]packageMeta, error) {
 	if installable == "" {
-		return errors.New("no flake attribute to evaluate")
+		return nil, errors.New("no flake attribute to evaluate")
 	}
 	out, err := n.Eval(ctx, installable, metaExpr)
 	if err != nil {
-		return fmt.Errorf("read meta of the image's packages: %w", err)
+		return nil, fmt.Errorf("read meta of the image's packages: %w", err)
 	}
-	var metas []struct {
-		Path        string   `json:"path"`
-		License     []string `json:"license"`
-		Homepage    string   `json:"homepage"`
-		Description string   `json:"description"`
-	}
+	var metas []packageMeta
 	if err := json.Unmarshal(out, &metas); err != nil {
-		return fmt.Errorf("read meta of the image's packages: %w", err)
+		return nil, fmt.Errorf("read meta of the image's packages: %w", err)
 	}
+	return metas, nil
+}
+
+func applyMeta(metas []packageMeta, comps []Component) {
 	byPath := map[string]int{}
 	for i, m := range metas {
 		byPath[m.Path] = i
@@ -246,7 +265,6 @@ func addMeta(ctx context.Context, n *nix.Nix, installable string, comps []Compon
 			sort.Strings(comps[i].Licenses)
 		}
 	}
-	return nil
 }
 
 // storeBinaries lists the regular files in a store path's bin/, where Go programs live.

@@ -233,7 +233,7 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	if s.Arch != "" {
 		platform = s.Arch.Platform()
 	}
-	return eng.ContainerCreate(ctx, engine.ContainerSpec{
+	id, err := eng.ContainerCreate(ctx, engine.ContainerSpec{
 		Name:  s.Name,
 		Image: s.ImageID,
 		Labels: map[string]string{
@@ -246,6 +246,13 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 		Platform:    platform,
 		StopTimeout: s.StopTimeout,
 	})
+	if errors.Is(err, engine.ErrConflict) {
+		// Another nixify (or anyone) took the name since Prepare looked: say who holds it.
+		if now, ierr := eng.ContainerInspect(ctx, s.Name); ierr == nil {
+			return "", &ExistsError{Name: s.Name, State: now.State, Ours: Managed(now.Labels)}
+		}
+	}
+	return id, err
 }
 
 // Start starts the container and returns the channel that reports its exit, asked for before the

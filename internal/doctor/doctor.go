@@ -32,8 +32,9 @@ type Check struct {
 
 // Report is the whole diagnosis.
 type Report struct {
-	OK     bool    `json:"ok"` // the main job (build and run) can run here
-	Checks []Check `json:"checks"`
+	OK      bool    `json:"ok"`      // the main job (build and run) can run here
+	Verdict string  `json:"verdict"` // the closing sentence
+	Checks  []Check `json:"checks"`
 }
 
 // Options say what to check and how to reach it.
@@ -42,6 +43,8 @@ type Options struct {
 	DockerHost string // nixify's docker_host setting
 	Repo       string // the registry repository push would use
 	StateDir   string
+	Flake      string // the configured flake, checked against this Nix
+	WorkDir    string // where a relative flake reference is; empty: the working directory
 	// Proc is where /proc lives (tests point it elsewhere); empty means /proc.
 	Proc string
 	// Timeout bounds each external call (nix, engine).
@@ -62,16 +65,46 @@ func Run(ctx context.Context, o Options) Report {
 	var r Report
 	n := checkNix(ctx, o)
 	r.Checks = append(r.Checks, n.checks...)
+	flake := checkFlake(o, n)
+	if flake != nil {
+		r.Checks = append(r.Checks, *flake)
+	}
 	r.Checks = append(r.Checks, checkEngine(ctx, o))
 	r.Checks = append(r.Checks, checkCredentials(o))
 	r.Checks = append(r.Checks, checkDisk(o, n.storeDir)...)
 	r.OK = true
+	others := false // blockers other than the flake's
 	for _, c := range r.Checks {
 		if c.Blocker && c.Status == Fail {
 			r.OK = false
+			others = others || flake == nil || c.Name != flake.Name
 		}
 	}
+	switch {
+	case r.OK:
+		r.Verdict = "nixify can build and run images here."
+	case !others:
+		// This Nix builds local flakes without nixpkgs: only the configured one is out of reach.
+		r.Verdict = "nixify can run images here, but cannot build the configured flake " + o.Flake + " until the failure above is fixed."
+	default:
+		r.Verdict = "nixify cannot build and run images here until the failures above are fixed."
+	}
 	return r
+}
+
+// checkFlake is a blocker when the configured flake has a nixpkgs input and this Nix is too old to
+// evaluate nixpkgs; nil when that is not so or cannot be told (a remote flake).
+func checkFlake(o Options, n nixResult) *Check {
+	if !n.old || o.Flake == "" {
+		return nil
+	}
+	uses, known := usesNixpkgs(o.Flake, o.WorkDir)
+	if !known || !uses {
+		return nil
+	}
+	return &Check{Name: "flake " + o.Flake, Status: Fail, Blocker: true,
+		Detail: "has a nixpkgs input, which Nix " + n.version + " cannot evaluate (current nixpkgs needs Nix " + MinNixpkgsNix + " or newer)",
+		Fix:    "upgrade Nix to " + MinNixpkgsNix + " or newer, or build a flake without nixpkgs"}
 }
 
 func checkEngine(ctx context.Context, o Options) Check {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -177,5 +178,59 @@ func TestBuildUsersGroupMissing(t *testing.T) {
 	}
 	if _, bad := buildUsersCheck(NixSettings{}); bad {
 		t.Fatal("no build users is fine")
+	}
+}
+
+// TestOldNixWithANixpkgsFlakeQualifiesTheVerdict: Nix older than 2.18 builds local flakes without
+// nixpkgs, so it is only a warning, until the configured flake has a nixpkgs input.
+func TestOldNixWithANixpkgsFlakeQualifiesTheVerdict(t *testing.T) {
+	requireNix(t)
+	out, _ := exec.Command("nix", "--version").Output()
+	if maj, min, _, _ := ParseNixVersion(string(out)); maj > 2 || maj == 2 && min >= 18 {
+		t.Skip("skipping: this nix evaluates current nixpkgs")
+	}
+	with, without, locked := t.TempDir(), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(with, "flake.nix"), []byte(`{ inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.05"; outputs = { self, nixpkgs }: { }; }`), 0o644)
+	os.WriteFile(filepath.Join(without, "flake.nix"), []byte(`{ outputs = { self }: { }; }`), 0o644)
+	os.WriteFile(filepath.Join(locked, "flake.nix"), []byte(`{ inputs.pkgs.url = "github:someone/pkgs"; outputs = { self, pkgs }: { }; }`), 0o644)
+	os.WriteFile(filepath.Join(locked, "flake.lock"), []byte(`{"nodes":{"pkgs":{"original":{"owner":"NixOS","repo":"nixpkgs","type":"github"}},"root":{"inputs":{"pkgs":"pkgs"}}},"root":"root","version":7}`), 0o644)
+	for _, c := range []struct {
+		dir, flake string
+		blocked    bool
+	}{{with, ".", true}, {with, "path:" + with, true}, {locked, ".", true}, {without, ".", false}, {with, "github:owner/repo", false}} {
+		r := Run(context.Background(), Options{Getenv: envWith(map[string]string{"DOCKER_HOST": "unix:///nonexistent.sock"}), StateDir: t.TempDir(), Flake: c.flake, WorkDir: c.dir})
+		var flake *Check
+		for i := range r.Checks {
+			if strings.HasPrefix(r.Checks[i].Name, "flake ") {
+				flake = &r.Checks[i]
+			}
+		}
+		if c.blocked != (flake != nil) {
+			t.Errorf("%s in %s: flake check %+v, want blocked %v", c.flake, c.dir, flake, c.blocked)
+			continue
+		}
+		if c.blocked && (flake.Status != Fail || !flake.Blocker || !strings.Contains(flake.Detail, "nixpkgs") || r.OK) {
+			t.Errorf("%s: %+v, verdict %q", c.flake, flake, r.Verdict)
+		}
+	}
+	// With the engine there too, the flake is the one blocker left and the verdict says so.
+	requireEngine(t)
+	r := Run(context.Background(), Options{Getenv: envWith(nil), StateDir: t.TempDir(), Flake: ".", WorkDir: with})
+	if r.OK || r.Verdict != "nixify can run images here, but cannot build the configured flake . until the failure above is fixed." {
+		t.Fatalf("ok %v, verdict %q", r.OK, r.Verdict)
+	}
+}
+
+// TestFlakesFromNIX_CONFIG: Nix 2.8 writes experimental-features as numbers in JSON; flakes
+// enabled through NIX_CONFIG looked disabled.
+func TestFlakesFromNIX_CONFIG(t *testing.T) {
+	requireNix(t)
+	t.Setenv("NIX_CONFIG", "experimental-features = nix-command flakes")
+	s, err := ReadNixSettings(context.Background(), "nix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.ExperimentalFeatures, "flakes") || !slices.Contains(s.ExperimentalFeatures, "nix-command") {
+		t.Fatalf("experimental features %q", s.ExperimentalFeatures)
 	}
 }

@@ -22,6 +22,8 @@ const MinNixpkgsNix = "2.18"
 type nixResult struct {
 	checks   []Check
 	storeDir string
+	version  string // e.g. 2.8.0; empty when unknown
+	old      bool   // older than MinNixpkgsNix: current nixpkgs refuses to evaluate
 }
 
 // NixSettings is what doctor reads of `nix show-config`: the settings the builder uses, and two it
@@ -69,6 +71,7 @@ func checkNix(ctx context.Context, o Options) nixResult {
 	case !ok:
 		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, nix.FirstLine(string(out)))
 	case maj < 2 || (maj == 2 && min < 18):
+		r.version, r.old = text, true
 		vc.Status = Warn
 		vc.Detail = fmt.Sprintf("Nix %s at %s; current nixpkgs needs Nix %s or newer and will refuse to evaluate", text, nixPath, MinNixpkgsNix)
 		vc.Fix = "upgrade Nix to " + MinNixpkgsNix + " or newer (the installer from nixos.org, or `nix upgrade-nix` on a multi-user install); local flakes without nixpkgs still build"
@@ -131,11 +134,32 @@ func ReadNixSettings(ctx context.Context, nixPath string) (NixSettings, error) {
 		}
 		return strings.Fields(str(k))
 	}
+	features := list("experimental-features")
+	var numbers []int
+	if json.Unmarshal(raw["experimental-features"].Value, &numbers) == nil && len(numbers) > 0 {
+		// Nix 2.8 writes the features as numbers of an internal enum in JSON (flakes from NIX_CONFIG
+		// looked disabled); its text form names them.
+		features = textFeatures(ctx, nixPath)
+	}
 	return NixSettings{
 		Settings:             nix.Settings{System: str("system"), ExtraPlatforms: list("extra-platforms"), Builders: str("builders")},
-		ExperimentalFeatures: list("experimental-features"),
+		ExperimentalFeatures: features,
 		BuildUsersGroup:      str("build-users-group"),
 	}, nil
+}
+
+// textFeatures reads experimental-features from `nix show-config`'s text form.
+func textFeatures(ctx context.Context, nixPath string) []string {
+	out, err := exec.CommandContext(ctx, nixPath, "--extra-experimental-features", "nix-command", "show-config").Output()
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "experimental-features = "); ok {
+			return strings.Fields(v)
+		}
+	}
+	return nil
 }
 
 // systemCheck says whether this host can build a's images natively: its own system, extra-platforms

@@ -143,12 +143,17 @@ func (s Store) write(name string, data []byte) error {
 	return os.Rename(tmp.Name(), filepath.Join(s.Dir, name))
 }
 
-// Clear removes the records, builds and build times (and nothing in the Nix store).
+// Clear removes the records, builds and build times, and the closure records they point to (and
+// nothing in the Nix store).
 func (s Store) Clear() error {
 	for _, name := range []string{fileName, timesFile} {
 		if err := os.Remove(filepath.Join(s.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
-	return nil
+	// The closure records belong to the builds (Build.Closure points into them).
+	return os.RemoveAll(s.ClosureDir())
 }
+
+// ClosureDir is where the closure records of recent builds are kept (see internal/closure).
+func (s Store) ClosureDir() string { return filepath.Join(s.Dir, "closures") }

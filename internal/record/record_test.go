@@ -39,11 +39,21 @@ func TestSaveLatestReplaceClear(t *testing.T) {
 	if _, err := s.Latest("x86_64"); !errors.Is(err, ErrNoBuild) || !strings.Contains(err.Error(), "is gone") {
 		t.Fatalf("collected output: %v", err)
 	}
+	if err := os.MkdirAll(s.ClosureDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(s.ClosureDir(), "x.json"), []byte("{}"), 0o644)
 	if err := s.Clear(); err != nil {
 		t.Fatal(err)
 	}
 	if all, _ := s.All(); len(all) != 0 {
 		t.Fatalf("after clear: %+v", all)
+	}
+	if _, err := os.Stat(s.ClosureDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("closure records survive clear: %v", err)
+	}
+	if err := s.Clear(); err != nil {
+		t.Fatalf("clearing twice: %v", err)
 	}
 }
 

@@ -2,9 +2,12 @@ package testpeer
 
 import (
 	"bytes"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,6 +34,18 @@ func (p *Process) Pause(t testing.TB) {
 	t.Helper()
 	if err := p.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatalf("pause %s: %v", p.Cmd.Path, err)
+	}
+	// The signal takes effect asynchronously: on a busy machine the peer could still answer the
+	// next request. Wait until the kernel reports it stopped ("T" in /proc/PID/stat).
+	stat := fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return
+		}
+		if s := string(b); strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "T") {
+			return
+		}
 	}
 }
 

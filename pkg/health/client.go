@@ -24,8 +24,9 @@ type Option func(*Client)
 // WithHTTPClient uses hc instead of a client with a 5 s timeout.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
-// WithFresh asks the server for results no older than about a second instead of the latest
-// background results; the server shares one probe per service among all such requests.
+// WithFresh asks the server for results of a probe started less than interval/5 ago (1 s at the
+// default 5 s interval) instead of the latest background results; the server shares one probe per
+// service among all such requests and never starts more than one per service per interval/5.
 func WithFresh() Option { return func(c *Client) { c.fresh = true } }
 
 // NewClient returns a client for the server at baseURL (for example "http://127.0.0.1:80").

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -66,5 +67,20 @@ func TestClient(t *testing.T) {
 		if _, err := NewClient(bad); err == nil {
 			t.Errorf("NewClient(%q) accepted", bad)
 		}
+	}
+}
+
+// The supervisor's view of a service (issue 13) reaches the flattened rows `nixify status` shows.
+func TestServicesCarryTheSupervisorsView(t *testing.T) {
+	since := time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)
+	body := `{"status":"pass","checks":{"redis:responseTime":[{"componentId":"redis","status":"pass",` +
+		`"state":"running","since":"2026-11-30T01:00:00Z","restarts":2}]}}`
+	var r Response
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	rows := r.Services()
+	if len(rows) != 1 || rows[0].State != "running" || !rows[0].Since.Equal(since) || rows[0].Restarts != 2 {
+		t.Fatalf("rows %+v", rows)
 	}
 }

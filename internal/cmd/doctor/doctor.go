@@ -16,11 +16,13 @@ type Options struct {
 	IO     *iostreams.IOStreams
 	Config func() (*config.Loaded, error)
 	Getenv func(string) string
+	// WorkDir is where a relative flake reference points from; empty: the working directory.
+	WorkDir string
 }
 
 // NewCmdDoctor wires the command; runF replaces the run function in tests.
 func NewCmdDoctor(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Config: f.Config, Getenv: f.Getenv}
+	opts := &Options{IO: f.IO, Config: f.Config, Getenv: f.Getenv, WorkDir: f.WorkDir}
 	return &cobra.Command{
 		Use:   "doctor",
 		Short: "Check what this machine can do: nix, flakes, systems, Docker engine, credentials, disk",
@@ -41,7 +43,8 @@ func doctorRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	r := doctor.Run(ctx, doctor.Options{Getenv: opts.Getenv, DockerHost: l.Config.DockerHost, Repo: l.Config.Repo, StateDir: l.Config.StateDir})
+	r := doctor.Run(ctx, doctor.Options{Getenv: opts.Getenv, DockerHost: l.Config.DockerHost, Repo: l.Config.Repo,
+		StateDir: l.Config.StateDir, Flake: l.Config.Flake, WorkDir: opts.WorkDir})
 	if opts.IO.WantsJSON() {
 		if err := opts.IO.WriteJSON(r); err != nil {
 			return err
@@ -59,9 +62,9 @@ func doctorRun(ctx context.Context, opts *Options) error {
 			}
 		}
 		if r.OK {
-			opts.IO.Printf("%s\n", st.OK.Render("nixify can build and run images here."))
+			opts.IO.Printf("%s\n", st.OK.Render(r.Verdict))
 		} else {
-			opts.IO.Printf("%s\n", st.Fail.Render("nixify cannot build and run images here until the failures above are fixed."))
+			opts.IO.Printf("%s\n", st.Fail.Render(r.Verdict))
 		}
 	}
 	if !r.OK {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,10 @@ func NewCmdLogs(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Show the container's logs, by service",
 		Long: `Show the container's logs: the init writes every line with its source's prefix
 ("postgres | ...", "redis | ...", "garage | ...", "health | ...", "init | ..."); --service keeps
-one source's lines. The container's stdout goes to stdout and its stderr to stderr.`,
+one source's lines. The container's stdout goes to stdout and its stderr to stderr.
+
+With -o json the lines come as JSON Lines on stdout, one object a line as they arrive (also
+with -f): {"time", "stream" (stdout or stderr), "service", "message"}.`,
 		Example: `  nixify logs --service postgres --tail 50
   nixify logs -f --since 10m`,
 		Args: cobra.NoArgs,
@@ -59,6 +63,7 @@ one source's lines. The container's stdout goes to stdout and its stderr to stde
 	fl.StringVar(&opts.Since, "since", "", "only lines since a time (RFC 3339 or Unix) or a duration ago (e.g. 10m)")
 	fl.StringVarP(&opts.Tail, "tail", "n", "all", "only the last N lines")
 	fl.StringVarP(&opts.Service, "service", "s", "", "only one source's lines: "+strings.Join(container.Services, ", "))
+	cli.CompleteValues(cmd, "service", container.Services...)
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "prefix each line with the engine's time stamp")
 	shared.AddContainerFlag(f, cmd)
 	return cmd
@@ -96,10 +101,20 @@ func logsRun(ctx context.Context, opts *Options) error {
 	}
 	defer eng.Close()
 	name := l.Config.Container
-	err = container.Logs(ctx, eng, name, container.LogOptions{
+	lo := container.LogOptions{
 		LogOptions: engine.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail, Timestamps: opts.Timestamps},
 		Service:    opts.Service,
-	}, opts.IO.Out, opts.IO.ErrOut)
+	}
+	var stdout, stderr io.Writer = opts.IO.Out, opts.IO.ErrOut
+	if opts.IO.WantsJSON() {
+		// Every line gets its time: the engine's stamp becomes the time field.
+		lo.Timestamps = true
+		out, errOut := newJSONLines(opts.IO.Out)
+		defer out.Flush()
+		defer errOut.Flush()
+		stdout, stderr = out, errOut
+	}
+	err = container.Logs(ctx, eng, name, lo, stdout, stderr)
 	switch {
 	case err == nil:
 		return nil

@@ -1,7 +1,10 @@
 package logs
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,5 +44,34 @@ func TestFlags(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want usage error with %q", c.args, err, c.want)
 		}
+	}
+}
+
+func TestJSONLinesOneObjectALineWithServiceAndTime(t *testing.T) {
+	var buf bytes.Buffer
+	out, errOut := newJSONLines(&buf)
+	// Frames that end mid-line, as the engine sends them.
+	out.Write([]byte("2024-05-01T10:00:00.123456789Z postgres | database system is re"))
+	out.Write([]byte("ady to accept connections\n2024-05-01T10:00:01Z no prefix \"quoted\"\n"))
+	errOut.Write([]byte("2024-05-01T10:00:02Z redis | <b>warning</b>\r\n"))
+	out.Write([]byte("init | last line without newline"))
+	out.Flush()
+	errOut.Flush()
+	var got []Line
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var x Line
+		if err := json.Unmarshal([]byte(l), &x); err != nil {
+			t.Fatalf("not one JSON object a line: %q: %v", l, err)
+		}
+		got = append(got, x)
+	}
+	want := []Line{
+		{Time: "2024-05-01T10:00:00.123456789Z", Stream: "stdout", Service: "postgres", Message: "database system is ready to accept connections"},
+		{Time: "2024-05-01T10:00:01Z", Stream: "stdout", Message: `no prefix "quoted"`},
+		{Time: "2024-05-01T10:00:02Z", Stream: "stderr", Service: "redis", Message: "<b>warning</b>"},
+		{Stream: "stdout", Service: "init", Message: "last line without newline"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
 }

@@ -65,6 +65,7 @@ checks its health and pushes multi-arch images to a registry.`,
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.ConfigFile, "config", "", "config file (default ./nixify.yaml, then the user config dir)")
 	pf.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cli.CompleteValues(cmd, "output", "text", "json")
 	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
 	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,5 +130,30 @@ func TestDoctorExitCodes(t *testing.T) {
 	r = run(t, map[string]string{"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, t.TempDir(), "doctor")
 	if r.code != cli.ExitFailure || !strings.Contains(r.out, "docker engine\tfail") || !strings.Contains(r.out, "fix docker engine:") {
 		t.Fatalf("doctor without engine: exit %d\n%s", r.code, r.out)
+	}
+}
+
+// TestCompletionCompletesFlagValues asks as the shell scripts do (cobra's __complete command).
+func TestCompletionCompletesFlagValues(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"build", "--arch", ""}, []string{"x86_64", "aarch64", "all"}},
+		{[]string{"run", "--arch", ""}, []string{"x86_64", "aarch64"}},
+		{[]string{"push", "--arch", ""}, []string{"x86_64", "aarch64", "all"}},
+		{[]string{"logs", "--service", ""}, []string{"postgres", "redis", "garage", "health", "init"}},
+		{[]string{"version", "-o", ""}, []string{"text", "json"}},
+		{[]string{"env", "--format", ""}, []string{"shell", "dotenv", "json"}},
+		{[]string{"sbom", "--format", ""}, []string{"cyclonedx", "spdx"}},
+	} {
+		r := run(t, nil, t.TempDir(), append([]string{"__complete"}, c.args...)...)
+		lines := strings.Split(strings.TrimSpace(r.out), "\n")
+		if len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], ":") {
+			t.Fatalf("%v: not a completion answer: %q", c.args, r.out)
+		}
+		if got := lines[:len(lines)-1]; !slices.Equal(got, c.want) || lines[len(lines)-1] != ":4" {
+			t.Errorf("%v completes %q (%s), want %q without files", c.args, got, lines[len(lines)-1], c.want)
+		}
 	}
 }

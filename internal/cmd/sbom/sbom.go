@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -16,6 +17,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/referrer"
 	"github.com/nixify/nixify/internal/registryclient"
@@ -51,6 +53,8 @@ the dependency graph between them, and the image's digest as the subject.
 IMAGE is one of:
   (nothing)              the last build (--arch to choose): its closure was recorded at build
                          time; the subject is the image ID (config digest), as no manifest exists yet
+  PATH                   an image file (docker-archive or stream script, e.g. ./result): the store
+                         paths its layers name, read from this machine's store when they are there
   REGISTRY/REPO[:TAG]    a pushed image: the SBOM nixify push attached to it (an OCI referrer),
                          for --arch's image of a multi-arch index
 
@@ -73,6 +77,7 @@ system, builder, derivation, times, and the GitHub Actions run that built it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", sbom.CycloneDX, "cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON)")
+	cli.CompleteValues(cmd, "format", sbom.CycloneDX, sbom.SPDX)
 	cli.ArchFlag(cmd, &opts.Arch, "which architecture's image (with an index or several builds)")
 	fl.BoolVar(&opts.Provenance, "provenance", false, "print the in-toto SLSA provenance statement instead of the SBOM")
 	return cmd
@@ -87,10 +92,18 @@ func sbomRun(ctx context.Context, opts *Options) error {
 	var err error
 	if opts.Image == "" {
 		doc, err = fromBuild(opts, format, opts.Arch)
-	} else if image.LooksRemote(opts.Image) {
-		doc, err = fromRegistry(ctx, opts, format, opts.Arch)
 	} else {
-		return cli.Usagef("%q is not a registry reference: nixify sbom reads the last build (no argument) or a pushed image (REGISTRY/REPO[:TAG])", opts.Image)
+		ref, perr := image.Parse(opts.Image)
+		switch {
+		case perr != nil:
+			return cli.UsageError(perr)
+		case ref.Kind == image.FromArchive || ref.Kind == image.FromStream:
+			doc, err = fromFile(ctx, opts, ref, format)
+		case ref.Kind == image.FromRegistry:
+			doc, err = fromRegistry(ctx, opts, format, opts.Arch)
+		default:
+			return cli.Usagef("%q names an image in the Docker engine, which does not keep how it was built: give the last build (no argument), an image file (docker save, ./result) or a pushed image (REGISTRY/REPO[:TAG])", opts.Image)
+		}
 	}
 	if err != nil {
 		return err
@@ -150,6 +163,60 @@ func imageName(b record.Build, configured string) string {
 		return n
 	}
 	return configured
+}
+
+// fromFile makes the document of an image file (a docker-archive or a stream script, e.g.
+// ./result) from the store paths its layers name: read from this machine's Nix store when they
+// are all in it (versions, hashes, derivations, sources, Go modules), else named from the paths
+// alone. The subject is the image ID (config digest).
+func fromFile(ctx context.Context, opts *Options, ref image.Ref, format string) ([]byte, error) {
+	if opts.Provenance {
+		return nil, cli.Usagef("--provenance needs the last build or a pushed image: an image file does not say how it was built")
+	}
+	set, err := image.Open(ctx, ref)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, cli.Failed(err, "")
+	}
+	defer set.Close()
+	img := set.Images[0]
+	info, err := image.Describe(img)
+	if err != nil {
+		return nil, cli.Failed(err, "")
+	}
+	layers := closure.Layers(info)
+	c := closure.FromLayers(layers)
+	if n, err := nix.Find(); err == nil && inStore(layers) {
+		in := closure.Input{ImageLayers: layers}
+		in.Arch, in.System, in.ConfigDigest = arch.FromOCI(info.Architecture).String(), arch.FromOCI(info.Architecture).System(), info.ConfigDigest
+		if rec, err := closure.Record(ctx, n, in); err == nil {
+			rec.MetaError = "" // no flake attribute to evaluate: licences are only known from a build
+			c = rec
+		} else if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	name := opts.Image
+	if len(info.RepoTags) > 0 {
+		name, _, _ = strings.Cut(info.RepoTags[0], ":")
+	}
+	return sbom.Generate(format, c, sbom.Subject{Name: name, Digest: info.ConfigDigest})
+}
+
+// inStore reports whether every store path the layers name is in this machine's store.
+func inStore(layers []closure.Layer) bool {
+	n := 0
+	for _, l := range layers {
+		for _, p := range l.StorePaths {
+			if _, err := os.Stat(p); err != nil {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
 }
 
 // fromRegistry reads back the document attached to the image (of arch) at the reference.

@@ -6,10 +6,13 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/build"
+	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/sbom/sbomtest"
 )
 
 func TestFlags(t *testing.T) {
@@ -44,8 +47,8 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{Options{Format: "swid"}, cli.ExitUsage, "accepted: cyclonedx, spdx"},
-		{Options{Format: "cyclonedx", Image: "nixify-health-check:latest"}, cli.ExitUsage, "not a registry reference"},
-		{Options{Format: "cyclonedx", Image: "ghcr.io/o/n:bad\ntag"}, cli.ExitUsage, "invalid image reference"},
+		{Options{Format: "cyclonedx", Image: "nixify-health-check:latest"}, cli.ExitUsage, "names an image in the Docker engine"},
+		{Options{Format: "cyclonedx", Image: "./missing.tar"}, cli.ExitUsage, "no such file"},
 		{Options{Format: "cyclonedx", Arch: arch.X86_64}, cli.ExitFailure, "nixify build --arch x86_64"},
 	} {
 		ios, _, out, _ := iostreams.Test()
@@ -64,5 +67,36 @@ func TestBadInput(t *testing.T) {
 	err := sbomRun(context.Background(), &Options{IO: ios, Config: cfg, Format: "cyclonedx", Arch: arch.X86_64})
 	if cli.Code(err) != cli.ExitFailure || !strings.Contains(err.Error(), "no closure record") {
 		t.Errorf("old record: %v", err)
+	}
+}
+
+// An image file (here a real nix build's docker-archive) gets its SBOM from the store paths its
+// layers name, read from the store: versions, sources and Go modules, valid CycloneDX and SPDX.
+func TestImageFile(t *testing.T) {
+	n := buildtest.Nix(t)
+	t.Setenv("NIX_CONFIG", buildtest.Config)
+	ref, dir := buildtest.Flake(t)
+	buildtest.GoBinary(t, dir)
+	res, err := build.Run(context.Background(), n, build.Options{Flake: ref, Attr: buildtest.App, Archs: []arch.Arch{arch.X86_64}, StateDir: t.TempDir(), HostSystem: "x86_64-linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"cyclonedx", "spdx"} {
+		ios, _, out, _ := iostreams.Test()
+		if err := sbomRun(context.Background(), &Options{IO: ios, Format: format, Image: res[0].Record.OutPath}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sbomtest.Validate(format, out.Bytes()); err != nil {
+			t.Errorf("%s: %v", format, err)
+		}
+		for _, want := range []string{"pkg:nix/libfoo@1.0", "https://example.org/libfoo-1.0.tar", "pkg:golang/github.com/spf13/pflag@v1.0.10", res[0].Record.ConfigDigest} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s lacks %s", format, want)
+			}
+		}
+	}
+	ios, _, _, _ := iostreams.Test()
+	if err := sbomRun(context.Background(), &Options{IO: ios, Format: "cyclonedx", Image: res[0].Record.OutPath, Provenance: true}); cli.Code(err) != cli.ExitUsage {
+		t.Errorf("--provenance of a file: %v", err)
 	}
 }

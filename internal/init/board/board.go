@@ -6,6 +6,7 @@ package board
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,6 +69,8 @@ type Source interface {
 	Snapshot() Snapshot
 	// Changed returns a channel that is closed at the next change after the call.
 	Changed() <-chan struct{}
+	// Version is the Version of the snapshot Snapshot would return now, read without copying it.
+	Version() uint64
 }
 
 // Board is the concurrency-safe Source the supervisor writes to.
@@ -77,7 +80,7 @@ type Board struct {
 	started  time.Time
 	services []Service
 	now      func() time.Time
-	version  uint64
+	version  atomic.Uint64 // read without the lock by Version: every /health request asks
 	changed  chan struct{} // closed and replaced on every change
 }
 
@@ -103,10 +106,13 @@ func (b *Board) SetPhase(p Phase) {
 
 // bump records a change and wakes whoever waits on Changed; b.mu is held.
 func (b *Board) bump() {
-	b.version++
+	b.version.Add(1)
 	close(b.changed)
 	b.changed = make(chan struct{})
 }
+
+// Version counts the changes so far.
+func (b *Board) Version() uint64 { return b.version.Load() }
 
 // Changed returns a channel closed at the next change: the health server probes a service the
 // moment the supervisor says it is running, instead of at its next scheduled check.
@@ -140,5 +146,5 @@ func (b *Board) Update(name string, fn func(*Service)) {
 func (b *Board) Snapshot() Snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Snapshot{Version: b.version, Phase: b.phase, Started: b.started, Services: slices.Clone(b.services)}
+	return Snapshot{Version: b.version.Load(), Phase: b.phase, Started: b.started, Services: slices.Clone(b.services)}
 }

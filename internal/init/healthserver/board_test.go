@@ -154,3 +154,29 @@ func TestHugeHeadersAreRefused(t *testing.T) {
 		t.Fatalf("status line %q, %v", status, err)
 	}
 }
+
+// BenchmarkHealthCached is the hot path under load: /health served from the rendered body.
+// go test -run '^$' -bench BenchmarkHealthCached -benchmem ./internal/init/healthserver
+func BenchmarkHealthCached(b *testing.B) {
+	bd := board.NewBoard(Postgres, Redis, Garage)
+	for _, n := range []string{Postgres, Redis, Garage} {
+		bd.Update(n, func(s *board.Service) { s.State = board.Disabled })
+	}
+	bd.SetPhase(board.Ready)
+	s := NewServer(Config{Interval: time.Hour, Services: []string{Redis}}, bd)
+	h := s.Handler()
+	req, _ := http.NewRequest(http.MethodGet, "/health", nil)
+	w := &discardWriter{header: http.Header{}}
+	h.ServeHTTP(w, req)
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.header)
+		h.ServeHTTP(w, req)
+	}
+}
+
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}

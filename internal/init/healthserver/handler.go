@@ -47,18 +47,20 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	// so a result that lands in between only costs one extra render.
 	gen := s.gen.Load()
 	version := s.boardVersion()
-	if c := s.cache.Load(); c != nil && c.gen == gen && c.version == version {
-		s.count(route, c.code)
-		writeBody(w, health.MediaType, c.code, c.body)
-		return
+	c := s.cache.Load()
+	if c == nil || c.gen != gen || c.version != version {
+		v := s.view()
+		code, body := s.render(v, "")
+		c = &cachedBody{gen: gen, version: v.version, code: code, body: body, length: []string{strconv.Itoa(len(body))}}
+		if v.version == version {
+			s.cache.Store(c)
+		}
 	}
-	v := s.view()
-	code, body := s.render(v, "")
-	if v.version == version {
-		s.cache.Store(&cachedBody{gen: gen, version: version, code: code, body: body})
-	}
-	s.count(route, code)
-	writeBody(w, health.MediaType, code, body)
+	s.count(route, c.code)
+	h := w.Header()
+	h["Content-Type"], h["Cache-Control"], h["Content-Length"] = healthType, noStore, c.length
+	w.WriteHeader(c.code)
+	w.Write(c.body)
 }
 
 func (s *Server) handleService(w http.ResponseWriter, r *http.Request) {
@@ -118,23 +120,43 @@ func wantsFresh(r *http.Request) bool {
 	return v == "" || v == "1" || v == "true"
 }
 
+// Header values the handlers share; net/http only reads them.
+var (
+	healthType = []string{health.MediaType}
+	noStore    = []string{"no-store"}
+)
+
 func writeBody(w http.ResponseWriter, contentType string, code int, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = []string{contentType}
-	h["Cache-Control"] = []string{"no-store"}
+	h["Cache-Control"] = noStore
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(code)
 	w.Write(body)
 }
 
-// count records one answered request for /metrics.
+// requestKey is a route and status code, counted for /metrics.
+type requestKey struct {
+	route string
+	code  int
+}
+
+// count records one answered request for /metrics; a typed map keeps the hot path free of
+// allocations.
 func (s *Server) count(route string, code int) {
-	key := route + " " + strconv.Itoa(code)
-	c, ok := s.requests.Load(key)
-	if !ok {
-		c, _ = s.requests.LoadOrStore(key, new(atomic.Uint64))
+	k := requestKey{route, code}
+	s.requestsMu.RLock()
+	c := s.requests[k]
+	s.requestsMu.RUnlock()
+	if c == nil {
+		s.requestsMu.Lock()
+		if c = s.requests[k]; c == nil {
+			c = new(atomic.Uint64)
+			s.requests[k] = c
+		}
+		s.requestsMu.Unlock()
 	}
-	c.(*atomic.Uint64).Add(1)
+	c.Add(1)
 }
 
 func sinceSeconds(t time.Time) float64 { return time.Since(t).Seconds() }

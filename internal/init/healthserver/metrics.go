@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
-	"sync/atomic"
 
 	"github.com/nixify/nixify/pkg/health"
 )
@@ -46,17 +44,32 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&b, "nixify_health_check_latency_seconds{service=%q,component=%q} %g\n", sv.Name, c.ComponentID, *c.ObservedValue)
 		}
 	}
+	s.writeProbeMetrics(&b, help)
+	s.writeRequestMetrics(&b, help)
+	s.writeServiceMetrics(&b, v, help)
+	help("nixify_health_ready", "gauge", "Whether /health answers 200.")
+	st, _ := v.overall()
+	fmt.Fprintf(&b, "nixify_health_ready %d\n", boolInt(st.OK()))
+	help("nixify_health_uptime_seconds", "gauge", "Seconds since the health server started.")
+	fmt.Fprintf(&b, "nixify_health_uptime_seconds %g\n", roundTo(sinceSeconds(s.started), 3))
+
+	s.count("/metrics", http.StatusOK)
+	writeBody(w, "text/plain; version=0.0.4; charset=utf-8", http.StatusOK, b.Bytes())
+}
+
+// writeProbeMetrics writes the counters of the probes: how many, with which result, how long.
+func (s *Server) writeProbeMetrics(b *bytes.Buffer, help func(name, typ, text string)) {
 	help("nixify_health_probes_total", "counter", "Finished probes of each service by result.")
 	for _, name := range s.cfg.Services {
 		p := s.probers[name]
 		for i, st := range []health.Status{health.Pass, health.Warn, health.Fail} {
-			fmt.Fprintf(&b, "nixify_health_probes_total{service=%q,status=%q} %d\n", name, st, p.probes[i].Load())
+			fmt.Fprintf(b, "nixify_health_probes_total{service=%q,status=%q} %d\n", name, st, p.probes[i].Load())
 		}
 	}
 	counter := func(name, text string, get func(*prober) uint64) {
 		help(name, "counter", text)
 		for _, n := range s.cfg.Services {
-			fmt.Fprintf(&b, "%s{service=%q} %d\n", name, n, get(s.probers[n]))
+			fmt.Fprintf(b, "%s{service=%q} %d\n", name, n, get(s.probers[n]))
 		}
 	}
 	counter("nixify_health_probes_started_total", "Probes started (background ticks and fresh requests).",
@@ -67,27 +80,25 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		func(p *prober) uint64 { return p.shared.Load() })
 	help("nixify_health_probe_duration_seconds_total", "counter", "Time spent in probes of each service.")
 	for _, n := range s.cfg.Services {
-		fmt.Fprintf(&b, "nixify_health_probe_duration_seconds_total{service=%q} %g\n", n, float64(s.probers[n].duration.Load())/1e9)
+		fmt.Fprintf(b, "nixify_health_probe_duration_seconds_total{service=%q} %g\n", n, float64(s.probers[n].duration.Load())/1e9)
 	}
+}
 
+// writeRequestMetrics writes the count of answered requests by route and status code.
+func (s *Server) writeRequestMetrics(b *bytes.Buffer, help func(name, typ, text string)) {
 	help("nixify_health_requests_total", "counter", "HTTP requests answered, by route and status code.")
-	var keys []string
-	s.requests.Range(func(k, _ any) bool { keys = append(keys, k.(string)); return true })
-	sort.Strings(keys)
-	for _, k := range keys {
-		c, _ := s.requests.Load(k)
-		route, code, _ := strings.Cut(k, " ")
-		fmt.Fprintf(&b, "nixify_health_requests_total{route=%q,code=%q} %d\n", route, code, c.(*atomic.Uint64).Load())
+	s.requestsMu.RLock()
+	keys := make([]requestKey, 0, len(s.requests))
+	for k := range s.requests {
+		keys = append(keys, k)
 	}
-	s.writeServiceMetrics(&b, v, help)
-	help("nixify_health_ready", "gauge", "Whether /health answers 200.")
-	st, _ := v.overall()
-	fmt.Fprintf(&b, "nixify_health_ready %d\n", boolInt(st.OK()))
-	help("nixify_health_uptime_seconds", "gauge", "Seconds since the health server started.")
-	fmt.Fprintf(&b, "nixify_health_uptime_seconds %g\n", roundTo(sinceSeconds(s.started), 3))
-
-	s.count("/metrics", http.StatusOK)
-	writeBody(w, "text/plain; version=0.0.4; charset=utf-8", http.StatusOK, b.Bytes())
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].route < keys[j].route || keys[i].route == keys[j].route && keys[i].code < keys[j].code
+	})
+	for _, k := range keys {
+		fmt.Fprintf(b, "nixify_health_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, s.requests[k].Load())
+	}
+	s.requestsMu.RUnlock()
 }
 
 func boolInt(b bool) int {

@@ -46,15 +46,19 @@ type Server struct {
 	gen   atomic.Uint64 // bumped whenever a result arrives, to invalidate cached bodies
 	cache atomic.Pointer[cachedBody]
 
-	requests sync.Map // "route code" -> *atomic.Uint64, for /metrics
-	once     sync.Once
+	requestsMu sync.RWMutex
+	requests   map[requestKey]*atomic.Uint64 // for /metrics
+	once       sync.Once
 }
 
+// cachedBody is a /health answer rendered once and served as bytes, its header values included:
+// under load a request costs two atomic loads and a write.
 type cachedBody struct {
 	gen     uint64 // of the results
 	version uint64 // of the board
 	code    int
 	body    []byte
+	length  []string // Content-Length, shared by every response that serves the body
 }
 
 // NewServer returns a server for cfg. src is the init's board; nil means standalone: every enabled
@@ -69,7 +73,8 @@ func NewServer(cfg Config, src board.Source) *Server {
 	if cfg.Name == "" {
 		cfg.Name = "nixify"
 	}
-	s := &Server{cfg: cfg, src: src, started: time.Now(), probers: map[string]*prober{}, base: context.Background()}
+	s := &Server{cfg: cfg, src: src, started: time.Now(), probers: map[string]*prober{}, base: context.Background(),
+		requests: map[requestKey]*atomic.Uint64{}}
 	for _, name := range cfg.Services {
 		p := &prober{service: name, check: checkerFor(name, cfg), timeout: cfg.Timeout, kick: make(chan struct{}, 1)}
 		p.onDone = func(prev, cur *Result) {
@@ -259,7 +264,7 @@ func (s *Server) boardVersion() uint64 {
 	if s.src == nil {
 		return 0
 	}
-	return s.src.Snapshot().Version
+	return s.src.Version()
 }
 
 // view is a consistent picture of the phase and every known service.

@@ -22,7 +22,7 @@ func redis(c config.Config, sec *Secrets) (supervisor.Service, error) {
 	dir := filepath.Join(c.DataDir, "redis")
 	conf := filepath.Join(dir, "redis.conf")
 	return supervisor.Service{
-		Name: "redis", User: "redis", DataDir: dir, DataMode: 0o700,
+		Name: config.Redis, User: "redis", DataDir: dir, DataMode: 0o700,
 		Prepare: func(context.Context, supervisor.Runner) error {
 			uid, gid, err := supervisor.Owner("redis")
 			if err != nil {

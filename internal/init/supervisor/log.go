@@ -92,15 +92,26 @@ func (l *Log) Close() {
 }
 
 // copyLines reads r until EOF, queueing each line with the source's prefix. It returns when the
-// last writer of the pipe (the child and anything it left behind) has closed it, with the last
-// non-blank line (a failed step's own error message, as initdb's "initdb: error: ...").
-func (l *Log) copyLines(source string, r io.Reader) (last string) {
+// last writer of the pipe (the child and anything it left behind) has closed it, with the line
+// that says why a failed step failed: the last one reporting an error (initdb's "initdb: error:
+// ...", before its clean-up lines), else the last non-blank one.
+func (l *Log) copyLines(source string, r io.Reader) (why string) {
 	br := bufio.NewReaderSize(r, maxLine)
 	dropped := 0
+	var last, lastError string
+	defer func() {
+		why = last
+		if lastError != "" {
+			why = lastError
+		}
+	}()
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if t := strings.TrimSpace(string(chunk)); t != "" {
 			last = t
+			if strings.Contains(t, "error:") || strings.Contains(t, "FATAL:") || strings.Contains(t, "ERROR:") {
+				lastError = t
+			}
 		}
 		if len(chunk) > 0 {
 			line := source + " | " + string(chunk)
@@ -117,7 +128,7 @@ func (l *Log) copyLines(source string, r io.Reader) (last string) {
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
-			return last
+			return
 		}
 	}
 }

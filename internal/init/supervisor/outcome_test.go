@@ -76,7 +76,7 @@ func TestFailedStepSaysWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = sup.Exec(context.Background(), "step", Command{Path: "/bin/sh",
-		Args: []string{"-c", `echo working; echo 'step: error: superuser name "pg_x" is disallowed' >&2; echo; exit 1`}})
+		Args: []string{"-c", `echo working; echo 'step: error: superuser name "pg_x" is disallowed' >&2; echo 'step: removing data directory'; exit 1`}})
 	if err == nil || !strings.Contains(err.Error(), `exited with status 1: step: error: superuser name "pg_x" is disallowed`) {
 		t.Fatalf("err = %v", err)
 	}

@@ -54,35 +54,10 @@ type process struct {
 // leads its own process group, so a terminal's Ctrl-C reaches only the init, and the whole group
 // can be killed when the budget runs out.
 func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
-	env := []string{"PATH=" + os.Getenv("PATH")}
-	for _, k := range []string{"TZ", "LANG"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
+	env, dir, sys, err := childAttrs(cmd)
+	if err != nil {
+		return nil, err
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true}
-	dir := cmd.Dir
-	if cmd.User != "" {
-		acct, err := lookupAccount(cmd.User)
-		if err != nil {
-			return nil, err
-		}
-		if uint32(os.Geteuid()) != acct.uid {
-			// Groups set to empty clears supplementary groups: the child keeps only its own.
-			sys.Credential = &syscall.Credential{Uid: acct.uid, Gid: acct.gid, Groups: []uint32{}}
-		}
-		env = append(env, "HOME="+acct.home, "USER="+acct.name, "LOGNAME="+acct.name)
-		if dir == "" {
-			dir = acct.home
-		}
-	}
-	if dir != "" {
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			dir = "/"
-		}
-	}
-	env = append(env, cmd.Env...)
-
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
@@ -131,6 +106,39 @@ func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
 	}()
 	p.exit = drained
 	return p, nil
+}
+
+// childAttrs is what a child starts with: a small environment (PATH, TZ, LANG and its user's
+// HOME, USER, LOGNAME, plus cmd.Env), its working directory, and its credentials.
+func childAttrs(cmd Command) (env []string, dir string, sys *syscall.SysProcAttr, err error) {
+	env = []string{"PATH=" + os.Getenv("PATH")}
+	for _, k := range []string{"TZ", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	sys = &syscall.SysProcAttr{Setpgid: true}
+	dir = cmd.Dir
+	if cmd.User != "" {
+		acct, err := lookupAccount(cmd.User)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if uint32(os.Geteuid()) != acct.uid {
+			// Groups set to empty clears supplementary groups: the child keeps only its own.
+			sys.Credential = &syscall.Credential{Uid: acct.uid, Gid: acct.gid, Groups: []uint32{}}
+		}
+		env = append(env, "HOME="+acct.home, "USER="+acct.name, "LOGNAME="+acct.name)
+		if dir == "" {
+			dir = acct.home
+		}
+	}
+	if dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			dir = "/"
+		}
+	}
+	return append(env, cmd.Env...), dir, sys, nil
 }
 
 // drainWait bounds how long an exit waits for the rest of the child's output.

@@ -96,6 +96,7 @@ func New(services []Service, b *board.Board, log *Log, policy Policy) (*Supervis
 // Ready, and supervises until ctx ends (SIGTERM) or a service fails for good; then it stops the
 // services in reverse order. It returns nil after a clean stop, else the reason for the failure.
 func (s *Supervisor) Run(ctx context.Context) error {
+	began := time.Now()
 	fwd := make(chan os.Signal, 4)
 	signal.Notify(fwd, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(fwd)
@@ -136,7 +137,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	s.board.SetPhase(board.Ready)
-	s.log.Printf("init", "ready: %d services running", len(units))
+	s.log.Printf("init", "ready: %d services running, %d ms after the start", len(units), time.Since(began).Milliseconds())
 
 	for {
 		select {

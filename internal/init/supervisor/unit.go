@@ -260,13 +260,13 @@ func isPermanent(err error) bool {
 	return errors.As(err, &pe)
 }
 
-// poll calls ready until it succeeds or ctx ends, quickly at first since most services are up in
-// well under a second.
+// poll calls ready until it succeeds or ctx ends: every 5 ms at first, at most every 50 ms, since
+// most services are up in well under a second and each step of the boot waits for this one.
 func poll(ctx context.Context, ready func(context.Context) error) error {
 	if ready == nil {
 		return nil
 	}
-	delay := 10 * time.Millisecond
+	delay := 5 * time.Millisecond
 	for {
 		err := ready(ctx)
 		if err == nil || isPermanent(err) {
@@ -277,8 +277,6 @@ func poll(ctx context.Context, ready func(context.Context) error) error {
 			return err
 		case <-time.After(delay):
 		}
-		if delay < 200*time.Millisecond {
-			delay *= 2
-		}
+		delay = min(2*delay, 50*time.Millisecond)
 	}
 }

@@ -115,7 +115,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	q := r.URL.Query()
 	st := &s.state
 	switch r.Method + " " + r.URL.Path {
 	case "GET /v2/GetClusterStatus":
@@ -124,83 +123,112 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GET /v2/GetClusterLayout":
 		reply(w, s.layout())
 	case "POST /v2/UpdateClusterLayout":
-		roles, _ := in["roles"].([]any)
-		for _, r := range roles {
-			role, _ := r.(map[string]any)
-			if role["id"] != st.NodeID {
-				fail(w, http.StatusBadRequest, "InvalidRequest", "unknown node id")
-				return
-			}
-			st.Staged = append(st.Staged, role)
-		}
-		s.save()
-		reply(w, s.layout())
+		s.updateLayout(w, in)
 	case "POST /v2/ApplyClusterLayout":
-		v, _ := in["version"].(float64)
-		if int(v) != st.LayoutVersion+1 || len(st.Staged) == 0 {
-			fail(w, http.StatusBadRequest, "InvalidRequest", "version must be current+1 with staged changes")
-			return
-		}
-		st.LayoutVersion, st.Roles, st.Staged = int(v), st.Staged, nil
-		s.save()
-		reply(w, map[string]any{"message": []string{"applied"}, "layout": s.layout()})
+		s.applyLayout(w, in)
 	case "POST /v2/ImportKey":
-		id, _ := in["accessKeyId"].(string)
-		secret, _ := in["secretAccessKey"].(string)
-		if !keyID.MatchString(id) || !keySecret.MatchString(secret) {
-			fail(w, http.StatusBadRequest, "InvalidRequest", "invalid key format")
-			return
-		}
-		if _, ok := st.Keys[id]; ok {
-			fail(w, http.StatusConflict, "KeyAlreadyExists", "Key "+id+" already exists in data store")
-			return
-		}
-		st.Keys[id] = secret
-		s.save()
-		reply(w, map[string]any{"accessKeyId": id, "name": in["name"], "expired": false,
-			"permissions": map[string]any{}, "buckets": []any{}})
+		s.importKey(w, in)
 	case "GET /v2/GetBucketInfo":
-		for _, b := range st.Buckets {
-			if b.Alias == q.Get("globalAlias") {
-				reply(w, bucketInfo(b))
-				return
-			}
-		}
-		fail(w, http.StatusNotFound, "NoSuchBucket", "Bucket not found")
+		s.bucketInfo(w, r.URL.Query().Get("globalAlias"))
 	case "POST /v2/CreateBucket":
-		alias, _ := in["globalAlias"].(string)
-		for _, b := range st.Buckets {
-			if b.Alias == alias {
-				fail(w, http.StatusConflict, "BucketAlreadyExists", "Bucket already exists")
-				return
-			}
-		}
-		b := &bucket{ID: randomHex(32), Alias: alias, Perms: map[string]map[string]bool{}}
-		st.Buckets[b.ID] = b
-		s.save()
-		reply(w, bucketInfo(b))
+		s.createBucket(w, in)
 	case "POST /v2/AllowBucketKey":
-		id, _ := in["accessKeyId"].(string)
-		bucketID, _ := in["bucketId"].(string)
-		b := st.Buckets[bucketID]
-		if _, ok := st.Keys[id]; !ok || b == nil {
-			fail(w, http.StatusNotFound, "NoSuchAccessKey", "key or bucket not found")
-			return
-		}
-		perms, _ := in["permissions"].(map[string]any)
-		if b.Perms[id] == nil {
-			b.Perms[id] = map[string]bool{}
-		}
-		for k, v := range perms {
-			if v == true {
-				b.Perms[id][k] = true
-			}
-		}
-		s.save()
-		reply(w, bucketInfo(b))
+		s.allowBucketKey(w, in)
 	default:
 		fail(w, http.StatusNotFound, "NotFound", "no such endpoint in the test double")
 	}
+}
+
+func (s *Server) updateLayout(w http.ResponseWriter, in map[string]any) {
+	st := &s.state
+	roles, _ := in["roles"].([]any)
+	for _, r := range roles {
+		role, _ := r.(map[string]any)
+		if role["id"] != st.NodeID {
+			fail(w, http.StatusBadRequest, "InvalidRequest", "unknown node id")
+			return
+		}
+		st.Staged = append(st.Staged, role)
+	}
+	s.save()
+	reply(w, s.layout())
+}
+
+func (s *Server) applyLayout(w http.ResponseWriter, in map[string]any) {
+	st := &s.state
+	v, _ := in["version"].(float64)
+	if int(v) != st.LayoutVersion+1 || len(st.Staged) == 0 {
+		fail(w, http.StatusBadRequest, "InvalidRequest", "version must be current+1 with staged changes")
+		return
+	}
+	st.LayoutVersion, st.Roles, st.Staged = int(v), st.Staged, nil
+	s.save()
+	reply(w, map[string]any{"message": []string{"applied"}, "layout": s.layout()})
+}
+
+func (s *Server) importKey(w http.ResponseWriter, in map[string]any) {
+	st := &s.state
+	id, _ := in["accessKeyId"].(string)
+	secret, _ := in["secretAccessKey"].(string)
+	if !keyID.MatchString(id) || !keySecret.MatchString(secret) {
+		fail(w, http.StatusBadRequest, "InvalidRequest", "invalid key format")
+		return
+	}
+	if _, ok := st.Keys[id]; ok {
+		fail(w, http.StatusConflict, "KeyAlreadyExists", "Key "+id+" already exists in data store")
+		return
+	}
+	st.Keys[id] = secret
+	s.save()
+	reply(w, map[string]any{"accessKeyId": id, "name": in["name"], "expired": false,
+		"permissions": map[string]any{}, "buckets": []any{}})
+}
+
+func (s *Server) bucketInfo(w http.ResponseWriter, alias string) {
+	for _, b := range s.state.Buckets {
+		if b.Alias == alias {
+			reply(w, bucketInfo(b))
+			return
+		}
+	}
+	fail(w, http.StatusNotFound, "NoSuchBucket", "Bucket not found")
+}
+
+func (s *Server) createBucket(w http.ResponseWriter, in map[string]any) {
+	st := &s.state
+	alias, _ := in["globalAlias"].(string)
+	for _, b := range st.Buckets {
+		if b.Alias == alias {
+			fail(w, http.StatusConflict, "BucketAlreadyExists", "Bucket already exists")
+			return
+		}
+	}
+	b := &bucket{ID: randomHex(32), Alias: alias, Perms: map[string]map[string]bool{}}
+	st.Buckets[b.ID] = b
+	s.save()
+	reply(w, bucketInfo(b))
+}
+
+func (s *Server) allowBucketKey(w http.ResponseWriter, in map[string]any) {
+	st := &s.state
+	id, _ := in["accessKeyId"].(string)
+	bucketID, _ := in["bucketId"].(string)
+	b := st.Buckets[bucketID]
+	if _, ok := st.Keys[id]; !ok || b == nil {
+		fail(w, http.StatusNotFound, "NoSuchAccessKey", "key or bucket not found")
+		return
+	}
+	perms, _ := in["permissions"].(map[string]any)
+	if b.Perms[id] == nil {
+		b.Perms[id] = map[string]bool{}
+	}
+	for k, v := range perms {
+		if v == true {
+			b.Perms[id][k] = true
+		}
+	}
+	s.save()
+	reply(w, bucketInfo(b))
 }
 
 func (s *Server) layout() map[string]any {
