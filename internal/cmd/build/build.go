@@ -88,7 +88,17 @@ func buildRun(ctx context.Context, opts *Options) error {
 	store := record.Store{Dir: cfg.StateDir}
 	// In GitHub Actions the build's lines fold into one group; the result stays outside it.
 	endGroup := opts.IO.Group("nix build " + strings.Join(arch.Strings(archs), ", "))
-	v := newView(opts.IO, store.Times())
+	v := newView(opts.IO, store.Times(), func(ctx context.Context, installables []string) (*nix.Graph, error) {
+		var roots []string
+		for _, i := range installables {
+			d, err := n.DrvPath(ctx, i)
+			if err != nil {
+				return nil, err
+			}
+			roots = append(roots, d)
+		}
+		return nix.LoadGraph(roots...)
+	})
 	results, err := build.Run(ctx, n, build.Options{
 		Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir,
 		OnEvent: v.handle,

@@ -189,7 +189,7 @@ func TestStoppedTransferWithoutBytesIsNotFetched(t *testing.T) {
 		`@nix {"action":"stop","id":8}`,
 	}
 	io, _, _, errOut := iostreams.Test()
-	v := newView(io, nil)
+	v := newView(io, nil, nil)
 	for _, l := range lines {
 		e, err := nix.ParseLine([]byte(l))
 		if err != nil {
@@ -274,5 +274,38 @@ func TestGitHubActionsFoldsTheBuildIntoAGroup(t *testing.T) {
 	start, built, end := strings.Index(e, "::group::nix build x86_64\n"), strings.Index(e, "✓ built test-image-amd64.tar"), strings.Index(e, "::endgroup::\n")
 	if start != 0 || built < start || end < built {
 		t.Fatalf("the build's lines are not inside one group:\n%s", e)
+	}
+}
+
+// TestRunningBuildsShowWhatWaitsOnThem builds, with real nix, an image that waits on two slow
+// derivations building at once: the block shows them under it.
+func TestRunningBuildsShowWhatWaitsOnThem(t *testing.T) {
+	opts, io, _, errOut := testOptions(t, "image")
+	io.SetTTY(true)
+	io.DisableColor()
+	dir := t.TempDir()
+	slow := func(name string) string {
+		return `derivation { name = "` + name + `"; system = "x86_64-linux"; builder = "/bin/sh"; nonce = builtins.readFile ./nonce; args = [ "-c" "echo working; /bin/sleep 2; echo > $out" ]; }`
+	}
+	flake := `{ outputs = { self }: { packages.x86_64-linux.image = derivation {
+    name = "top-image"; system = "x86_64-linux"; builder = "/bin/sh"; a = ` + slow("dep-a") + `; b = ` + slow("dep-b") + `;
+    args = [ "-c" "echo > $out" ]; }; }; }`
+	os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644)
+	os.WriteFile(filepath.Join(dir, "nonce"), []byte(fmt.Sprint(time.Now().UnixNano())), 0o644)
+	opts.Config = staticConfig(t, "path:"+dir, "image")
+	n, _ := opts.Nix()
+	n.Env = []string{n.Env[0] + "\nmax-jobs = 2"}
+	_ = buildRun(context.Background(), opts) // the image is not a docker-archive: only the view matters
+	// Any spinner frame will do.
+	e := strings.Map(func(r rune) rune {
+		if strings.ContainsRune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", r) {
+			return '-'
+		}
+		return r
+	}, errOut())
+	for _, want := range []string{"◌ top-image waits on 2 builds", "\n  - dep-a ", "\n  - dep-b "} {
+		if !strings.Contains(e, want) {
+			t.Errorf("the block never showed %q:\n%s", want, e[max(0, len(e)-3000):])
+		}
 	}
 }

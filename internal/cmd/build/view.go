@@ -1,9 +1,11 @@
 package build
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,9 +31,19 @@ type view struct {
 	began     time.Time
 	estimates record.Times // the last build time of each derivation, by name
 
-	mu      sync.Mutex
-	retries map[string]*retry // by URL: downloads nix is retrying
-	took    record.Times      // what this build built, and how long each took
+	// graphOf reads the derivations below the installables (nil: no tree); it runs once, when the
+	// first build starts: evaluation is over by then and nix answers from its cache.
+	graphOf     func(ctx context.Context, installables []string) (*nix.Graph, error)
+	graphCtx    context.Context
+	graphCancel context.CancelFunc
+	graphDone   sync.WaitGroup
+
+	mu           sync.Mutex
+	retries      map[string]*retry // by URL: downloads nix is retrying
+	took         record.Times      // what this build built, and how long each took
+	installables []string
+	graphAsked   bool
+	graph        *nix.Graph
 }
 
 // retry is a download nix keeps retrying: it says so once per attempt, which the view folds into
@@ -44,16 +56,22 @@ type retry struct {
 // retryRE matches Nix's warning before it retries a download.
 var retryRE = regexp.MustCompile(`unable to download '([^']+)': (.*); retrying in`)
 
-// maxRunning is how many running builds and downloads the block shows; the rest are counted.
-const maxRunning = 8
+// maxLines is how many lines of builds, what waits on them and downloads the block shows; the
+// rest are counted.
+const maxLines = 12
 
-// newView starts the view; estimates are the derivations' last build times (may be empty).
-func newView(io *iostreams.IOStreams, estimates record.Times) *view {
+// newView starts the view; estimates are the derivations' last build times (may be empty), and
+// graphOf (may be nil) reads what waits on what.
+func newView(io *iostreams.IOStreams, estimates record.Times, graphOf func(context.Context, []string) (*nix.Graph, error)) *view {
 	v := &view{io: io, st: io.Styles(), mon: nix.NewMonitor(), live: io.NewLive(),
 		stopC: make(chan struct{}), done: make(chan struct{}), retries: map[string]*retry{},
-		began: time.Now(), estimates: estimates, took: record.Times{}}
+		began: time.Now(), estimates: estimates, took: record.Times{}, graphOf: graphOf}
+	v.graphCtx, v.graphCancel = context.WithCancel(context.Background())
 	tty := io.IsErrTTY()
 	v.mon.OnStart = func(a nix.Activity) {
+		if a.Type == nix.ActBuild {
+			v.askGraph()
+		}
 		if !tty {
 			v.live.Println(verb(a.Type, false) + " " + a.Name)
 		}
@@ -168,7 +186,47 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// askGraph reads the derivation graph in the background, once.
+func (v *view) askGraph() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.graphAsked || v.graphOf == nil || len(v.installables) == 0 {
+		return
+	}
+	v.graphAsked = true
+	insts := slices.Clone(v.installables)
+	v.graphDone.Go(func() {
+		// Without the graph the builds are shown flat: it is a nicety, so its errors are not shown.
+		g, err := v.graphOf(v.graphCtx, insts)
+		if err == nil {
+			v.mu.Lock()
+			v.graph = g
+			v.mu.Unlock()
+		}
+	})
+}
+
+// tree places the running builds under what waits on them, nil when the graph is not known.
+func (v *view) tree(s nix.Status) []nix.TreeNode {
+	v.mu.Lock()
+	g := v.graph
+	v.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	var running []string
+	for _, a := range s.Running {
+		if a.Type == nix.ActBuild {
+			running = append(running, a.Drv)
+		}
+	}
+	return g.Tree(running)
+}
+
 func (v *view) plan(p build.Plan) {
+	v.mu.Lock()
+	v.installables = append(v.installables, p.Installable)
+	v.mu.Unlock()
 	v.live.Println(fmt.Sprintf("%s %s: %s", v.st.Accent.Render("•"), p.Arch, p.Reason))
 }
 
@@ -181,13 +239,16 @@ func (v *view) loop() {
 		case <-v.stopC:
 			return
 		case now := <-t.C:
-			f := frame{Status: v.mon.Status(), Now: now, Began: v.began, Spinner: v.live.Spinner(), Estimates: v.estimates}
+			st := v.mon.Status()
+			f := frame{Status: st, Now: now, Began: v.began, Spinner: v.live.Spinner(), Estimates: v.estimates, Tree: v.tree(st)}
 			v.live.Set(append(Render(f, v.st), v.retryLines()...)...)
 		}
 	}
 }
 
 func (v *view) stop() {
+	v.graphCancel()
+	v.graphDone.Wait()
 	close(v.stopC)
 	<-v.done
 	v.live.Set()
@@ -218,46 +279,51 @@ type frame struct {
 	Status     nix.Status
 	Now, Began time.Time
 	Spinner    string
-	Estimates  record.Times // last build times by derivation name, shown as ~estimates
+	Estimates  record.Times   // last build times by derivation name, shown as ~estimates
+	Tree       []nix.TreeNode // the running builds under what waits on them; nil: not known
 }
 
 // Render turns a monitor's status into the lines of the live block.
 func Render(f frame, st iostreams.Styles) []string {
-	s, now, spinner := f.Status, f.Now, f.Spinner
+	s, now := f.Status, f.Now
 	if len(s.Running) == 0 && s.BuildsExpected == 0 && s.CopiesExpected == 0 {
 		return nil // nothing to show yet: evaluation
 	}
 	var lines []string
-	shown := 0
+	byDrv := map[string]nix.Activity{}
 	for _, a := range s.Running {
-		if shown == maxRunning {
-			lines = append(lines, st.Faint.Render(fmt.Sprintf("  … and %d more", len(s.Running)-shown)))
-			break
-		}
-		shown++
-		run := humanDuration(now.Sub(a.Started).Truncate(time.Second))
 		if a.Type == nix.ActBuild {
-			if est, ok := f.Estimates[a.Name]; ok {
-				run += "/~" + humanDuration(est.Round(time.Second))
-			}
-			line := fmt.Sprintf("%s %s %s", spinner, st.Bold.Render(a.Name), st.Faint.Render(run))
-			if a.Phase != "" {
-				line += " " + st.Accent.Render(a.Phase)
-			}
-			if a.Machine != "" {
-				line += st.Faint.Render(" on " + a.Machine)
-			}
-			if a.LastLine != "" {
-				line += st.Faint.Render(" │ " + clip(a.LastLine, 60))
-			}
-			lines = append(lines, line)
+			byDrv[a.Drv] = a
+		}
+	}
+	// Builds under what waits on them when the graph is known (f.Tree), then those it does not
+	// know, then the downloads.
+	placed := map[string]bool{}
+	for _, n := range f.Tree {
+		indent := strings.Repeat("  ", n.Depth)
+		if !n.Running {
+			lines = append(lines, indent+st.Faint.Render(fmt.Sprintf("◌ %s waits on %d %s", nix.StoreName(strings.TrimSuffix(n.Drv, ".drv")), n.Waits, plural(n.Waits, "build", "builds"))))
 			continue
 		}
-		line := fmt.Sprintf("↓ %s %s", a.Name, st.Faint.Render(run))
-		if a.Expected > 0 {
-			line += fmt.Sprintf(" %s/%s", iostreams.Bytes(a.Done), iostreams.Bytes(a.Expected))
+		if a, ok := byDrv[n.Drv]; ok {
+			placed[n.Drv] = true
+			lines = append(lines, indent+buildLine(a, f, st))
 		}
-		lines = append(lines, line)
+	}
+	for _, a := range s.Running {
+		switch {
+		case a.Type == nix.ActBuild && !placed[a.Drv]:
+			lines = append(lines, buildLine(a, f, st))
+		case a.Type != nix.ActBuild:
+			line := fmt.Sprintf("↓ %s %s", a.Name, st.Faint.Render(humanDuration(now.Sub(a.Started).Truncate(time.Second))))
+			if a.Expected > 0 {
+				line += fmt.Sprintf(" %s/%s", iostreams.Bytes(a.Done), iostreams.Bytes(a.Expected))
+			}
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) > maxLines {
+		lines = append(lines[:maxLines-1], st.Faint.Render(fmt.Sprintf("  … and %d more", len(lines)-maxLines+1)))
 	}
 	summary := fmt.Sprintf("%s · builds %d/%d", humanDuration(now.Sub(f.Began).Truncate(time.Second)), s.BuildsDone, s.BuildsExpected)
 	if s.BuildsRunning > 0 {
@@ -278,10 +344,22 @@ func Render(f frame, st iostreams.Styles) []string {
 	return append(lines, st.Faint.Render(summary))
 }
 
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+// buildLine is a running build: name, running time (and the last build's time), phase, machine
+// and its last log line.
+func buildLine(a nix.Activity, f frame, st iostreams.Styles) string {
+	run := humanDuration(f.Now.Sub(a.Started).Truncate(time.Second))
+	if est, ok := f.Estimates[a.Name]; ok {
+		run += "/~" + humanDuration(est.Round(time.Second))
 	}
-	return string(r[:n-1]) + "…"
+	line := fmt.Sprintf("%s %s %s", f.Spinner, st.Bold.Render(a.Name), st.Faint.Render(run))
+	if a.Phase != "" {
+		line += " " + st.Accent.Render(a.Phase)
+	}
+	if a.Machine != "" {
+		line += st.Faint.Render(" on " + a.Machine)
+	}
+	if a.LastLine != "" {
+		line += st.Faint.Render(" │ " + iostreams.Clip(a.LastLine, 60))
+	}
+	return line
 }
