@@ -84,6 +84,10 @@ func fullImage(t *testing.T) archive {
 			full.err = err
 			return
 		}
+		// A label of this run's own makes the image ID this run's: another copy of these tests
+		// (another checkout of the same code) would otherwise load the very same image, and its
+		// containers would keep this run's clean from removing it.
+		spec.Labels["io.nixify.e2e.run"] = full.tag
 		full.path = filepath.Join(workDir, "full.tar")
 		full.digest, full.err = testimage.Write(spec, full.path)
 	})
@@ -114,7 +118,9 @@ func armImage(t *testing.T) archive {
 			return
 		}
 		arm.path = filepath.Join(workDir, "arm64.tar")
-		arm.digest, arm.err = testimage.Write(testimage.Static(init, standIn, "arm64", arm.tag), arm.path)
+		spec := testimage.Static(init, standIn, "arm64", arm.tag)
+		spec.Labels = map[string]string{"io.nixify.e2e.run": arm.tag}
+		arm.digest, arm.err = testimage.Write(spec, arm.path)
 	})
 	if arm.err != nil {
 		t.Fatalf("assemble the arm64 test image: %v", arm.err)
