@@ -283,6 +283,9 @@ func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *p
 	endGroup := opts.IO.Group("push to " + plan.Repo)
 	live := opts.IO.NewLive()
 	res, err := pub.Push(ctx, plan, progress(live, opts.IO.Styles(), archs))
+	if ctx.Err() != nil {
+		live.Set() // interrupted: "interrupted" is the one line left, not a last progress line
+	}
 	live.Stop()
 	endGroup()
 	return res, err
