@@ -218,7 +218,7 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 		}
 		img := set.Images[0]
 		imgs = append(imgs, img)
-		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
+		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.V1})
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
 	}
 	if !opts.NoSBOM {
