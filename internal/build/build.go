@@ -63,12 +63,13 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { meta, metaErr = n.FlakeMetadata(ctx, o.Flake) })
 
+	lock := &lockWatch{next: o.OnEvent}
 	results := make([]Result, len(plans))
 	errs := make([]error, len(plans))
 	for i, p := range plans {
 		wg.Go(func() {
 			start := time.Now().UTC()
-			res, err := n.Build(ctx, p.Installable, o.OnEvent)
+			res, err := n.Build(ctx, p.Installable, lock.event)
 			if err != nil {
 				errs[i] = &Error{Plan: p, Err: err}
 				return
@@ -96,6 +97,9 @@ func Run(ctx context.Context, n *nix.Nix, o Options) ([]Result, error) {
 	for i := range results {
 		b := &results[i].Record
 		b.FlakeRevision, b.FlakeHash, b.BuiltAt = meta.Revision, meta.Locked.NarHash, time.Now().UTC()
+		if lock.unlocked.Load() {
+			b.FlakeRevision = "" // built as dirty: its inputs have no committed lock
+		}
 		a, err := describe(ctx, b, previous)
 		if err != nil {
 			return nil, err

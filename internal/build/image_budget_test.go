@@ -3,6 +3,7 @@ package build
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -180,5 +181,63 @@ func TestWorkflowEnforcesTheBudget(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(m[1]); n < 50 || n > 90 {
 		t.Errorf("timeout-minutes %d: want the 45-minute target with a margin (50-90)", n)
+	}
+}
+
+// TestPostgresScripts runs image/postgresql/prepare.sh and trim.sh, which the Nix build and
+// bench/pgmusl/build.sh share, on stand-ins of PostgreSQL's source and install trees.
+func TestPostgresScripts(t *testing.T) {
+	sh := testpeer.Binary(t, "sh")
+	script := func(name string) string { p, _ := filepath.Abs("../../image/postgresql/" + name); return p }
+
+	// PostgreSQL 16 guards the define with !defined(WIN32), 15 with HAVE_LOCALE_T too.
+	for _, guard := range []string{"#if !defined(WIN32)", "#if defined(HAVE_LOCALE_T) && !defined(WIN32)"} {
+		src := t.TempDir()
+		f := filepath.Join(src, "src/backend/commands/collationcmds.c")
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		os.WriteFile(f, []byte("/* will we use \"locale -a\"? */\n"+guard+"\n#define READ_LOCALE_A_OUTPUT\n#endif\n"), 0o644)
+		cmd := exec.Command(sh, script("prepare.sh"))
+		cmd.Dir = src
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("prepare.sh: %v %s", err, out)
+		}
+		got, _ := os.ReadFile(f)
+		if !strings.Contains(string(got), guard+"\n#ifdef __GLIBC__\n#define READ_LOCALE_A_OUTPUT\n#endif\n#endif") {
+			t.Errorf("prepare.sh left:\n%s", got)
+		}
+	}
+	// A PostgreSQL that renamed the define fails the build instead of silently keeping locale -a.
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "src/backend/commands"), 0o755)
+	os.WriteFile(filepath.Join(src, "src/backend/commands/collationcmds.c"), []byte("#define SOMETHING_ELSE\n"), 0o644)
+	cmd := exec.Command(sh, script("prepare.sh"))
+	cmd.Dir = src
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "READ_LOCALE_A_OUTPUT") {
+		t.Errorf("prepare.sh on a source without the define: %v %s", err, out)
+	}
+
+	// trim.sh keeps the server and the everyday clients, drops the rest.
+	prefix := t.TempDir()
+	for _, f := range []string{"bin/postgres", "bin/initdb", "bin/pg_ctl", "bin/psql", "bin/pg_dump", "bin/pg_dumpall", "bin/pg_restore",
+		"bin/pg_isready", "bin/pg_controldata", "bin/pg_resetwal", "bin/pgbench", "bin/ecpg", "bin/pg_config", "bin/pg_upgrade",
+		"include/libpq-fe.h", "lib/libpq.so.5", "lib/libpgcommon.a", "lib/libecpg.so.6", "lib/pgxs/src/Makefile.global",
+		"lib/plpgsql.so", "share/postgres.bki", "share/man/man1/psql.1"} {
+		p := filepath.Join(prefix, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("x"), 0o755)
+	}
+	if out, err := exec.Command(sh, script("trim.sh"), prefix).CombinedOutput(); err != nil {
+		t.Fatalf("trim.sh: %v %s", err, out)
+	}
+	for f, keep := range map[string]bool{"bin/postgres": true, "bin/psql": true, "bin/pg_dump": true, "lib/libpq.so.5": true,
+		"lib/plpgsql.so": true, "share/postgres.bki": true, "bin/pgbench": false, "bin/ecpg": false, "bin/pg_config": false,
+		"bin/pg_upgrade": false, "include": false, "lib/libpgcommon.a": false, "lib/libecpg.so.6": false, "lib/pgxs": false, "share/man": false} {
+		if _, err := os.Stat(filepath.Join(prefix, f)); (err == nil) != keep {
+			t.Errorf("trim.sh: %s kept = %v, want %v", f, err == nil, keep)
+		}
+	}
+	os.Remove(filepath.Join(prefix, "bin/postgres"))
+	if out, err := exec.Command(sh, script("trim.sh"), prefix).CombinedOutput(); err == nil {
+		t.Errorf("trim.sh without postgres succeeded: %s", out)
 	}
 }

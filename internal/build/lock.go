@@ -2,6 +2,8 @@ package build
 
 import (
 	"slices"
+	"strings"
+	"sync/atomic"
 
 	"github.com/nixify/nixify/internal/nix"
 )
@@ -18,4 +20,21 @@ func readOnlyLock(n *nix.Nix) *nix.Nix {
 	c := *n
 	c.LockFlags = append(slices.Clip(n.LockFlags), "--no-write-lock-file")
 	return &c
+}
+
+// lockWatch passes nix's events on to next and notes Nix's warning that it did not write a
+// modified lock file: Nix then evaluates the flake as dirty (self.rev is gone, and the image's
+// revision label says so), so the record must not claim the commit either.
+type lockWatch struct {
+	next     func(*nix.Event)
+	unlocked atomic.Bool
+}
+
+func (w *lockWatch) event(e *nix.Event) {
+	if e.Action == nix.ActionMsg && strings.Contains(e.RawMsg+e.Msg, "not writing modified lock file") {
+		w.unlocked.Store(true)
+	}
+	if w.next != nil {
+		w.next(e)
+	}
 }

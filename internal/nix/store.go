@@ -315,5 +315,5 @@ func nixBase32(s string) ([]byte, bool) {
 
 // Eval evaluates installable, applies the Nix function apply to it, and returns the JSON.
 func (n *Nix) Eval(ctx context.Context, installable, apply string) ([]byte, error) {
-	return n.run(ctx, "eval", "--json", installable, "--apply", apply)
+	return n.run(ctx, append(append([]string{"eval"}, n.LockFlags...), "--json", installable, "--apply", apply)...)
 }

@@ -279,9 +279,12 @@ func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *p
 	for _, it := range plan.Images {
 		archs = append(archs, it.Arch)
 	}
+	// In GitHub Actions the upload's progress lines fold into one group; the result stays outside.
+	endGroup := opts.IO.Group("push to " + plan.Repo)
 	live := opts.IO.NewLive()
 	res, err := pub.Push(ctx, plan, progress(live, opts.IO.Styles(), archs))
 	live.Stop()
+	endGroup()
 	return res, err
 }
 
