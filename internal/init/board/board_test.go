@@ -38,3 +38,32 @@ func TestBoardUpdateTracksStateChanges(t *testing.T) {
 		t.Fatalf("garage = %+v", g)
 	}
 }
+
+// TestChangedWakesReaders: a reader waiting on Changed learns of the next change, and only real
+// changes count (the health server probes on them).
+func TestChangedWakesReaders(t *testing.T) {
+	b := NewBoard("redis")
+	v0, ch := b.Version(), b.Changed()
+	b.Update("redis", func(s *Service) {}) // no change
+	select {
+	case <-ch:
+		t.Fatal("woken without a change")
+	default:
+	}
+	b.Update("redis", func(s *Service) { s.State = Running })
+	select {
+	case <-ch:
+	default:
+		t.Fatal("not woken by a change of state")
+	}
+	if b.Version() != v0+1 || b.Snapshot().Version != b.Version() {
+		t.Fatalf("version %d after one change from %d", b.Version(), v0)
+	}
+	ch = b.Changed()
+	b.SetPhase(Ready)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("not woken by a change of phase")
+	}
+}

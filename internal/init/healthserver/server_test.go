@@ -373,9 +373,15 @@ func TestStatusPageInChromium(t *testing.T) {
 	if n := strings.Count(dom, `<tr class="service"`); n != 3 {
 		t.Fatalf("want 3 service rows, got %d:\n%s", n, dom)
 	}
-	for _, want := range []string{`data-service="postgres"`, `data-service="redis"`, `data-service="garage"`, `id="overall">pass<`, ">disabled<"} {
+	// Issue 13: per service its state, uptime, restarts, last check and latency in readable units;
+	// no port column, since what the container publishes only the engine knows.
+	for _, want := range []string{`data-service="postgres"`, `data-service="redis"`, `data-service="garage"`, `id="overall">pass<`, ">disabled<",
+		"<th>uptime</th>", "<th>restarts</th>", "<th>last check</th>", " ago<", " ms<"} {
 		if !strings.Contains(dom, want) {
 			t.Fatalf("page lacks %q:\n%s", want, dom)
 		}
+	}
+	if strings.Contains(dom, "<th>port</th>") {
+		t.Fatalf("the page claims ports:\n%s", dom)
 	}
 }

@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -68,9 +70,7 @@ func garageConf(c config.Config, sec Secrets, dir string) string {
 	return b.String()
 }
 
+// hostPort is a listen address for garage.toml; an IPv6 address gets its brackets.
 func hostPort(bind string, port int) string {
-	if bind == "*" {
-		bind = "0.0.0.0"
-	}
-	return fmt.Sprintf("%s:%d", bind, port)
+	return net.JoinHostPort(bind, strconv.Itoa(port))
 }

@@ -58,6 +58,9 @@ func postgres(c config.Config, sec *Secrets) (supervisor.Service, error) {
 			Args: []string{"-D", dir, "-p", fmt.Sprint(c.PGPort), "-k", c.RunDir, "-h", listen,
 				"-c", "password_encryption=scram-sha-256"}},
 		Ready: func(ctx context.Context) error {
+			if err := postmasterReady(dir); err != nil {
+				return err
+			}
 			conn, err := pgConnect(ctx, c, "template1")
 			if err != nil {
 				return pgLoginError(err, c)
@@ -154,6 +157,20 @@ func syncDir(dir string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// postmasterReady reads the status the postmaster keeps in postmaster.pid (its 8th line, as pg_ctl
+// does) and says whether it accepts connections. Asked first, it spares PostgreSQL's log one
+// "the database system is starting up" line per poll while it recovers.
+func postmasterReady(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return fmt.Errorf("not started yet: %w", unwrapPath(err))
+	}
+	if lines := strings.Split(string(b), "\n"); len(lines) < 8 || strings.TrimSpace(lines[7]) != "ready" {
+		return errors.New("not ready yet: the postmaster is starting")
+	}
+	return nil
 }
 
 // pgLoginError marks a login that waiting cannot fix as permanent, with the fix: a role missing from
