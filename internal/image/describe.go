@@ -90,51 +90,81 @@ var wantedLabels = []string{
 func Describe(img *Image) (*Info, error) {
 	info := &Info{Source: img.Source, Kind: img.Kind, FiledUnder: img.Arch, Warnings: []string{}}
 	var rawCfg []byte
-	var manifest *v1.Manifest
+	var err error
 	switch {
 	case img.Archive != nil:
-		a := img.Archive
-		rawCfg = a.Config
-		info.ConfigDigest = a.ConfigDigest
-		info.RepoTags = a.RepoTags
-		info.ArchiveCompression, info.ArchiveSize = a.Compression, a.ReadBytes
-		info.UncompressedSize = int64(len(a.Config)) + a.LayerSize()
-		if a.Compression != Uncompressed {
-			info.CompressedSize = a.ReadBytes
-		}
-		for _, l := range a.Layers {
-			info.Layers = append(info.Layers, LayerInfo{Size: l.Size, Digest: l.Digest, DiffID: l.DiffID})
-		}
-	case img.Image != nil:
-		var err error
-		if rawCfg, err = img.Image.RawConfigFile(); err != nil {
-			return nil, fmt.Errorf("read config of %s: %w", img.Source, err)
-		}
-		sum := sha256.Sum256(rawCfg)
-		info.ConfigDigest = "sha256:" + hex.EncodeToString(sum[:])
-		if manifest, err = img.Image.Manifest(); err != nil {
-			return nil, fmt.Errorf("read manifest of %s: %w", img.Source, err)
-		}
-		d, err := img.Image.Digest()
-		if err != nil {
-			return nil, fmt.Errorf("read manifest of %s: %w", img.Source, err)
-		}
-		info.ManifestDigest, info.MediaType = d.String(), string(manifest.MediaType)
-		info.Annotations = manifest.Annotations
-		info.CompressedSize = manifest.Config.Size
-		for _, l := range manifest.Layers {
-			info.CompressedSize += l.Size
-			info.Layers = append(info.Layers, LayerInfo{CompressedSize: l.Size, Digest: l.Digest.String()})
-		}
+		rawCfg = describeArchive(info, img.Archive)
+	case img.V1 != nil:
+		rawCfg, err = describeManifest(info, img)
 	default:
-		return nil, fmt.Errorf("%s: nothing to describe", img.Source)
+		err = fmt.Errorf("%s: nothing to describe", img.Source)
+	}
+	if err != nil {
+		return nil, err
 	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(rawCfg, &cfg); err != nil {
 		return nil, fmt.Errorf("config of %s is not valid JSON: %w", img.Source, err)
 	}
+	describeConfig(info, &cfg, img.V1 != nil && img.Archive == nil)
+	if img.Entry != nil {
+		if img.Entry.Platform != nil && img.Entry.Platform.Architecture != cfg.Architecture {
+			info.Warnings = append(info.Warnings, fmt.Sprintf("the index files this image under %s but its config says %s", img.Entry.Platform.Architecture, cfg.Architecture))
+		}
+		if info.Annotations == nil {
+			info.Annotations = img.Entry.Annotations
+		}
+	}
+	info.Warnings = append(info.Warnings, warnings(info)...)
+	return info, nil
+}
+
+// describeArchive fills in what one scan of an archive found; it returns the raw config.
+func describeArchive(info *Info, a *Archive) []byte {
+	info.ConfigDigest = a.ConfigDigest
+	info.RepoTags = a.RepoTags
+	info.ArchiveCompression, info.ArchiveSize = a.Compression, a.ReadBytes
+	info.UncompressedSize = int64(len(a.Config)) + a.LayerSize()
+	if a.Compression != Uncompressed {
+		info.CompressedSize = a.ReadBytes
+	}
+	for _, l := range a.Layers {
+		info.Layers = append(info.Layers, LayerInfo{Size: l.Size, Digest: l.Digest, DiffID: l.DiffID})
+	}
+	return a.Config
+}
+
+// describeManifest fills in what a registry image's manifest says; it returns the raw config.
+func describeManifest(info *Info, img *Image) ([]byte, error) {
+	rawCfg, err := img.V1.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read config of %s: %w", img.Source, err)
+	}
+	sum := sha256.Sum256(rawCfg)
+	info.ConfigDigest = "sha256:" + hex.EncodeToString(sum[:])
+	manifest, err := img.V1.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("read manifest of %s: %w", img.Source, err)
+	}
+	d, err := img.V1.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("read manifest of %s: %w", img.Source, err)
+	}
+	info.ManifestDigest, info.MediaType = d.String(), string(manifest.MediaType)
+	info.Annotations = manifest.Annotations
+	info.CompressedSize = manifest.Config.Size
+	for _, l := range manifest.Layers {
+		info.CompressedSize += l.Size
+		info.Layers = append(info.Layers, LayerInfo{CompressedSize: l.Size, Digest: l.Digest.String()})
+	}
+	return rawCfg, nil
+}
+
+// describeConfig fills in what the config says: platform, store paths per layer, runtime
+// settings. diffIDs says the layers' diff IDs are still to be read from it (registry images).
+func describeConfig(info *Info, cfg *v1.ConfigFile, diffIDs bool) {
 	info.Architecture, info.OS, info.Variant = cfg.Architecture, cfg.OS, cfg.Variant
-	if manifest != nil && len(cfg.RootFS.DiffIDs) == len(info.Layers) {
+	if diffIDs && len(cfg.RootFS.DiffIDs) == len(info.Layers) {
 		for i := range info.Layers {
 			info.Layers[i].DiffID = cfg.RootFS.DiffIDs[i].String()
 		}
@@ -160,16 +190,6 @@ func Describe(img *Image) (*Info, error) {
 		info.Healthcheck.Timeout = durationText(hc.Timeout)
 		info.Healthcheck.StartPeriod = durationText(hc.StartPeriod)
 	}
-	if img.Entry != nil {
-		if img.Entry.Platform != nil && img.Entry.Platform.Architecture != cfg.Architecture {
-			info.Warnings = append(info.Warnings, fmt.Sprintf("the index files this image under %s but its config says %s", img.Entry.Platform.Architecture, cfg.Architecture))
-		}
-		if info.Annotations == nil {
-			info.Annotations = img.Entry.Annotations
-		}
-	}
-	info.Warnings = append(info.Warnings, warnings(info)...)
-	return info, nil
 }
 
 func warnings(info *Info) []string {

@@ -2,8 +2,10 @@ package registryclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -22,21 +24,27 @@ type stallTimeout struct {
 type StallError struct {
 	Host  string
 	After time.Duration
+	Cause error // the transport's own timeout, if it came first
 }
 
 func (e *StallError) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s did not answer: %v", e.Host, e.Cause)
+	}
 	return fmt.Sprintf("%s did not answer within %s", e.Host, e.After)
 }
 
-// Timeout and Temporary make go-containerregistry retry a stalled request like a network flake.
+// Timeout says what it is. Temporary is false: a registry silent for the whole timeout is told to
+// the user at once, not retried five times over minutes.
 func (e *StallError) Timeout() bool   { return true }
-func (e *StallError) Temporary() bool { return true }
+func (e *StallError) Temporary() bool { return false }
 
 func (t *stallTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.timeout <= 0 {
 		return t.inner.RoundTrip(req)
 	}
-	ctx, cancel := context.WithCancel(req.Context())
+	parent := req.Context()
+	ctx, cancel := context.WithCancel(parent)
 	var mu sync.Mutex
 	stalled := false
 	timer := time.AfterFunc(t.timeout, func() {
@@ -55,8 +63,14 @@ func (t *stallTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 		cancel()
 		mu.Lock()
 		defer mu.Unlock()
-		if stalled && req.Context().Err() != nil {
+		if stalled && parent.Err() == nil {
 			return nil, &StallError{Host: t.host, After: t.timeout}
+		}
+		// The transport's own timeouts (a TLS handshake never answered) are the same silence:
+		// retried, they would add up to minutes.
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && parent.Err() == nil {
+			return nil, &StallError{Host: t.host, After: t.timeout, Cause: err}
 		}
 		return nil, err
 	}

@@ -238,3 +238,21 @@ func setRevision(t *testing.T, dir string, a arch.Arch, rev string) {
 		t.Fatal(err)
 	}
 }
+
+// TestGitHubActionsFoldsThePushIntoAGroup: under GitHub Actions the upload's lines sit in one
+// ::group:: section, and the result lines follow it.
+func TestGitHubActionsFoldsThePushIntoAGroup(t *testing.T) {
+	dir, repo, cfg := fixture(t, "", "x86_64")
+	ios, _, _, errOut := iostreams.Test()
+	ios.SetGetenv(func(k string) string { return map[string]string{"GITHUB_ACTIONS": "true"}[k] })
+	o := opt(cfg, dir, nil)
+	o.IO = ios
+	if err := pushRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	text := errOut.String()
+	start, end := strings.Index(text, "::group::push to "+repo+"\n"), strings.Index(text, "::endgroup::\n")
+	if start < 0 || end < start || !strings.Contains(text[end:], "pushed x86_64") {
+		t.Errorf("stderr:\n%s", text)
+	}
+}

@@ -42,50 +42,59 @@ func Await(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id s
 		p.Stop()
 		return ctx.Err()
 	}
-	res := Started{Container: c.Name, ID: id, Image: loaded, URL: url, Published: Connections(c, eng.Endpoint())}
-	report := Report{Container: c.Name, URL: url, State: "running", Services: []ServiceReport{}}
-	if now, ierr := eng.ContainerInspect(context.WithoutCancel(ctx), id); ierr == nil {
-		report.State, report.Engine = now.State, now.Health
-	}
-	if resp != nil {
-		report = FromResponse(report, resp, 200)
-		report.Healthy = err == nil
-	}
-	res.TookSeconds = time.Since(began).Seconds()
+	res := Started{Container: c.Name, ID: id, Image: loaded, URL: url, Published: Connections(c, eng.Endpoint()),
+		TookSeconds: time.Since(began).Seconds(), Health: lastReport(ctx, eng, c, url, resp, err == nil)}
 	var re *container.ReadyError
-	if errors.As(err, &re) {
+	switch {
+	case errors.As(err, &re):
 		p.Fail("") // the reason follows once, in the error line
-		res.Logs, report.Error = re.Logs, re.Reason
-		res.Health = report
-		if io.WantsJSON() {
-			io.WriteJSON(res)
-		} else {
-			printLogs(io, re.Logs)
-			if len(report.Services) > 0 {
-				PrintHealth(io, report)
-			}
-		}
-		if re.Exited {
-			return cli.Failed(re, "see `nixify logs` for the whole story")
-		}
-		return &cli.ExitError{Code: cli.ExitUnhealthy, Err: re, Hint: "see `nixify logs`, or wait longer with `nixify health --wait 2m`"}
-	}
-	if err != nil {
+		return notReady(io, res, re)
+	case err != nil:
 		p.Fail(err.Error())
 		return EngineError(err)
 	}
 	p.Done(url)
-	res.Health = report
 	if io.WantsJSON() {
 		return io.WriteJSON(res)
 	}
 	st := io.Styles()
 	io.Printf("%s %s is healthy at %s\n", st.OK.Render("✓"), c.Name, st.Accent.Render(url))
-	if err := PrintHealth(io, report); err != nil {
+	if err := PrintHealth(io, res.Health); err != nil {
 		return err
 	}
 	PrintConnections(io, res.Published)
 	return nil
+}
+
+// lastReport is the health report from the wait's last answer and the engine's states now.
+func lastReport(ctx context.Context, eng engine.Engine, c engine.Container, url string, resp *health.Response, healthy bool) Report {
+	r := Report{Container: c.Name, URL: url, State: "running", Services: []ServiceReport{}}
+	if now, err := eng.ContainerInspect(context.WithoutCancel(ctx), c.ID); err == nil {
+		r.State, r.Engine = now.State, now.Health
+	}
+	if resp != nil {
+		r = FromResponse(r, resp, 200)
+		r.Healthy = healthy
+	}
+	return r
+}
+
+// notReady reports a container that exited (exit 1) or did not become healthy in time (exit 3),
+// with its last log lines and the services' last health.
+func notReady(io *iostreams.IOStreams, res Started, re *container.ReadyError) error {
+	res.Logs, res.Health.Error = re.Logs, re.Reason
+	if io.WantsJSON() {
+		io.WriteJSON(res)
+	} else {
+		printLogs(io, re.Logs)
+		if len(res.Health.Services) > 0 {
+			PrintHealth(io, res.Health)
+		}
+	}
+	if re.Exited {
+		return cli.Failed(re, "see `nixify logs` for the whole story")
+	}
+	return &cli.ExitError{Code: cli.ExitUnhealthy, Err: re, Hint: "see `nixify logs`, or wait longer with `nixify health --wait 2m`"}
 }
 
 func waitStatus(r *health.Response, err error) string {

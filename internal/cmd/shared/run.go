@@ -184,37 +184,11 @@ func existsHint(e *container.ExistsError) string {
 // it again.
 func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg config.Config) (container.Loaded, error) {
 	if o.Image != "" {
-		img, err := eng.ImageInspect(ctx, o.Image)
-		if errors.Is(err, engine.ErrNotFound) {
-			return container.Loaded{}, cli.Failed(fmt.Errorf("the engine holds no image %q", o.Image), "load it first, or run the last build with `nixify run`")
-		}
-		if err != nil {
-			return container.Loaded{}, EngineError(err)
-		}
-		if want := o.Arch.GOARCH(); img.Architecture != "" && img.Architecture != want {
-			return container.Loaded{}, cli.Usagef("image %q is for %s, not %s: pass --arch %s", o.Image, img.Architecture, want, img.Architecture)
-		}
-		return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+		return o.heldImage(ctx, eng)
 	}
-	var ref image.Ref
-	if o.Tar != "" {
-		if _, err := os.Stat(o.Tar); err != nil {
-			return container.Loaded{}, cli.Usagef("invalid --tar %q: no such file", o.Tar)
-		}
-		r, err := image.Parse(o.Tar)
-		if err != nil {
-			return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --tar: %w", err))
-		}
-		ref = r
-	} else {
-		b, err := record.Store{Dir: cfg.StateDir}.Latest(o.Arch)
-		if err != nil {
-			if errors.Is(err, record.ErrNoBuild) {
-				return container.Loaded{}, cli.Failed(err, "or run an image you have with --tar PATH or --image REF")
-			}
-			return container.Loaded{}, err
-		}
-		ref = image.BuildRef(b)
+	ref, err := o.imageRef(cfg)
+	if err != nil {
+		return container.Loaded{}, err
 	}
 	// Opened without reading ahead: the engine reads the archive; only a user's file is checked.
 	set, err := image.Open(ctx, ref, image.WithoutScan())
@@ -246,4 +220,42 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 		return loaded, EngineError(err)
 	}
 	return loaded, nil
+}
+
+// heldImage is --image: an image the engine holds already, of the right architecture. nixify
+// does not name it: it did not load it, and clean leaves it alone.
+func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (container.Loaded, error) {
+	img, err := eng.ImageInspect(ctx, o.Image)
+	if errors.Is(err, engine.ErrNotFound) {
+		return container.Loaded{}, cli.Failed(fmt.Errorf("the engine holds no image %q", o.Image), "load it first, or run the last build with `nixify run`")
+	}
+	if err != nil {
+		return container.Loaded{}, EngineError(err)
+	}
+	if want := o.Arch.GOARCH(); img.Architecture != "" && img.Architecture != want {
+		return container.Loaded{}, cli.Usagef("image %q is for %s, not %s: pass --arch %s", o.Image, img.Architecture, want, img.Architecture)
+	}
+	return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+}
+
+// imageRef is the archive to load: --tar, or the architecture's last build.
+func (o *RunOptions) imageRef(cfg config.Config) (image.Ref, error) {
+	if o.Tar != "" {
+		if _, err := os.Stat(o.Tar); err != nil {
+			return image.Ref{}, cli.Usagef("invalid --tar %q: no such file", o.Tar)
+		}
+		r, err := image.Parse(o.Tar)
+		if err != nil {
+			return image.Ref{}, cli.UsageError(fmt.Errorf("invalid --tar: %w", err))
+		}
+		return r, nil
+	}
+	b, err := record.Store{Dir: cfg.StateDir}.Latest(o.Arch)
+	if errors.Is(err, record.ErrNoBuild) {
+		return image.Ref{}, cli.Failed(err, "or run an image you have with --tar PATH or --image REF")
+	}
+	if err != nil {
+		return image.Ref{}, err
+	}
+	return image.BuildRef(b), nil
 }
