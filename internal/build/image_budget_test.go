@@ -348,4 +348,3 @@ func TestFlakeEvaluatesPureFromAGitCheckout(t *testing.T) {
 		t.Errorf("a Go change left nixify-init's source as it was")
 	}
 }
-
