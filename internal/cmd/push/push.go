@@ -218,7 +218,7 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 		}
 		img := set.Images[0]
 		imgs = append(imgs, img)
-		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.Image})
+		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.V1})
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
 	}
 	if !opts.NoSBOM {
@@ -283,6 +283,9 @@ func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *p
 	endGroup := opts.IO.Group("push to " + plan.Repo)
 	live := opts.IO.NewLive()
 	res, err := pub.Push(ctx, plan, progress(live, opts.IO.Styles(), archs))
+	if ctx.Err() != nil {
+		live.Set() // interrupted: "interrupted" is the one line left, not a last progress line
+	}
 	live.Stop()
 	endGroup()
 	return res, err
