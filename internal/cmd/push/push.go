@@ -194,6 +194,12 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 		req.Created = created(req.Rev, store, archs)
 		return req, func() {}, nil
 	}
+	return buildsRequest(ctx, opts, cfg, archs, req)
+}
+
+// buildsRequest adds the last builds of archs to req, with the commit they were built from.
+func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs []arch.Arch, req publish.Request) (publish.Request, func(), error) {
+	store := record.Store{Dir: cfg.StateDir}
 	// The records first: a refused revision costs no reading of images.
 	var builds []record.Build
 	var built []publish.Built
