@@ -84,6 +84,9 @@ func fullImage(t *testing.T) archive {
 			full.err = err
 			return
 		}
+		// The image is otherwise the same bytes in every run: a label of this run's keeps a
+		// concurrent run's containers (another checkout's tests on the same engine) off it.
+		spec.Labels["io.nixify.test.run"] = full.tag
 		full.path = filepath.Join(workDir, "full.tar")
 		full.digest, full.err = testimage.Write(spec, full.path)
 	})

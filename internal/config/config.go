@@ -50,7 +50,7 @@ type Key struct {
 var Keys = []Key{
 	{"flake", ".", "flake reference that defines the image"},
 	{"attr", "docker-image-static", "package attribute of the image in the flake"},
-	{"image", "nixify-health-check", "image name (repository part) in the Docker engine"},
+	{"image", "nixify-health-check", "repository under which run names the images it loads (IMAGE:ARCH-ID), for clean --images"},
 	{"container", "nixify-health-check", "container name used by run, logs, stop, clean"},
 	{"port", 8080, "host port that publishes the health server"},
 	{"bind", "127.0.0.1", "host address the port is published on"},
