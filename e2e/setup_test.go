@@ -84,10 +84,9 @@ func fullImage(t *testing.T) archive {
 			full.err = err
 			return
 		}
-		// A label of this run's own makes the image ID this run's: another copy of these tests
-		// (another checkout of the same code) would otherwise load the very same image, and its
-		// containers would keep this run's clean from removing it.
-		spec.Labels["io.nixify.e2e.run"] = full.tag
+		// The image is otherwise the same bytes in every run: a label of this run's keeps a
+		// concurrent run's containers (another checkout's tests on the same engine) off it.
+		spec.Labels["io.nixify.test.run"] = full.tag
 		full.path = filepath.Join(workDir, "full.tar")
 		full.digest, full.err = testimage.Write(spec, full.path)
 	})
@@ -119,7 +118,7 @@ func armImage(t *testing.T) archive {
 		}
 		arm.path = filepath.Join(workDir, "arm64.tar")
 		spec := testimage.Static(init, standIn, "arm64", arm.tag)
-		spec.Labels = map[string]string{"io.nixify.e2e.run": arm.tag}
+		spec.Labels = map[string]string{"io.nixify.test.run": arm.tag}
 		arm.digest, arm.err = testimage.Write(spec, arm.path)
 	})
 	if arm.err != nil {

@@ -76,7 +76,7 @@ func main() {
 			img, err := imagetest.Open(paths[a], image.WithLayers(), image.WithLayerCache(cache), image.WithTempDir(dir))
 			must(err)
 			defer img.Close()
-			ims = append(ims, publish.Image{Arch: a, Image: img.Image})
+			ims = append(ims, publish.Image{Arch: a, Image: img.V1})
 		}
 		pub, err := publish.New(addr + "/nixify/img")
 		must(err)

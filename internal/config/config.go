@@ -50,7 +50,7 @@ type Key struct {
 var Keys = []Key{
 	{"flake", ".", "flake reference that defines the image"},
 	{"attr", "docker-image-static", "package attribute of the image in the flake"},
-	{"image", "nixify-health-check", "image name (repository part) in the Docker engine"},
+	{"image", "nixify-health-check", "repository under which run names the images it loads (IMAGE:ARCH-ID), for clean --images"},
 	{"container", "nixify-health-check", "container name used by run, logs, stop, clean"},
 	{"port", 8080, "host port that publishes the health server"},
 	{"bind", "127.0.0.1", "host address the port is published on"},
@@ -284,42 +284,52 @@ func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
 			return c, bad("docker_host", c.DockerHost, "a URL like unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST")
 		}
 	}
-	archs := v.GetStringSlice("architectures")
-	if len(archs) == 1 && strings.Contains(archs[0], ",") { // from the environment: "x86_64,aarch64"
-		archs = strings.Split(archs[0], ",")
+	if err := decodeLists(v, &c, bad); err != nil {
+		return c, err
 	}
+	return c, nil
+}
+
+// decodeLists reads the list settings: architectures, publish and env.
+func decodeLists(v *viper.Viper, c *Config, bad func(key, value, accepted string) error) error {
 	c.Architectures = nil
-	for _, a := range archs {
+	for _, a := range listSetting(v, "architectures") {
 		norm, err := arch.Parse(a)
 		if err != nil {
-			return c, bad("architectures", a, "accepted: "+arch.Accepted)
+			return bad("architectures", a, "accepted: "+arch.Accepted)
 		}
 		if !slices.Contains(c.Architectures, norm) {
 			c.Architectures = append(c.Architectures, norm)
 		}
 	}
 	if len(c.Architectures) == 0 {
-		return c, bad("architectures", "", "at least one of "+arch.Accepted)
+		return bad("architectures", "", "at least one of "+arch.Accepted)
 	}
-	publish := v.GetStringSlice("publish")
-	if len(publish) == 1 && strings.Contains(publish[0], ",") { // from the environment: "postgres,redis"
-		publish = strings.Split(publish[0], ",")
-	}
-	if c.Publish, err = ParsePublish(publish); err != nil {
+	var err error
+	if c.Publish, err = ParsePublish(listSetting(v, "publish")); err != nil {
 		var pe *PublishError
 		errors.As(err, &pe)
-		return c, bad("publish", pe.Item, pe.Accepted)
+		return bad("publish", pe.Item, pe.Accepted)
 	}
 	c.Env = nil
 	for _, kv := range v.GetStringSlice("env") {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || !envKeyRE.MatchString(k) {
 			// The value may be a secret: name the item by its key only.
-			return c, bad("env", k, "items of the form KEY=VALUE, KEY of letters, digits and _ not starting with a digit")
+			return bad("env", k, "items of the form KEY=VALUE, KEY of letters, digits and _ not starting with a digit")
 		}
 		c.Env = append(c.Env, kv)
 	}
-	return c, nil
+	return nil
+}
+
+// listSetting reads a list; from the environment it comes as one comma list ("x86_64,aarch64").
+func listSetting(v *viper.Viper, key string) []string {
+	l := v.GetStringSlice(key)
+	if len(l) == 1 && strings.Contains(l[0], ",") {
+		return strings.Split(l[0], ",")
+	}
+	return l
 }
 
 var imageRE = regexp.MustCompile(`^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)

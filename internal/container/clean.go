@@ -16,6 +16,15 @@ type CleanPlan struct {
 	Containers []engine.Container `json:"containers"`
 	Images     []string           `json:"images"`
 	Volumes    []engine.Volume    `json:"volumes"`
+	// Kept are images nixify would remove but a container it does not remove still uses (another
+	// configuration's, or one made by hand from the same image): they stay, and clean says why.
+	Kept []KeptImage `json:"kept"`
+}
+
+// KeptImage is an image clean leaves because other containers use it.
+type KeptImage struct {
+	ID     string   `json:"id"`
+	UsedBy []string `json:"usedBy"`
 }
 
 // CleanOptions choose what is planned for removal. Containers and volumes must carry nixify's
@@ -73,9 +82,18 @@ func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPla
 			if err != nil {
 				return p, err
 			}
-			if !slices.Contains(p.Images, img.ID) {
-				p.Images = append(p.Images, img.ID)
+			if slices.Contains(p.Images, img.ID) || slices.ContainsFunc(p.Kept, func(k KeptImage) bool { return k.ID == img.ID }) {
+				continue
 			}
+			users, err := otherUsers(ctx, eng, img.ID, cs)
+			if err != nil {
+				return p, err
+			}
+			if len(users) > 0 {
+				p.Kept = append(p.Kept, KeptImage{ID: img.ID, UsedBy: users})
+				continue
+			}
+			p.Images = append(p.Images, img.ID)
 		}
 	}
 	if o.Volumes {
@@ -90,6 +108,21 @@ func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPla
 		}
 	}
 	return p, nil
+}
+
+// otherUsers names the containers that use the image and are not among those being removed.
+func otherUsers(ctx context.Context, eng engine.Engine, imageID string, removed []engine.Container) ([]string, error) {
+	users, err := eng.ContainersUsingImage(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, u := range users {
+		if !slices.ContainsFunc(removed, func(c engine.Container) bool { return c.ID == u.ID }) {
+			names = append(names, u.Name)
+		}
+	}
+	return names, nil
 }
 
 // Empty reports whether there is nothing to remove.

@@ -300,6 +300,21 @@ func (d *docker) ContainersUsingVolume(ctx context.Context, volume string) ([]Co
 	return d.list(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("volume", volume), filters.Arg("status", "running"))})
 }
 
+func (d *docker) ContainersUsingImage(ctx context.Context, imageID string) ([]Container, error) {
+	all, err := d.list(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("ancestor", imageID))})
+	if err != nil {
+		return nil, err
+	}
+	// "ancestor" also matches images built on top of this one; only its own containers hold it.
+	out := all[:0]
+	for _, c := range all {
+		if c.Image == imageID {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 func (d *docker) list(ctx context.Context, opts container.ListOptions) ([]Container, error) {
 	list, err := d.c.ContainerList(ctx, opts)
 	if err != nil {

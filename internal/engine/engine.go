@@ -114,6 +114,8 @@ type Containers interface {
 	ContainerReadFile(ctx context.Context, id, path string, limit int64) ([]byte, error)
 	// ContainersUsingVolume lists the running containers that mount the named volume.
 	ContainersUsingVolume(ctx context.Context, volume string) ([]Container, error)
+	// ContainersUsingImage lists the containers, running or not, created from the image (an ID).
+	ContainersUsingImage(ctx context.Context, imageID string) ([]Container, error)
 }
 
 // ExecSpec is a command to run inside a container.

@@ -94,7 +94,7 @@ func Describe(img *Image) (*Info, error) {
 	switch {
 	case img.Archive != nil:
 		rawCfg = describeArchive(info, img.Archive)
-	case img.Image != nil:
+	case img.V1 != nil:
 		rawCfg, err = describeManifest(info, img)
 	default:
 		err = fmt.Errorf("%s: nothing to describe", img.Source)
@@ -106,7 +106,7 @@ func Describe(img *Image) (*Info, error) {
 	if err := json.Unmarshal(rawCfg, &cfg); err != nil {
 		return nil, fmt.Errorf("config of %s is not valid JSON: %w", img.Source, err)
 	}
-	describeConfig(info, &cfg, img.Image != nil && img.Archive == nil)
+	describeConfig(info, &cfg, img.V1 != nil && img.Archive == nil)
 	if img.Entry != nil {
 		if img.Entry.Platform != nil && img.Entry.Platform.Architecture != cfg.Architecture {
 			info.Warnings = append(info.Warnings, fmt.Sprintf("the index files this image under %s but its config says %s", img.Entry.Platform.Architecture, cfg.Architecture))
@@ -136,17 +136,17 @@ func describeArchive(info *Info, a *Archive) []byte {
 
 // describeManifest fills in what a registry image's manifest says; it returns the raw config.
 func describeManifest(info *Info, img *Image) ([]byte, error) {
-	rawCfg, err := img.Image.RawConfigFile()
+	rawCfg, err := img.V1.RawConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("read config of %s: %w", img.Source, err)
 	}
 	sum := sha256.Sum256(rawCfg)
 	info.ConfigDigest = "sha256:" + hex.EncodeToString(sum[:])
-	manifest, err := img.Image.Manifest()
+	manifest, err := img.V1.Manifest()
 	if err != nil {
 		return nil, fmt.Errorf("read manifest of %s: %w", img.Source, err)
 	}
-	d, err := img.Image.Digest()
+	d, err := img.V1.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("read manifest of %s: %w", img.Source, err)
 	}

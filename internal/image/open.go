@@ -28,16 +28,16 @@ const (
 
 // Image is one opened image and what is known of where it came from. Close it when done.
 type Image struct {
-	Source string    `json:"source"` // what was opened, as the user would name it
-	Kind   Kind      `json:"kind"`
-	Arch   arch.Arch `json:"filedUnder,omitempty"` // the architecture it is filed under (x86_64/aarch64), if any
+	Source string    // what was opened, as the user would name it
+	Kind   Kind      // where it came from
+	Arch   arch.Arch // the architecture it is filed under (a build's, an index entry's), if any
 
-	// Image is the image itself. For archives it is nil unless WithLayers was given: metadata needs
-	// only the archive's headers and config.
-	Image   v1.Image       `json:"-"`
-	Archive *Archive       `json:"-"` // for build, archive, stream and engine sources
-	Entry   *v1.Descriptor `json:"-"` // the index entry, for an image reached through an index
-	Build   *record.Build  `json:"-"`
+	// V1 is the image as go-containerregistry's v1.Image. For archives it is nil unless WithLayers
+	// was given: metadata needs only the archive's headers and config.
+	V1      v1.Image
+	Archive *Archive       // for build, archive, stream and engine sources
+	Entry   *v1.Descriptor // the index entry, for an image reached through an index
+	Build   *record.Build
 
 	configDigest string                                       // known without a scan (build record, manifest.json)
 	size         int64                                        // archive bytes, when known
@@ -281,7 +281,7 @@ func finishArchive(img *Image, a *Archive, src io.ReaderAt, o *options) (*Image,
 		img.Close()
 		return nil, fmt.Errorf("%s: %w", img.Source, err)
 	}
-	img.Image = v
+	img.V1 = v
 	return img, nil
 }
 

@@ -69,7 +69,7 @@ func TestOpenStreamScript(t *testing.T) {
 	if img.Archive.ConfigDigest != w.ConfigDigest {
 		t.Errorf("config digest %s, want %s", img.Archive.ConfigDigest, w.ConfigDigest)
 	}
-	if err := validate.Image(img.Image); err != nil {
+	if err := validate.Image(img.V1); err != nil {
 		t.Errorf("image from stream does not validate: %v", err)
 	}
 
@@ -96,12 +96,12 @@ func TestArchiveImageRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := validate.Image(img.Image); err != nil {
+		if err := validate.Image(img.V1); err != nil {
 			t.Fatalf("validate: %v", err)
 		}
 		srv := httptest.NewServer(registry.New())
 		ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/demo:x")
-		if err := remote.Write(ref, img.Image); err != nil {
+		if err := remote.Write(ref, img.V1); err != nil {
 			t.Fatal(err)
 		}
 		img.Close()
@@ -121,7 +121,7 @@ func TestArchiveImageRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, _ := img2.Image.Digest()
+		d, _ := img2.V1.Digest()
 		if d.String() != info.ManifestDigest {
 			t.Errorf("reopened digest %s, pushed %s", d, info.ManifestDigest)
 		}

@@ -35,7 +35,7 @@ func openRemote(ctx context.Context, ref string, o *options) (*Set, error) {
 		if err != nil {
 			return nil, c.Explain("read "+ref, err)
 		}
-		return &Set{Images: []*Image{{Source: ref, Kind: FromRegistry, Image: img}}}, nil
+		return &Set{Images: []*Image{{Source: ref, Kind: FromRegistry, V1: img}}}, nil
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
@@ -55,7 +55,7 @@ func openRemote(ctx context.Context, ref string, o *options) (*Set, error) {
 		if err != nil {
 			return nil, c.Explain(fmt.Sprintf("read %s@%s", r.Context(), d.Digest), err)
 		}
-		img := &Image{Source: r.Context().Digest(d.Digest.String()).String(), Kind: FromRegistry, Image: child, Entry: &d}
+		img := &Image{Source: r.Context().Digest(d.Digest.String()).String(), Kind: FromRegistry, V1: child, Entry: &d}
 		if d.Platform != nil {
 			img.Arch = arch.FromOCI(d.Platform.Architecture)
 		}

@@ -96,122 +96,145 @@ func NewMonitor() *Monitor {
 // Handle takes one event; now is when it arrived.
 func (m *Monitor) Handle(e *Event, now time.Time) {
 	m.mu.Lock()
-	var started, stopped *Activity
-	var logDrv, logLine, msg string
-	msgLevel := 0
+	var h heard
 	switch e.Action {
 	case ActionStart:
-		switch e.Type {
-		case ActBuild:
-			a := &Activity{ID: e.ID, Type: e.Type, Drv: e.Str(0), Machine: e.Str(1), Started: now}
-			a.Name = StoreName(strings.TrimSuffix(a.Drv, ".drv"))
-			m.acts[e.ID] = a
-			started = a
-		case ActFileTransfer, ActCopyPath, ActSubstitute:
-			path := e.Str(0) // a store path, or the URL of a file transfer
-			a := &Activity{ID: e.ID, Type: e.Type, Path: path, Name: StoreName(path), Started: now}
-			m.acts[e.ID] = a
-			if e.Type != ActSubstitute { // a substitution is shown through its copy and transfer
-				started = a
-			}
-		}
+		h.started = m.start(e, now)
 	case ActionStop:
-		if a, ok := m.acts[e.ID]; ok {
-			delete(m.acts, e.ID)
-			if a.Type == ActFileTransfer || a.Type == ActCopyPath && !m.hasTransfers() {
-				m.bytesDone += a.Done
-			}
-			if a.Type == ActBuild {
-				// Nix counts a success or a failure in the aggregate just before it stops the
-				// build; a build stopped without either (Ctrl-C) has no output and was not built.
-				var built, failed int64
-				for _, c := range m.builds {
-					built += c[0]
-					failed += c[3]
-				}
-				switch {
-				case built > m.builtSeen:
-					a.Built = true
-					m.builtSeen++
-				case failed > m.failedSeen:
-					a.Failed = true
-					m.failedSeen++
-				}
-			}
-			if a.Type != ActSubstitute {
-				m.finished = append(m.finished, Finished{Type: a.Type, Name: a.Name, Elapsed: now.Sub(a.Started), Failed: a.Failed, Built: a.Built})
-				stopped = a
-			}
-		}
+		h.stopped = m.stop(e, now)
 	case ActionResult:
-		switch e.Type {
-		case ResBuildLogLine, ResPostBuildLogLine:
-			if a, ok := m.acts[e.ID]; ok {
-				line := StripANSI(e.Str(0))
-				a.LastLine = line
-				m.appendTail(a.Drv, line)
-				logDrv, logLine = a.Drv, line
-			}
-		case ResSetPhase:
-			if a, ok := m.acts[e.ID]; ok {
-				a.Phase = e.Str(0)
-			}
-		case ResProgress:
-			counts := [4]int64{e.Int(0), e.Int(1), e.Int(2), e.Int(3)}
-			if _, ok := m.builds[e.ID]; ok {
-				m.builds[e.ID] = counts
-			} else if _, ok := m.copies[e.ID]; ok {
-				m.copies[e.ID] = counts
-			} else if a, ok := m.acts[e.ID]; ok {
-				a.Done, a.Expected = counts[0], counts[1]
-			}
-		case ResSetExpected:
-			if e.Int(0) == ActFileTransfer {
-				m.expBytes[e.ID] = e.Int(1)
-			}
-		}
+		h.logDrv, h.logLine = m.result(e)
 	case ActionMsg:
-		text := StripANSI(e.Msg)
-		if e.Level == 0 && strings.HasPrefix(text, "error:") {
-			m.errors = append(m.errors, Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column})
-		} else {
-			msg, msgLevel = text, e.Level
-		}
-	}
-	// The aggregate activities are recognised at their start so that progress lands in the right map.
-	if e.Action == ActionStart {
-		switch e.Type {
-		case ActBuilds:
-			m.builds[e.ID] = [4]int64{}
-		case ActCopyPaths:
-			m.copies[e.ID] = [4]int64{}
-		}
+		h.msg, h.msgLevel = m.message(e)
 	}
 	onStart, onStop, onLog, onMsg := m.OnStart, m.OnStop, m.OnLog, m.OnMsg
-	var startCopy, stopCopy Activity
-	var elapsed time.Duration
-	if started != nil {
-		startCopy = *started
-	}
-	if stopped != nil {
-		stopCopy = *stopped
-		elapsed = now.Sub(stopped.Started)
-	}
 	m.mu.Unlock()
 
 	// Callbacks run outside the lock: they write to the terminal and may be slow.
-	if started != nil && onStart != nil {
-		onStart(startCopy)
+	if h.started != nil && onStart != nil {
+		onStart(*h.started)
 	}
-	if stopped != nil && onStop != nil {
-		onStop(stopCopy, elapsed)
+	if h.stopped != nil && onStop != nil {
+		onStop(*h.stopped, now.Sub(h.stopped.Started))
 	}
-	if logLine != "" && onLog != nil {
-		onLog(logDrv, logLine)
+	if h.logLine != "" && onLog != nil {
+		onLog(h.logDrv, h.logLine)
 	}
-	if msg != "" && onMsg != nil {
-		onMsg(msgLevel, msg)
+	if h.msg != "" && onMsg != nil {
+		onMsg(h.msgLevel, h.msg)
 	}
+}
+
+// heard is what one event tells the callbacks; activities are copies, safe outside the lock.
+type heard struct {
+	started, stopped *Activity
+	logDrv, logLine  string
+	msg              string
+	msgLevel         int
+}
+
+// start records a build or download beginning, and the aggregates whose progress follows; it
+// returns a copy of what the view shows as started.
+func (m *Monitor) start(e *Event, now time.Time) *Activity {
+	switch e.Type {
+	case ActBuilds:
+		// The aggregates are recognised at their start so that progress lands in the right map.
+		m.builds[e.ID] = [4]int64{}
+	case ActCopyPaths:
+		m.copies[e.ID] = [4]int64{}
+	case ActBuild:
+		a := &Activity{ID: e.ID, Type: e.Type, Drv: e.Str(0), Machine: e.Str(1), Started: now}
+		a.Name = StoreName(strings.TrimSuffix(a.Drv, ".drv"))
+		m.acts[e.ID] = a
+		c := *a
+		return &c
+	case ActFileTransfer, ActCopyPath, ActSubstitute:
+		path := e.Str(0) // a store path, or the URL of a file transfer
+		a := &Activity{ID: e.ID, Type: e.Type, Path: path, Name: StoreName(path), Started: now}
+		m.acts[e.ID] = a
+		if e.Type != ActSubstitute { // a substitution is shown through its copy and transfer
+			c := *a
+			return &c
+		}
+	}
+	return nil
+}
+
+// stop records an activity's end and, for a build, whether it was built, failed or interrupted;
+// it returns a copy of what the view shows as ended.
+func (m *Monitor) stop(e *Event, now time.Time) *Activity {
+	a, ok := m.acts[e.ID]
+	if !ok {
+		return nil
+	}
+	delete(m.acts, e.ID)
+	if a.Type == ActFileTransfer || a.Type == ActCopyPath && !m.hasTransfers() {
+		m.bytesDone += a.Done
+	}
+	if a.Type == ActBuild {
+		// Nix counts a success or a failure in the aggregate just before it stops the build; a
+		// build stopped without either (Ctrl-C) has no output and was not built.
+		var built, failed int64
+		for _, c := range m.builds {
+			built += c[0]
+			failed += c[3]
+		}
+		switch {
+		case built > m.builtSeen:
+			a.Built = true
+			m.builtSeen++
+		case failed > m.failedSeen:
+			a.Failed = true
+			m.failedSeen++
+		}
+	}
+	if a.Type == ActSubstitute {
+		return nil
+	}
+	m.finished = append(m.finished, Finished{Type: a.Type, Name: a.Name, Elapsed: now.Sub(a.Started), Failed: a.Failed, Built: a.Built})
+	c := *a
+	return &c
+}
+
+// result takes a build's log line, phase or progress; it returns the log line, if it was one.
+func (m *Monitor) result(e *Event) (drv, line string) {
+	switch e.Type {
+	case ResBuildLogLine, ResPostBuildLogLine:
+		if a, ok := m.acts[e.ID]; ok {
+			line = StripANSI(e.Str(0))
+			a.LastLine = line
+			m.appendTail(a.Drv, line)
+			return a.Drv, line
+		}
+	case ResSetPhase:
+		if a, ok := m.acts[e.ID]; ok {
+			a.Phase = e.Str(0)
+		}
+	case ResProgress:
+		counts := [4]int64{e.Int(0), e.Int(1), e.Int(2), e.Int(3)}
+		if _, ok := m.builds[e.ID]; ok {
+			m.builds[e.ID] = counts
+		} else if _, ok := m.copies[e.ID]; ok {
+			m.copies[e.ID] = counts
+		} else if a, ok := m.acts[e.ID]; ok {
+			a.Done, a.Expected = counts[0], counts[1]
+		}
+	case ResSetExpected:
+		if e.Int(0) == ActFileTransfer {
+			m.expBytes[e.ID] = e.Int(1)
+		}
+	}
+	return "", ""
+}
+
+// message keeps Nix's errors and returns its other messages (warnings, notices), ANSI removed.
+func (m *Monitor) message(e *Event) (string, int) {
+	text := StripANSI(e.Msg)
+	if e.Level == 0 && strings.HasPrefix(text, "error:") {
+		m.errors = append(m.errors, Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column})
+		return "", 0
+	}
+	return text, e.Level
 }
 
 // hasTransfers reports whether byte counts come from file transfers (remote caches) rather than

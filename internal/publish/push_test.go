@@ -87,7 +87,7 @@ func openImages(t *testing.T) []publish.Image {
 			t.Fatal(err)
 		}
 		t.Cleanup(img.Close)
-		out = append(out, publish.Image{Arch: a, Image: img.Image})
+		out = append(out, publish.Image{Arch: a, Image: img.V1})
 	}
 	return out
 }
@@ -142,7 +142,7 @@ func TestPushAndRepushUploadsNothing(t *testing.T) {
 		if im.Entry.Platform == nil || im.Arch.GOARCH() != im.Entry.Platform.Architecture || im.Entry.Annotations["org.opencontainers.image.created"] == "" {
 			t.Errorf("index entry %+v", im.Entry)
 		}
-		m, _ := im.Image.Manifest()
+		m, _ := im.V1.Manifest()
 		if m.Annotations["org.opencontainers.image.revision"] != rev.Commit {
 			t.Errorf("manifest annotations %v", m.Annotations)
 		}

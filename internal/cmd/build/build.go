@@ -121,7 +121,7 @@ var downloadRE = regexp.MustCompile(`unable to download '([^']+)'`)
 // derivation's last log lines.
 func explain(err error, v *view) error {
 	if errors.Is(err, context.Canceled) {
-		return &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted: nix was stopped")}
+		return &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
 	}
 	var nw *build.NoWayError
 	if errors.As(err, &nw) {

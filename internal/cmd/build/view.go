@@ -82,7 +82,9 @@ func newView(io *iostreams.IOStreams, estimates record.Times, graphOf func(conte
 		case a.Failed:
 			mark, what = v.st.Fail.Render("✗"), "failed"
 		case a.Type == nix.ActBuild && !a.Built:
-			mark, what = v.st.Warn.Render("·"), "stopped"
+			// Stopped without success or failure: Ctrl-C, after which "interrupted" is all
+			// there is to say. It was not built.
+			return
 		case a.Type != nix.ActBuild && a.Done == 0:
 			// Nix does not say whether a transfer succeeded; one that moved no byte did not.
 			mark, what = v.st.Faint.Render("·"), "gave up fetching"

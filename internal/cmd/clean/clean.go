@@ -68,8 +68,10 @@ type Result struct {
 	Containers []string `json:"containers"`
 	Images     []string `json:"images"`
 	Volumes    []string `json:"volumes"`
-	Records    bool     `json:"records"`
-	DryRun     bool     `json:"dryRun"`
+	// Kept are images left because containers clean does not remove still use them.
+	Kept    []container.KeptImage `json:"kept"`
+	Records bool                  `json:"records"`
+	DryRun  bool                  `json:"dryRun"`
 }
 
 func cleanRun(ctx context.Context, opts *Options) error {
@@ -133,7 +135,8 @@ func planClean(ctx context.Context, eng engine.Engine, store record.Store, cfg c
 
 // resultOf is the plan as clean reports it: names, with empty lists rather than none.
 func resultOf(plan container.CleanPlan, opts *Options) Result {
-	res := Result{DryRun: opts.DryRun, Records: opts.All, Containers: []string{}, Images: []string{}, Volumes: []string{}}
+	res := Result{DryRun: opts.DryRun, Records: opts.All, Containers: []string{}, Images: []string{}, Volumes: []string{}, Kept: []container.KeptImage{}}
+	res.Kept = append(res.Kept, plan.Kept...)
 	for _, c := range plan.Containers {
 		res.Containers = append(res.Containers, c.Name)
 	}
@@ -161,7 +164,7 @@ func printResult(io *iostreams.IOStreams, res Result, recordsPath string) error 
 	if io.WantsJSON() {
 		return io.WriteJSON(res)
 	}
-	if len(res.Containers)+len(res.Images)+len(res.Volumes) == 0 && !res.Records {
+	if len(res.Containers)+len(res.Images)+len(res.Volumes)+len(res.Kept) == 0 && !res.Records {
 		io.Printf("nothing of nixify's to remove\n")
 		return nil
 	}
@@ -177,6 +180,9 @@ func printResult(io *iostreams.IOStreams, res Result, recordsPath string) error 
 	}
 	if res.Records {
 		t.Row("build records", recordsPath)
+	}
+	for _, k := range res.Kept {
+		t.Row("kept image", k.ID+" (used by "+strings.Join(k.UsedBy, ", ")+")")
 	}
 	verb := "removed"
 	if res.DryRun {

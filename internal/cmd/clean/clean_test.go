@@ -43,7 +43,7 @@ func TestNothingToRemoveAndEmptyListsInJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"containers", "images", "volumes"} {
+	for _, k := range []string{"containers", "images", "volumes", "kept"} {
 		if l, ok := m[k].([]any); !ok || len(l) != 0 {
 			t.Errorf("%s = %v, want []", k, m[k])
 		}
@@ -68,5 +68,16 @@ func TestVolumesNeedATerminalOrYes(t *testing.T) {
 	in.WriteString("\n")
 	if ok, _ := confirm(io, []string{"v"}); ok {
 		t.Fatal("an empty answer removed the volumes")
+	}
+}
+
+func TestKeptImagesSayWhichContainerHoldsThem(t *testing.T) {
+	res := resultOf(container.CleanPlan{Kept: []container.KeptImage{{ID: "sha256:bb", UsedBy: []string{"web", "db"}}}}, &Options{})
+	io, _, out, _ := iostreams.Test()
+	if err := printResult(io, res, ".nixify"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "removed:\nkept image\tsha256:bb (used by web, db)\n"; out.String() != want {
+		t.Fatalf("got %q\nwant %q", out.String(), want)
 	}
 }

@@ -26,10 +26,10 @@ type Attachments struct {
 func attachments(ctx context.Context, set *image.Set, archs []arch.Arch) []Attachments {
 	var out []Attachments
 	for _, img := range set.Images {
-		if img.Kind != image.FromRegistry || img.Image == nil || (len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch)) {
+		if img.Kind != image.FromRegistry || img.V1 == nil || (len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch)) {
 			continue
 		}
-		d, err := img.Image.Digest()
+		d, err := img.V1.Digest()
 		if err != nil {
 			continue
 		}

@@ -239,7 +239,7 @@ func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch
 	if err != nil {
 		return nil, err
 	}
-	d, err := img.Image.Digest()
+	d, err := img.V1.Digest()
 	if err != nil {
 		return nil, explain(ctx, client, "read "+opts.Image, err)
 	}

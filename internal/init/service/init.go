@@ -121,7 +121,8 @@ func supervise(ctx context.Context, cfg config.Config, sec Secrets, sup *supervi
 	runErr := sup.Run(runCtx)
 	stopHealth()
 	healthErr := <-healthDone
-	if runErr == nil && ctx.Err() == nil && healthErr != nil {
+	if ctx.Err() == nil && healthErr != nil {
+		// The health server failing is why the services were stopped: that is what to report.
 		runErr = fmt.Errorf("health server: %w", healthErr)
 	}
 	switch code := ExitCode(runErr); code {

@@ -99,15 +99,15 @@ func preparePostgres(ctx context.Context, run supervisor.Runner, c config.Config
 	} else if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, "pg_ident.conf"), []byte(pgIdent(c.PGUser)), 0o600, uid, gid); err != nil {
+	if err := writeGenerated(filepath.Join(dir, "pg_ident.conf"), []byte(pgIdent(c.PGUser)), 0o600, uid, gid); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, "pg_hba.conf"), []byte(pgHBA), 0o600, uid, gid)
+	return writeGenerated(filepath.Join(dir, "pg_hba.conf"), []byte(pgHBA), 0o600, uid, gid)
 }
 
-// initCluster runs initdb in a scratch directory and moves the result into the data directory,
-// PG_VERSION last: PG_VERSION marks a complete cluster, so a boot interrupted half-way is simply
-// done again next time instead of meeting a broken cluster.
+// initCluster runs initdb in a scratch directory and renames the result into place: PG_VERSION
+// marks a complete cluster, so a boot interrupted half-way is simply done again next time instead
+// of meeting a broken cluster.
 func initCluster(ctx context.Context, run supervisor.Runner, c config.Config, initdb, dir string, uid, gid int) error {
 	scratch := filepath.Join(c.DataDir, ".postgres-initdb")
 	if err := os.RemoveAll(scratch); err != nil {
@@ -125,29 +125,16 @@ func initCluster(ctx context.Context, run supervisor.Runner, c config.Config, in
 	if err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
-	entries, err := os.ReadDir(scratch)
-	if err != nil {
-		return err
+	// dir holds no cluster (no PG_VERSION), at most the leftovers of an interrupted boot. One rename
+	// replaces it with the complete cluster; a crash before it leaves no cluster, and the next boot
+	// runs initdb again.
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("clear %s: %w", dir, err)
 	}
-	for _, e := range entries {
-		if e.Name() == "PG_VERSION" {
-			continue
-		}
-		os.RemoveAll(filepath.Join(dir, e.Name())) // leftovers of an interrupted move
-		if err := os.Rename(filepath.Join(scratch, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("move initdb output: %w", err)
-		}
-	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	if err := os.Rename(filepath.Join(scratch, "PG_VERSION"), filepath.Join(dir, "PG_VERSION")); err != nil {
+	if err := os.Rename(scratch, dir); err != nil {
 		return fmt.Errorf("move initdb output: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	return os.Remove(scratch)
+	return syncDir(c.DataDir)
 }
 
 func syncDir(dir string) error {

@@ -29,7 +29,7 @@ func redis(c config.Config, sec *Secrets) (supervisor.Service, error) {
 				return err
 			}
 			// The password goes in this 0600 file, not on the command line where ps would show it.
-			return writeAtomic(conf, []byte(redisConf(c, dir, sec.RedisPassword)), 0o600, uid, gid)
+			return writeGenerated(conf, []byte(redisConf(c, dir, sec.RedisPassword)), 0o600, uid, gid)
 		},
 		Command: supervisor.Command{Path: server, User: "redis", Args: []string{conf}},
 		Ready:   func(ctx context.Context) error { return redisPing(ctx, c, sec.RedisPassword) },

@@ -108,9 +108,20 @@ func keepGiven(path, given string) error {
 	return nil
 }
 
-// writeAtomic writes a file through a temporary name and rename, with its mode and (when uid is
-// not -1) its owner set before it becomes visible.
+// writeAtomic writes a file that must survive a crash (a secret): through a temporary name, synced,
+// then renamed, with its mode and (when uid is not -1) its owner set before it becomes visible.
 func writeAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error {
+	return writeFile(path, data, mode, uid, gid, true)
+}
+
+// writeGenerated writes a configuration file the init generates on every boot before the service
+// starts. Atomic like writeAtomic, but not synced: one lost in a crash is written again on the next
+// boot, and three fsyncs per boot cost hundreds of milliseconds on a busy disk.
+func writeGenerated(path string, data []byte, mode os.FileMode, uid, gid int) error {
+	return writeFile(path, data, mode, uid, gid, false)
+}
+
+func writeFile(path string, data []byte, mode os.FileMode, uid, gid int, sync bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -130,9 +141,11 @@ func writeAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error
 			return err
 		}
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -260,7 +260,7 @@ func isPermanent(err error) bool {
 	return errors.As(err, &pe)
 }
 
-// poll calls ready until it succeeds or ctx ends: every 5 ms at first, at most every 50 ms, since
+// poll calls ready until it succeeds or ctx ends: every 5 ms at first, at most every 20 ms, since
 // most services are up in well under a second and each step of the boot waits for this one.
 func poll(ctx context.Context, ready func(context.Context) error) error {
 	if ready == nil {
@@ -277,6 +277,6 @@ func poll(ctx context.Context, ready func(context.Context) error) error {
 			return err
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 50*time.Millisecond)
+		delay = min(2*delay, 20*time.Millisecond)
 	}
 }

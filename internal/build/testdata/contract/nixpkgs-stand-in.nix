@@ -34,9 +34,9 @@ let
     "pamSupport" "perlSupport" "pythonSupport" "selinuxSupport" "systemdSupport" "tclSupport"
   ];
 
-  # The arguments of pkgs/by-name/re/redis/package.nix.
+  # The arguments of pkgs/by-name/re/redis/package.nix (8.0.3 at 02d79c9c; apple-sdk from 8.6).
   redisArgs = [
-    "lib" "stdenv" "fetchFromGitHub" "fetchpatch2" "lua" "jemalloc" "pkg-config" "nixosTests" "tcl"
+    "lib" "stdenv" "fetchFromGitHub" "fetchpatch2" "apple-sdk" "lua" "jemalloc" "pkg-config" "nixosTests" "tcl"
     "which" "ps" "getconf" "systemd" "openssl" "python3" "nix-update-script" "versionCheckHook"
     "withSystemd" "tlsSupport" "useSystemJemalloc"
   ];
