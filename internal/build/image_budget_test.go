@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,5 +240,111 @@ func TestPostgresScripts(t *testing.T) {
 	os.Remove(filepath.Join(prefix, "bin/postgres"))
 	if out, err := exec.Command(sh, script("trim.sh"), prefix).CombinedOutput(); err == nil {
 		t.Errorf("trim.sh without postgres succeeded: %s", out)
+	}
+}
+
+// TestFlakeEvaluatesPureFromAGitCheckout evaluates the real flake.nix and image/ with nix in pure
+// mode from a clean git checkout, nixpkgs swapped for the stand-in (the one line that fetches
+// it): the revision label is the commit, the tree stays clean, and nixify-init's source is the Go
+// files only, so a change to anything else leaves it alone.
+func TestFlakeEvaluatesPureFromAGitCheckout(t *testing.T) {
+	n := testNix(t)
+	git := testpeer.Binary(t, "git")
+	dir := t.TempDir()
+	copyTree := func(from, to string) {
+		t.Helper()
+		err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(from, p)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			os.MkdirAll(filepath.Join(to, filepath.Dir(rel)), 0o755)
+			return os.WriteFile(filepath.Join(to, rel), data, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyTree("../../image", filepath.Join(dir, "image"))
+	copyTree("testdata/contract", filepath.Join(dir, "contract"))
+	flake, err := os.ReadFile("../../flake.nix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := regexp.MustCompile(`builtins\.getFlake "github:NixOS/nixpkgs/[0-9a-f]{40}"`)
+	if !pin.Match(flake) {
+		t.Fatal("flake.nix does not pin nixpkgs with getFlake")
+	}
+	for name, data := range map[string]string{
+		"flake.nix":            pin.ReplaceAllString(string(flake), "import ./contract/nixpkgs-stand-in.nix"),
+		"go.mod":               "module example\n",
+		"go.sum":               "",
+		"cmd/main.go":          "package main\n",
+		"internal/x/x.go":      "package x\n",
+		"pkg/y/y.go":           "package y\n",
+		"BENCHMARKS.md":        "figures\n",
+		".github/workflow.yml": "on: push\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(git, append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	eval := func(attr string) string {
+		t.Helper()
+		cmd := n.Command(context.Background(), "eval", "--raw", "git+file://"+dir+"#packages.x86_64-linux."+attr)
+		out, err := cmd.Output()
+		if err != nil {
+			msg := err.Error()
+			if ee, ok := err.(*exec.ExitError); ok {
+				msg = string(ee.Stderr)
+			}
+			t.Fatalf("nix eval %s: %s", attr, msg)
+		}
+		return string(out)
+	}
+	run("init", "-q")
+	run("add", ".")
+	run("commit", "-qm", "first")
+
+	if got, head := eval(`docker-image-static.imageArgs.config.Labels."org.opencontainers.image.revision"`), run("rev-parse", "HEAD"); got != head {
+		t.Errorf("revision label %q, want the commit %s", got, head)
+	}
+	if st := run("status", "--porcelain"); st != "" {
+		t.Errorf("evaluating left the checkout dirty:\n%s", st)
+	}
+	src := eval("nixify-init.goArgs.src")
+	entries, _ := os.ReadDir(src)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"cmd", "go.mod", "go.sum", "internal", "pkg"}) {
+		t.Errorf("nixify-init's source holds %v", names)
+	}
+
+	os.WriteFile(filepath.Join(dir, "BENCHMARKS.md"), []byte("new figures\n"), 0o644)
+	ports, _ := os.ReadFile(filepath.Join(dir, "image/ports.nix"))
+	os.WriteFile(filepath.Join(dir, "image/ports.nix"), append(ports, "# a comment\n"...), 0o644)
+	run("commit", "-qam", "docs and image")
+	if again := eval("nixify-init.goArgs.src"); again != src {
+		t.Errorf("a change outside the Go files changed nixify-init's source: %s -> %s", src, again)
+	}
+	os.WriteFile(filepath.Join(dir, "internal/x/x.go"), []byte("package x\n\nconst y = 1\n"), 0o644)
+	run("commit", "-qam", "go")
+	if again := eval("nixify-init.goArgs.src"); again == src {
+		t.Errorf("a Go change left nixify-init's source as it was")
 	}
 }
