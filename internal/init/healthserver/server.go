@@ -184,7 +184,9 @@ func (s *Server) watchBoard(ctx context.Context) {
 		changed := s.src.Changed()
 		for _, sv := range s.src.Snapshot().Services {
 			prev, ok := seen[sv.Name]
-			if p := s.probers[sv.Name]; p != nil && ok && (prev.State != sv.State || prev.PID != sv.PID) {
+			// A service already running at the first look may have been skipped by its schedule.
+			changed := ok && (prev.State != sv.State || prev.PID != sv.PID) || !ok && sv.State == board.Running
+			if p := s.probers[sv.Name]; p != nil && changed {
 				select {
 				case p.kick <- struct{}{}:
 				default: // a kick is already pending

@@ -244,3 +244,29 @@ func TestHeaderFloodStaysSmall(t *testing.T) {
 	}
 	t.Logf("peak resident memory under 400 x 1 MiB of headers: %d kB", hwm)
 }
+
+// TestForeignOwnedVolumeIsReowned: a data directory restored under another uid is given back to
+// the service's user, all of it, and the log says so; the data is still there.
+func TestForeignOwnedVolumeIsReowned(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=redis")
+	r := e.start()
+	if got := e.redisDo(t, "SET", "k", "kept"); got != "+OK" {
+		t.Fatalf("SET: %s", got)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chown", "-R", "4711:4711", e.data("redis")).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v: %s", err, out)
+	}
+	r = e.start()
+	if !strings.Contains(r.out.String(), "belonged to uid 4711; re-owned to redis") {
+		t.Errorf("the log does not say the data was re-owned:\n%s", r.out.String())
+	}
+	if got := e.redisDo(t, "GET", "k"); got != "kept" {
+		t.Fatalf("GET k after re-owning: %q", got)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
