@@ -262,11 +262,11 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	var re *publish.RevisionError
 	var rep *publish.ReplaceError
 	switch {
-	case errors.As(err, &ee):
-		return err
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return cli.Failed(fmt.Errorf("the push did not finish within %s", opts.Timeout), "raise --timeout, or check the network to the registry")
-	case errors.Is(err, context.Canceled):
+	case ctx.Err() != nil:
+		return ctx.Err() // interrupted, whatever step it stopped
+	case errors.As(err, &ee):
 		return err
 	case errors.As(err, &re):
 		return cli.Failed(err, "commit, build again (nixify build) and push; or pass --force to push it anyway")
