@@ -227,6 +227,21 @@ func TestUpRunsTheRecordedBuild(t *testing.T) {
 			t.Fatalf("up #%d: exit %d\n%s%s", i+1, r.code, r.out, r.errOut)
 		}
 	}
+	// up onto a taken port says so and leaves the running container alone.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	before, _ := eng.ContainerInspect(context.Background(), e.container)
+	if r := e.nixify("up", "--no-build", "--port", fmt.Sprint(taken)); r.code != cli.ExitFailure || !strings.Contains(r.errOut, fmt.Sprintf("cannot publish port %d", taken)) {
+		t.Fatalf("up --port onto a taken port: exit %d, %q", r.code, r.errOut)
+	}
+	if after, err := eng.ContainerInspect(context.Background(), e.container); err != nil || after.ID != before.ID || !after.Running {
+		t.Fatalf("a refused up removed or stopped the running container: %v", err)
+	}
+
 	// status names the build the image came from.
 	r := e.nixify("status", "-o", "json")
 	var st struct {

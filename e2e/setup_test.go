@@ -117,7 +117,9 @@ func armImage(t *testing.T) archive {
 			return
 		}
 		arm.path = filepath.Join(workDir, "arm64.tar")
-		arm.digest, arm.err = testimage.Write(testimage.Static(init, standIn, "arm64", arm.tag), arm.path)
+		spec := testimage.Static(init, standIn, "arm64", arm.tag)
+		spec.Labels = map[string]string{"io.nixify.test.run": arm.tag}
+		arm.digest, arm.err = testimage.Write(spec, arm.path)
 	})
 	if arm.err != nil {
 		t.Fatalf("assemble the arm64 test image: %v", arm.err)

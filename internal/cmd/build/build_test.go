@@ -133,6 +133,17 @@ func TestBuildPrintsPlainLinesAndJSON(t *testing.T) {
 	if d, ok := (record.Store{Dir: l.Config.StateDir}).Times()["test-image-amd64.tar"]; !ok || d <= 0 {
 		t.Errorf("the build time of test-image-amd64.tar was not kept: %v", (record.Store{Dir: l.Config.StateDir}).Times())
 	}
+	n, _ := opts.Nix()
+	dir := strings.TrimPrefix(l.Config.Flake, "path:")
+	os.WriteFile(filepath.Join(dir, "nonce"), []byte(fmt.Sprint("again", time.Now().UnixNano())), 0o644)
+	io2, _, _, errOut2 := iostreams.Test()
+	again := &Options{IO: io2, Config: opts.Config, Nix: func() (*nix.Nix, error) { return n, nil }}
+	if err := buildRun(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut2.String(), "building test-image-amd64.tar (") || !strings.Contains(errOut2.String(), " last time)") {
+		t.Errorf("the rebuild does not show the last build's time:\n%s", errOut2)
+	}
 }
 
 func TestFailedBuildShowsItsLastLinesWithoutColour(t *testing.T) {

@@ -73,7 +73,11 @@ func newView(io *iostreams.IOStreams, estimates record.Times, graphOf func(conte
 			v.askGraph()
 		}
 		if !tty {
-			v.live.Println(verb(a.Type, false) + " " + a.Name)
+			line := verb(a.Type, false) + " " + a.Name
+			if est, ok := v.estimates[a.Name]; ok && a.Type == nix.ActBuild {
+				line += v.st.Faint.Render(" (" + humanDuration(est.Round(time.Second)) + " last time)")
+			}
+			v.live.Println(line)
 		}
 	}
 	v.mon.OnStop = func(a nix.Activity, d time.Duration) {

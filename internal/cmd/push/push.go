@@ -194,23 +194,38 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 		req.Created = created(req.Rev, store, archs)
 		return req, func() {}, nil
 	}
+	return buildsRequest(ctx, opts, cfg, archs, req)
+}
+
+// buildsRequest adds the last builds of archs to req, with the commit they were built from.
+func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs []arch.Arch, req publish.Request) (publish.Request, func(), error) {
+	store := record.Store{Dir: cfg.StateDir}
+	// The records first: a refused revision costs no reading of images.
+	var builds []record.Build
+	var built []publish.Built
+	for _, a := range archs {
+		b, err := store.Latest(a)
+		if errors.Is(err, record.ErrNoBuild) {
+			return req, nil, cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
+		}
+		if err != nil {
+			return req, nil, cli.Fail(err)
+		}
+		builds = append(builds, b)
+		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
+	}
+	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
+	if err != nil {
+		return req, nil, err
+	}
 	var imgs []*image.Image
 	done := func() {
 		for _, i := range imgs {
 			i.Close()
 		}
 	}
-	var built []publish.Built
 	cache := image.NewLayerCache(cfg.StateDir)
-	for _, a := range archs {
-		b, err := store.Latest(a)
-		if err != nil {
-			done()
-			if errors.Is(err, record.ErrNoBuild) {
-				return req, nil, cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
-			}
-			return req, nil, cli.Fail(err)
-		}
+	for _, b := range builds {
 		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {
 			done()
@@ -218,16 +233,10 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 		}
 		img := set.Images[0]
 		imgs = append(imgs, img)
-		req.Images = append(req.Images, publish.Image{Arch: a, Image: img.V1})
-		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
+		req.Images = append(req.Images, publish.Image{Arch: b.Arch, Image: img.V1})
 	}
 	if !opts.NoSBOM {
 		req.Attach = attachments(opts, cfg.Repo, store)
-	}
-	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
-	if err != nil {
-		done()
-		return req, nil, err
 	}
 	req.Rev = rev
 	req.Latest = req.Latest || (rev != nil && rev.Default)
@@ -253,11 +262,11 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	var re *publish.RevisionError
 	var rep *publish.ReplaceError
 	switch {
-	case errors.As(err, &ee):
-		return err
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return cli.Failed(fmt.Errorf("the push did not finish within %s", opts.Timeout), "raise --timeout, or check the network to the registry")
-	case errors.Is(err, context.Canceled):
+	case ctx.Err() != nil:
+		return ctx.Err() // interrupted, whatever step it stopped
+	case errors.As(err, &ee):
 		return err
 	case errors.As(err, &re):
 		return cli.Failed(err, "commit, build again (nixify build) and push; or pass --force to push it anyway")
