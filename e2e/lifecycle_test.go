@@ -156,6 +156,14 @@ func TestLifecycle(t *testing.T) {
 	if n := len(strings.Split(strings.TrimSpace(r.out), "\n")); r.code != 0 || n > 2 {
 		t.Fatalf("logs --tail 2: exit %d, %d lines", r.code, n)
 	}
+	// -o json: JSON Lines, one object a line, with the engine's time and the init's service.
+	r = e.nixify("logs", "-o", "json", "--service", "postgres", "--tail", "5")
+	for _, line := range strings.Split(strings.TrimSpace(r.out), "\n") {
+		var l struct{ Time, Stream, Service, Message string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Service != "postgres" || l.Time == "" || l.Stream == "" {
+			t.Fatalf("logs -o json: exit %d, line %q (%v)", r.code, line, err)
+		}
+	}
 
 	// Health: 0 when healthy, 3 while Redis hangs (stopped with SIGSTOP), 0 again after.
 	r = e.nixify("health")

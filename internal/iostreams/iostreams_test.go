@@ -155,7 +155,7 @@ func TestClip(t *testing.T) {
 	}
 	styled := newStyles(true).Fail.Render("failing build of something long")
 	got := Clip(styled, 10)
-	if lipgloss.Width(got) != 10 || !strings.Contains(got, "\x1b[0m") && !strings.Contains(got, "\x1b[m") {
+	if lipgloss.Width(got) != 10 || !strings.HasPrefix(got, "\x1b[1;31m") || !strings.Contains(got, "\x1b[0m") {
 		t.Errorf("styled clip %q: width %d, or its style is not ended", got, lipgloss.Width(got))
 	}
 }

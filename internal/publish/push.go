@@ -34,7 +34,7 @@ type Stats struct {
 	// Referrers (SBOM, provenance) written; their fallback tag sha256-DIGEST, on registries
 	// without the referrers API, is not counted as a tag.
 	ReferrersAttached int     `json:"referrersAttached"`
-	Seconds           float64 `json:"seconds"`
+	Seconds           float64 `json:"durationSeconds"`
 }
 
 // Unchanged reports whether the push found everything in place and wrote nothing.

@@ -70,6 +70,11 @@ func TestPushTagsTheCommitNixBuilt(t *testing.T) {
 	if _, _, err := run(t, opt(cfg, dir, func(o *Options) { local(o); o.Force = true })); err != nil {
 		t.Fatal(err)
 	}
+	// Pushed again, nothing changes: the image, its index and its attached documents are there.
+	_, again, err := run(t, opt(cfg, dir, func(o *Options) { local(o); o.Force = true }))
+	if err != nil || !strings.HasPrefix(lastLine(again), "unchanged: ") {
+		t.Errorf("re-push: %v\n%s", err, again)
+	}
 	tags, _ := remote.List(mustRepo(t, repo))
 	if !slices.Contains(tags, "main-"+a[:7]) || slices.Contains(tags, "main-"+b[:7]) {
 		t.Errorf("tags %q: want main-%s and not main-%s", tags, a[:7], b[:7])

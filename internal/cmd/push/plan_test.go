@@ -107,7 +107,7 @@ func TestRepushSaysUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := lastLine(first)
-	if !strings.HasPrefix(last, "uploaded 8 blobs (") || !strings.Contains(last, "iB), reused 0, 2 manifests, 1 index, 6 tags moved") {
+	if !strings.HasPrefix(last, "uploaded 8 blobs (") || !strings.Contains(last, "iB), reused 0, 2 manifests, 1 index, 6 tags in ") {
 		t.Errorf("first push ends with %q", last)
 	}
 	_, second, err := run(t, opt(cfg, dir, nil))

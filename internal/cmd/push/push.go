@@ -262,11 +262,11 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	var re *publish.RevisionError
 	var rep *publish.ReplaceError
 	switch {
-	case errors.As(err, &ee):
-		return err
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return cli.Failed(fmt.Errorf("the push did not finish within %s", opts.Timeout), "raise --timeout, or check the network to the registry")
-	case errors.Is(err, context.Canceled):
+	case ctx.Err() != nil:
+		return ctx.Err() // interrupted, whatever step it stopped
+	case errors.As(err, &ee):
 		return err
 	case errors.As(err, &re):
 		return cli.Failed(err, "commit, build again (nixify build) and push; or pass --force to push it anyway")
@@ -322,7 +322,11 @@ func report(opts *Options, res *publish.Result) error {
 			what = string(it.Kind)
 		}
 		opts.IO.Printf("%s\n", it.Ref)
-		opts.IO.Errorf("%s %s %s tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), strings.Join(it.Tags, ", "))
+		tags := "no tags"
+		if len(it.Tags) > 0 {
+			tags = "tags: " + strings.Join(it.Tags, ", ")
+		}
+		opts.IO.Errorf("%s %s %s %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), tags)
 	}
 	reportReferrers(opts, res)
 	opts.IO.Errorf("%s\n", summary(res))
@@ -347,16 +351,21 @@ func summary(res *publish.Result) string {
 	s := res.Stats
 	took := fmt.Sprintf("%.1fs", s.Seconds)
 	if s.Unchanged() {
-		return fmt.Sprintf("unchanged: %s already holds %s with every tag (%d %s reused) in %s", res.Repo, manifests, s.BlobsReused, plural(s.BlobsReused, "blob", "blobs"), took)
+		return fmt.Sprintf("unchanged: %s, every tag in place (%d %s reused) in %s", manifests, s.BlobsReused, plural(s.BlobsReused, "blob", "blobs"), took)
 	}
 	attached := ""
 	if s.ReferrersAttached > 0 {
 		attached = fmt.Sprintf(", %d %s attached", s.ReferrersAttached, plural(s.ReferrersAttached, "document", "documents"))
 	}
-	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s%s, %d %s moved (%d in place) in %s",
+	tagsText := fmt.Sprintf("%d %s", s.TagsMoved, plural(s.TagsMoved, "tag", "tags"))
+	if s.TagsUnchanged > 0 {
+		tagsText += fmt.Sprintf(" (%d in place)", s.TagsUnchanged)
+	}
+	// One line that fits 80 columns for a usual push.
+	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s%s, %s in %s",
 		s.BlobsUploaded, plural(s.BlobsUploaded, "blob", "blobs"), iostreams.Bytes(s.BytesUploaded), s.BlobsReused,
 		s.ManifestsWritten, plural(s.ManifestsWritten, "manifest", "manifests"), s.IndexesWritten, plural(s.IndexesWritten, "index", "indexes"),
-		attached, s.TagsMoved, plural(s.TagsMoved, "tag", "tags"), s.TagsUnchanged, took)
+		attached, tagsText, took)
 }
 
 func plural(n int, one, many string) string {
