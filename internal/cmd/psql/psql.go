@@ -54,11 +54,12 @@ func psqlRun(ctx context.Context, opts *Options) error {
 	return shared.RunClient(ctx, opts.IO, opts.Config, opts.Engine, "postgres", Spec, opts.Args)
 }
 
-// Spec is psql's command line: TCP to the server's own port (the unix socket is for the postgres
-// user's peer authentication), the password in the environment and never in the arguments, no
-// history file (the service users' homes are not writable) and no pager (the image may hold none;
-// an empty PSQL_PAGER turns it off, `\pset pager` turns it on).
+// Spec is psql's command line: over TCP to where the health check reaches the server (PG_HOST,
+// PG_PORT; the unix socket is for the postgres user's peer authentication), the password in the
+// environment and never in the arguments, no history file (the service users' homes are not
+// writable) and no pager (the image may hold none; an empty PSQL_PAGER turns it off, `\pset
+// pager` turns it on).
 func Spec(in container.Inside, s container.Secrets, args []string) engine.ExecSpec {
-	cmd := append([]string{"psql", "-h", "127.0.0.1", "-p", strconv.Itoa(in.PGPort), "-U", in.PGUser, "-d", in.PGDB}, args...)
+	cmd := append([]string{"psql", "-h", in.PGHost, "-p", strconv.Itoa(in.PGPort), "-U", in.PGUser, "-d", in.PGDB}, args...)
 	return engine.ExecSpec{Cmd: cmd, User: "postgres", Env: []string{"PGPASSWORD=" + s.PGPassword, "PSQL_HISTORY=/dev/null", "PSQL_PAGER="}}
 }

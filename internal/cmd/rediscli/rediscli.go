@@ -52,10 +52,11 @@ func redisRun(ctx context.Context, opts *Options) error {
 	return shared.RunClient(ctx, opts.IO, opts.Config, opts.Engine, "redis", Spec, opts.Args)
 }
 
-// Spec is redis-cli's command line; the password travels in REDISCLI_AUTH, never in the
+// Spec is redis-cli's command line, to where the health check reaches Redis (REDIS_HOST,
+// REDIS_PORT); the password travels in REDISCLI_AUTH, never in the
 // arguments, so it shows in no process list.
 func Spec(in container.Inside, s container.Secrets, args []string) engine.ExecSpec {
-	spec := engine.ExecSpec{Cmd: append([]string{"redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(in.RedisPort)}, args...), User: "redis"}
+	spec := engine.ExecSpec{Cmd: append([]string{"redis-cli", "-h", in.RedisHost, "-p", strconv.Itoa(in.RedisPort)}, args...), User: "redis"}
 	if s.RedisPassword != "" {
 		spec.Env = []string{"REDISCLI_AUTH=" + s.RedisPassword}
 	}
