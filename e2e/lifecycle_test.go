@@ -272,16 +272,24 @@ func TestUpRunsTheRecordedBuild(t *testing.T) {
 	}
 }
 
-// TestRunFailuresSayWhy: a container whose init exits at once, and one not ready within the
-// timeout, each give the reason, the last log lines and their exit code.
+// TestRunFailuresSayWhy: an environment the init would refuse is refused before a container is
+// made; a container whose init exits at once, and one not ready within the timeout, each give the
+// reason, the last log lines and their exit code.
 func TestRunFailuresSayWhy(t *testing.T) {
 	eng := testpeer.Engine(t)
 	img := fullImage(t)
 	e := newEnv(t)
 	e.removeAfter(eng, img)
 	r := e.nixify("run", "--tar", img.path, "-e", "NIXIFY_SERVICES=postgres,mysql")
-	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "the container exited with code 2 before it was ready") ||
-		!strings.Contains(r.errOut, "last log lines:") || !strings.Contains(r.errOut, `"mysql"`) {
+	if r.code != cli.ExitUsage || !strings.Contains(r.errOut, `"mysql"`) {
+		t.Fatalf("an environment the init refuses: exit %d\n%s", r.code, r.errOut)
+	}
+	if _, err := eng.ContainerInspect(context.Background(), e.container); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("a refused environment made a container: %v", err)
+	}
+	// A data root that is a file passes the parse and stops the init at once.
+	r = e.nixify("run", "--tar", img.path, "-e", "NIXIFY_DATA_DIR=/etc/passwd")
+	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "before it was ready") || !strings.Contains(r.errOut, "last log lines:") {
 		t.Fatalf("init that exits: exit %d\n%s", r.code, r.errOut)
 	}
 	r = e.nixify("run", "--tar", img.path, "--replace", "--timeout", "300ms")

@@ -252,6 +252,15 @@ func TestUseWhatRunsInside(t *testing.T) {
 		t.Fatalf("a refused --replace removed or stopped the running container: %v", err)
 	}
 
+	// --replace with an environment the init would refuse is exit 2 before anything changes.
+	r = e.nixify("run", "--tar", img.path, "--replace", "-e", "REDIS_PORT=0")
+	if r.code != cli.ExitUsage || !strings.Contains(r.errOut, `REDIS_PORT="0" is not a port`) {
+		t.Fatalf("--replace with a bad environment: exit %d, %q", r.code, r.errOut)
+	}
+	if now, err := eng.ContainerInspect(ctx, e.container); err != nil || now.ID != running.ID || !now.Running {
+		t.Fatalf("a refused --replace removed or stopped the running container: %v", err)
+	}
+
 	// Another configuration on the same volume is refused, naming the container that uses it.
 	other := newEnv(t)
 	other.vars["NIXIFY_VOLUME"] = e.volume

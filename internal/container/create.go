@@ -26,6 +26,8 @@ type Spec struct {
 	Port    int    // host port of the health server
 	Publish []config.Publish
 	Env     []string
+	// ImageEnv is the image's own environment, under Env; Prepare reads it from the engine.
+	ImageEnv []string
 	// Replace removes an existing container of the same name (nixify's or not) instead of failing;
 	// ReplaceOwn removes it only when nixify made it.
 	Replace    bool
@@ -37,8 +39,21 @@ type Spec struct {
 
 // Ports are the host bindings the spec asks for.
 func (s Spec) Ports() []engine.PortBinding {
-	return Bindings(s.Bind, s.Port, s.Publish, ReadInside(s.Env))
+	return Bindings(s.Bind, s.Port, s.Publish, inside(s.environment()))
 }
+
+// environment is what the container's processes will see: the image's, then the health server's
+// port, then the user's.
+func (s Spec) environment() []string {
+	return append(append(slices.Clone(s.ImageEnv), "APP_PORT="+strconv.Itoa(HealthPort)), s.Env...)
+}
+
+// EnvError is an environment nixify-init would refuse, in the init's own words: found before the
+// container is made (or an old one removed) rather than from the new container's first log line.
+type EnvError struct{ Err error }
+
+func (e *EnvError) Error() string { return "the container's environment: " + e.Err.Error() }
+func (e *EnvError) Unwrap() error { return e.Err }
 
 // ErrExists means a container of the name exists and Replace was not asked.
 var ErrExists = errors.New("container exists")
@@ -109,6 +124,14 @@ type Plan struct {
 // count as free when it is replaced), and that no other running container mounts the volume. A
 // failed check leaves the engine as it was.
 func Prepare(ctx context.Context, eng engine.Engine, s Spec) (*Plan, error) {
+	img, err := eng.ImageInspect(ctx, s.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	s.ImageEnv = img.Env
+	if _, err := ReadInside(s.environment()); err != nil {
+		return nil, &EnvError{Err: err}
+	}
 	p := &Plan{Action: CreateNew, Spec: s}
 	old, err := eng.ContainerInspect(ctx, s.Name)
 	switch {

@@ -92,6 +92,13 @@ func TestPrepareDecidesBeforeChangingAnything(t *testing.T) {
 	if _, err := container.Prepare(ctx, eng, taken); !errors.As(err, &pe) || pe.Port != l.Addr().(*net.TCPAddr).Port {
 		t.Fatalf("replace onto a taken port: %v", err)
 	}
+	// Replace with an environment the init would refuse: refused now, in the init's words.
+	badEnv := spec
+	badEnv.Replace, badEnv.Env = true, []string{"PG_PORT=5432x"}
+	var enve *container.EnvError
+	if _, err := container.Prepare(ctx, eng, badEnv); !errors.As(err, &enve) || !strings.Contains(err.Error(), `PG_PORT="5432x" is not a port`) {
+		t.Fatalf("replace with a bad environment: %v", err)
+	}
 	// Replace keeping its own ports: they count as free, as the old container goes first.
 	replace := spec
 	replace.Replace = true

@@ -30,8 +30,8 @@ const (
 // ReadSecrets returns the credentials of the services the container runs. A secret neither given
 // nor stored yet (a service that never started) stays empty.
 func ReadSecrets(ctx context.Context, eng engine.Engine, c engine.Container) (Secrets, error) {
-	in := ReadInside(c.Env)
-	dir := path.Join(in.dataDir(), "secrets")
+	in := InsideOf(c)
+	dir := path.Join(in.DataDir, "secrets")
 	var errs []error
 	read := func(envKey, file string) string {
 		if v := in.Env(envKey); v != "" {
@@ -58,11 +58,4 @@ func ReadSecrets(ctx context.Context, eng engine.Engine, c engine.Container) (Se
 		s.SecretKey = read("GARAGE_SECRET_KEY", SecretSecretKey)
 	}
 	return s, errors.Join(errs...)
-}
-
-func (in Inside) dataDir() string {
-	if d := strings.TrimSpace(in.Env("NIXIFY_DATA_DIR")); d != "" {
-		return d
-	}
-	return DataDir
 }

@@ -1,66 +1,43 @@
 package container
 
 import (
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
+	initconfig "github.com/nixify/nixify/internal/init/config"
 )
 
-// Inside is what the container's environment says about its services, read the way nixify-init
-// reads it (the same variables and defaults), so that the CLI publishes and connects to the ports
-// the services really listen on.
+// Inside is what the container's environment says about its services, parsed by nixify-init's
+// own reader (internal/init/config), so that the CLI publishes and connects to the ports the
+// services really listen on, and refuses what the init would refuse, with the init's words.
 type Inside struct {
-	Enabled   []string // NIXIFY_SERVICES: postgres, redis, garage
-	PGPort    int
-	PGUser    string
-	PGDB      string
-	RedisPort int
-	S3Port    int
-	Region    string
-	Bucket    string
-	env       map[string]string
+	initconfig.Config
+	env map[string]string
 }
 
-// Defaults of the image's environment (README "The image's environment").
-const (
-	defaultPGPort    = 5432
-	defaultRedisPort = 6379
-	defaultS3Port    = 3900
-)
-
-// ReadInside interprets a container environment (KEY=VALUE items; later items win, as the engine
-// merges the container's own over the image's).
-func ReadInside(env []string) Inside {
-	m := map[string]string{}
+// ReadInside parses a container environment (KEY=VALUE items; later items win, as the engine
+// merges the container's own over the image's). On an error (a value the init refuses) it returns
+// the defaults beside the error, so that commands looking at an existing container still work.
+func ReadInside(env []string) (Inside, error) {
+	m := make(map[string]string, len(env))
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		m[k] = v
 	}
-	get := func(k, def string) string {
-		if v := strings.TrimSpace(m[k]); v != "" {
-			return v
-		}
-		return def
+	cfg, err := initconfig.FromEnv(func(k string) string { return m[k] })
+	if err != nil {
+		cfg, _ = initconfig.FromEnv(func(string) string { return "" })
 	}
-	port := func(k string, def int) int {
-		if n, err := strconv.Atoi(get(k, "")); err == nil && n > 0 && n < 65536 {
-			return n
-		}
-		return def
-	}
-	in := Inside{
-		PGPort: port("PG_PORT", defaultPGPort), PGUser: get("POSTGRES_USER", "postgres"), PGDB: get("POSTGRES_DB", "postgres"),
-		RedisPort: port("REDIS_PORT", defaultRedisPort), S3Port: port("GARAGE_S3_PORT", defaultS3Port),
-		Region: get("GARAGE_REGION", "garage"), Bucket: get("GARAGE_BUCKET", "nixify"), env: m,
-	}
-	for _, s := range strings.Split(get("NIXIFY_SERVICES", "postgres,redis,garage"), ",") {
-		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
-			in.Enabled = append(in.Enabled, s)
-		}
-	}
+	return Inside{Config: cfg, env: m}, err
+}
+
+// InsideOf is ReadInside for a container that exists: it started with its environment, so what
+// the parse cannot read is left at the defaults.
+func InsideOf(c engine.Container) Inside { return inside(c.Env) }
+
+func inside(env []string) Inside {
+	in, _ := ReadInside(env)
 	return in
 }
 
@@ -69,7 +46,7 @@ func (in Inside) Env(key string) string { return in.env[key] }
 
 // Runs reports whether the container runs the service behind a publishable name.
 func (in Inside) Runs(publishable string) bool {
-	return slices.Contains(in.Enabled, initName(publishable))
+	return in.Enabled(initName(publishable))
 }
 
 // Port is the container port of a publishable service.
@@ -88,7 +65,7 @@ func (in Inside) Port(publishable string) int {
 // initName is the init's name of a publishable service: S3 is served by Garage.
 func initName(publishable string) string {
 	if publishable == "s3" {
-		return "garage"
+		return initconfig.Garage
 	}
 	return publishable
 }
@@ -122,7 +99,7 @@ type Published struct {
 // PublishedServices reads which services a container publishes from its port bindings and
 // environment.
 func PublishedServices(c engine.Container) []Published {
-	in := ReadInside(c.Env)
+	in := InsideOf(c)
 	var out []Published
 	for _, svc := range config.Publishable {
 		for _, b := range c.Ports {

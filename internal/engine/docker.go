@@ -83,7 +83,7 @@ func (d *docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
 	}
 	img := Image{ID: r.ID, RepoTags: r.RepoTags, Architecture: r.Architecture, OS: r.Os, Size: r.Size, Created: r.Created}
 	if r.Config != nil {
-		img.Labels = r.Config.Labels
+		img.Labels, img.Env = r.Config.Labels, r.Config.Env
 	}
 	return img, nil
 }

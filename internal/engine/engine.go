@@ -40,6 +40,8 @@ type Image struct {
 	Size         int64             `json:"size"`
 	Created      string            `json:"created"`
 	Labels       map[string]string `json:"labels,omitempty"`
+	// Env is the image's environment (ImageInspect only).
+	Env []string `json:"-"`
 }
 
 // ErrNotFound is returned (wrapped) when the engine does not hold the image, container or volume.

@@ -78,7 +78,7 @@ func envRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return shared.EngineError(err)
 	}
-	in := container.ReadInside(c.Env)
+	in := container.InsideOf(c)
 	vars, notes := Vars(shared.Connections(c, x.Engine.Endpoint()), in, secrets)
 	if len(vars) == 0 {
 		var running []string

@@ -44,7 +44,10 @@ func TestDotenvQuote(t *testing.T) {
 }
 
 func TestVarsLeaveOutWhatIsNotPublished(t *testing.T) {
-	in := container.ReadInside([]string{"NIXIFY_SERVICES=postgres,redis", "POSTGRES_USER=app", "POSTGRES_DB=shop"})
+	in, err := container.ReadInside([]string{"NIXIFY_SERVICES=postgres,redis", "POSTGRES_USER=app", "POSTGRES_DB=shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	conns := []shared.Connection{{Service: "postgres", Host: "127.0.0.1", Port: 15432, User: "app", Database: "shop", Running: true}}
 	vars, notes := Vars(conns, in, container.Secrets{PGPassword: "p@ss:/word", RedisPassword: "r"})
 	got := map[string]string{}
@@ -60,7 +63,10 @@ func TestVarsLeaveOutWhatIsNotPublished(t *testing.T) {
 }
 
 func TestVarsForS3AndRedisWithPassword(t *testing.T) {
-	in := container.ReadInside([]string{"GARAGE_REGION=eu", "GARAGE_BUCKET=files"})
+	in, err := container.ReadInside([]string{"GARAGE_REGION=eu", "GARAGE_BUCKET=files"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	conns := []shared.Connection{
 		{Service: "redis", Host: "127.0.0.1", Port: 6379, Running: true},
 		{Service: "s3", Host: "127.0.0.1", Port: 13900, URL: "http://127.0.0.1:13900", Region: "eu", Bucket: "files", Running: true},

@@ -90,7 +90,7 @@ func RunClient(ctx context.Context, io *iostreams.IOStreams, loadConfig func() (
 	}
 	defer x.Close()
 	c := x.Container
-	in := container.ReadInside(c.Env)
+	in := container.InsideOf(c)
 	if !in.Runs(service) {
 		return cli.Fail(fmt.Errorf("container %q does not run %s (NIXIFY_SERVICES=%s)", c.Name, service, in.Env("NIXIFY_SERVICES")))
 	}

@@ -28,7 +28,7 @@ type Connection struct {
 
 // Connections lists how to reach each service the container publishes.
 func Connections(c engine.Container, ep engine.Endpoint) []Connection {
-	in := container.ReadInside(c.Env)
+	in := container.InsideOf(c)
 	out := []Connection{}
 	for _, p := range container.PublishedServices(c) {
 		host := container.HostFor(p.HostIP, ep)

@@ -155,7 +155,10 @@ func StartError(err error) error {
 	var pe *container.PortInUseError
 	var ee *container.ExistsError
 	var ve *container.VolumeInUseError
+	var env *container.EnvError
 	switch {
+	case errors.As(err, &env):
+		return &cli.ExitError{Code: cli.ExitUsage, Err: err, Hint: "fix the value with --env, or in the env key of nixify.yaml"}
 	case errors.As(err, &pe):
 		return cli.Failed(err, fmt.Sprintf("free port %d, or choose another host port (--port for the health server, --publish NAME=PORT for a service)", pe.Port))
 	case errors.As(err, &ve):
