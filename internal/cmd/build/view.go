@@ -196,7 +196,9 @@ func plural(n int, one, many string) string {
 func (v *view) askGraph() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.graphAsked || v.graphOf == nil || len(v.installables) == 0 {
+	// Only for a person watching: without a cached evaluation (a dirty tree), nix evaluates the
+	// flake again, which CI should not pay for a view nobody sees.
+	if v.graphAsked || v.graphOf == nil || len(v.installables) == 0 || !v.io.IsErrTTY() {
 		return
 	}
 	v.graphAsked = true
