@@ -75,6 +75,9 @@ func TestProgressWithoutTerminalPrintsPlainLinesNotRedraws(t *testing.T) {
 	if strings.Contains(got, "\x1b[") {
 		t.Fatalf("escape codes without a terminal: %q", got)
 	}
+	if strings.ContainsAny(got, strings.Join(spinnerFrames, "")) || !strings.Contains(got, "… loading image") {
+		t.Fatalf("a spinner frame in plain lines (want a steady …): %q", got)
+	}
 	if !strings.Contains(got, "kept line\n") || !strings.Contains(got, "✓ loading image: loaded") {
 		t.Fatalf("missing lines: %q", got)
 	}

@@ -88,10 +88,14 @@ func Clip(line string, width int) string {
 	return lipgloss.NewStyle().MaxWidth(width-1).Render(line) + "…"
 }
 
-// Spinner returns the current spinner frame, for blocks that show activity.
+// Spinner returns the current spinner frame, for blocks that show activity. Plain lines (a pipe,
+// a log) get a steady mark instead: a frame frozen in a log file says nothing.
 func (l *Live) Spinner() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.tty {
+		return "…"
+	}
 	return spinnerFrames[l.frame%len(spinnerFrames)]
 }
 

@@ -5,7 +5,6 @@ package health
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
@@ -80,7 +79,7 @@ func healthRun(ctx context.Context, opts *Options) error {
 		c, err := eng.ContainerInspect(ctx, name)
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
-			return shared.Report{Container: name}, &cli.ExitError{Code: cli.ExitUnhealthy, Err: fmt.Errorf("no container %q", name), Hint: "start it with `nixify run`"}
+			return shared.Report{Container: name}, shared.NoContainer(name, "start it with `nixify run`")
 		case err != nil:
 			return shared.Report{Container: name}, shared.EngineError(err)
 		}

@@ -5,7 +5,6 @@ package logs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -119,7 +118,7 @@ func logsRun(ctx context.Context, opts *Options) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, engine.ErrNotFound):
-		return cli.Failed(fmt.Errorf("no container %q", name), "`nixify run` starts one")
+		return shared.NoContainer(name, "`nixify run` starts one")
 	case ctx.Err() != nil && opts.Follow:
 		return nil // Ctrl-C ends following; that is how -f is meant to stop
 	}

@@ -59,8 +59,8 @@ type Existing struct {
 func (x *Existing) Close() { x.Engine.Close() }
 
 // FindContainer loads the configuration, connects to the engine and inspects the configured
-// container. No container is exit 1 with "nixify run" as the way out; a container nixify did not
-// make is refused.
+// container. No container is exit 3 (not running, as the README's table has it) with "nixify run"
+// as the way out; a container nixify did not make is refused.
 func FindContainer(ctx context.Context, loadConfig func() (*config.Loaded, error), open func() (engine.Engine, error)) (*Existing, error) {
 	l, err := loadConfig()
 	if err != nil {
@@ -75,7 +75,7 @@ func FindContainer(ctx context.Context, loadConfig func() (*config.Loaded, error
 	if err != nil {
 		eng.Close()
 		if errors.Is(err, engine.ErrNotFound) {
-			return nil, cli.Failed(fmt.Errorf("no container %q", name), "start one with `nixify run`")
+			return nil, NoContainer(name, "start one with `nixify run`")
 		}
 		return nil, EngineError(err)
 	}
@@ -84,6 +84,12 @@ func FindContainer(ctx context.Context, loadConfig func() (*config.Loaded, error
 		return nil, cli.Failed(fmt.Errorf("container %q is %w", name, container.ErrNotOurs), "nixify acts only on the containers it made; choose another name with --container")
 	}
 	return &Existing{Config: l.Config, Engine: eng, Container: c}, nil
+}
+
+// NoContainer is the error of every command that needs the configured container when there is
+// none: exit 3, the code for "not running", so scripts read one answer from all of them.
+func NoContainer(name, hint string) error {
+	return &cli.ExitError{Code: cli.ExitUnhealthy, Err: fmt.Errorf("no container %q", name), Hint: hint}
 }
 
 // EngineError maps an engine failure to its exit code: 4 when the engine is out of reach, 130 when

@@ -68,13 +68,11 @@ func stopRun(ctx context.Context, opts *Options) error {
 			p.Stop()
 			return ctx.Err()
 		}
-		p.Fail("")
-		switch {
-		case errors.Is(err, engine.ErrNotFound):
-			return cli.Failed(fmt.Errorf("no container %q", name), "nothing to stop; `nixify run` starts one")
-		case errors.Is(err, container.ErrNotOurs):
-			return cli.Fail(err)
+		if errors.Is(err, engine.ErrNotFound) {
+			p.Stop() // nothing was being stopped: the error line says it all
+			return shared.NoContainer(name, "nothing to stop; `nixify run` starts one")
 		}
+		p.Fail("")
 		return cli.Fail(err)
 	}
 	switch {
