@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -180,3 +182,60 @@ type discardWriter struct{ header http.Header }
 func (w *discardWriter) Header() http.Header         { return w.header }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(int)             {}
+
+// TestGetHealthFastPathRoutesAsTheMux: GET /health skips the ServeMux; every request must still be
+// answered as the mux answers it (HEAD, other methods, query strings, neighbouring paths).
+func TestGetHealthFastPathRoutesAsTheMux(t *testing.T) {
+	s := NewServer(Config{Interval: time.Hour, Services: []string{Redis}, Redis: RedisTarget{Host: "127.0.0.1", Port: 1}}, nil)
+	h, mux := s.Handler(), s.routes()
+	for _, tc := range []struct{ method, target string }{
+		{"GET", "/health"}, {"HEAD", "/health"}, {"POST", "/health"}, {"GET", "/health?x=1"},
+		{"GET", "/health/"}, {"GET", "/health/redis"}, {"GET", "/healthz"}, {"GET", "/livez"}, {"PUT", "/livez"},
+	} {
+		want, got := httptest.NewRecorder(), httptest.NewRecorder()
+		mux.ServeHTTP(want, httptest.NewRequest(tc.method, tc.target, nil))
+		h.ServeHTTP(got, httptest.NewRequest(tc.method, tc.target, nil))
+		for _, k := range []string{"Content-Type", "Cache-Control", "Allow"} {
+			if got.Header().Get(k) != want.Header().Get(k) {
+				t.Errorf("%s %s: %s %q, the mux says %q", tc.method, tc.target, k, got.Header().Get(k), want.Header().Get(k))
+			}
+		}
+		if got.Code != want.Code || got.Body.String() != want.Body.String() {
+			t.Errorf("%s %s: %d %q, the mux answers %d %q", tc.method, tc.target, got.Code, got.Body, want.Code, want.Body)
+		}
+	}
+}
+
+// TestEveryPhaseOfAConnectionHasADeadline: a client cannot hold one of the few connections by
+// trickling headers, by announcing a body it never sends (on the GET /health fast path too), or by
+// idling between requests (issue 11).
+func TestEveryPhaseOfAConnectionHasADeadline(t *testing.T) {
+	s := NewServer(Config{Interval: time.Hour, Services: []string{Redis}, Redis: RedisTarget{Host: "127.0.0.1", Port: 1}}, nil)
+	s.limits = deadlines{header: 300 * time.Millisecond, read: 300 * time.Millisecond, write: time.Second, idle: 300 * time.Millisecond}
+	addr := strings.TrimPrefix(serve(t, s), "http://")
+	for _, tc := range []struct{ name, send string }{
+		{"headers trickled", "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "},
+		{"body announced, never sent", "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"},
+		{"body announced on the fast path", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"},
+		{"idle after a request", "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			began := time.Now()
+			conn.SetDeadline(began.Add(5 * time.Second))
+			if _, err := conn.Write([]byte(tc.send)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, conn); err != nil {
+				t.Fatalf("the server kept the connection open: %v", err)
+			}
+			if d := time.Since(began); d > 3*time.Second {
+				t.Fatalf("closed after %s, want about 300ms", d)
+			}
+		})
+	}
+}

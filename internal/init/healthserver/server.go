@@ -33,6 +33,16 @@ const (
 	maxConns       = 256
 )
 
+// deadlines bound each phase of a connection (see Serve); tests shorten them.
+type deadlines struct {
+	header time.Duration // from a request's first byte to the end of its headers
+	read   time.Duration // from a request's first byte to the end of its body
+	write  time.Duration // from the end of the headers to the last byte of the answer, plus the check timeout
+	idle   time.Duration // between requests on a kept-alive connection
+}
+
+var defaultDeadlines = deadlines{header: 5 * time.Second, read: 10 * time.Second, write: 10 * time.Second, idle: time.Minute}
+
 // Server answers health requests from the latest background checks.
 type Server struct {
 	cfg     Config
@@ -45,6 +55,8 @@ type Server struct {
 
 	gen   atomic.Uint64 // bumped whenever a result arrives, to invalidate cached bodies
 	cache atomic.Pointer[cachedBody]
+
+	limits deadlines
 
 	requestsMu sync.RWMutex
 	requests   map[requestKey]*atomic.Uint64 // for /metrics
@@ -74,7 +86,7 @@ func NewServer(cfg Config, src board.Source) *Server {
 		cfg.Name = "nixify"
 	}
 	s := &Server{cfg: cfg, src: src, started: time.Now(), probers: map[string]*prober{}, base: context.Background(),
-		requests: map[requestKey]*atomic.Uint64{}}
+		requests: map[requestKey]*atomic.Uint64{}, limits: defaultDeadlines}
 	for _, name := range cfg.Services {
 		p := &prober{service: name, check: checkerFor(name, cfg), timeout: cfg.Timeout, kick: make(chan struct{}, 1)}
 		p.onDone = func(prev, cur *Result) {
@@ -113,10 +125,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		MaxHeaderBytes:    maxHeaderBytes,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10*time.Second + s.cfg.Timeout,
-		IdleTimeout:       time.Minute,
+		ReadHeaderTimeout: s.limits.header,
+		ReadTimeout:       s.limits.read,
+		WriteTimeout:      s.limits.write + s.cfg.Timeout,
+		IdleTimeout:       s.limits.idle,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          log.New(io.Discard, "", 0), // a client's bad request is not the init's news
 	}
