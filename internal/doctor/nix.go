@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
 )
 
@@ -67,9 +68,9 @@ func checkNix(ctx context.Context, o Options) nixResult {
 	vc := Check{Name: "nix", Blocker: true}
 	switch {
 	case err != nil:
-		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, nix.FirstLine(string(out)+" "+err.Error())), "reinstall Nix"
+		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, iostreams.FirstLine(string(out)+" "+err.Error())), "reinstall Nix"
 	case !ok:
-		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, nix.FirstLine(string(out)))
+		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, iostreams.FirstLine(string(out)))
 	case maj < 2 || (maj == 2 && min < 18):
 		r.version, r.old = text, true
 		vc.Status = Warn
@@ -112,7 +113,7 @@ func ReadNixSettings(ctx context.Context, nixPath string) (NixSettings, error) {
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok {
-			msg = nix.FirstLine(string(ee.Stderr))
+			msg = iostreams.FirstLine(string(ee.Stderr))
 		}
 		return NixSettings{}, fmt.Errorf("nix show-config failed: %s", msg)
 	}

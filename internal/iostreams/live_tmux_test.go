@@ -1,4 +1,4 @@
-package iostreams
+package iostreams_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -21,7 +22,7 @@ func TestLiveHelperProcess(t *testing.T) {
 	for i := range 40 {
 		fmt.Fprintf(os.Stderr, "earlier output %d\n", i)
 	}
-	s := System()
+	s := iostreams.System()
 	l := s.NewLive()
 	wide := strings.Repeat("-", 100)
 	start := time.Now()

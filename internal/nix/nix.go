@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // ErrNotInstalled means there is no nix on PATH.
@@ -112,7 +114,7 @@ func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event
 	}
 	var res []BuildResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) != 1 {
-		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", FirstLine(stdout.String()))
+		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", iostreams.FirstLine(stdout.String()))
 	}
 	return res[0], nil
 }
@@ -179,18 +181,18 @@ func (e *Error) Error() string {
 	msg := strings.TrimSpace(strings.TrimPrefix(e.Message.Text, "error:"))
 	switch e.Kind {
 	case EvalFailure:
-		first := FirstLine(msg)
+		first := iostreams.FirstLine(msg)
 		if e.Message.Raw != "" {
-			first = FirstLine(e.Message.Raw)
+			first = iostreams.FirstLine(e.Message.Raw)
 		}
 		if e.Message.File != "" && e.Message.Line > 0 {
 			return fmt.Sprintf("%s:%d:%d: %s", e.Message.File, e.Message.Line, e.Message.Column, first)
 		}
 		return first
 	case BuilderFailure, MissingAttribute, UnsupportedSystem:
-		return FirstLine(msg)
+		return iostreams.FirstLine(msg)
 	}
-	return FirstLine(msg)
+	return iostreams.FirstLine(msg)
 }
 
 var (
@@ -248,16 +250,6 @@ func classify(m Message) *Error {
 		}
 	}
 	return e
-}
-
-// FirstLine is the first line of nix's (or a tool's) output, trimmed: what a one-line message
-// shows of a longer one.
-func FirstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return strings.TrimSpace(s[:i])
-	}
-	return s
 }
 
 // Settings is what nixify reads of nix's configuration.
