@@ -257,6 +257,10 @@ type Settings struct {
 	System         string
 	ExtraPlatforms []string
 	Builders       string
+	// ExperimentalFeatures is nil where nix wrote them as numbers (2.8's JSON has an internal
+	// enum there); `nix show-config`'s text form names them.
+	ExperimentalFeatures []string
+	BuildUsersGroup      string
 }
 
 // Settings asks nix for its effective configuration (nix.conf, NIX_CONFIG and n.Args).
@@ -265,6 +269,12 @@ func (n *Nix) Settings(ctx context.Context) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	return ParseSettings(out)
+}
+
+// ParseSettings reads the output of `nix show-config --json`, for callers that run nix with
+// flags of their own (doctor reads the features as configured, before nixify enables any).
+func ParseSettings(out []byte) (Settings, error) {
 	var raw map[string]struct {
 		Value json.RawMessage `json:"value"`
 	}
@@ -276,11 +286,21 @@ func (n *Nix) Settings(ctx context.Context) (Settings, error) {
 		_ = json.Unmarshal(raw[k].Value, &s)
 		return s
 	}
-	var extra []string
-	if json.Unmarshal(raw["extra-platforms"].Value, &extra) != nil {
-		extra = strings.Fields(str("extra-platforms"))
+	// A list in JSON, or older nix's one space-separated string.
+	list := func(k string) []string {
+		var l []string
+		if json.Unmarshal(raw[k].Value, &l) == nil {
+			return l
+		}
+		return strings.Fields(str(k))
 	}
-	return Settings{System: str("system"), ExtraPlatforms: extra, Builders: str("builders")}, nil
+	s := Settings{System: str("system"), ExtraPlatforms: list("extra-platforms"), Builders: str("builders"),
+		BuildUsersGroup: str("build-users-group")}
+	var numbers []int
+	if json.Unmarshal(raw["experimental-features"].Value, &numbers) != nil || len(numbers) == 0 {
+		s.ExperimentalFeatures = list("experimental-features")
+	}
+	return s, nil
 }
 
 // Metadata is what `nix flake metadata --json` says of a flake.
