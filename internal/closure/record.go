@@ -77,30 +77,7 @@ func Record(ctx context.Context, n *nix.Nix, in Input) (*Closure, error) {
 		inClosure[p.Path] = true
 	}
 	for _, p := range infos {
-		name := StoreName(p.Path)
-		comp := Component{Type: Nix, StorePath: p.Path, NarHash: nix.HexHash(p.NarHash), NarSize: p.NarSize, Deriver: p.Deriver}
-		comp.Name, comp.Version = ParseName(name)
-		for _, r := range p.References {
-			if r != p.Path && inClosure[r] {
-				comp.References = append(comp.References, r)
-			}
-		}
-		if d := byOut[p.Path]; d != nil {
-			if v := d.Env["pname"]; v != "" {
-				comp.Name = v
-				// A multi-output package's other outputs (lib, dev) keep their suffix.
-				if out := outputName(d, p.Path); out != "out" && out != "" {
-					comp.Name += "-" + out
-				}
-			}
-			if v, ok := d.Env["version"]; ok && d.Env["pname"] != "" {
-				comp.Version = v
-			}
-			if src := sources[d.Env["src"]]; src != nil {
-				comp.SourceURL, comp.SourceAlgo, comp.SourceHash = src.url, src.algo, src.hash
-			}
-		}
-		c.Components = append(c.Components, comp)
+		c.Components = append(c.Components, nixComponent(p, inClosure, byOut[p.Path], sources))
 	}
 
 	if m := <-metaCh; m.err != nil {
@@ -115,6 +92,35 @@ func Record(ctx context.Context, n *nix.Nix, in Input) (*Closure, error) {
 	c.Components = append(c.Components, goModules(c.Components)...)
 	sortComponents(c.Components)
 	return &c, nil
+}
+
+// nixComponent describes one store path: Nix's name parsing first, then what its derivation says
+// (pname and version as nixpkgs set them, the fetched source); references only within the closure.
+func nixComponent(p nix.PathInfo, inClosure map[string]bool, d *nix.Derivation, sources map[string]*source) Component {
+	comp := Component{Type: Nix, StorePath: p.Path, NarHash: nix.HexHash(p.NarHash), NarSize: p.NarSize, Deriver: p.Deriver}
+	comp.Name, comp.Version = ParseName(StoreName(p.Path))
+	for _, r := range p.References {
+		if r != p.Path && inClosure[r] {
+			comp.References = append(comp.References, r)
+		}
+	}
+	if d == nil {
+		return comp
+	}
+	if v := d.Env["pname"]; v != "" {
+		comp.Name = v
+		// A multi-output package's other outputs (lib, dev) keep their suffix.
+		if out := outputName(d, p.Path); out != "out" && out != "" {
+			comp.Name += "-" + out
+		}
+	}
+	if v, ok := d.Env["version"]; ok && d.Env["pname"] != "" {
+		comp.Version = v
+	}
+	if src := sources[d.Env["src"]]; src != nil {
+		comp.SourceURL, comp.SourceAlgo, comp.SourceHash = src.url, src.algo, src.hash
+	}
+	return comp
 }
 
 func derivers(infos []nix.PathInfo) []string {

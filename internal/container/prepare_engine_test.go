@@ -3,7 +3,6 @@ package container_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net"
 	"os"
@@ -40,11 +39,8 @@ func sleeper(t *testing.T, eng engine.Engine) string {
 	return id
 }
 
-func suffix() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+// suffix makes names unique per run; docker wants them lower-case.
+func suffix() string { return strings.ToLower(rand.Text()[:8]) }
 
 // TestPrepareDecidesBeforeChangingAnything walks the states a container name can be in and checks
 // what Prepare decides, and that a refused plan leaves the engine as it was.

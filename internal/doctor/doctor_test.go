@@ -135,7 +135,7 @@ func TestDockerContextPointingElsewhere(t *testing.T) {
 func TestSystemCheck(t *testing.T) {
 	proc := t.TempDir()
 	os.MkdirAll(filepath.Join(proc, "sys", "fs", "binfmt_misc"), 0o755)
-	host := NixSettings{Settings: nix.Settings{System: "x86_64-linux", ExtraPlatforms: []string{"aarch64-linux"}}}
+	host := nix.Settings{System: "x86_64-linux", ExtraPlatforms: []string{"aarch64-linux"}}
 
 	if c := systemCheck(arch.AArch64, host, proc); c.Status != Warn || !strings.Contains(c.Detail, "binfmt qemu-aarch64 is not enabled") || !strings.Contains(c.Fix, "update-binfmts --enable qemu-aarch64") {
 		t.Fatalf("extra-platforms without binfmt: %+v", c)
@@ -144,11 +144,11 @@ func TestSystemCheck(t *testing.T) {
 	if c := systemCheck(arch.AArch64, host, proc); c.Status != OK || !strings.Contains(c.Detail, "emulated") {
 		t.Fatalf("extra-platforms with binfmt: %+v", c)
 	}
-	remote := NixSettings{Settings: nix.Settings{System: "x86_64-linux", Builders: "ssh://arm64.example aarch64-linux - 4; ssh://x x86_64-linux"}}
+	remote := nix.Settings{System: "x86_64-linux", Builders: "ssh://arm64.example aarch64-linux - 4; ssh://x x86_64-linux"}
 	if c := systemCheck(arch.AArch64, remote, t.TempDir()); c.Status != OK || !strings.Contains(c.Detail, "ssh://arm64.example") {
 		t.Fatalf("remote builder: %+v", c)
 	}
-	if c := systemCheck(arch.X86_64, NixSettings{Settings: nix.Settings{System: "aarch64-linux"}}, t.TempDir()); c.Status != Warn || !strings.Contains(c.Detail, "cross-compiled") {
+	if c := systemCheck(arch.X86_64, nix.Settings{System: "aarch64-linux"}, t.TempDir()); c.Status != Warn || !strings.Contains(c.Detail, "cross-compiled") {
 		t.Fatalf("x86_64 on aarch64 host: %+v", c)
 	}
 }
@@ -169,14 +169,14 @@ func TestBuildUsersGroupMissing(t *testing.T) {
 	if _, err := os.Stat("/nix/var/nix/daemon-socket/socket"); err == nil {
 		t.Skip("skipping: a nix daemon runs here, and the check is for single-user nix")
 	}
-	c, bad := buildUsersCheck(NixSettings{BuildUsersGroup: "nixify-no-such-group"})
+	c, bad := buildUsersCheck(nix.Settings{BuildUsersGroup: "nixify-no-such-group"})
 	if !bad || c.Status != Fail || !c.Blocker || !strings.Contains(c.Fix, "build-users-group =") {
 		t.Fatalf("missing group: %+v", c)
 	}
-	if _, bad := buildUsersCheck(NixSettings{BuildUsersGroup: "root"}); bad {
+	if _, bad := buildUsersCheck(nix.Settings{BuildUsersGroup: "root"}); bad {
 		t.Fatal("an existing group is fine")
 	}
-	if _, bad := buildUsersCheck(NixSettings{}); bad {
+	if _, bad := buildUsersCheck(nix.Settings{}); bad {
 		t.Fatal("no build users is fine")
 	}
 }

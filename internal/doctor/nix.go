@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
 )
 
@@ -24,14 +24,6 @@ type nixResult struct {
 	storeDir string
 	version  string // e.g. 2.8.0; empty when unknown
 	old      bool   // older than MinNixpkgsNix: current nixpkgs refuses to evaluate
-}
-
-// NixSettings is what doctor reads of `nix show-config`: the settings the builder uses, and two it
-// must read as configured, before nixify adds its own flags.
-type NixSettings struct {
-	nix.Settings
-	ExperimentalFeatures []string
-	BuildUsersGroup      string
 }
 
 var versionRE = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
@@ -67,9 +59,9 @@ func checkNix(ctx context.Context, o Options) nixResult {
 	vc := Check{Name: "nix", Blocker: true}
 	switch {
 	case err != nil:
-		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, nix.FirstLine(string(out)+" "+err.Error())), "reinstall Nix"
+		vc.Status, vc.Detail, vc.Fix = Fail, fmt.Sprintf("%s --version failed: %s", nixPath, iostreams.FirstLine(string(out)+" "+err.Error())), "reinstall Nix"
 	case !ok:
-		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, nix.FirstLine(string(out)))
+		vc.Status, vc.Detail = Warn, fmt.Sprintf("%s: cannot read its version from %q", nixPath, iostreams.FirstLine(string(out)))
 	case maj < 2 || (maj == 2 && min < 18):
 		r.version, r.old = text, true
 		vc.Status = Warn
@@ -105,47 +97,22 @@ func checkNix(ctx context.Context, o Options) nixResult {
 }
 
 // ReadNixSettings asks nix for its effective settings, enabling nix-command for this call only.
-func ReadNixSettings(ctx context.Context, nixPath string) (NixSettings, error) {
+func ReadNixSettings(ctx context.Context, nixPath string) (nix.Settings, error) {
 	cmd := exec.CommandContext(ctx, nixPath, "--extra-experimental-features", "nix-command", "show-config", "--json")
 	cmd.Stderr = nil
 	out, err := cmd.Output()
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok {
-			msg = nix.FirstLine(string(ee.Stderr))
+			msg = iostreams.FirstLine(string(ee.Stderr))
 		}
-		return NixSettings{}, fmt.Errorf("nix show-config failed: %s", msg)
+		return nix.Settings{}, fmt.Errorf("nix show-config failed: %s", msg)
 	}
-	var raw map[string]struct {
-		Value json.RawMessage `json:"value"`
+	s, err := nix.ParseSettings(out)
+	if err == nil && s.ExperimentalFeatures == nil {
+		s.ExperimentalFeatures = textFeatures(ctx, nixPath)
 	}
-	if err := json.Unmarshal(out, &raw); err != nil {
-		return NixSettings{}, fmt.Errorf("nix show-config: unexpected output: %v", err)
-	}
-	str := func(k string) string {
-		var s string
-		_ = json.Unmarshal(raw[k].Value, &s)
-		return s
-	}
-	list := func(k string) []string {
-		var l []string
-		if json.Unmarshal(raw[k].Value, &l) == nil {
-			return l
-		}
-		return strings.Fields(str(k))
-	}
-	features := list("experimental-features")
-	var numbers []int
-	if json.Unmarshal(raw["experimental-features"].Value, &numbers) == nil && len(numbers) > 0 {
-		// Nix 2.8 writes the features as numbers of an internal enum in JSON (flakes from NIX_CONFIG
-		// looked disabled); its text form names them.
-		features = textFeatures(ctx, nixPath)
-	}
-	return NixSettings{
-		Settings:             nix.Settings{System: str("system"), ExtraPlatforms: list("extra-platforms"), Builders: str("builders")},
-		ExperimentalFeatures: features,
-		BuildUsersGroup:      str("build-users-group"),
-	}, nil
+	return s, err
 }
 
 // textFeatures reads experimental-features from `nix show-config`'s text form.
@@ -164,7 +131,7 @@ func textFeatures(ctx context.Context, nixPath string) []string {
 
 // systemCheck says whether this host can build a's images natively: its own system, extra-platforms
 // backed by binfmt emulation, or a remote builder. When it cannot, nixify builds the cross output.
-func systemCheck(a arch.Arch, s NixSettings, proc string) Check {
+func systemCheck(a arch.Arch, s nix.Settings, proc string) Check {
 	sys := a.System()
 	c := Check{Name: "build " + sys}
 	if s.System == "" {
@@ -189,7 +156,7 @@ func systemCheck(a arch.Arch, s NixSettings, proc string) Check {
 
 // buildUsersCheck catches the first error a root user of a fresh single-user Nix meets (Debian's
 // nix-bin without nix-setup-systemd): builds run as members of build-users-group, which must exist.
-func buildUsersCheck(s NixSettings) (Check, bool) {
+func buildUsersCheck(s nix.Settings) (Check, bool) {
 	if s.BuildUsersGroup == "" || os.Geteuid() != 0 {
 		return Check{}, false
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // docker implements Engine with the Docker SDK (github.com/docker/docker/client). It is the only
@@ -55,7 +57,7 @@ func (d *docker) Close() error       { return d.c.Close() }
 func (d *docker) Ping(ctx context.Context) (string, error) {
 	p, err := d.c.Ping(ctx)
 	if err != nil {
-		return "", fmt.Errorf("engine %s does not answer: %s", d.ep, firstLine(err.Error()))
+		return "", fmt.Errorf("engine %s does not answer: %s", d.ep, iostreams.FirstLine(err.Error()))
 	}
 	d.c.NegotiateAPIVersionPing(p)
 	return d.c.ClientVersion(), nil
@@ -64,16 +66,9 @@ func (d *docker) Ping(ctx context.Context) (string, error) {
 func (d *docker) Version(ctx context.Context) (Version, error) {
 	v, err := d.c.ServerVersion(ctx)
 	if err != nil {
-		return Version{}, fmt.Errorf("engine %s: version: %s", d.ep, firstLine(err.Error()))
+		return Version{}, fmt.Errorf("engine %s: version: %s", d.ep, iostreams.FirstLine(err.Error()))
 	}
 	return Version{Version: v.Version, APIVersion: v.APIVersion, MinAPIVersion: v.MinAPIVersion, OS: v.Os, Arch: v.Arch}, nil
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 func (d *docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
@@ -99,7 +94,7 @@ func (d *docker) ImageSave(ctx context.Context, refs ...string) (io.ReadCloser, 
 // wrap gives engine errors one line of context and maps them to the package's sentinels, keeping
 // the engine's own words (they name the port, the container, the volume).
 func (d *docker) wrap(what string, err error) error {
-	msg := firstLine(err.Error())
+	msg := iostreams.FirstLine(err.Error())
 	switch {
 	case client.IsErrConnectionFailed(err):
 		return fmt.Errorf("%s: engine %s does not answer: %w", what, d.ep, ErrUnavailable)
@@ -124,7 +119,7 @@ func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func
 	defer resp.Body.Close()
 	if !resp.JSON {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, fmt.Errorf("load image: unexpected answer: %s", firstLine(string(body)))
+		return nil, fmt.Errorf("load image: unexpected answer: %s", iostreams.FirstLine(string(body)))
 	}
 	var loaded []string
 	dec := json.NewDecoder(resp.Body)
@@ -154,7 +149,7 @@ func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func
 			if msg == "" {
 				msg = m.Error
 			}
-			return nil, fmt.Errorf("load image: the engine refused the archive: %s", firstLine(msg))
+			return nil, fmt.Errorf("load image: the engine refused the archive: %s", iostreams.FirstLine(msg))
 		}
 		text := strings.TrimSpace(m.Stream)
 		if text == "" {

@@ -125,20 +125,18 @@ func TestLiveClipsEachLineToTheTerminalAndRereadsItOnResize(t *testing.T) {
 	time.Sleep(250 * time.Millisecond)
 	l.Stop()
 	widths := map[int]bool{}
-	for _, frame := range strings.Split(errOut.String(), "\x1b[J") {
-		for _, line := range strings.Split(frame, "\n") {
-			if i := strings.LastIndex(line, "\x1b[2A"); i >= 0 {
-				line = line[i+len("\x1b[2A"):]
-			}
-			line = strings.TrimPrefix(line, "\r")
-			if !strings.Contains(line, "x") {
-				continue
-			}
-			w := lipgloss.Width(line)
-			widths[w] = true
-			if w > 39 || !strings.HasSuffix(line, "…") {
-				t.Fatalf("a block line is %d columns wide (or not marked as cut): %q", w, line)
-			}
+	for _, line := range strings.Split(errOut.String(), "\n") {
+		// Each erase is \r and then, per row, up one and erase the row.
+		if i := strings.LastIndex(line, "\x1b[2K"); i >= 0 {
+			line = line[i+len("\x1b[2K"):]
+		}
+		if !strings.Contains(line, "x") {
+			continue
+		}
+		w := lipgloss.Width(line)
+		widths[w] = true
+		if w > 39 || !strings.HasSuffix(line, "…") {
+			t.Fatalf("a block line is %d columns wide (or not marked as cut): %q", w, line)
 		}
 	}
 	if !widths[39] || !widths[19] {
@@ -189,6 +187,14 @@ func TestParseBytes(t *testing.T) {
 	for _, in := range []string{"", "MiB", "60MB", "60 mb", "-1MiB", "sixty", "1e400", "NaN", "Inf", "60MiBx", "6\n0MiB"} {
 		if got, err := ParseBytes(in); err == nil {
 			t.Errorf("ParseBytes(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+func TestFirstLine(t *testing.T) {
+	for in, want := range map[string]string{"": "", "one": "one", "  one \n two\n": "one", "\nerror: x\nmore": "error: x"} {
+		if got := FirstLine(in); got != want {
+			t.Errorf("FirstLine(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

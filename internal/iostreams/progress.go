@@ -18,19 +18,22 @@ var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 // scroll above it. Without a terminal nothing is redrawn: Println lines pass straight through and the
 // block is written as plain lines at most once per Every, so logs show progress without flooding.
 //
-// On a terminal every line of the block is clipped to the terminal's width, read again whenever
-// the terminal is resized (SIGWINCH): a line that wrapped would take two rows while the redraw
-// moves up one per line, and each redraw would leave a copy of the block in the scrollback.
+// On a terminal every line of the block is clipped to the terminal's width: a line that wrapped
+// would take two rows while the redraw moves up one per line, and each redraw would leave a copy of
+// the block in the scrollback. The width is read again before every erase, not only on SIGWINCH: a
+// terminal made narrower re-wraps the lines already drawn, so the erase counts the rows they take
+// at the new width (see rows), whenever the signal arrives. Rows that a re-wrap pushed above the
+// top of the screen are in the terminal's scrollback, where no cursor reaches: in a terminal whose
+// block starts near the top, narrowing it can still leave those behind.
 type Live struct {
 	w     io.Writer
 	tty   bool
 	every time.Duration
 	width func() int // columns of the terminal; 0 when unknown
-	cols  int
 
 	mu       sync.Mutex
 	lines    []string
-	drawn    int // lines of the block currently on screen
+	drawn    []int // display widths of the block's lines currently on screen
 	frame    int
 	lastText time.Time
 	lastSent string
@@ -54,7 +57,6 @@ func (s *IOStreams) NewLive(opts ...LiveOption) *Live {
 	for _, o := range opts {
 		o(l)
 	}
-	l.cols = l.width()
 	go l.loop()
 	return l
 }
@@ -147,8 +149,12 @@ func (l *Live) loop() {
 		case <-l.stop:
 			return
 		case <-resized:
+			// Redraw at once: until then the terminal shows the old lines re-wrapped.
 			l.mu.Lock()
-			l.cols = l.width()
+			if l.tty {
+				l.clear()
+				l.draw()
+			}
 			l.mu.Unlock()
 		case <-t.C:
 			l.mu.Lock()
@@ -174,12 +180,30 @@ func (l *Live) writePlain() {
 }
 
 func (l *Live) clear() {
-	if !l.tty || l.drawn == 0 {
+	if !l.tty || len(l.drawn) == 0 {
 		return
 	}
-	// Move to the block's first line and erase to the end of the screen.
-	fmt.Fprintf(l.w, "\r\x1b[%dA\x1b[J", l.drawn)
-	l.drawn = 0
+	// The terminal may have been resized since the draw (the signal can come after this tick):
+	// ask it now, so that the rows counted are the rows the terminal shows.
+	cols, up := l.width(), 0
+	for _, w := range l.drawn {
+		up += rows(w, cols)
+	}
+	// Erase row by row up to the block's first row. Not "up N, erase to the end of the screen":
+	// when the block starts at the top of the screen that is a clear of the whole screen, which
+	// tmux (scroll-on-clear) turns into a copy of the screen in the scrollback.
+	fmt.Fprint(l.w, "\r"+strings.Repeat("\x1b[1A\x1b[2K", up))
+	l.drawn = l.drawn[:0]
+}
+
+// rows is how many terminal rows a line of width columns takes on a terminal cols wide: a
+// terminal made narrower re-wraps the lines on it (tmux, VTE, kitty, iTerm2 do), so a line
+// drawn to fit 120 columns takes two rows at 60.
+func rows(width, cols int) int {
+	if cols <= 0 || width <= cols {
+		return 1
+	}
+	return (width + cols - 1) / cols
 }
 
 func (l *Live) draw() {
@@ -187,10 +211,12 @@ func (l *Live) draw() {
 		return
 	}
 	// The last column stays free: a line that fills it exactly makes some terminals wrap.
+	cols := l.width()
 	for _, line := range l.lines {
-		fmt.Fprintln(l.w, Clip(line, l.cols-1))
+		line = Clip(line, cols-1)
+		fmt.Fprintln(l.w, line)
+		l.drawn = append(l.drawn, lipgloss.Width(line))
 	}
-	l.drawn = len(l.lines)
 }
 
 // Progress is one task's progress: a spinner, or a bar when the total is known. A Progress that

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // Nix 2.8's build activities say which derivation builds, but not which one waits for it (its
@@ -40,7 +42,7 @@ func (n *Nix) DrvPath(ctx context.Context, installable string) (string, error) {
 	}
 	p := strings.TrimSpace(string(out))
 	if !strings.HasSuffix(p, ".drv") {
-		return "", fmt.Errorf("nix path-info --derivation %s: unexpected answer %q", installable, FirstLine(p))
+		return "", fmt.Errorf("nix path-info --derivation %s: unexpected answer %q", installable, iostreams.FirstLine(p))
 	}
 	return p, nil
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // ErrNotInstalled means there is no nix on PATH.
@@ -112,7 +114,7 @@ func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event
 	}
 	var res []BuildResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) != 1 {
-		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", FirstLine(stdout.String()))
+		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", iostreams.FirstLine(stdout.String()))
 	}
 	return res[0], nil
 }
@@ -179,18 +181,18 @@ func (e *Error) Error() string {
 	msg := strings.TrimSpace(strings.TrimPrefix(e.Message.Text, "error:"))
 	switch e.Kind {
 	case EvalFailure:
-		first := FirstLine(msg)
+		first := iostreams.FirstLine(msg)
 		if e.Message.Raw != "" {
-			first = FirstLine(e.Message.Raw)
+			first = iostreams.FirstLine(e.Message.Raw)
 		}
 		if e.Message.File != "" && e.Message.Line > 0 {
 			return fmt.Sprintf("%s:%d:%d: %s", e.Message.File, e.Message.Line, e.Message.Column, first)
 		}
 		return first
 	case BuilderFailure, MissingAttribute, UnsupportedSystem:
-		return FirstLine(msg)
+		return iostreams.FirstLine(msg)
 	}
-	return FirstLine(msg)
+	return iostreams.FirstLine(msg)
 }
 
 var (
@@ -250,21 +252,15 @@ func classify(m Message) *Error {
 	return e
 }
 
-// FirstLine is the first line of nix's (or a tool's) output, trimmed: what a one-line message
-// shows of a longer one.
-func FirstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return strings.TrimSpace(s[:i])
-	}
-	return s
-}
-
 // Settings is what nixify reads of nix's configuration.
 type Settings struct {
 	System         string
 	ExtraPlatforms []string
 	Builders       string
+	// ExperimentalFeatures is nil where nix wrote them as numbers (2.8's JSON has an internal
+	// enum there); `nix show-config`'s text form names them.
+	ExperimentalFeatures []string
+	BuildUsersGroup      string
 }
 
 // Settings asks nix for its effective configuration (nix.conf, NIX_CONFIG and n.Args).
@@ -273,6 +269,12 @@ func (n *Nix) Settings(ctx context.Context) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	return ParseSettings(out)
+}
+
+// ParseSettings reads the output of `nix show-config --json`, for callers that run nix with
+// flags of their own (doctor reads the features as configured, before nixify enables any).
+func ParseSettings(out []byte) (Settings, error) {
 	var raw map[string]struct {
 		Value json.RawMessage `json:"value"`
 	}
@@ -284,11 +286,21 @@ func (n *Nix) Settings(ctx context.Context) (Settings, error) {
 		_ = json.Unmarshal(raw[k].Value, &s)
 		return s
 	}
-	var extra []string
-	if json.Unmarshal(raw["extra-platforms"].Value, &extra) != nil {
-		extra = strings.Fields(str("extra-platforms"))
+	// A list in JSON, or older nix's one space-separated string.
+	list := func(k string) []string {
+		var l []string
+		if json.Unmarshal(raw[k].Value, &l) == nil {
+			return l
+		}
+		return strings.Fields(str(k))
 	}
-	return Settings{System: str("system"), ExtraPlatforms: extra, Builders: str("builders")}, nil
+	s := Settings{System: str("system"), ExtraPlatforms: list("extra-platforms"), Builders: str("builders"),
+		BuildUsersGroup: str("build-users-group")}
+	var numbers []int
+	if json.Unmarshal(raw["experimental-features"].Value, &numbers) != nil || len(numbers) == 0 {
+		s.ExperimentalFeatures = list("experimental-features")
+	}
+	return s, nil
 }
 
 // Metadata is what `nix flake metadata --json` says of a flake.

@@ -117,6 +117,10 @@ func TestRepushSaysUnchanged(t *testing.T) {
 	if last := lastLine(second); !strings.HasPrefix(last, "unchanged: ") || !strings.Contains(last, "(8 blobs reused)") {
 		t.Errorf("re-push ends with %q", last)
 	}
+	// Nothing was written, so no line may say it was.
+	if strings.Contains(second, "pushed") || !strings.Contains(second, "in place x86_64") {
+		t.Errorf("re-push claims a write:\n%s", second)
+	}
 }
 
 func lastLine(s string) string {

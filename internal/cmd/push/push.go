@@ -313,8 +313,11 @@ func report(opts *Options, res *publish.Result) error {
 	}
 	st := opts.IO.Styles()
 	verb := "pushed"
-	if res.DryRun {
+	switch {
+	case res.DryRun:
 		verb = "would push"
+	case res.Stats != nil && res.Stats.Unchanged():
+		verb = "in place" // nothing was written: "pushed" would claim otherwise
 	}
 	for _, it := range res.Items() {
 		what := it.Arch.String()

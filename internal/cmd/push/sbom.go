@@ -35,8 +35,11 @@ func attachments(opts *Options, repo string, store record.Store) publish.AttachF
 func reportReferrers(opts *Options, res *publish.Result) {
 	st := opts.IO.Styles()
 	verb := "attached"
-	if res.DryRun {
+	switch {
+	case res.DryRun:
 		verb = "would attach"
+	case res.Stats != nil && res.Stats.Unchanged():
+		verb = "in place"
 	}
 	for _, it := range res.Referrers {
 		opts.IO.Errorf("%s %s %s %s to %s\n", st.OK.Render(verb), it.Arch, it.ArtifactType, st.Faint.Render(it.Digest[:19]), st.Faint.Render(it.Subject[:19]))

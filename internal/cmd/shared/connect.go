@@ -63,7 +63,7 @@ func PrintConnections(io *iostreams.IOStreams, conns []Connection) {
 			line += fmt.Sprintf(" (region %s, bucket %s)", c.Region, c.Bucket)
 		}
 		if !c.Running {
-			line += st.Warn.Render(" (published, but the container does not run it)")
+			line += st.Warn.Render(" (not running)") // published, but NIXIFY_SERVICES leaves it out
 		}
 		io.Printf("%s\n", line)
 	}

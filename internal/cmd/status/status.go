@@ -136,6 +136,24 @@ func buildOf(stateDir, imageID string) *Build {
 	return nil
 }
 
+// portsLine writes the published ports once per host address ("127.0.0.1: 8080->80, 5432->5432"):
+// the address repeated for each port pushed four ports past 80 columns.
+func portsLine(ports []engine.PortBinding) string {
+	var hosts []string
+	byHost := map[string][]string{}
+	for _, p := range ports {
+		if _, ok := byHost[p.HostIP]; !ok {
+			hosts = append(hosts, p.HostIP)
+		}
+		byHost[p.HostIP] = append(byHost[p.HostIP], fmt.Sprintf("%d->%d", p.HostPort, p.ContainerPort))
+	}
+	groups := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		groups = append(groups, h+": "+strings.Join(byHost[h], ", "))
+	}
+	return strings.Join(groups, "; ")
+}
+
 // Print writes the status for a person: a few key lines, then the services' table.
 func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	sty := io.Styles()
@@ -161,11 +179,7 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	} else {
 		line("build", sty.Faint.Render("no build record for this image (run with --tar or --image?)"))
 	}
-	var ports []string
-	for _, p := range s.Ports {
-		ports = append(ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
-	}
-	line("ports", strings.Join(ports, ", "))
+	line("ports", portsLine(s.Ports))
 	if s.Health.URL != "" {
 		line("health", s.Health.URL)
 	}

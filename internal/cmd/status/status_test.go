@@ -17,8 +17,11 @@ func TestPrintSaysStateUptimeBuildAndServices(t *testing.T) {
 	s := Status{Container: "c", State: "running", Running: true, StartedAt: now.Add(-90 * time.Minute),
 		Image: "sha256:0123456789abcdef", ImageNames: []string{"img:x86_64-0123456789ab", "nixify-health-check:abc"},
 		Build:     &Build{Arch: "x86_64", FlakeRevision: "d00dfeed", BuiltAt: now.Add(-3 * time.Hour)},
-		Ports:     []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80}},
-		Published: []shared.Connection{{Service: "postgres", URL: "postgres://app@127.0.0.1:5432/app", Running: true}},
+		Ports: []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80},
+			{HostIP: "127.0.0.1", HostPort: 3900, ContainerPort: 3900}, {HostIP: "127.0.0.1", HostPort: 5432, ContainerPort: 5432},
+			{HostIP: "127.0.0.1", HostPort: 16379, ContainerPort: 6379}},
+		Published: []shared.Connection{{Service: "postgres", URL: "postgres://app@127.0.0.1:5432/app", Running: true},
+			{Service: "s3", URL: "http://127.0.0.1:3900", Region: "garage", Bucket: "nixify"}},
 		Health: shared.Report{Container: "c", State: "running", Healthy: true, Services: []shared.ServiceReport{
 			{Name: "garage", Status: health.Pass, Disabled: true},
 			{Name: "redis", Status: health.Pass, State: "running", Since: now.Add(-2 * time.Minute), Restarts: 2, LatencySeconds: 0.0004},
@@ -28,12 +31,19 @@ func TestPrintSaysStateUptimeBuildAndServices(t *testing.T) {
 	Print(io, s, now)
 	for _, want := range []string{
 		"container: c running for 1h30m", "image:     0123456789ab (nixify-health-check:abc)",
-		"build:     x86_64, d00dfeed, built 3h0m ago", "ports:     127.0.0.1:8080->80",
+		"build:     x86_64, d00dfeed, built 3h0m ago", "ports:     127.0.0.1: 8080->80, 3900->3900, 5432->5432, 16379->6379\n",
+		"s3        http://127.0.0.1:3900 (region garage, bucket nixify) (not running)\n",
 		"postgres://app@127.0.0.1:5432/app", "garage\tdisabled\t\t-\t0\t-", "redis\tpass\trunning\t2m\t2\t0.4ms",
 		"c: healthy",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Lines for a person fit an 80-column terminal (the services' table is tab-separated here).
+	for _, l := range strings.Split(out.String(), "\n") {
+		if !strings.Contains(l, "\t") && len([]rune(l)) > 80 {
+			t.Errorf("%d columns: %q", len([]rune(l)), l)
 		}
 	}
 }

@@ -71,62 +71,23 @@ func WriteFile(path string, s Spec) (*Written, error) {
 
 // WriteArchive writes a docker-archive in nixpkgs' order: layers, then config, then manifest.json.
 func WriteArchive(out io.Writer, s Spec) (*Written, error) {
-	if s.Arch == "" {
-		s.Arch = "amd64"
-	}
-	if s.Layers == 0 {
-		s.Layers = 3
-	}
-	if s.LayerSize == 0 {
-		s.LayerSize = 4 << 10
-	}
-	if s.RepoTag == "" {
-		s.RepoTag = "nixify-health-check:latest"
-	}
-	if s.Created.IsZero() {
-		s.Created = time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC)
-	}
-	var w io.Writer = out
-	var closer io.Closer
-	switch s.Compress {
-	case "gzip":
-		zw, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
-		w, closer = zw, zw
-	case "zstd":
-		zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest))
-		if err != nil {
-			return nil, err
-		}
-		w, closer = zw, zw
-	case "":
-	default:
-		return nil, fmt.Errorf("imagetest: unknown compression %q", s.Compress)
+	s = s.withDefaults()
+	w, closer, err := compressor(out, s.Compress)
+	if err != nil {
+		return nil, err
 	}
 	tw := tar.NewWriter(w)
 	rng := rand.New(rand.NewPCG(s.Seed, 7))
 	res := &Written{}
 	var layerNames []string
 	var history []map[string]string
-	mtime := time.Unix(1, 0)
 	for i := 0; i < s.Layers; i++ {
 		sp := StorePath(s.Seed, i)
-		content := make([]byte, s.LayerSize)
-		for k := 0; k+8 <= len(content); k += 8 {
-			v := rng.Uint64()
-			for j := 0; j < 8; j++ {
-				content[k+j] = byte(v >> (8 * j))
-			}
-		}
-		var layer bytes.Buffer
-		lt := tar.NewWriter(&layer)
-		lt.WriteHeader(&tar.Header{Name: sp[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o555, ModTime: mtime})
-		lt.WriteHeader(&tar.Header{Name: sp[1:] + "/data", Typeflag: tar.TypeReg, Mode: 0o444, Size: int64(len(content)), ModTime: mtime})
-		lt.Write(content)
-		lt.Close()
-		sum := sha256.Sum256(layer.Bytes())
+		layer := storeLayer(rng, sp, s.LayerSize)
+		sum := sha256.Sum256(layer)
 		hexSum := hex.EncodeToString(sum[:])
 		name := hexSum + "/layer.tar"
-		if err := writeFile(tw, name, layer.Bytes()); err != nil {
+		if err := writeFile(tw, name, layer); err != nil {
 			return nil, err
 		}
 		layerNames = append(layerNames, name)
@@ -141,24 +102,7 @@ func WriteArchive(out io.Writer, s Spec) (*Written, error) {
 		}
 		history = append(history, h)
 	}
-	cfg := map[string]any{
-		"architecture": s.Arch,
-		"os":           "linux",
-		"created":      s.Created.Format(time.RFC3339),
-		"config": map[string]any{
-			"Entrypoint":   []string{"/bin/nixify-init"},
-			"Env":          []string{"PATH=/bin", "PGDATA=/data/postgres"},
-			"ExposedPorts": map[string]any{"8080/tcp": map[string]any{}},
-			"Volumes":      map[string]any{"/data": map[string]any{}},
-			"Labels":       s.Labels,
-		},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": res.DiffIDs},
-		"history": history,
-	}
-	if s.Healthy {
-		cfg["config"].(map[string]any)["Healthcheck"] = map[string]any{"Test": []string{"CMD", "/bin/nixify-init", "healthcheck"}, "Interval": int64(30 * time.Second)}
-	}
-	cfgBytes, err := json.Marshal(cfg)
+	cfgBytes, err := configJSON(s, res.DiffIDs, history)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +126,87 @@ func WriteArchive(out io.Writer, s Spec) (*Written, error) {
 	res.ConfigDigest = "sha256:" + hex.EncodeToString(cs[:])
 	res.Config = cfgBytes
 	return res, nil
+}
+
+// withDefaults fills what the test left out: a small amd64 image of three layers dated 1970, as Nix
+// writes them.
+func (s Spec) withDefaults() Spec {
+	if s.Arch == "" {
+		s.Arch = "amd64"
+	}
+	if s.Layers == 0 {
+		s.Layers = 3
+	}
+	if s.LayerSize == 0 {
+		s.LayerSize = 4 << 10
+	}
+	if s.RepoTag == "" {
+		s.RepoTag = "nixify-health-check:latest"
+	}
+	if s.Created.IsZero() {
+		s.Created = time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC)
+	}
+	return s
+}
+
+// compressor wraps out in the archive's compression ("", gzip or zstd); closer is nil for none.
+func compressor(out io.Writer, kind string) (io.Writer, io.Closer, error) {
+	switch kind {
+	case "gzip":
+		zw, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
+		return zw, zw, nil
+	case "zstd":
+		zw, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zw, zw, nil
+	case "":
+		return out, nil, nil
+	}
+	return nil, nil, fmt.Errorf("imagetest: unknown compression %q", kind)
+}
+
+// storeLayer is one layer as dockerTools writes it: a store path holding size bytes of the seed's
+// pseudo-random data (incompressible, like real binaries).
+func storeLayer(rng *rand.Rand, storePath string, size int) []byte {
+	content := make([]byte, size)
+	for k := 0; k+8 <= len(content); k += 8 {
+		v := rng.Uint64()
+		for j := 0; j < 8; j++ {
+			content[k+j] = byte(v >> (8 * j))
+		}
+	}
+	mtime := time.Unix(1, 0)
+	var layer bytes.Buffer
+	lt := tar.NewWriter(&layer)
+	lt.WriteHeader(&tar.Header{Name: storePath[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o555, ModTime: mtime})
+	lt.WriteHeader(&tar.Header{Name: storePath[1:] + "/data", Typeflag: tar.TypeReg, Mode: 0o444, Size: int64(len(content)), ModTime: mtime})
+	lt.Write(content)
+	lt.Close()
+	return layer.Bytes()
+}
+
+// configJSON is the image config nixify-init's images carry, with the spec's labels and platform.
+func configJSON(s Spec, diffIDs []string, history []map[string]string) ([]byte, error) {
+	config := map[string]any{
+		"Entrypoint":   []string{"/bin/nixify-init"},
+		"Env":          []string{"PATH=/bin", "PGDATA=/data/postgres"},
+		"ExposedPorts": map[string]any{"8080/tcp": map[string]any{}},
+		"Volumes":      map[string]any{"/data": map[string]any{}},
+		"Labels":       s.Labels,
+	}
+	if s.Healthy {
+		config["Healthcheck"] = map[string]any{"Test": []string{"CMD", "/bin/nixify-init", "healthcheck"}, "Interval": int64(30 * time.Second)}
+	}
+	return json.Marshal(map[string]any{
+		"architecture": s.Arch,
+		"os":           "linux",
+		"created":      s.Created.Format(time.RFC3339),
+		"config":       config,
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
+		"history":      history,
+	})
 }
 
 func writeFile(tw *tar.Writer, name string, data []byte) error {

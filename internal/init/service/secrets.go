@@ -63,16 +63,18 @@ func LoadSecrets(c config.Config) (Secrets, error) {
 		*dst, err = stored(filepath.Join(dir, file), gen)
 	}
 	if c.Enabled(config.Postgres) {
-		keep(&s.PGPassword, c.PGPassword, PostgresPasswordFile, func() string { return randomHex(24) })
+		keep(&s.PGPassword, c.PGPassword, PostgresPasswordFile, rand.Text)
 	}
 	if c.Enabled(config.Redis) {
-		keep(&s.RedisPassword, c.RedisPassword, RedisPasswordFile, func() string { return randomHex(24) })
+		keep(&s.RedisPassword, c.RedisPassword, RedisPasswordFile, rand.Text)
 	}
 	if c.Enabled(config.Garage) {
+		// Garage fixes the formats of its keys (GK and 24 hex digits, a secret of 64) and of the
+		// RPC secret (32 bytes in hex); its tokens, like the passwords, are any text.
 		keep(&s.AccessKey, c.AccessKey, GarageAccessKeyFile, func() string { return "GK" + randomHex(12) })
 		keep(&s.SecretKey, c.SecretKey, GarageSecretKeyFile, func() string { return randomHex(32) })
-		keep(&s.AdminToken, c.AdminToken, GarageAdminTokenFile, func() string { return randomHex(32) })
-		keep(&s.MetricsToken, "", garageMetricsFile, func() string { return randomHex(32) })
+		keep(&s.AdminToken, c.AdminToken, GarageAdminTokenFile, rand.Text)
+		keep(&s.MetricsToken, "", garageMetricsFile, rand.Text)
 		keep(&s.RPCSecret, "", garageRPCFile, func() string { return randomHex(32) })
 	}
 	return s, err
@@ -153,6 +155,8 @@ func writeFile(path string, data []byte, mode os.FileMode, uid, gid int, sync bo
 	return os.Rename(tmp.Name(), path)
 }
 
+// randomHex is n random bytes in hex: the init's one generator of the hex that Garage's formats
+// require (everything else takes crypto/rand.Text).
 func randomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

@@ -6,9 +6,9 @@
 package garagetest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -57,7 +57,8 @@ func New(token, path string) *Server {
 		}
 	}
 	if s.state.NodeID == "" {
-		s.state.NodeID = randomHex(32)
+		// Garage's ids are 64 hex digits; a double needs them well-formed and unique, not random.
+		s.state.NodeID = fmt.Sprintf("%x", sha256.Sum256([]byte("node "+path)))
 	}
 	if s.state.Keys == nil {
 		s.state.Keys = map[string]string{}
@@ -83,12 +84,6 @@ func (s *Server) Snapshot() State {
 	var c State
 	json.Unmarshal(b, &c)
 	return c
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +198,7 @@ func (s *Server) createBucket(w http.ResponseWriter, in map[string]any) {
 			return
 		}
 	}
-	b := &bucket{ID: randomHex(32), Alias: alias, Perms: map[string]map[string]bool{}}
+	b := &bucket{ID: fmt.Sprintf("%x", sha256.Sum256([]byte("bucket "+alias))), Alias: alias, Perms: map[string]map[string]bool{}}
 	st.Buckets[b.ID] = b
 	s.save()
 	reply(w, bucketInfo(b))
