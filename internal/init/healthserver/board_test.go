@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -207,17 +209,32 @@ func TestGetHealthFastPathRoutesAsTheMux(t *testing.T) {
 }
 
 // TestEveryPhaseOfAConnectionHasADeadline: a client cannot hold one of the few connections by
-// trickling headers, by announcing a body it never sends (on the GET /health fast path too), or by
-// idling between requests (issue 11).
+// trickling headers (of its first request or of a next one on a kept-alive connection), by
+// announcing a body it never sends (on the GET /health fast path too), or by idling between
+// requests (issue 11). Each phase is closed after its own budget, give or take the watchdog's ticks.
 func TestEveryPhaseOfAConnectionHasADeadline(t *testing.T) {
-	s := NewServer(Config{Interval: time.Hour, Services: []string{Redis}, Redis: RedisTarget{Host: "127.0.0.1", Port: 1}}, nil)
-	s.limits = deadlines{header: 300 * time.Millisecond, read: 300 * time.Millisecond, write: time.Second, idle: 300 * time.Millisecond}
+	s := NewServer(Config{Interval: time.Hour, Timeout: 100 * time.Millisecond, Services: []string{Redis},
+		Redis: RedisTarget{Host: "127.0.0.1", Port: 1}}, nil)
+	// The idle budget is far from the others, so that a phase bounded by the wrong budget shows.
+	s.limits = deadlines{header: 200 * time.Millisecond, request: 200 * time.Millisecond, idle: 2 * time.Second, tick: 50 * time.Millisecond}
+	short := s.limits.request + s.cfg.Timeout
 	addr := strings.TrimPrefix(serve(t, s), "http://")
-	for _, tc := range []struct{ name, send string }{
-		{"headers trickled", "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "},
-		{"body announced, never sent", "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"},
-		{"body announced on the fast path", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"},
-		{"idle after a request", "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"},
+	for _, tc := range []struct {
+		name    string
+		first   string // a whole request answered before send, if any
+		send    string
+		trickle bool // then one more byte every 50 ms
+		want    time.Duration
+	}{
+		{name: "headers trickled", send: "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ", trickle: true, want: s.limits.header},
+		{name: "body announced, never sent", send: "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab", want: short},
+		{name: "body announced on the fast path", send: "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab", want: short},
+		{name: "body trickled", send: "POST /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab", trickle: true, want: short},
+		{name: "idle after a request", send: "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n", want: s.limits.idle},
+		// net/http calls a kept-alive connection active only once the headers are complete: the
+		// first byte of the next request must start the header budget, not leave it idle.
+		{name: "second request trickled", first: "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n",
+			send: "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ", trickle: true, want: s.limits.header},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, err := net.Dial("tcp", addr)
@@ -225,16 +242,52 @@ func TestEveryPhaseOfAConnectionHasADeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			if tc.first != "" {
+				if _, err := conn.Write([]byte(tc.first)); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
 			began := time.Now()
-			conn.SetDeadline(began.Add(5 * time.Second))
 			if _, err := conn.Write([]byte(tc.send)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := io.Copy(io.Discard, conn); err != nil {
+			stop := make(chan struct{})
+			defer close(stop)
+			if tc.trickle {
+				go func() {
+					for {
+						select {
+						case <-stop:
+							return
+						case <-time.After(50 * time.Millisecond):
+						}
+						if _, err := conn.Write([]byte("a")); err != nil {
+							return
+						}
+					}
+				}()
+			}
+			// The server's close shows as the end of the stream, or as a reset when a trickled
+			// byte arrived after it; only the test's own deadline means the connection was kept.
+			if _, err := io.Copy(io.Discard, br); errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Fatalf("the server kept the connection open: %v", err)
 			}
-			if d := time.Since(began); d > 3*time.Second {
-				t.Fatalf("closed after %s, want about 300ms", d)
+			d := time.Since(began)
+			if d < tc.want {
+				t.Fatalf("closed after %s, before its budget %s", d, tc.want)
+			}
+			// Two ticks late at most; the rest is slack for a loaded machine, and stays below the
+			// idle budget, which the short phases must not get.
+			if slack := time.Second; tc.want < s.limits.idle && d > tc.want+slack || d > tc.want+2*slack {
+				t.Fatalf("closed after %s, want about %s", d, tc.want)
 			}
 		})
 	}

@@ -33,15 +33,15 @@ const (
 	maxConns       = 256
 )
 
-// deadlines bound each phase of a connection (see Serve); tests shorten them.
+// deadlines bound each phase of a connection (see Serve and watchdog); tests shorten them.
 type deadlines struct {
-	header time.Duration // from a request's first byte to the end of its headers
-	read   time.Duration // from a request's first byte to the end of its body
-	write  time.Duration // from the end of the headers to the last byte of the answer, plus the check timeout
-	idle   time.Duration // between requests on a kept-alive connection
+	header  time.Duration // from the connection's accept or a next request's first byte to the end of its headers
+	request time.Duration // from the end of the headers to the last byte of the answer, plus the check timeout
+	idle    time.Duration // between requests on a kept-alive connection
+	tick    time.Duration // how often the watchdog looks: a deadline is met up to two ticks late
 }
 
-var defaultDeadlines = deadlines{header: 5 * time.Second, read: 10 * time.Second, write: 10 * time.Second, idle: time.Minute}
+var defaultDeadlines = deadlines{header: 5 * time.Second, request: 10 * time.Second, idle: time.Minute, tick: 250 * time.Millisecond}
 
 // Server answers health requests from the latest background checks.
 type Server struct {
@@ -121,19 +121,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	// The server runs inside PID 1: what a client can make it hold is bounded. A request's headers
 	// are capped at a few KiB, every phase of a connection has a deadline (a fresh request waits
-	// for at most one probe), and connections over the limit are closed at once.
+	// for at most one probe), and connections over the limit are closed at once. The deadlines
+	// are the watchdog's, not net/http's per-request timeouts, which cost more than the rest of
+	// a cached answer's difference to a fixed body.
+	lim := s.limits
+	wd := newWatchdog(lim.tick, lim.header, lim.request+s.cfg.Timeout, lim.idle)
+	wdCtx, wdStop := context.WithCancel(context.Background()) // outlives ctx: Shutdown may wait on a stuck connection
+	defer wdStop()
+	go wd.run(wdCtx)
 	srv := &http.Server{
-		Handler:           s.Handler(),
-		MaxHeaderBytes:    maxHeaderBytes,
-		ReadHeaderTimeout: s.limits.header,
-		ReadTimeout:       s.limits.read,
-		WriteTimeout:      s.limits.write + s.cfg.Timeout,
-		IdleTimeout:       s.limits.idle,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          log.New(io.Discard, "", 0), // a client's bad request is not the init's news
+		Handler:        s.Handler(),
+		MaxHeaderBytes: maxHeaderBytes,
+		ConnState:      wd.connState,
+		BaseContext:    func(net.Listener) context.Context { return ctx },
+		ErrorLog:       log.New(io.Discard, "", 0), // a client's bad request is not the init's news
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(limitConns(ln, maxConns)) }()
+	go func() { errc <- srv.Serve(limitConns(ln, maxConns, &wd.clock)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve health on %s: %w", ln.Addr(), err)
