@@ -16,7 +16,7 @@ func TestPrintSaysStateUptimeBuildAndServices(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	s := Status{Container: "c", State: "running", Running: true, StartedAt: now.Add(-90 * time.Minute),
 		Image: "sha256:0123456789abcdef", ImageNames: []string{"img:x86_64-0123456789ab", "nixify-health-check:abc"},
-		Build:     &Build{Arch: "x86_64", FlakeRevision: "d00dfeed", BuiltAt: now.Add(-3 * time.Hour)},
+		Build: &Build{Arch: "x86_64", FlakeRevision: "d00dfeed", BuiltAt: now.Add(-3 * time.Hour)},
 		Ports: []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80},
 			{HostIP: "127.0.0.1", HostPort: 3900, ContainerPort: 3900}, {HostIP: "127.0.0.1", HostPort: 5432, ContainerPort: 5432},
 			{HostIP: "127.0.0.1", HostPort: 16379, ContainerPort: 6379}},
