@@ -21,9 +21,12 @@ cd "$work"
 # Toolchain and sources, from Debian's archive only.
 command -v musl-gcc >/dev/null || apt-get install -y -q musl-tools
 if ! apt-cache showsrc postgresql-15 2>/dev/null | grep -q '^Version:'; then
-	cat >/etc/apt/sources.list.d/nixify-deb-src.sources <<'SRC'
+	# The same mirror this machine's binary packages come from.
+	mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
+	cat >/etc/apt/sources.list.d/nixify-deb-src.sources <<SRC
 Types: deb-src
-URIs: http://DEBIAN-MIRROR/debian
+URIs: $mirror
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

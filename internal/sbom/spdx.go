@@ -125,10 +125,9 @@ func SPDXJSON(c *closure.Closure, s Subject) ([]byte, error) {
 				p.Checksums = []spdxChecksum{{Algorithm: "SHA256", Value: x.NarHash}}
 			}
 		case closure.Golang:
+			// The purl names the module and version; where it was downloaded from is the
+			// builder's proxy setting, which the binary does not record.
 			p.Comment = "Go module compiled into " + x.In + "/" + x.Binary
-			if !strings.HasPrefix(x.Version, "(") {
-				p.DownloadLocation = "https://GO-MODULE-PROXY/" + x.Name + "/@v/" + x.Version + ".zip"
-			}
 		}
 		doc.Packages = append(doc.Packages, p)
 		doc.Relationships = append(doc.Relationships, spdxRelationship{"SPDXRef-Image", "CONTAINS", id})
