@@ -14,8 +14,8 @@ import (
 	"syscall"
 
 	"github.com/nixify/nixify/internal/init/board"
-	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/healthserver"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 func main() {
@@ -46,7 +46,7 @@ func run(fixedAddr string, onlyFixed bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	c, err := config.FromEnv(os.Getenv)
+	c, err := initenv.FromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,11 @@ import (
 
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
-	initconfig "github.com/nixify/nixify/internal/init/config"
+	initconfig "github.com/nixify/nixify/internal/initenv"
 )
 
 // Inside is what the container's environment says about its services, parsed by nixify-init's
-// own reader (internal/init/config), so that the CLI publishes and connects to the ports the
+// own reader (internal/initenv), so that the CLI publishes and connects to the ports the
 // services really listen on, and refuses what the init would refuse, with the init's words.
 type Inside struct {
 	initconfig.Config

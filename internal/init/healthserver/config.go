@@ -5,18 +5,18 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nixify/nixify/internal/init/config"
+	"github.com/nixify/nixify/internal/initenv"
 	"github.com/nixify/nixify/internal/version"
 )
 
 // The known services, by the one list the whole init uses.
 const (
-	Postgres = config.Postgres
-	Redis    = config.Redis
-	Garage   = config.Garage
+	Postgres = initenv.Postgres
+	Redis    = initenv.Redis
+	Garage   = initenv.Garage
 )
 
-var knownServices = config.Known
+var knownServices = initenv.Known
 
 // Config is everything the health server needs: where to listen, how often to check, and where each
 // service is. The names of the environment variables come from the original image.
@@ -82,8 +82,8 @@ func (c Config) Port(service string) int {
 }
 
 // FromConfig derives the health server's configuration from the init's one configuration (see
-// package config), whose secrets the init has already filled in from /data/secrets.
-func FromConfig(c config.Config) Config {
+// package initenv), whose secrets the init has already filled in from /data/secrets.
+func FromConfig(c initenv.Config) Config {
 	return Config{
 		Addr:     ":" + strconv.Itoa(c.AppPort),
 		Interval: c.HealthInterval,

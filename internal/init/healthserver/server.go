@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/init/board"
-	"github.com/nixify/nixify/internal/init/config"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 // freshGap is the interval divided by this: a request asking for a fresh result (?fresh=1) gets
@@ -233,7 +233,7 @@ func (s *Server) probeable(service string) bool {
 // wherever REDIS_HOST, PG_HOST and GARAGE_HOST point (as `python app.py` did during development). It
 // prints where it listens and every change of a service's status to stdout.
 func RunStandalone(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	c, err := config.FromEnv(getenv)
+	c, err := initenv.FromEnv(getenv)
 	if err != nil {
 		return err
 	}

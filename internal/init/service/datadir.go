@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/nixify/nixify/internal/init/config"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 // CheckDataRoot makes sure the data root exists (creating it if needed) and can be written, before
 // anything else is created in it.
-func checkDataRoot(c config.Config) error {
+func checkDataRoot(c initenv.Config) error {
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return fmt.Errorf("NIXIFY_DATA_DIR=%s cannot be created: %w", c.DataDir, unwrapPath(err))
 	}

@@ -11,12 +11,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/garage"
 	"github.com/nixify/nixify/internal/init/supervisor"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
-func garageService(c config.Config, sec *Secrets, logf func(format string, args ...any)) (supervisor.Service, error) {
+func garageService(c initenv.Config, sec *Secrets, logf func(format string, args ...any)) (supervisor.Service, error) {
 	bin, err := program("garage")
 	if err != nil {
 		return supervisor.Service{}, err
@@ -28,7 +28,7 @@ func garageService(c config.Config, sec *Secrets, logf func(format string, args 
 		return garage.NewClient("http://"+localAddr(c.Bind, c.AdminPort), sec.AdminToken)
 	}
 	return supervisor.Service{
-		Name: config.Garage, User: "garage", DataDir: dir, DataMode: 0o700,
+		Name: initenv.Garage, User: "garage", DataDir: dir, DataMode: 0o700,
 		Prepare: func(context.Context, supervisor.Runner) error {
 			uid, gid, err := supervisor.Owner("garage")
 			if err != nil {
@@ -56,7 +56,7 @@ func garageService(c config.Config, sec *Secrets, logf func(format string, args 
 	}, nil
 }
 
-func garageConf(c config.Config, sec Secrets, dir string) string {
+func garageConf(c initenv.Config, sec Secrets, dir string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nixify-init on every boot; edits are overwritten.\n")
 	fmt.Fprintf(&b, "metadata_dir = %q\ndata_dir = %q\ndb_engine = \"lmdb\"\n", filepath.Join(dir, "meta"), filepath.Join(dir, "data"))

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/init/board"
-	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/healthserver"
 	"github.com/nixify/nixify/internal/init/supervisor"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 // Exit codes of nixify-init (README, "nixify-init exit codes"): Docker shows them, and `nixify
@@ -56,7 +56,7 @@ func refused(err error) error { return &ExitError{Code: ExitRefused, Err: err} }
 // to the supervisor until ctx ends (SIGTERM). Its last log line says how it ended; ExitCode(err)
 // is the matching exit code.
 func Init(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.FromEnv(getenv)
+	cfg, err := initenv.FromEnv(getenv)
 	if err != nil {
 		return refused(err)
 	}
@@ -67,8 +67,8 @@ func Init(ctx context.Context, getenv func(string) string, stdout io.Writer) err
 	if err != nil {
 		return refused(err)
 	}
-	b := board.NewBoard(config.Known...)
-	for _, name := range config.Known {
+	b := board.NewBoard(initenv.Known...)
+	for _, name := range initenv.Known {
 		if !cfg.Enabled(name) {
 			b.Update(name, func(s *board.Service) { s.State = board.Disabled })
 		}
@@ -102,7 +102,7 @@ func Init(ctx context.Context, getenv func(string) string, stdout io.Writer) err
 // supervise runs the health server on ln and the services until ctx ends, and logs the last line.
 // The health server outlives the services so Docker sees "stopping", not a dead port; if it stops
 // on its own the container stops too, rather than run on with a healthcheck that cannot pass.
-func supervise(ctx context.Context, cfg config.Config, sec Secrets, sup *supervisor.Supervisor, b *board.Board, log *supervisor.Log, ln net.Listener) error {
+func supervise(ctx context.Context, cfg initenv.Config, sec Secrets, sup *supervisor.Supervisor, b *board.Board, log *supervisor.Log, ln net.Listener) error {
 	hcfg := healthserver.FromConfig(sec.Fill(cfg))
 	hcfg.Logf = func(format string, args ...any) { log.Printf("health", format, args...) }
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -154,7 +154,7 @@ func unwrapSyscall(err error) error {
 // Healthcheck asks the local health server whether the container is healthy, for Docker's
 // HEALTHCHECK (the image has no curl). It returns nil on a 2xx answer.
 func Healthcheck(ctx context.Context, getenv func(string) string) error {
-	cfg, err := config.FromEnv(getenv)
+	cfg, err := initenv.FromEnv(getenv)
 	if err != nil {
 		return err
 	}

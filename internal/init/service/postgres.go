@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/pgwire"
 	"github.com/nixify/nixify/internal/init/supervisor"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 // pgHBA lets a local socket connection in by who the connecting process is (peer), through the map
@@ -35,7 +35,7 @@ func pgIdent(role string) string {
 		"nixify /^(.*)$ \\1\n"
 }
 
-func postgres(c config.Config, sec *Secrets) (supervisor.Service, error) {
+func postgres(c initenv.Config, sec *Secrets) (supervisor.Service, error) {
 	initdb, err := program("initdb")
 	if err != nil {
 		return supervisor.Service{}, err
@@ -50,7 +50,7 @@ func postgres(c config.Config, sec *Secrets) (supervisor.Service, error) {
 		listen = "*"
 	}
 	return supervisor.Service{
-		Name: config.Postgres, User: "postgres", DataDir: dir, DataMode: 0o700,
+		Name: initenv.Postgres, User: "postgres", DataDir: dir, DataMode: 0o700,
 		Prepare: func(ctx context.Context, run supervisor.Runner) error {
 			return preparePostgres(ctx, run, c, initdb, dir)
 		},
@@ -78,7 +78,7 @@ func postgres(c config.Config, sec *Secrets) (supervisor.Service, error) {
 
 // preparePostgres creates the socket directory, runs initdb when the cluster does not exist yet,
 // and rewrites pg_hba.conf.
-func preparePostgres(ctx context.Context, run supervisor.Runner, c config.Config, initdb, dir string) error {
+func preparePostgres(ctx context.Context, run supervisor.Runner, c initenv.Config, initdb, dir string) error {
 	uid, gid, err := supervisor.Owner("postgres")
 	if err != nil {
 		return err
@@ -108,7 +108,7 @@ func preparePostgres(ctx context.Context, run supervisor.Runner, c config.Config
 // initCluster runs initdb in a scratch directory and renames the result into place: PG_VERSION
 // marks a complete cluster, so a boot interrupted half-way is simply done again next time instead
 // of meeting a broken cluster.
-func initCluster(ctx context.Context, run supervisor.Runner, c config.Config, initdb, dir string, uid, gid int) error {
+func initCluster(ctx context.Context, run supervisor.Runner, c initenv.Config, initdb, dir string, uid, gid int) error {
 	scratch := filepath.Join(c.DataDir, ".postgres-initdb")
 	if err := os.RemoveAll(scratch); err != nil {
 		return err
@@ -162,7 +162,7 @@ func postmasterReady(dir string) error {
 
 // pgLoginError marks a login that waiting cannot fix as permanent, with the fix: a role missing from
 // an existing cluster means POSTGRES_USER changed after the first boot.
-func pgLoginError(err error, c config.Config) error {
+func pgLoginError(err error, c initenv.Config) error {
 	var pgErr *pgwire.Error
 	if errors.As(err, &pgErr) && pgErr.Code == "28000" && strings.Contains(pgErr.Message, "does not exist") {
 		return supervisor.Permanent(fmt.Errorf("%s: the cluster in %s was created with another POSTGRES_USER; "+
@@ -174,7 +174,7 @@ func pgLoginError(err error, c config.Config) error {
 
 // pgConnect opens a connection over the local socket, where the init logs in as root (peer). pgwire rather than
 // pgx: the init must stay a small static binary, and three statements need no type system.
-func pgConnect(ctx context.Context, c config.Config, db string) (*pgwire.Conn, error) {
+func pgConnect(ctx context.Context, c initenv.Config, db string) (*pgwire.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	return pgwire.Connect(ctx, pgwire.Config{Network: "unix", Address: pgwire.SocketPath(c.RunDir, c.PGPort),
@@ -184,7 +184,7 @@ func pgConnect(ctx context.Context, c config.Config, db string) (*pgwire.Conn, e
 // setupPostgres sets POSTGRES_USER's password and creates POSTGRES_DB, on every boot, so a changed
 // POSTGRES_PASSWORD takes effect. The password travels as a SCRAM verifier, never in clear, so it
 // cannot appear in the server's log.
-func setupPostgres(ctx context.Context, c config.Config, password string) error {
+func setupPostgres(ctx context.Context, c initenv.Config, password string) error {
 	conn, err := pgConnect(ctx, c, "template1")
 	if err != nil {
 		return fmt.Errorf("connect as %s: %w", c.PGUser, pgLoginError(err, c))

@@ -9,12 +9,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nixify/nixify/internal/init/config"
 	"github.com/nixify/nixify/internal/init/resp"
 	"github.com/nixify/nixify/internal/init/supervisor"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
-func redis(c config.Config, sec *Secrets) (supervisor.Service, error) {
+func redis(c initenv.Config, sec *Secrets) (supervisor.Service, error) {
 	server, err := program("redis-server")
 	if err != nil {
 		return supervisor.Service{}, err
@@ -22,7 +22,7 @@ func redis(c config.Config, sec *Secrets) (supervisor.Service, error) {
 	dir := filepath.Join(c.DataDir, "redis")
 	conf := filepath.Join(dir, "redis.conf")
 	return supervisor.Service{
-		Name: config.Redis, User: "redis", DataDir: dir, DataMode: 0o700,
+		Name: initenv.Redis, User: "redis", DataDir: dir, DataMode: 0o700,
 		Prepare: func(context.Context, supervisor.Runner) error {
 			uid, gid, err := supervisor.Owner("redis")
 			if err != nil {
@@ -40,8 +40,8 @@ func redis(c config.Config, sec *Secrets) (supervisor.Service, error) {
 
 // redisConf is the whole configuration. A password is always required (the init generates one when
 // none is given), so a sibling container cannot reach CONFIG SET. Bind and dir were checked by
-// package config to hold no blank, quote or newline.
-func redisConf(c config.Config, dir, password string) string {
+// package initenv to hold no blank, quote or newline.
+func redisConf(c initenv.Config, dir, password string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nixify-init on every boot; edits are overwritten.\n")
 	fmt.Fprintf(&b, "bind %s\nport %d\nprotected-mode yes\ndaemonize no\nlogfile \"\"\n", c.Bind, c.RedisPort)
@@ -81,7 +81,7 @@ func localAddr(bind string, port int) string {
 
 // redisPing authenticates and expects PONG; Redis answers an error while
 // it is still loading its data, which counts as not ready.
-func redisPing(ctx context.Context, c config.Config, password string) error {
+func redisPing(ctx context.Context, c initenv.Config, password string) error {
 	d := net.Dialer{Timeout: time.Second}
 	conn, err := d.DialContext(ctx, "tcp", localAddr(c.Bind, c.RedisPort))
 	if err != nil {

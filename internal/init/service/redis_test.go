@@ -4,13 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixify/nixify/internal/init/config"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 // TestRedisConfHoldsAnyPassword: a backslash broke Redis's quoted value and a newline could add a
 // directive (issue 11); every byte now stays inside the one requirepass line.
 func TestRedisConfHoldsAnyPassword(t *testing.T) {
-	c := config.Config{Bind: "127.0.0.1", RedisPort: 6379}
+	c := initenv.Config{Bind: "127.0.0.1", RedisPort: 6379}
 	conf := redisConf(c, "/data/redis", "a\\b\"c d\nenable-debug-command yes\x01é")
 	lines := strings.Split(strings.TrimSpace(conf), "\n")
 	last := lines[len(lines)-1]

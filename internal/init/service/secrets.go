@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nixify/nixify/internal/init/config"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 // Secrets are the credentials the services use: given in the environment, or generated on first
@@ -38,11 +38,11 @@ const (
 )
 
 // secretsDir is where generated secrets live under the data root (root only, 0700).
-func secretsDir(c config.Config) string { return filepath.Join(c.DataDir, "secrets") }
+func secretsDir(c initenv.Config) string { return filepath.Join(c.DataDir, "secrets") }
 
 // LoadSecrets returns the secrets, generating and storing the missing ones; given ones are stored
 // too, so each file holds the value in effect. Only the secrets of enabled services are kept.
-func LoadSecrets(c config.Config) (Secrets, error) {
+func LoadSecrets(c initenv.Config) (Secrets, error) {
 	dir := secretsDir(c)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Secrets{}, fmt.Errorf("create %s: %w", dir, err)
@@ -62,13 +62,13 @@ func LoadSecrets(c config.Config) (Secrets, error) {
 		}
 		*dst, err = stored(filepath.Join(dir, file), gen)
 	}
-	if c.Enabled(config.Postgres) {
+	if c.Enabled(initenv.Postgres) {
 		keep(&s.PGPassword, c.PGPassword, PostgresPasswordFile, rand.Text)
 	}
-	if c.Enabled(config.Redis) {
+	if c.Enabled(initenv.Redis) {
 		keep(&s.RedisPassword, c.RedisPassword, RedisPasswordFile, rand.Text)
 	}
-	if c.Enabled(config.Garage) {
+	if c.Enabled(initenv.Garage) {
 		// Garage fixes the formats of its keys (GK and 24 hex digits, a secret of 64) and of the
 		// RPC secret (32 bytes in hex); its tokens, like the passwords, are any text.
 		keep(&s.AccessKey, c.AccessKey, GarageAccessKeyFile, func() string { return "GK" + randomHex(12) })
@@ -167,7 +167,7 @@ func randomHex(n int) string {
 
 // Fill returns c with the secrets in place of the ones it left empty, so that everything derived
 // from it (the health server's checks above all) uses the credentials the services were given.
-func (s Secrets) Fill(c config.Config) config.Config {
+func (s Secrets) Fill(c initenv.Config) initenv.Config {
 	c.PGPassword, c.RedisPassword = s.PGPassword, s.RedisPassword
 	c.AccessKey, c.SecretKey, c.AdminToken = s.AccessKey, s.SecretKey, s.AdminToken
 	return c

@@ -1,8 +1,10 @@
-// Package config is nixify-init's environment, read once and checked as a whole. Both the init's
-// services and its health server are configured from the one Config it returns, so a variable
-// cannot mean one thing to the supervisor and another to the health check. Parsing writes nothing:
-// the init touches the disk only after every value is valid.
-package config
+// Package initenv is the grammar of nixify-init's environment, read once and checked as a whole.
+// The init's services and its health server are configured from the one Config it returns, and
+// the CLI (internal/container) parses a container's environment with it too, so a variable cannot
+// mean one thing to the supervisor, another to the health check and a third to `nixify run`. It
+// imports nothing of either side. Parsing writes nothing: the init touches the disk only after
+// every value is valid.
+package initenv
 
 import (
 	"fmt"
