@@ -78,9 +78,9 @@ func main() {
 			defer img.Close()
 			ims = append(ims, publish.Image{Arch: a, Image: img.V1})
 		}
-		pub, err := publish.New(addr + "/nixify/img")
+		pub, err := publish.New(addr+"/nixify/img", publish.WithLatest(true))
 		must(err)
-		plan, err := pub.Plan(context.Background(), publish.Request{Images: ims, Rev: rev, Latest: true, Created: time.Unix(0, 0)})
+		plan, err := pub.Plan(context.Background(), publish.Request{Images: ims, Rev: rev, Built: time.Unix(0, 0)})
 		must(err)
 		_, err = pub.Push(context.Background(), plan, nil)
 		must(err)
