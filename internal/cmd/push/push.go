@@ -16,12 +16,14 @@ import (
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/registryclient"
+	"github.com/nixify/nixify/internal/state"
 	"github.com/spf13/cobra"
 )
 
@@ -156,11 +158,6 @@ func settings(opts *Options) (config.Config, []arch.Arch, error) {
 	if archs == nil {
 		archs = cfg.Architectures
 	}
-	for _, t := range opts.Tags {
-		if err := publish.ValidTag(t); err != nil {
-			return cfg, nil, cli.UsageError(err)
-		}
-	}
 	return cfg, archs, nil
 }
 
@@ -169,7 +166,9 @@ func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publish.New(repo, append([]registryclient.Option{registryclient.WithCredentials(creds)}, opts.Client...)...)
+	pub, err := publish.New(repo, publish.WithTags(opts.Tags...), publish.WithLatest(opts.Latest),
+		publish.WithSource(publish.SourceFromEnv(opts.Getenv)), publish.WithoutIndex(opts.NoIndex), publish.WithForce(opts.Force),
+		publish.WithRegistry(append([]registryclient.Option{registryclient.WithCredentials(creds)}, opts.Client...)...))
 	if err != nil {
 		return nil, cli.UsageError(err)
 	}
@@ -179,8 +178,8 @@ func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 // request gathers what the push ships: the last builds (with the commit they were built from), or
 // with --index-from the images other jobs pushed. done closes the opened builds.
 func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch.Arch) (publish.Request, func(), error) {
-	req := publish.Request{Latest: opts.Latest, Tags: opts.Tags, Source: publish.SourceFromEnv(opts.Getenv), NoIndex: opts.NoIndex, Force: opts.Force}
 	store := record.Store{Dir: cfg.StateDir}
+	req := publish.Request{Built: newestBuild(store, archs)}
 	if len(opts.IndexFrom) > 0 {
 		refs, err := readRefs(opts.IndexFrom)
 		if err != nil {
@@ -190,8 +189,6 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 		if rev, err := publish.ResolveRevision(ctx, opts.Getenv, opts.WorkDir); err == nil {
 			req.Rev = &rev
 		}
-		req.Latest = req.Latest || (req.Rev != nil && req.Rev.Default)
-		req.Created = created(req.Rev, store, archs)
 		return req, func() {}, nil
 	}
 	return buildsRequest(ctx, opts, cfg, archs, req)
@@ -204,12 +201,9 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 	var builds []record.Build
 	var built []publish.Built
 	for _, a := range archs {
-		b, err := store.Latest(a)
-		if errors.Is(err, record.ErrNoBuild) {
-			return req, nil, cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
-		}
+		b, err := shared.LastBuild(cfg.StateDir, a, "")
 		if err != nil {
-			return req, nil, cli.Fail(err)
+			return req, nil, err
 		}
 		builds = append(builds, b)
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
@@ -224,7 +218,7 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 			i.Close()
 		}
 	}
-	cache := image.NewLayerCache(cfg.StateDir)
+	cache := image.NewLayerCache(state.Dir(cfg.StateDir).LayerCache())
 	for _, b := range builds {
 		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {
@@ -239,21 +233,7 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 		req.Attach = attachments(opts, cfg.Repo, store)
 	}
 	req.Rev = rev
-	req.Latest = req.Latest || (rev != nil && rev.Default)
-	req.Created = created(rev, store, archs)
 	return req, done, nil
-}
-
-// created is when the source was committed: the same commit pushed twice gives the same digests,
-// and a dry run predicts them. Without a commit, the newest build's time does the same.
-func created(rev *publish.Revision, store record.Store, archs []arch.Arch) time.Time {
-	if rev != nil && !rev.Time.IsZero() {
-		return rev.Time
-	}
-	if t := newestBuild(store, archs); !t.IsZero() {
-		return t
-	}
-	return time.Now().UTC().Truncate(time.Second)
 }
 
 // pushError gives each way a push fails its exit code and the way out.
@@ -387,7 +367,7 @@ func newestBuild(store record.Store, archs []arch.Arch) time.Time {
 			newest = b.BuiltAt
 		}
 	}
-	return newest.UTC().Truncate(time.Second)
+	return newest
 }
 
 // readRefs reads the digest references that --image-refs files hold, one a line.
