@@ -70,7 +70,7 @@ func main() {
 	rev := &publish.Revision{Branch: "main", Commit: "0123456789abcdef", Default: true}
 	push := func(cacheDir string) time.Duration {
 		start := time.Now()
-		cache := image.NewLayerCache(cacheDir)
+		cache := image.NewLayerCache(filepath.Join(cacheDir, "layers.json"))
 		var ims []publish.Image
 		for _, a := range archs {
 			img, err := imagetest.Open(paths[a], image.WithLayers(), image.WithLayerCache(cache), image.WithTempDir(dir))

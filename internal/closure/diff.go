@@ -3,10 +3,11 @@ package closure
 import (
 	"fmt"
 
-	"github.com/nixify/nixify/internal/image"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/nixify/nixify/internal/image"
 )
 
 // Diff is what changed between two images, in the spirit of `nix store diff-closures`: packages

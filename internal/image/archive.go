@@ -313,75 +313,67 @@ func (s *scanner) assemble() (*Archive, error) {
 // holes are filled, not what the archive holds, and an engine unpacking it writes that many zeros.
 var ErrSparse = errors.New("holds a sparse file")
 
-// checkEntries reads an archive's tar headers (data is skipped: by seeking in a plain file) and
-// refuses sparse entries, before anything hands the archive to an engine.
-func checkEntries(ctx context.Context, r io.Reader) error {
-	if f, ok := r.(*os.File); ok {
-		head := make([]byte, sniffBytes)
-		n, _ := io.ReadFull(f, head)
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		if detectCompression(head[:n]) == Uncompressed {
-			return checkTar(ctx, tar.NewReader(f))
-		}
-	}
-	dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: r})
-	if err != nil {
-		return err
-	}
-	defer closeDec()
-	return checkTar(ctx, tar.NewReader(dec))
+// peeked is what a look at an archive's headers found, before an engine is handed it.
+type peeked struct {
+	configDigest string // sha256:... from manifest.json's config name ("" when it does not say)
+	config       []byte // the config, when the archive holds it where manifest.json says
 }
 
-func checkTar(ctx context.Context, tr *tar.Reader) error {
+// peek reads an archive's tar headers and its small JSON files (manifest.json, the config), skips
+// layer data (by seeking, in a plain file), and refuses sparse entries: what an engine would be
+// handed is checked first. A damaged archive is the engine's to refuse, with its own words.
+func peek(ctx context.Context, f *os.File) (*peeked, error) {
+	defer f.Seek(0, io.SeekStart)
+	var r io.Reader = f
+	head := make([]byte, sniffBytes)
+	n, _ := io.ReadFull(f, head)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if detectCompression(head[:n]) != Uncompressed {
+		dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: f})
+		if err != nil {
+			return &peeked{}, nil
+		}
+		defer closeDec()
+		r = dec
+	}
+	tr := tar.NewReader(r)
+	jsonFiles := map[string][]byte{}
 	for {
 		h, err := tr.Next()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return nil // a damaged archive is the engine's to refuse, with its own words
+			break
 		}
 		if sparse(h) {
-			return fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, h.Name, h.Size)
+			return nil, fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, h.Name, h.Size)
 		}
-	}
-}
-
-// peekConfigDigest reads the config digest from an uncompressed docker-archive's manifest.json
-// without reading its layers (tar skips them by seeking). It returns "" for compressed archives or
-// anything it cannot read: the image is then simply loaded.
-func peekConfigDigest(f *os.File) string {
-	defer f.Seek(0, io.SeekStart)
-	magic := make([]byte, sniffBytes)
-	if _, err := io.ReadFull(f, magic); err != nil || detectCompression(magic) != Uncompressed {
-		return ""
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return ""
-	}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			return ""
-		}
-		if cleanName(h.Name) != "manifest.json" || sparse(h) || h.Size > maxJSON {
+		if h.Typeflag != tar.TypeReg || h.Size > maxJSON {
 			continue
 		}
-		var m []struct{ Config string }
-		if err := json.NewDecoder(tr).Decode(&m); err != nil || len(m) == 0 {
-			return ""
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(tr, first); err != nil || (first[0] != '{' && first[0] != '[') {
+			continue
 		}
-		// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
-		// "sha256:<hex>" from go-containerregistry.
-		hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:")
-		if len(hex) != 64 {
-			return ""
+		rest, err := io.ReadAll(tr)
+		if err == nil {
+			jsonFiles[cleanName(h.Name)] = append(first, rest...)
 		}
-		return "sha256:" + hex
 	}
+	var m []struct{ Config string }
+	if json.Unmarshal(jsonFiles["manifest.json"], &m) != nil || len(m) == 0 {
+		return &peeked{}, nil
+	}
+	p := &peeked{config: jsonFiles[cleanName(m[0].Config)]}
+	// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
+	// "sha256:<hex>" from go-containerregistry.
+	if hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:"); len(hex) == 64 {
+		p.configDigest = "sha256:" + hex
+	}
+	return p, nil
 }
 
 func cleanName(n string) string {

@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,22 +45,26 @@ func TestPeekConfigDigest(t *testing.T) {
 		{"classic", hex + ".json", false, "sha256:" + hex},
 		{"oci-shaped", "blobs/sha256/" + hex, false, "sha256:" + hex},
 		{"ggcr", "sha256:" + hex, false, "sha256:" + hex},
-		{"gzip is not read", hex + ".json", true, ""},
+		{"gzip", hex + ".json", true, "sha256:" + hex},
 		{"nonsense", "config.json", false, ""},
 	} {
 		p := filepath.Join(dir, c.name+".tar")
 		writeArchive(t, p, c.config, c.gz)
-		if got := peek(p); got != c.want {
+		if got := peekFile(p); got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 	}
 }
 
-func peek(p string) string {
+func peekFile(p string) string {
 	f, err := os.Open(p)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	return peekConfigDigest(f)
+	pk, err := peek(context.Background(), f)
+	if err != nil {
+		return ""
+	}
+	return pk.configDigest
 }

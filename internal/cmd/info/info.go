@@ -11,6 +11,7 @@ import (
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/image"
@@ -49,7 +50,8 @@ warnings for layer counts near the limits, missing OCI labels and a wrong archit
 
 SOURCE is one of:
   (nothing)              the last build of each architecture (--arch to choose)
-  PATH                   a docker-archive (plain, gzip or zstd) or a streamLayeredImage script
+  PATH                   a docker-archive (plain, gzip or zstd), or the streamLayeredImage
+                         script the last build recorded (./result); no other executable is run
   NAME[:TAG] or ID       an image in the Docker engine
   REGISTRY/REPO[:TAG]    a registry image or multi-arch index (every platform, or --arch)
 Only headers and the config are read; layers are never loaded into memory. For a registry image it
@@ -148,9 +150,9 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 	if opts.Source == "" {
 		return openBuilds(ctx, opts, archs)
 	}
-	ref, err := image.Parse(opts.Source)
+	ref, err := shared.ParseImage(opts.Source, opts.Config)
 	if err != nil {
-		return nil, cli.UsageError(err)
+		return nil, err
 	}
 	var iopts []image.Option
 	if ref.Kind == image.FromEngine {
@@ -174,6 +176,8 @@ func openError(err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.Is(err, image.ErrRefused), errors.Is(err, image.ErrSparse):
+		return cli.UsageError(err)
 	case errors.As(err, &nf):
 		return cli.Fail(err)
 	case errors.Is(err, engine.ErrNotFound):
@@ -197,17 +201,16 @@ func openBuilds(ctx context.Context, opts *Options, archs []arch.Arch) (*image.S
 	if len(archs) == 0 {
 		archs = l.Config.Architectures
 	}
-	store := record.Store{Dir: l.Config.StateDir}
 	set := &image.Set{}
 	var missing []string
 	for _, a := range archs {
-		b, err := store.Latest(a)
+		b, err := shared.LastBuild(l.Config.StateDir, a, "")
 		if errors.Is(err, record.ErrNoBuild) {
 			missing = append(missing, err.Error())
 			continue
 		}
 		if err != nil {
-			return nil, cli.Fail(err)
+			return nil, err
 		}
 		s, err := image.Open(ctx, image.BuildRef(b))
 		if err != nil {

@@ -3,11 +3,13 @@ package info
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -74,5 +76,47 @@ func TestInfoBadInput(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%+v: err = %v", o, err)
 		}
+	}
+}
+
+// TestInfoNeverRunsTheFileItReads: an executable "archive" starting with #! is refused with one
+// line (exit 2) and never run, whether named by a path or by a bare name that is also on PATH
+// (nixify once ran the one on PATH).
+func TestInfoNeverRunsTheFileItReads(t *testing.T) {
+	dir, onPath := t.TempDir(), t.TempDir()
+	marker := filepath.Join(t.TempDir(), "ran")
+	evil := "#!/bin/sh\necho ran >> " + marker + "\n"
+	for _, p := range []string{filepath.Join(dir, "evil.tar"), filepath.Join(onPath, "evil.tar")} {
+		if err := os.WriteFile(p, []byte(evil), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", onPath+":"+os.Getenv("PATH"))
+	t.Chdir(dir)
+	cfg := func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: t.TempDir(), Architectures: arch.All}}, nil
+	}
+	for _, src := range []string{filepath.Join(dir, "evil.tar"), "evil.tar", "./evil.tar"} {
+		io, _, _, _ := iostreams.Test()
+		err := infoRun(context.Background(), &Options{IO: io, Config: cfg, Source: src})
+		if _, serr := os.Stat(marker); serr == nil {
+			t.Fatalf("info %s ran the file", src)
+		}
+		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "script") {
+			t.Errorf("info %s: exit %d, %v", src, cli.Code(err), err)
+		}
+	}
+}
+
+// TestInfoOnADamagedRecordIsABadFile: exit 2 (the README's code for a bad file), not 1.
+func TestInfoOnADamagedRecordIsABadFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "builds.json"), []byte("{"), 0o644)
+	cfg := func() (*config.Loaded, error) {
+		return &config.Loaded{Config: config.Config{StateDir: dir, Architectures: arch.All}}, nil
+	}
+	io, _, _, _ := iostreams.Test()
+	if err := infoRun(context.Background(), &Options{IO: io, Config: cfg}); cli.Code(err) != cli.ExitUsage {
+		t.Errorf("exit %d, %v", cli.Code(err), err)
 	}
 }

@@ -16,12 +16,14 @@ import (
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/registryclient"
+	"github.com/nixify/nixify/internal/state"
 	"github.com/spf13/cobra"
 )
 
@@ -205,12 +207,9 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 	var builds []record.Build
 	var built []publish.Built
 	for _, a := range archs {
-		b, err := store.Latest(a)
-		if errors.Is(err, record.ErrNoBuild) {
-			return req, nil, cli.Failed(err, fmt.Sprintf("build it first: nixify build --arch %s", a))
-		}
+		b, err := shared.LastBuild(cfg.StateDir, a, "")
 		if err != nil {
-			return req, nil, cli.Fail(err)
+			return req, nil, err
 		}
 		builds = append(builds, b)
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
@@ -225,7 +224,7 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 			i.Close()
 		}
 	}
-	cache := image.NewLayerCache(cfg.StateDir)
+	cache := image.NewLayerCache(state.Dir(cfg.StateDir).LayerCache())
 	for _, b := range builds {
 		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
 		if err != nil {

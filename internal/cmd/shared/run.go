@@ -16,7 +16,6 @@ import (
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
-	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/version"
 	"github.com/spf13/cobra"
 )
@@ -193,13 +192,17 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	if err != nil {
 		return container.Loaded{}, err
 	}
-	// Opened without reading ahead: the engine reads the archive; only a user's file is checked.
+	// Opened without reading the layers: the engine reads them. What could refuse the image
+	// (a sparse file, another architecture) is checked before the engine is handed anything.
 	set, err := image.Open(ctx, ref, image.WithoutScan())
 	if err != nil {
-		return container.Loaded{}, cli.Fail(err)
+		return container.Loaded{}, ImageError(err)
 	}
 	defer set.Close()
 	src := set.Images[0]
+	if err := o.checkArch(src.Source, src.Architecture()); err != nil {
+		return container.Loaded{}, err
+	}
 	p := o.IO.StartProgress("loading " + src.Source)
 	loaded, err := container.Load(ctx, eng, src, func(done, total int64, status string) {
 		p.Update(fmt.Sprintf("%s %s", iostreams.Bytes(done), status), done, total)
@@ -210,12 +213,21 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 			return loaded, ctx.Err()
 		}
 		p.Fail("")
-		return loaded, cli.Fail(err)
+		return loaded, ImageError(err)
 	}
 	if loaded.Skipped {
 		p.Done("the engine holds it already")
 	} else {
 		p.Done(fmt.Sprintf("%s, %s", strings.Join(loaded.Refs, " "), iostreams.Bytes(loaded.Bytes)))
+	}
+	// A stream's config is known only once loaded: what the engine holds is checked before it is
+	// named for an architecture.
+	held, err := eng.ImageInspect(ctx, loaded.ImageID)
+	if err != nil {
+		return loaded, EngineError(err)
+	}
+	if err := o.checkArch(src.Source, held.Architecture); err != nil {
+		return loaded, err
 	}
 	// The name stays after the container that used the image is replaced, so clean --images finds
 	// what nixify loaded; it is a name, so removing it never removes an image another name holds.
@@ -235,10 +247,19 @@ func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (containe
 	if err != nil {
 		return container.Loaded{}, EngineError(err)
 	}
-	if want := o.Arch.GOARCH(); img.Architecture != "" && img.Architecture != want {
-		return container.Loaded{}, cli.Usagef("image %q is for %s, not %s: pass --arch %s", o.Image, img.Architecture, want, img.Architecture)
+	if err := o.checkArch(o.Image, img.Architecture); err != nil {
+		return container.Loaded{}, err
 	}
 	return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+}
+
+// checkArch refuses an image of another architecture than the one asked (exit 2), before the
+// engine is handed it and before anything is replaced. got is the GOARCH spelling; "" is unknown.
+func (o *RunOptions) checkArch(what, got string) error {
+	if want := o.Arch.GOARCH(); got != "" && got != want {
+		return cli.Usagef("%s is for %s, not %s: pass --arch %s (nothing was changed)", what, got, want, arch.FromOCI(got))
+	}
+	return nil
 }
 
 // imageRef is the archive to load: --tar, or the architecture's last build.
@@ -247,18 +268,30 @@ func (o *RunOptions) imageRef(cfg config.Config) (image.Ref, error) {
 		if _, err := os.Stat(o.Tar); err != nil {
 			return image.Ref{}, cli.Usagef("invalid --tar %q: no such file", o.Tar)
 		}
-		r, err := image.Parse(o.Tar)
+		r, err := image.Parse(o.Tar, Recorded(cfg.StateDir)...)
 		if err != nil {
 			return image.Ref{}, cli.UsageError(fmt.Errorf("invalid --tar: %w", err))
 		}
 		return r, nil
 	}
-	b, err := record.Store{Dir: cfg.StateDir}.Latest(o.Arch)
-	if errors.Is(err, record.ErrNoBuild) {
-		return image.Ref{}, cli.Failed(err, "or run an image you have with --tar PATH or --image REF")
-	}
+	b, err := LastBuild(cfg.StateDir, o.Arch, "or run an image you have with --tar PATH or --image REF")
 	if err != nil {
 		return image.Ref{}, err
 	}
 	return image.BuildRef(b), nil
+}
+
+// ImageError gives the ways an image fails to open or load their exit code: a file nixify
+// refuses (a script it did not build, a sparse-file bomb) is a bad file (2); an unreachable
+// engine 4; the rest 1.
+func ImageError(err error) error {
+	switch {
+	case errors.Is(err, image.ErrRefused), errors.Is(err, image.ErrSparse):
+		return cli.UsageError(err)
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, engine.ErrUnavailable):
+		return cli.EngineUnreachable(err)
+	}
+	return cli.Fail(err)
 }
