@@ -243,7 +243,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	if loaded.Skipped {
 		p.Done("the engine holds it already")
 	} else {
-		p.Done(fmt.Sprintf("%s, %s", strings.Join(loaded.Refs, " "), iostreams.Bytes(loaded.Bytes)))
+		p.Done(fmt.Sprintf("%s, %s", ImageName(loaded.Refs), iostreams.Bytes(loaded.Bytes)))
 	}
 	// A stream's config is known only once loaded: what the engine holds is checked before it is
 	// named for an architecture.
@@ -276,6 +276,21 @@ func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (containe
 		return container.Loaded{}, err
 	}
 	return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+}
+
+// ImageName is the one rule for what an image is called in nixify's output (run, status): its own
+// tag (the archive's, as info shows it), not the IMAGE:ARCH-ID name nixify gives what it loads so
+// that clean finds it; that one only when it has no other.
+func ImageName(names []string) string {
+	for _, n := range names {
+		if !strings.Contains(n, ":x86_64-") && !strings.Contains(n, ":aarch64-") && !strings.HasPrefix(n, "sha256:") {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
 }
 
 // checkArch refuses an image of another architecture than the one asked (exit 2), before the
