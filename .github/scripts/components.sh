@@ -92,7 +92,7 @@ build() {
 			build) result=built ;;
 			*) result=fetched ;;
 			esac
-		elif grep -qF "building '$drv'" "$state/build.log"; then
+		elif [ -n "$first" ] || grep -qF "building '$drv'" "$state/build.log"; then
 			result=failed
 		else
 			result="not built: a dependency failed"
@@ -104,7 +104,9 @@ build() {
 	# every failure's "builder for ... failed", so the store is asked.)
 	: >"$state/failed.txt"
 	local d o ok
-	for d in $(grep -o "building '/nix/store/[^']*\.drv'" "$state/build.log" | tr -d "'" | cut -d' ' -f2 | sort -u); do
+	# Started builds, and the failures Nix names ("builder for '...' failed" up to 2.23,
+	# "Cannot build '...'" after).
+	for d in $(grep -oE "(building|builder for|Cannot build) '/nix/store/[^']*\.drv'" "$state/build.log" | grep -oE "/nix/store/[^']*\.drv" | sort -u); do
 		ok=1
 		for o in $(nix-store --query --outputs "$d" 2>/dev/null); do
 			nix path-info "$o" >/dev/null 2>&1 || ok=0
@@ -128,6 +130,7 @@ build() {
 table() {
 	[ $# -ge 1 ] && [ $# -le 2 ] || usage
 	local state=$1 image=${2:-}
+	case $image in *[!0-9]*) image= ;; esac # no size (the image was not built): no budget line
 	[ -s "$state/results.tsv" ] || { echo "components.sh: $state has no results: the build step did not get that far" >&2; exit 1; }
 	echo "| component | output | built or fetched | minutes (its own build) | closure |"
 	echo "|---|---|---|---|---|"
@@ -169,9 +172,10 @@ budget() {
 	local max
 	max=$(jq '.budget.maxMiB' "$state/components.json")
 	[ "$image" -gt $((max * 1048576)) ] || return 0
-	local n out
+	local n out names=()
+	mapfile -t names < <(jq -r '.members | keys[]' "$state/components.json")
 	: >"$state/paths.tsv"
-	for n in $(jq -r '.members | keys[]' "$state/components.json"); do
+	for n in "${names[@]}"; do
 		out=$(jq -r --arg n "$n" '.members[$n].out' "$state/components.json")
 		nix path-info -r --json "$out" |
 			jq -r --arg n "$n" '(if type == "array" then .[] else (to_entries[] | .value + {path: .key}) end) | [$n, .path, .narSize] | @tsv' >>"$state/paths.tsv"

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -67,8 +68,23 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 		if pg.DoInstallCheck == nil || *pg.DoInstallCheck {
 			t.Errorf("%s: postgresql runs its install check", where)
 		}
-		if !slices.Contains(pg.StripAllList, "bin") || !strings.Contains(pg.PostInstall, "trim.sh") {
-			t.Errorf("%s: postgresql is not stripped and trimmed: strip %v, postInstall %q", where, pg.StripAllList, pg.PostInstall)
+		if !slices.Contains(pg.StripAllList, "bin") {
+			t.Errorf("%s: postgresql is not stripped: %v", where, pg.StripAllList)
+		}
+		// The install phase's end, run on an installed tree: trimmed, and the references to the
+		// compiler and zlib's headers removed from every program and library.
+		kept := []string{"bin/initdb", "bin/pg_controldata", "bin/pg_ctl", "bin/pg_dump", "bin/pg_dumpall", "bin/pg_isready", "bin/pg_resetwal",
+			"bin/pg_restore", "bin/postgres", "bin/psql", "lib/libpq.so.5", "lib/plpgsql.so", "share/postgres.bki"}
+		out, calls, err := runPostInstall(t, pg.PostInstall, append([]string{"bin/pgbench", "bin/ecpg", "bin/pg_config", "include/libpq-fe.h",
+			"lib/libpgcommon.a"}, kept...))
+		if err != nil {
+			t.Errorf("%s: postgresql's postInstall: %v", where, err)
+		}
+		if left := tree(out); !slices.Equal(left, kept) {
+			t.Errorf("%s: postgresql's postInstall leaves %v", where, left)
+		}
+		if !strings.Contains(calls, "-gcc-wrapper -t ") || !strings.Contains(calls, "-zlib-dev "+out+"/bin/initdb") || !strings.Contains(calls, out+"/lib/libpq.so.5") {
+			t.Errorf("%s: postgresql's postInstall removes references with: %s", where, calls)
 		}
 		off("postgresql", pg)
 	}
@@ -78,10 +94,14 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 		t.Errorf("%s: redis is built with %v", where, redisArgs)
 	}
 	if redis != nil {
-		for _, b := range []string{"redis-benchmark", "redis-sentinel", "redis-check-aof", "redis-check-rdb"} {
-			if !strings.Contains(redis.PostInstall, "bin/"+b) {
-				t.Errorf("%s: redis keeps %s", where, b)
-			}
+		out, _, err := runPostInstall(t, redis.PostInstall, []string{"bin/redis-server", "bin/redis-cli", "bin/redis-benchmark",
+			"bin/redis-sentinel", "bin/redis-check-aof", "bin/redis-check-rdb", "share/doc/redis.conf"})
+		if left := tree(out); err != nil || !slices.Equal(left, []string{"bin/redis-cli", "bin/redis-server"}) {
+			t.Errorf("%s: redis's postInstall: %v, leaves %v", where, err, left)
+		}
+		// Without the server the build fails rather than ship an image that cannot start Redis.
+		if _, _, err := runPostInstall(t, redis.PostInstall, []string{"bin/redis-cli"}); err == nil {
+			t.Errorf("%s: redis's postInstall passes without redis-server", where)
 		}
 		if !slices.Contains(redis.StripAllList, "bin") || !slices.Contains(redis.MakeFlags, "MALLOC=libc") {
 			t.Errorf("%s: redis strip %v make %v", where, redis.StripAllList, redis.MakeFlags)
@@ -99,6 +119,39 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 			}
 		}
 	}
+}
+
+// runPostInstall runs a derivation's postInstall with bash on a fresh $out holding files (each an
+// executable), as the install phase would, with remove-references-to recording its arguments.
+func runPostInstall(t *testing.T, script string, files []string) (out, calls string, err error) {
+	t.Helper()
+	out = t.TempDir()
+	for _, f := range files {
+		os.MkdirAll(filepath.Join(out, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(out, f), []byte("x"), 0o755)
+	}
+	record := filepath.Join(t.TempDir(), "calls")
+	cmd := exec.Command(testpeer.Binary(t, "bash"), "-euc", "remove-references-to() { echo \"$*\" >> \"$calls\"; }\n"+script)
+	cmd.Env = append(os.Environ(), "out="+out, "calls="+record, "PATH=/usr/bin:/bin")
+	if o, e := cmd.CombinedOutput(); e != nil {
+		err = fmt.Errorf("%v: %s", e, o)
+	}
+	data, _ := os.ReadFile(record)
+	return out, string(data), err
+}
+
+// tree lists the files under dir, relative and sorted.
+func tree(dir string) []string {
+	var files []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	slices.Sort(files)
+	return files
 }
 
 // linked asserts that every package an -X ldflag stamps is linked into the program: a stamp on a
@@ -602,6 +655,11 @@ func TestBudgetNamesTheLargestComponents(t *testing.T) {
 	table, code := componentsScript(t, testConfig, "table", state, strconv.Itoa(50<<20))
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(table), "Budget: the image is 50.0 MiB of 60 MiB (10.0 MiB to spare).") {
 		t.Errorf("table with the image: exit %d\n%s", code, table)
+	}
+
+	// The image was not built: the summary's table has no budget line.
+	if table, code := componentsScript(t, testConfig, "table", state, "null"); code != 0 || strings.Contains(table, "Budget") {
+		t.Errorf("table without an image size: exit %d\n%s", code, table)
 	}
 
 	// Hostile sizes are refused with one line and the usage exit code.
