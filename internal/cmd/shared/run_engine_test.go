@@ -89,7 +89,7 @@ func TestRefusedReplaceLeavesEverythingAsItWas(t *testing.T) {
 	for _, o := range []shared.RunOptions{
 		{Arch: arch.AArch64, Tar: archive, Replace: true},
 		{Arch: arch.AArch64, Image: held.Image, Replace: true}, // --image goes through the same door
-		{Arch: arch.X86_64, Replace: true}, // the record's bomb
+		{Arch: arch.X86_64, Replace: true},                     // the record's bomb
 	} {
 		io, _, _, _ := iostreams.Test()
 		o.IO = io
