@@ -307,6 +307,9 @@ func (d *docker) ContainerInspect(ctx context.Context, nameOrID string) (Contain
 	c.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
 	if r.Config != nil {
 		c.Labels, c.Env = r.Config.Labels, r.Config.Env
+		if r.Config.StopTimeout != nil {
+			c.StopTimeout = time.Duration(*r.Config.StopTimeout) * time.Second
+		}
 	}
 	for _, m := range r.Mounts {
 		if m.Type == mount.TypeVolume {
@@ -403,6 +406,15 @@ func (d *docker) ContainerRemove(ctx context.Context, id string) error {
 	defer done()
 	if err := d.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil {
 		return d.wrap(ctx, "remove container", err)
+	}
+	return nil
+}
+
+func (d *docker) ContainerRename(ctx context.Context, id, name string) error {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
+	if err := d.c.ContainerRename(ctx, id, name); err != nil {
+		return d.wrap(ctx, "rename container to "+name, err)
 	}
 	return nil
 }

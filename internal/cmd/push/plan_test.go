@@ -28,8 +28,7 @@ var ciEnv = map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba98
 func opt(cfg func() (*config.Loaded, error), dir string, change func(*Options)) *Options {
 	ios, _, _, _ := iostreams.Test()
 	o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return ciEnv[k] }, WorkDir: dir, Arch: "all",
-		Client: []registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 2}),
-			registryclient.WithRequestTimeout(300 * time.Millisecond)}}
+		StallTimeout: 300 * time.Millisecond, Client: []registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 2})}}
 	if change != nil {
 		change(o)
 	}
@@ -172,7 +171,7 @@ func TestPushDeadline(t *testing.T) {
 	}
 	_, _, err := run(t, opt(cfg2, dir, func(o *Options) {
 		o.Timeout = 200 * time.Millisecond
-		o.Client = append(o.Client, registryclient.WithRequestTimeout(time.Hour))
+		o.StallTimeout = time.Hour
 	}))
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") || !strings.Contains(cli.Hint(err), "--timeout") {
 		t.Fatalf("err = %v (hint %q)", err, cli.Hint(err))

@@ -40,6 +40,7 @@ type Options struct {
 	DryRun        bool
 	Force         bool
 	Timeout       time.Duration
+	StallTimeout  time.Duration
 	ImageRefs     string
 	Username      string
 	PasswordStdin bool
@@ -47,7 +48,7 @@ type Options struct {
 	IndexFrom     []string
 	NoSBOM        bool
 
-	// Client adds registry client options (tests: quick retries, short request timeouts).
+	// Client adds registry client options (tests: quick retries).
 	Client []registryclient.Option
 }
 
@@ -69,7 +70,8 @@ flake's revision); the branch comes from GITHUB_REF_NAME, else from git. A build
 uncommitted changes, or a HEAD that moved since the build, is refused unless --force. An index tag
 whose current index has architectures this push lacks (push --arch X would turn a multi-arch
 latest into a one-architecture one) is refused unless --force.
-Every request gives up after 30 s without progress; the whole push after --timeout.
+Every request gives up after --request-timeout without progress (raise it for a registry that
+takes long to accept a large layer); the whole push after --timeout.
 Credentials: GITHUB_TOKEN for ghcr.io, then docker config and credential helpers, or
 --username with the password on stdin (--password-stdin). Digest references go to stdout.
 
@@ -97,6 +99,7 @@ index of those images and its tags (no build needed there).`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (digests, tags, annotations) and write nothing")
 	fl.BoolVar(&opts.Force, "force", false, "push a build from a dirty tree or an older commit, or let an index tag lose architectures")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up when the whole push takes longer (0: no limit)")
+	fl.DurationVar(&opts.StallTimeout, "request-timeout", registryclient.DefaultRequestTimeout, "give up on a request that makes no progress for this long")
 	fl.StringVar(&opts.ImageRefs, "image-refs", "", "write the pushed digest references to this file, one a line")
 	fl.StringVar(&opts.Username, "username", "", "registry user name (with --password-stdin)")
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the registry password or token from stdin")
@@ -151,6 +154,9 @@ func settings(opts *Options) (config.Config, []arch.Arch, error) {
 	if cfg.Repo == "" {
 		return cfg, nil, cli.Usagef("no repository to push to: pass --repo REGISTRY/NAMESPACE/NAME or set repo in nixify.yaml (NIXIFY_REPO)")
 	}
+	if opts.StallTimeout <= 0 {
+		return cfg, nil, cli.Usagef("invalid --request-timeout %s: accepted: a positive duration such as 30s or 2m", opts.StallTimeout)
+	}
 	archs, err := cli.ParseArchs(opts.Arch, cfg.Architectures)
 	if err != nil {
 		return cfg, nil, err
@@ -168,7 +174,7 @@ func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 	}
 	pub, err := publish.New(repo, publish.WithTags(opts.Tags...), publish.WithLatest(opts.Latest),
 		publish.WithSource(publish.SourceFromEnv(opts.Getenv)), publish.WithoutIndex(opts.NoIndex), publish.WithForce(opts.Force),
-		publish.WithRegistry(append([]registryclient.Option{registryclient.WithCredentials(creds)}, opts.Client...)...))
+		publish.WithRegistry(append([]registryclient.Option{registryclient.WithCredentials(creds), registryclient.WithRequestTimeout(opts.StallTimeout)}, opts.Client...)...))
 	if err != nil {
 		return nil, cli.UsageError(err)
 	}

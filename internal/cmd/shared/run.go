@@ -43,7 +43,7 @@ func AddRunFlags(f *cli.Factory, cmd *cobra.Command, o *RunOptions) {
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable in the container, KEY=VALUE (repeatable)")
 	fl.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
-	fl.DurationVar(&o.StopTimeout, "stop-timeout", 10*time.Second, "how long the engine waits for the ordered shutdown before it kills the container")
+	fl.DurationVar(&o.StopTimeout, "stop-timeout", container.DefaultStopTimeout, "how long the engine waits for the ordered shutdown before it kills the container (recorded in it: stop, restart and docker stop use it)")
 	fl.Int("port", 0, "host port for the health server (default 8080)")
 	fl.String("bind", "", "host address the ports are published on (default 127.0.0.1)")
 	fl.String("volume", "", "named volume for /data")
@@ -141,11 +141,33 @@ func Run(ctx context.Context, o *RunOptions) error {
 	if plan.Action == container.StartExisting {
 		o.IO.Errorf("%s starting the stopped container %s again (same image and settings; data kept)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
 	}
+	if r := plan.Replaced; r != nil {
+		o.IO.Errorf("%s replaced the container %s (image %s, %s; data volume %s kept)\n", o.IO.Styles().Accent.Render("→"),
+			cfg.Container, shortImage(plan.Old.Image), replacedHow(r), cfg.Volume)
+	}
 	exited, err := container.Start(ctx, eng, id, plan.Action != container.StartExisting, spec.Ports())
 	if err != nil {
 		return StartError(err)
 	}
 	return Await(ctx, o.IO, eng, id, exited, o.Timeout, began, &loaded)
+}
+
+// replacedHow says how the replaced container ended: stopped in order, killed, or not running.
+func replacedHow(r *container.Stopped) string {
+	switch {
+	case !r.WasRunning:
+		return "it was not running"
+	case r.Killed:
+		return fmt.Sprintf("killed after %s: its ordered shutdown did not finish", r.Took.Round(100*time.Millisecond))
+	}
+	return fmt.Sprintf("stopped in order in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
+}
+
+func shortImage(id string) string {
+	if len(id) > 19 && strings.HasPrefix(id, "sha256:") {
+		return id[7:19]
+	}
+	return id
 }
 
 // StartError gives the user one line and the way out for the usual failures of making and
@@ -155,7 +177,10 @@ func StartError(err error) error {
 	var ee *container.ExistsError
 	var ve *container.VolumeInUseError
 	var env *container.EnvError
+	var ae *container.ArchError
 	switch {
+	case errors.As(err, &ae):
+		return cli.Usagef("%v: pass --arch %s, or run an image built for %s", err, arch.FromOCI(ae.Has), arch.FromOCI(ae.Wants))
 	case errors.As(err, &env):
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err, Hint: "fix the value with --env, or in the env key of nixify.yaml"}
 	case errors.As(err, &pe):
@@ -218,7 +243,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	if loaded.Skipped {
 		p.Done("the engine holds it already")
 	} else {
-		p.Done(fmt.Sprintf("%s, %s", strings.Join(loaded.Refs, " "), iostreams.Bytes(loaded.Bytes)))
+		p.Done(fmt.Sprintf("%s, %s", ImageName(loaded.Refs), iostreams.Bytes(loaded.Bytes)))
 	}
 	// A stream's config is known only once loaded: what the engine holds is checked before it is
 	// named for an architecture.
@@ -251,6 +276,21 @@ func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (containe
 		return container.Loaded{}, err
 	}
 	return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+}
+
+// ImageName is the one rule for what an image is called in nixify's output (run, status): its own
+// tag (the archive's, as info shows it), not the IMAGE:ARCH-ID name nixify gives what it loads so
+// that clean finds it; that one only when it has no other.
+func ImageName(names []string) string {
+	for _, n := range names {
+		if !strings.Contains(n, ":x86_64-") && !strings.Contains(n, ":aarch64-") && !strings.HasPrefix(n, "sha256:") {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
 }
 
 // checkArch refuses an image of another architecture than the one asked (exit 2), before the
