@@ -259,3 +259,31 @@ func TestGitHubActionsFoldsThePushIntoAGroup(t *testing.T) {
 		t.Errorf("stderr:\n%s", text)
 	}
 }
+
+// TestPushOfARemoteFlakeComparesNothingLocal: a build of github:owner/repo is not compared with
+// the working directory's HEAD (another project's); it is tagged with the commit nix built, on
+// the branch GITHUB_REF_NAME names.
+func TestPushOfARemoteFlakeComparesNothingLocal(t *testing.T) {
+	git := testpeer.Binary(t, "git")
+	here := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "C"}} {
+		if out, err := exec.Command(git, append([]string{"-C", here}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	dir, repo, cfg := fixture(t, "", "x86_64")
+	store := record.Store{Dir: dir}
+	b, _ := store.Latest("x86_64")
+	b.Flake = "github:owner/repo"
+	if err := store.Save(b); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_REF_NAME": "release"}
+	if _, _, err := run(t, opt(cfg, dir, func(o *Options) { o.Getenv, o.WorkDir = func(k string) string { return env[k] }, here })); err != nil {
+		t.Fatal(err)
+	}
+	tags, _ := remote.List(mustRepo(t, repo))
+	if !slices.Contains(tags, "release-fedcba9") || slices.Contains(tags, "latest") {
+		t.Errorf("tags %q: want release-fedcba9 (the built commit) and no latest", tags)
+	}
+}

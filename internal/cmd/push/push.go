@@ -4,6 +4,7 @@ package push
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/registryclient"
@@ -66,8 +68,9 @@ none; --no-sbom leaves them out), and only then the tags:
   per architecture  BRANCH-SHA-ARCH-static, and latest-ARCH-linux-static on the default branch
   the index         BRANCH-SHA, latest on the default branch (or with --latest), and each --tag
 The commit in tags and in the revision annotation is the one the builds were made from (their
-flake's revision); the branch comes from GITHUB_REF_NAME, else from git. A build from a tree with
-uncommitted changes, or a HEAD that moved since the build, is refused unless --force. An index tag
+flake's revision); the branch comes from GITHUB_REF_NAME, else from the flake's git checkout
+(wherever build --flake pointed). A build from a tree with uncommitted changes, or a checkout
+whose HEAD moved since the build, is refused unless --force. An index tag
 whose current index has architectures this push lacks (push --arch X would turn a multi-arch
 latest into a one-architecture one) is refused unless --force.
 Every request gives up after --request-timeout without progress (raise it for a registry that
@@ -214,7 +217,11 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 		builds = append(builds, b)
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
 	}
-	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
+	// The commit is compared with the flake's own checkout: build --flake ELSEWHERE is not about
+	// the working directory's git. A record that names no flake was built from the default, ".".
+	flake := cmp.Or(builds[0].Flake, ".")
+	flakeDir, _ := nix.LocalFlakeDir(flake, opts.WorkDir)
+	rev, err := publish.BuiltRevision(ctx, opts.Getenv, flakeDir, built, opts.Force)
 	if err != nil {
 		return req, nil, err
 	}
