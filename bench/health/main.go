@@ -1,6 +1,7 @@
 // Command health-bench serves the health server the way nixify-init embeds it (configured from the
 // environment, reading a board whose phase is ready) next to a minimal Go server that returns a fixed
-// body, so that bench/health/run.sh can load both with wrk in one run and compare them.
+// body (with the same net/http limits), so that bench/health/run.sh and bench/init/load.sh can load
+// both with wrk in one run and compare them.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nixify/nixify/internal/init/board"
 	"github.com/nixify/nixify/internal/init/healthserver"
@@ -36,10 +38,12 @@ func run(fixedAddr string, onlyFixed bool) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", fixedAddr, err)
 	}
+	// The reference uses net/http's own limits, as the health server does (issue 22's target).
 	fixed := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
-	})}
+	}), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 12 * time.Second,
+		IdleTimeout: time.Minute, MaxHeaderBytes: 4 << 10}
 	go fixed.Serve(ln)
 	defer fixed.Close()
 	if onlyFixed {

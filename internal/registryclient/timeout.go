@@ -2,10 +2,8 @@ package registryclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -24,13 +22,9 @@ type stallTimeout struct {
 type StallError struct {
 	Host  string
 	After time.Duration
-	Cause error // the transport's own timeout, if it came first
 }
 
 func (e *StallError) Error() string {
-	if e.Cause != nil {
-		return fmt.Sprintf("%s did not answer: %v", e.Host, e.Cause)
-	}
 	return fmt.Sprintf("%s did not answer within %s", e.Host, e.After)
 }
 
@@ -65,12 +59,6 @@ func (t *stallTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer mu.Unlock()
 		if stalled && parent.Err() == nil {
 			return nil, &StallError{Host: t.host, After: t.timeout}
-		}
-		// The transport's own timeouts (a TLS handshake never answered) are the same silence:
-		// retried, they would add up to minutes.
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && parent.Err() == nil {
-			return nil, &StallError{Host: t.host, After: t.timeout, Cause: err}
 		}
 		return nil, err
 	}

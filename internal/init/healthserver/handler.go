@@ -14,22 +14,7 @@ import (
 )
 
 // Handler returns the HTTP routes. Serve uses it; tests may mount it elsewhere.
-//
-// GET /health, the one route polled under load, skips the ServeMux: its pattern matching was a
-// measurable part of a cached answer's cost (bench/init/load.sh, BENCHMARKS.md). Every other
-// request, HEAD /health included, goes through the mux.
 func (s *Server) Handler() http.Handler {
-	mux := s.routes()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/health" {
-			s.handleHealth(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
 	mux.HandleFunc("GET /health", s.handleHealth)

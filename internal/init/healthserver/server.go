@@ -1,4 +1,4 @@
-// Package health is the health server that replaced the original image's Flask app: it checks Redis,
+// Package healthserver is the health server that replaced the original image's Flask app: it checks Redis,
 // PostgreSQL and Garage in the background and answers GET /, /health, /health/{service}, /livez,
 // /readyz and /metrics from the latest results, so that no request rate ever reaches the services.
 // It runs inside nixify-init, which passes its board of service states, or alone, checking services
@@ -26,22 +26,22 @@ import (
 // most one probe of a service per interval/5 (one a second at the default 5 s).
 const freshDivisor = 5
 
-// Limits of what clients can make the health server hold (see Serve). net/http reads up to 4 KiB
-// beyond MaxHeaderBytes before it answers 431.
-const (
-	maxHeaderBytes = 4 << 10
-	maxConns       = 256
-)
-
-// deadlines bound each phase of a connection (see Serve and watchdog); tests shorten them.
-type deadlines struct {
-	header  time.Duration // from the connection's accept or a next request's first byte to the end of its headers
-	request time.Duration // from the end of the headers to the last byte of the answer, plus the check timeout
-	idle    time.Duration // between requests on a kept-alive connection
-	tick    time.Duration // how often the watchdog looks: a deadline is met up to two ticks late
+// timeouts bound what one client can make the health server hold: they are net/http's own
+// (Serve), and tests shorten them. There is no cap on connections: a slow client costs a goroutine
+// and a few KiB until its timeout closes it, and a cap would shut out the probes it was meant to
+// protect (issue 21: 300 trickling clients starved /health behind a cap of 256).
+type timeouts struct {
+	header time.Duration // ReadHeaderTimeout: from a request's first byte to the end of its headers
+	read   time.Duration // ReadTimeout: from a request's first byte to the end of its body
+	write  time.Duration // WriteTimeout, less the check timeout: from the end of the headers to the last byte of the answer
+	idle   time.Duration // IdleTimeout: between requests on a kept-alive connection
 }
 
-var defaultDeadlines = deadlines{header: 5 * time.Second, request: 10 * time.Second, idle: time.Minute, tick: 250 * time.Millisecond}
+var defaultTimeouts = timeouts{header: 5 * time.Second, read: 10 * time.Second, write: 10 * time.Second, idle: time.Minute}
+
+// maxHeaderBytes caps a request's headers (net/http reads up to 4 KiB beyond it before it answers
+// 431), so that a header flood cannot grow PID 1's memory.
+const maxHeaderBytes = 4 << 10
 
 // Server answers health requests from the latest background checks.
 type Server struct {
@@ -56,7 +56,7 @@ type Server struct {
 	gen   atomic.Uint64 // bumped whenever a result arrives, to invalidate cached bodies
 	cache atomic.Pointer[cachedBody]
 
-	limits deadlines
+	limits timeouts
 
 	requestsMu sync.RWMutex
 	requests   map[requestKey]*atomic.Uint64 // for /metrics
@@ -86,7 +86,7 @@ func NewServer(cfg Config, src board.Source) *Server {
 		cfg.Name = "nixify"
 	}
 	s := &Server{cfg: cfg, src: src, started: time.Now(), probers: map[string]*prober{}, base: context.Background(),
-		requests: map[requestKey]*atomic.Uint64{}, limits: defaultDeadlines}
+		requests: map[requestKey]*atomic.Uint64{}, limits: defaultTimeouts}
 	for _, name := range cfg.Services {
 		p := &prober{service: name, check: checkerFor(name, cfg), timeout: cfg.Timeout, kick: make(chan struct{}, 1)}
 		p.onDone = func(prev, cur *Result) {
@@ -107,9 +107,11 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve runs the background checks and serves HTTP on ln until ctx ends. In-flight requests get five
-// seconds to finish; probes are cancelled.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Serve runs the background checks and serves HTTP on every listener until ctx ends: the public
+// port, and in the init a unix socket of its own for the container's healthcheck, each with its own
+// http.Server so that nothing queued on one (connections, accepts) delays the other. In-flight
+// requests get five seconds to finish; probes are cancelled.
+func (s *Server) Serve(ctx context.Context, listeners ...net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.base = ctx
@@ -119,39 +121,57 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		go s.watchBoard(ctx)
 	})
-	// The server runs inside PID 1: what a client can make it hold is bounded. A request's headers
-	// are capped at a few KiB, every phase of a connection has a deadline (a fresh request waits
-	// for at most one probe), and connections over the limit are closed at once. The deadlines
-	// are the watchdog's, not net/http's per-request timeouts, which cost more than the rest of
-	// a cached answer's difference to a fixed body.
-	lim := s.limits
-	wd := newWatchdog(lim.tick, lim.header, lim.request+s.cfg.Timeout, lim.idle)
-	wdCtx, wdStop := context.WithCancel(context.Background()) // outlives ctx: Shutdown may wait on a stuck connection
-	defer wdStop()
-	go wd.run(wdCtx)
-	srv := &http.Server{
-		Handler:        s.Handler(),
-		MaxHeaderBytes: maxHeaderBytes,
-		ConnState:      wd.connState,
-		BaseContext:    func(net.Listener) context.Context { return ctx },
-		ErrorLog:       log.New(io.Discard, "", 0), // a client's bad request is not the init's news
+	errc := make(chan error, len(listeners))
+	var servers []*http.Server
+	for _, ln := range listeners {
+		srv := s.httpServer(ctx)
+		servers = append(servers, srv)
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve health on %s: %w", ln.Addr(), err)
+				return
+			}
+			errc <- nil
+		}()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(limitConns(ln, maxConns, &wd.clock)) }()
+	pending := len(servers)
+	var failed error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve health on %s: %w", ln.Addr(), err)
+	case failed = <-errc: // a listener failed: the others stop too
+		pending--
 	case <-ctx.Done():
 	}
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		srv.Close()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutCtx); err != nil {
+			srv.Close()
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve health on %s: %w", ln.Addr(), err)
+	for ; pending > 0; pending-- {
+		if err := <-errc; err != nil && failed == nil {
+			failed = err
+		}
 	}
-	return nil
+	return failed
+}
+
+// httpServer is one listener's server. It runs inside PID 1, so what a client can make it hold is
+// bounded by net/http's own limits: headers of a few KiB, and a deadline on every phase of a
+// connection (a fresh request waits for at most one probe, hence the check timeout in the write
+// budget).
+func (s *Server) httpServer(ctx context.Context) *http.Server {
+	lim := s.limits
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: lim.header,
+		ReadTimeout:       lim.read,
+		WriteTimeout:      lim.write + s.cfg.Timeout,
+		IdleTimeout:       lim.idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          log.New(io.Discard, "", 0), // a client's bad request is not the init's news
+	}
 }
 
 // schedule probes one service now and then again nextDelay after each probe started (whatever

@@ -1,7 +1,7 @@
 // Package service defines the container's services (PostgreSQL, Redis, Garage) as data for the
 // supervisor: who runs them, where their data lives, their first-boot steps, commands, readiness
-// probes and stop rules. It also reads and checks the environment they are configured by, and
-// keeps the secrets generated on first boot.
+// probes and stop rules, configured from package initenv's Config. It also keeps the secrets
+// generated on first boot.
 package service
 
 import (
@@ -11,7 +11,7 @@ import (
 	"github.com/nixify/nixify/internal/initenv"
 )
 
-// CheckDataRoot makes sure the data root exists (creating it if needed) and can be written, before
+// checkDataRoot makes sure the data root exists (creating it if needed) and can be written, before
 // anything else is created in it.
 func checkDataRoot(c initenv.Config) error {
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {

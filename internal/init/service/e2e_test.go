@@ -2,7 +2,7 @@ package service
 
 // End-to-end tests: they build nixify-init, run it as root on the host in a temporary data root with
 // Debian's PostgreSQL and Redis as the real services, and talk to them over the network.
-// Run: go test -race ./internal/service (as root; CI=true turns missing peers into failures).
+// Run: go test -race ./internal/init/service (as root; CI=true turns missing peers into failures).
 
 import (
 	"bufio"
@@ -553,7 +553,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stderr, err := check([]string{fmt.Sprintf("APP_PORT=%d", testpeer.FreePort(t))})
+	stderr, err := check([]string{"NIXIFY_RUN_DIR=" + t.TempDir()})
 	if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unhealthy") {
 		t.Fatalf("healthcheck against a closed port: %v, stderr %q", err, stderr)
 	}

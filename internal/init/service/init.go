@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nixify/nixify/internal/init/board"
@@ -92,17 +94,59 @@ func Init(ctx context.Context, getenv func(string) string, stdout io.Writer) err
 		return refused(err)
 	}
 	defer lock.Close()
+	local, err := listenHealthSocket(cfg)
+	if err != nil {
+		return refused(err)
+	}
+	defer local.Close()
 	if sec, err = LoadSecrets(cfg); err != nil {
 		return err
 	}
 	log.Redact(sec.values()...)
-	return supervise(ctx, cfg, sec, sup, b, log, ln)
+	return supervise(ctx, cfg, sec, sup, b, log, ln, local)
+}
+
+// HealthSocket is where the init serves its health API for the container's own healthcheck
+// (`nixify-init healthcheck`): a unix socket in the run directory, root's only. It is a listener of
+// its own, never published, so that no number of clients on APP_PORT (slow, flooding or many) can
+// delay or refuse the check Docker and orchestrators act on.
+func HealthSocket(c initenv.Config) string { return filepath.Join(c.RunDir, "nixify-health.sock") }
+
+// listenHealthSocket creates the run directory if needed (root's, 0700, until PostgreSQL's
+// preparation gives it to postgres) and listens on HealthSocket. A socket left by an init that
+// died is replaced; one that still answers, or anything that is not a socket, is refused.
+func listenHealthSocket(c initenv.Config) (net.Listener, error) {
+	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
+		return nil, fmt.Errorf("NIXIFY_RUN_DIR=%s cannot be created: %w", c.RunDir, unwrapPath(err))
+	}
+	path := HealthSocket(c)
+	if st, err := os.Lstat(path); err == nil {
+		if st.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("NIXIFY_RUN_DIR=%s holds %s, which is not the init's health socket: remove it or use another run directory", c.RunDir, filepath.Base(path))
+		}
+		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			conn.Close()
+			return nil, fmt.Errorf("NIXIFY_RUN_DIR=%s is in use by another nixify-init (its health socket answers): give each container its own run directory", c.RunDir)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove the stale health socket %s: %w", path, unwrapPath(err))
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("NIXIFY_RUN_DIR=%s: the health socket cannot listen: %w", c.RunDir, unwrapOp(err))
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 // supervise runs the health server on ln and the services until ctx ends, and logs the last line.
 // The health server outlives the services so Docker sees "stopping", not a dead port; if it stops
 // on its own the container stops too, rather than run on with a healthcheck that cannot pass.
-func supervise(ctx context.Context, cfg initenv.Config, sec Secrets, sup *supervisor.Supervisor, b *board.Board, log *supervisor.Log, ln net.Listener) error {
+func supervise(ctx context.Context, cfg initenv.Config, sec Secrets, sup *supervisor.Supervisor, b *board.Board, log *supervisor.Log, ln, local net.Listener) error {
 	hcfg := healthserver.FromConfig(sec.Fill(cfg))
 	hcfg.Logf = func(format string, args ...any) { log.Printf("health", format, args...) }
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -110,7 +154,7 @@ func supervise(ctx context.Context, cfg initenv.Config, sec Secrets, sup *superv
 	hctx, stopHealth := context.WithCancel(context.Background())
 	healthDone := make(chan error, 1)
 	go func() {
-		err := healthserver.NewServer(hcfg, b).Serve(hctx, ln)
+		err := healthserver.NewServer(hcfg, b).Serve(hctx, ln, local)
 		if err != nil && hctx.Err() == nil {
 			log.Printf("init", "health server stopped: %v; stopping the container", err)
 			stopRun()
@@ -151,28 +195,32 @@ func unwrapSyscall(err error) error {
 	return err
 }
 
-// Healthcheck asks the local health server whether the container is healthy, for Docker's
-// HEALTHCHECK (the image has no curl). It returns nil on a 2xx answer.
+// Healthcheck asks the init's health server whether the container is healthy, for Docker's
+// HEALTHCHECK (the image has no curl), over the init's own socket (HealthSocket) rather than
+// APP_PORT, where clients could queue ahead of it. It returns nil on a 2xx answer.
 func Healthcheck(ctx context.Context, getenv func(string) string) error {
 	cfg, err := initenv.FromEnv(getenv)
 	if err != nil {
 		return err
 	}
-	port := fmt.Sprint(cfg.AppPort)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	url := "http://127.0.0.1:" + port + "/health"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	path := HealthSocket(cfg)
+	var d net.Dialer
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "unix", path) },
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://nixify-init/health", nil)
 	if err != nil {
-		return fmt.Errorf("APP_PORT=%q does not make a valid address: %w", port, err)
+		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("unhealthy: %s did not answer: %w", url, err)
+		return fmt.Errorf("unhealthy: the init's health socket %s did not answer: %w", path, unwrapOp(errors.Unwrap(err)))
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("unhealthy: %s answered %s", url, resp.Status)
+		return fmt.Errorf("unhealthy: %s answered %s", path, resp.Status)
 	}
 	return nil
 }

@@ -6,13 +6,16 @@ package service
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -269,4 +272,104 @@ func TestForeignOwnedVolumeIsReowned(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSlowClientsCannotStarveHealth: 600 clients trickling headers into APP_PORT (issue 21: 300
+// of them starved /health behind the old cap of 256 connections, the healthcheck failed and
+// Docker marked the container unhealthy). Every probe on APP_PORT is answered, the container's
+// healthcheck (on the init's own socket) passes, and the init stays small.
+func TestSlowClientsCannotStarveHealth(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=redis")
+	r := e.start()
+	base := fmt.Sprintf("http://127.0.0.1:%d", e.appPort)
+	probe := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	healthy := func() error {
+		resp, err := probe.Get(base + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%s", resp.Status)
+		}
+		return nil
+	}
+	for deadline := time.Now().Add(30 * time.Second); healthy() != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never healthy: %v\n%s", healthy(), r.out.String())
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	var open atomic.Int64
+	const slow = 600
+	for range slow {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil { // the server closes a trickler at its header timeout: come back
+				c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
+				if err != nil {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				open.Add(1)
+				_, err = c.Write([]byte("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "))
+				for err == nil && ctx.Err() == nil {
+					select {
+					case <-ctx.Done():
+					case <-time.After(500 * time.Millisecond):
+					}
+					_, err = c.Write([]byte("a"))
+				}
+				c.Close()
+				open.Add(-1)
+			}
+		}()
+	}
+	for deadline := time.Now().Add(20 * time.Second); open.Load() < slow; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d slow connections opened", open.Load(), slow)
+		}
+	}
+	time.Sleep(time.Second) // the server has accepted them all and holds them
+	var failed []string
+	maxRSS := 0
+	for i := range 16 {
+		if err := healthy(); err != nil {
+			failed = append(failed, fmt.Sprintf("probe %d: %v", i, err))
+		}
+		if rss := vmKB(t, r.cmd.Process.Pid, "VmRSS:"); rss > maxRSS {
+			maxRSS = rss
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	cmd := exec.Command(nixifyInit(t), "healthcheck")
+	cmd.Env = e.vars
+	out, hcErr := cmd.CombinedOutput()
+	t.Logf("%d slow connections open; init resident memory up to %d kB", open.Load(), maxRSS)
+	if len(failed) > 0 {
+		t.Errorf("%d of 16 probes of /health failed under %d slow clients: %s", len(failed), slow, strings.Join(failed, "; "))
+	}
+	if hcErr != nil {
+		t.Errorf("the container's healthcheck failed under %d slow clients: %v: %s", slow, hcErr, out)
+	}
+	if maxRSS > 60<<10 {
+		t.Errorf("init resident memory %d kB under %d slow clients, want under 60 MiB", maxRSS, slow)
+	}
+}
+
+// vmKB reads one of /proc/PID/status's memory lines (VmRSS:, VmHWM:) in kB.
+func vmKB(t *testing.T, pid int, key string) int {
+	t.Helper()
+	for _, line := range strings.Split(readFile(t, fmt.Sprintf("/proc/%d/status", pid)), "\n") {
+		if strings.HasPrefix(line, key) {
+			var kb int
+			fmt.Sscan(strings.TrimPrefix(line, key), &kb)
+			return kb
+		}
+	}
+	return 0
 }
