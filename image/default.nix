@@ -1,34 +1,24 @@
 # The nixify image: nixify-init as PID 1 supervising PostgreSQL, Redis and Garage, with its
-# health server on port 80. `target` is the musl package set of the image's architecture, built by
-# the host's glibc toolchain (pkgsCross.musl64 or pkgsCross.aarch64-multiplatform-musl): the public
-# binary cache holds those cross toolchains (nixpkgs' cross jobs build them), while a native musl
-# or static set would compile its Rust toolchain and more from source. dockerTools always comes from
-# the building host, so the stream script runs where it is built. BENCHMARKS.md lists every store
-# path the image holds and what it weighs; the workflow fails when it outgrows 60 MiB.
+# health server on port 80. `components` are the programs of image/components.nix for the image's
+# architecture `arch` (each also a flake output of its own). dockerTools always comes from the
+# building host, so the stream script runs where it is built. BENCHMARKS.md lists every store path
+# the image holds and what it weighs; the workflow fails when it outgrows image/budget.nix's 60 MiB.
 { dockerTools
 , runCommand
-, target
-, nixify-init
+, components
+, arch # x86_64 or aarch64
 , version
 , revision
 , lastModified # seconds since 1970 of the flake's commit: the image's creation time
 , source ? "https://github.com/nixify/nixify"
 }:
 let
-  postgresql = import ./postgresql.nix { inherit target; };
-  redis = import ./redis.nix { inherit (target) redis; };
-  # nixpkgs' `garage` is still Garage 1.x; nixify talks to the v2 admin API (/v2/...), which only
-  # Garage 2 has.
-  garage = import ./garage.nix { garage = target.garage_2; };
-  # initdb and pg_ctl run helpers through popen(): the image needs a /bin/sh.
-  shell = target.busybox;
-
   etc = import ./users.nix { inherit runCommand; };
-  architecture = if target.stdenv.hostPlatform.isAarch64 then "arm64" else "amd64";
+  architecture = { x86_64 = "amd64"; aarch64 = "arm64"; }.${arch};
   created = import ./time.nix lastModified;
 
   ports = import ./ports.nix;
-  contents = [ nixify-init postgresql redis garage shell etc ];
+  contents = with components; [ nixify-init postgresql redis garage busybox etc ];
 in
 dockerTools.streamLayeredImage {
   name = "nixify-health-check";

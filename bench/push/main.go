@@ -70,7 +70,7 @@ func main() {
 	rev := &publish.Revision{Branch: "main", Commit: "0123456789abcdef", Default: true}
 	push := func(cacheDir string) time.Duration {
 		start := time.Now()
-		cache := image.NewLayerCache(cacheDir)
+		cache := image.NewLayerCache(filepath.Join(cacheDir, "layers.json"))
 		var ims []publish.Image
 		for _, a := range archs {
 			img, err := imagetest.Open(paths[a], image.WithLayers(), image.WithLayerCache(cache), image.WithTempDir(dir))
@@ -78,9 +78,9 @@ func main() {
 			defer img.Close()
 			ims = append(ims, publish.Image{Arch: a, Image: img.V1})
 		}
-		pub, err := publish.New(addr + "/nixify/img")
+		pub, err := publish.New(addr+"/nixify/img", publish.WithLatest(true))
 		must(err)
-		plan, err := pub.Plan(context.Background(), publish.Request{Images: ims, Rev: rev, Latest: true, Created: time.Unix(0, 0)})
+		plan, err := pub.Plan(context.Background(), publish.Request{Images: ims, Rev: rev, Built: time.Unix(0, 0)})
 		must(err)
 		_, err = pub.Push(context.Background(), plan, nil)
 		must(err)

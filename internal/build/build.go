@@ -18,6 +18,7 @@ import (
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/state"
 )
 
 // Options say what to build and where to keep the record.
@@ -144,7 +145,7 @@ func describe(ctx context.Context, b *record.Build, previous []record.Build) (*i
 			return nil, nil
 		}
 	}
-	ref, err := image.Parse(b.OutPath)
+	ref, err := image.Parse(b.OutPath, *b)
 	if err != nil {
 		return nil, fmt.Errorf("build output: %w", err)
 	}
@@ -202,12 +203,6 @@ func Needed(ctx context.Context, n *nix.Nix, o Options) (bool, string, error) {
 	return false, "the flake is unchanged since the last build", nil
 }
 
-// ResultLink is the link in the state directory that keeps a's last output from the garbage
-// collector.
-func ResultLink(stateDir string, a arch.Arch) string {
-	return filepath.Join(stateDir, "result-"+a.String())
-}
-
 // addRoot points the result link at the output and registers it as an indirect garbage-collector
 // root, as `nix build --out-link` would; without permission to register (a multi-user Nix as an
 // ordinary user) the link still helps a person find the output.
@@ -215,7 +210,7 @@ func addRoot(stateDir string, b *record.Build) error {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	link, err := filepath.Abs(ResultLink(stateDir, b.Arch))
+	link, err := filepath.Abs(state.Dir(stateDir).Result(b.Arch))
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	statedir "github.com/nixify/nixify/internal/state"
+
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/record"
@@ -117,7 +119,7 @@ func TestBuildTarballThenStream(t *testing.T) {
 	if !strings.HasPrefix(b.FlakeHash, "sha256-") || b.DrvPath == "" || b.Duration <= 0 {
 		t.Fatalf("record %+v", b)
 	}
-	if target, err := os.Readlink(ResultLink(state, "x86_64")); err != nil || target != b.OutPath {
+	if target, err := os.Readlink(statedir.Dir(state).Result("x86_64")); err != nil || target != b.OutPath {
 		t.Fatalf("result link: %q %v", target, err)
 	}
 	saved, err := record.Store{Dir: state}.Latest("x86_64")

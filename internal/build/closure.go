@@ -11,15 +11,12 @@ import (
 	"github.com/nixify/nixify/internal/record"
 )
 
-// ClosureDir is where the closure records of recent builds are kept.
-func ClosureDir(stateDir string) string { return record.Store{Dir: stateDir}.ClosureDir() }
-
 // recordClosure records what the image built for b holds (see internal/closure) for the SBOM,
 // the provenance and `info --diff`. An output path recorded before is the same image, so a
 // no-op rebuild only checks that its record is still there. a is the archive describe read, nil
 // when it read none.
 func recordClosure(ctx context.Context, n *nix.Nix, o Options, p Plan, b *record.Build, a *image.Archive, meta nix.Metadata, previous []record.Build) error {
-	store := closure.Store{Dir: ClosureDir(o.StateDir)}
+	store := closure.In(o.StateDir)
 	file := store.File(b.OutPath)
 	if _, err := os.Stat(file); err == nil {
 		for _, prev := range previous {

@@ -95,7 +95,7 @@ func TestBuildRecordsTheImageClosure(t *testing.T) {
 	if _, err := build.Run(ctx, n, o); err != nil {
 		t.Fatal(err)
 	}
-	hist, err := closure.Store{Dir: build.ClosureDir(state)}.History("x86_64")
+	hist, err := closure.In(state).History("x86_64")
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history: %d records, %v", len(hist), err)
 	}

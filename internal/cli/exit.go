@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nixify/nixify/internal/engine"
 	"github.com/spf13/cobra"
 )
 
@@ -66,7 +67,9 @@ var errSilent = errors.New("")
 // IsSilent reports whether err carries nothing to print.
 func IsSilent(err error) bool { return errors.Is(err, errSilent) }
 
-// Code returns the exit code for err: ExitError's own, 130 for cancellation, 1 otherwise.
+// Code returns the exit code for err: ExitError's own, 4 for an engine out of reach (the libraries
+// below the commands say so with engine.ErrUnavailable and know nothing of exit codes), 130 for
+// cancellation, 1 otherwise.
 func Code(err error) int {
 	if err == nil {
 		return ExitOK
@@ -74,6 +77,9 @@ func Code(err error) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
+	}
+	if errors.Is(err, engine.ErrUnavailable) {
+		return ExitUnavailable
 	}
 	if errors.Is(err, context.Canceled) {
 		return ExitInterrupted
@@ -86,6 +92,9 @@ func Hint(err error) string {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Hint
+	}
+	if errors.Is(err, engine.ErrUnavailable) {
+		return EngineHint
 	}
 	return ""
 }

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/moby/sys/atomicwriter"
+	"github.com/nixify/nixify/internal/state"
 )
 
 // Store keeps the closure records of recent builds in a directory (.nixify/closures), one file
@@ -18,6 +18,9 @@ import (
 type Store struct {
 	Dir string
 }
+
+// In is the closure store of a state directory.
+func In(stateDir string) Store { return Store{Dir: state.Dir(stateDir).Closures()} }
 
 // Keep is how many records per architecture the store keeps.
 const Keep = 10
@@ -36,12 +39,9 @@ func (s Store) Save(c *Closure) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return "", fmt.Errorf("create closure dir: %w", err)
-	}
 	p := s.File(c.OutPath)
-	if err := atomicwriter.WriteFile(p, append(data, '\n'), 0o644); err != nil {
-		return "", fmt.Errorf("write closure record: %w", err)
+	if err := state.WriteFile(p, append(data, '\n')); err != nil {
+		return "", fmt.Errorf("closure record: %w", err)
 	}
 	s.prune(c.Arch)
 	return p, nil

@@ -130,11 +130,21 @@ func (p CleanPlan) Empty() bool {
 	return len(p.Containers) == 0 && len(p.Images) == 0 && len(p.Volumes) == 0
 }
 
-// Apply removes the plan's objects: containers first, as they hold the images and volumes. It goes
-// on after a failure and returns the failures joined.
+// Apply removes the plan's objects: containers first, as they hold the images and volumes; a
+// running container is stopped in order first (as `nixify stop` does), never killed with its
+// services' data unwritten. It goes on after a failure and returns the failures joined.
 func (p CleanPlan) Apply(ctx context.Context, eng engine.Engine) error {
 	var errs []error
 	for _, c := range p.Containers {
+		if c, err := eng.ContainerInspect(ctx, c.ID); err == nil {
+			if _, err := stop(ctx, eng, c, 0); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		} else if !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
 		if err := eng.ContainerRemove(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			errs = append(errs, err)
 		}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/engine"
 )
 
@@ -53,8 +52,9 @@ func HostFor(bind string, ep engine.Endpoint) string {
 	return "127.0.0.1"
 }
 
-// Connect opens the engine and checks it answers, so that an absent engine is one line pointing to
-// `nixify doctor` (exit 4) rather than the failure of whatever was asked first.
+// Connect opens the engine and checks it answers, so that an absent or hung engine is one line
+// (wrapping engine.ErrUnavailable, which the CLI maps to exit 4 and a pointer to `nixify doctor`)
+// rather than the failure of whatever was asked first.
 func Connect(ctx context.Context, open func() (engine.Engine, error)) (engine.Engine, error) {
 	eng, err := open()
 	if err != nil {
@@ -62,7 +62,7 @@ func Connect(ctx context.Context, open func() (engine.Engine, error)) (engine.En
 	}
 	if _, err := eng.Ping(ctx); err != nil {
 		eng.Close()
-		return nil, cli.EngineUnreachable(err)
+		return nil, err
 	}
 	return eng, nil
 }

@@ -117,6 +117,26 @@ type Plan struct {
 	Action Action
 	Old    engine.Container // the container of the name, for StartExisting and ReplaceOld
 	Spec   Spec
+	// Replaced says how the old container stopped, once Apply replaced it.
+	Replaced *Stopped
+}
+
+// ArchError is an image of another architecture than the one asked for: the engine would refuse
+// to create the container only after the old one was removed.
+type ArchError struct {
+	Image      string
+	Has, Wants string // GOARCH names: amd64, arm64
+}
+
+func (e *ArchError) Error() string {
+	return fmt.Sprintf("image %s is for %s, not %s", shortID(e.Image), e.Has, e.Wants)
+}
+
+func shortID(id string) string {
+	if len(id) > 19 && strings.HasPrefix(id, "sha256:") {
+		return id[:19]
+	}
+	return id
 }
 
 // Prepare decides what run does and checks everything that can be checked before anything is
@@ -129,6 +149,9 @@ func Prepare(ctx context.Context, eng engine.Engine, s Spec) (*Plan, error) {
 		return nil, err
 	}
 	s.ImageEnv = img.Env
+	if s.Arch != "" && img.Architecture != "" && img.Architecture != s.Arch.GOARCH() {
+		return nil, &ArchError{Image: s.ImageID, Has: img.Architecture, Wants: s.Arch.GOARCH()}
+	}
 	if _, err := ReadInside(s.environment()); err != nil {
 		return nil, &EnvError{Err: err}
 	}
@@ -237,27 +260,60 @@ func (p *Plan) checkPorts(local bool) error {
 	return nil
 }
 
-// Apply carries the plan out: it removes the old container when replacing, makes sure the data
-// volume exists and creates the container (not started). It returns the container ID.
+// Apply carries the plan out: it makes sure the data volume exists and creates the container (not
+// started), and returns its ID. When replacing, the new container is created under a temporary
+// name first, so that whatever the engine refuses at create leaves the old one untouched; only then
+// is the old one stopped in order (as `nixify stop` does: the init shuts its services down, no
+// SIGKILL while PostgreSQL writes), removed, and the new one given the name.
 func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	s := p.Spec
-	switch p.Action {
-	case StartExisting:
+	if p.Action == StartExisting {
 		return p.Old.ID, nil
-	case ReplaceOld:
-		if err := eng.ContainerRemove(ctx, p.Old.ID); err != nil {
-			return "", err
-		}
 	}
 	if err := ensureVolume(ctx, eng, s.Volume); err != nil {
 		return "", err
 	}
+	if p.Action != ReplaceOld {
+		return p.create(ctx, eng, s.Name)
+	}
+	temp := s.Name + "-nixify-replacing"
+	// A temporary container a failed replace left behind is nixify's own: it goes first.
+	if t, err := eng.ContainerInspect(ctx, temp); err == nil && Managed(t.Labels) && !t.Running {
+		if err := eng.ContainerRemove(ctx, t.ID); err != nil {
+			return "", err
+		}
+	}
+	id, err := p.create(ctx, eng, temp)
+	if err != nil {
+		return "", err
+	}
+	undo := func(err error) (string, error) {
+		_ = eng.ContainerRemove(context.WithoutCancel(ctx), id)
+		return "", err
+	}
+	st, err := stop(ctx, eng, p.Old, max(StopTimeoutOf(p.Old), s.StopTimeout))
+	if err != nil {
+		return undo(err)
+	}
+	p.Replaced = &st
+	if err := eng.ContainerRemove(ctx, p.Old.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return undo(err)
+	}
+	if err := eng.ContainerRename(ctx, id, s.Name); err != nil {
+		return undo(err)
+	}
+	return id, nil
+}
+
+// create creates the spec's container under name.
+func (p *Plan) create(ctx context.Context, eng engine.Engine, name string) (string, error) {
+	s := p.Spec
 	platform := ""
 	if s.Arch != "" {
 		platform = s.Arch.Platform()
 	}
 	id, err := eng.ContainerCreate(ctx, engine.ContainerSpec{
-		Name:  s.Name,
+		Name:  name,
 		Image: s.ImageID,
 		Labels: map[string]string{
 			LabelManaged: "true", LabelConfigDigest: s.ImageID, LabelArch: s.Arch.String(),
@@ -271,8 +327,8 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	})
 	if errors.Is(err, engine.ErrConflict) {
 		// Another nixify (or anyone) took the name since Prepare looked: say who holds it.
-		if now, ierr := eng.ContainerInspect(ctx, s.Name); ierr == nil {
-			return "", &ExistsError{Name: s.Name, State: now.State, Ours: Managed(now.Labels)}
+		if now, ierr := eng.ContainerInspect(ctx, name); ierr == nil {
+			return "", &ExistsError{Name: name, State: now.State, Ours: Managed(now.Labels)}
 		}
 	}
 	return id, err

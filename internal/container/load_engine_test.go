@@ -51,11 +51,13 @@ func TestLoadSources(t *testing.T) {
 		}
 		return set.Images[0]
 	}
-	build := image.BuildRef(record.Build{Arch: "x86_64", OutPath: script, Kind: record.Stream, ConfigDigest: digest})
+	// A recorded stream runs only from the Nix store: the script here is a stream as code names it,
+	// and the recorded digest is a recorded archive's.
+	build := image.BuildRef(record.Build{Arch: "x86_64", OutPath: gz, Kind: record.Tarball, ConfigDigest: digest})
 	for _, src := range []image.Ref{
 		{Kind: image.FromArchive, Name: plain},
 		{Kind: image.FromArchive, Name: gz},
-		build,
+		{Kind: image.FromStream, Name: script},
 	} {
 		l, err := container.Load(ctx, eng, open(src), progress)
 		if err != nil {

@@ -152,3 +152,52 @@ func mustInspect(t *testing.T, eng engine.Engine, name string) engine.Container 
 	}
 	return c
 }
+
+// TestRefusedReplaceLeavesTheOldContainer (issue 21 item 2, the replace half): an image of another
+// architecture is refused by Prepare, before anything changes; and should the engine refuse the
+// new container anyway (here: a plan altered after Prepare, asking for arm64 of an amd64 image),
+// the old container still runs under its name, because the new one is made before the old one goes.
+func TestRefusedReplaceLeavesTheOldContainer(t *testing.T) {
+	eng := testpeer.Engine(t)
+	ctx := context.Background()
+	img := sleeper(t, eng)
+	name, vol := "nixify-replace-"+suffix(), "nixify-replace-vol-"+suffix()
+	t.Cleanup(func() {
+		eng.ContainerRemove(ctx, name)
+		eng.ContainerRemove(ctx, name+"-nixify-replacing")
+		eng.VolumeRemove(ctx, vol)
+	})
+	spec := container.Spec{Name: name, ImageID: img, Arch: "x86_64", Volume: vol, Bind: "127.0.0.1", Port: testpeer.FreePort(t), StopTimeout: time.Second}
+	p, err := container.Prepare(ctx, eng, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := p.Apply(ctx, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := container.Start(ctx, eng, id, true, spec.Ports()); err != nil {
+		t.Fatal(err)
+	}
+
+	wrong := spec
+	wrong.Replace, wrong.Arch = true, "aarch64"
+	var ae *container.ArchError
+	if _, err := container.Prepare(ctx, eng, wrong); !errors.As(err, &ae) || ae.Has != "amd64" || ae.Wants != "arm64" {
+		t.Fatalf("replace with an image of another architecture: %v, want ArchError", err)
+	}
+
+	replace := spec
+	replace.Replace = true
+	p, err = container.Prepare(ctx, eng, replace)
+	if err != nil || p.Action != container.ReplaceOld {
+		t.Fatalf("replace: %+v %v", p, err)
+	}
+	p.Spec.Arch = "aarch64" // what Prepare would have refused
+	if _, err := p.Apply(ctx, eng); err == nil {
+		t.Fatal("the engine created an arm64 container from an amd64 image")
+	}
+	if c := mustInspect(t, eng, name); !c.Running || c.ID != id {
+		t.Fatalf("a refused replace changed the old container: running %v, id %s (was %s)", c.Running, c.ID, id)
+	}
+}

@@ -8,9 +8,14 @@ import (
 	"github.com/nixify/nixify/internal/engine"
 )
 
+// DefaultStopTimeout is how long the engine waits for the init's ordered shutdown before SIGKILL,
+// when nothing else is said: run records it in the container (so `docker stop` honours it too),
+// and stop, restart, run --replace and clean use the container's recorded value.
+const DefaultStopTimeout = 15 * time.Second
+
 // Stopped says how a stop went.
 type Stopped struct {
-	Name       string        `json:"name"`
+	Container  string        `json:"container"`
 	WasRunning bool          `json:"wasRunning"`
 	Took       time.Duration `json:"-"`
 	// TookSeconds is Took for JSON, where durations are seconds.
@@ -25,7 +30,8 @@ type Stopped struct {
 var ErrNotOurs = fmt.Errorf("not made by nixify")
 
 // Stop asks nixify's container to stop: the engine sends SIGTERM, the init stops its services in
-// order, and after timeout the engine kills what is left.
+// order, and after timeout (zero: the container's own, see StopTimeoutOf) the engine kills what is
+// left.
 func Stop(ctx context.Context, eng engine.Engine, name string, timeout time.Duration) (Stopped, error) {
 	c, err := eng.ContainerInspect(ctx, name)
 	if err != nil {
@@ -34,9 +40,27 @@ func Stop(ctx context.Context, eng engine.Engine, name string, timeout time.Dura
 	if !Managed(c.Labels) {
 		return Stopped{}, fmt.Errorf("container %q is %w: use docker stop", name, ErrNotOurs)
 	}
-	st := Stopped{Name: c.Name, WasRunning: c.Running, ExitCode: c.ExitCode}
-	if !c.Running {
+	return stop(ctx, eng, c, timeout)
+}
+
+// StopTimeoutOf is the container's own stop timeout, or DefaultStopTimeout when it has none.
+func StopTimeoutOf(c engine.Container) time.Duration {
+	if c.StopTimeout > 0 {
+		return c.StopTimeout
+	}
+	return DefaultStopTimeout
+}
+
+// stop is the one ordered stop, shared by `nixify stop`, restart, run --replace and clean: a
+// running container is never removed before its init has shut its services down.
+func stop(ctx context.Context, eng engine.Engine, c engine.Container, timeout time.Duration) (Stopped, error) {
+	st := Stopped{Container: c.Name, WasRunning: c.Running, ExitCode: c.ExitCode}
+	if !c.Running && c.State != "paused" && c.State != "restarting" {
 		return st, nil
+	}
+	st.WasRunning = true
+	if timeout <= 0 {
+		timeout = StopTimeoutOf(c)
 	}
 	began := time.Now()
 	if err := eng.ContainerStop(ctx, c.ID, timeout); err != nil {

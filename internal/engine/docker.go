@@ -33,10 +33,12 @@ import (
 type docker struct {
 	c  *client.Client
 	ep Endpoint
+	t  Timeouts
 }
 
-// New connects to the engine at ep, negotiating the API version on first use.
-func New(ep Endpoint) (Engine, error) {
+// New connects to the engine at ep, negotiating the API version on first use. Every call is
+// bounded by DefaultTimeouts unless WithTimeouts says otherwise.
+func New(ep Endpoint, options ...Option) (Engine, error) {
 	if strings.HasPrefix(ep.Host, "ssh://") {
 		return nil, fmt.Errorf("engine %s: ssh endpoints are not supported; forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and set DOCKER_HOST=unix:///tmp/docker.sock", ep)
 	}
@@ -48,33 +50,55 @@ func New(ep Endpoint) (Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine %s: %w", ep, err)
 	}
-	return &docker{c: c, ep: ep}, nil
+	d := &docker{c: c, ep: ep, t: DefaultTimeouts}
+	for _, o := range options {
+		o(d)
+	}
+	return d, nil
 }
 
 func (d *docker) Endpoint() Endpoint { return d.ep }
 func (d *docker) Close() error       { return d.c.Close() }
 
+// call bounds a call that answers at once (limit: one of d.t's).
+func (d *docker) call(ctx context.Context, limit time.Duration) (context.Context, func()) {
+	ctx, dl := newDeadline(ctx, limit)
+	return ctx, dl.end
+}
+
 func (d *docker) Ping(ctx context.Context) (string, error) {
+	ctx, done := d.call(ctx, d.t.Ping)
+	defer done()
 	p, err := d.c.Ping(ctx)
 	if err != nil {
-		return "", fmt.Errorf("engine %s does not answer: %s", d.ep, iostreams.FirstLine(err.Error()))
+		if se := silence(ctx); se != nil {
+			return "", unreachable("engine %s accepted the connection but gave %s", d.ep, se)
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", unreachable("engine %s does not answer: %s", d.ep, iostreams.FirstLine(err.Error()))
 	}
 	d.c.NegotiateAPIVersionPing(p)
 	return d.c.ClientVersion(), nil
 }
 
 func (d *docker) Version(ctx context.Context) (Version, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	v, err := d.c.ServerVersion(ctx)
 	if err != nil {
-		return Version{}, fmt.Errorf("engine %s: version: %s", d.ep, iostreams.FirstLine(err.Error()))
+		return Version{}, d.wrap(ctx, "engine version", err)
 	}
 	return Version{Version: v.Version, APIVersion: v.APIVersion, MinAPIVersion: v.MinAPIVersion, OS: v.Os, Arch: v.Arch}, nil
 }
 
 func (d *docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	r, err := d.c.ImageInspect(ctx, ref)
 	if err != nil {
-		return Image{}, d.wrap("inspect image "+ref, err)
+		return Image{}, d.wrap(ctx, "inspect image "+ref, err)
 	}
 	img := Image{ID: r.ID, RepoTags: r.RepoTags, Architecture: r.Architecture, OS: r.Os, Size: r.Size, Created: r.Created}
 	if r.Config != nil {
@@ -84,20 +108,27 @@ func (d *docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
 }
 
 func (d *docker) ImageSave(ctx context.Context, refs ...string) (io.ReadCloser, error) {
+	ctx, dl := newDeadline(ctx, d.t.Stall)
 	rc, err := d.c.ImageSave(ctx, refs)
 	if err != nil {
-		return nil, d.wrap("save image "+strings.Join(refs, " "), err)
+		err = d.wrap(ctx, "save image "+strings.Join(refs, " "), err)
+		dl.end()
+		return nil, err
 	}
-	return rc, nil
+	return boundedBody{kickReader: kickReader{rc, dl}, c: rc, dl: dl, ctx: ctx, what: "save image " + strings.Join(refs, " ")}, nil
 }
 
 // wrap gives engine errors one line of context and maps them to the package's sentinels, keeping
-// the engine's own words (they name the port, the container, the volume).
-func (d *docker) wrap(what string, err error) error {
+// the engine's own words (they name the port, the container, the volume). ctx is the call's: an
+// engine that stayed silent past the call's deadline is unreachable, not an operation that failed.
+func (d *docker) wrap(ctx context.Context, what string, err error) error {
 	msg := iostreams.FirstLine(err.Error())
+	if se := silence(ctx); se != nil {
+		return unreachable("%s: engine %s gave %s", what, d.ep, se)
+	}
 	switch {
 	case client.IsErrConnectionFailed(err):
-		return fmt.Errorf("%s: engine %s does not answer: %w", what, d.ep, ErrUnavailable)
+		return unreachable("%s: engine %s does not answer", what, d.ep)
 	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	case cerrdefs.IsConflict(err):
@@ -112,9 +143,13 @@ func (d *docker) wrap(what string, err error) error {
 func trimDaemon(msg string) string { return strings.TrimPrefix(msg, "Error response from daemon: ") }
 
 func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func(LoadEvent)) ([]string, error) {
-	resp, err := d.c.ImageLoad(ctx, archive, client.ImageLoadWithQuiet(false))
+	// A load may take minutes; it is bounded by silence: the engine reading the archive or
+	// reporting progress keeps it going.
+	ctx, dl := newDeadline(ctx, d.t.Stall)
+	defer dl.end()
+	resp, err := d.c.ImageLoad(ctx, kickReader{archive, dl}, client.ImageLoadWithQuiet(false))
 	if err != nil {
-		return nil, d.wrap("load image", err)
+		return nil, d.wrap(ctx, "load image", err)
 	}
 	defer resp.Body.Close()
 	if !resp.JSON {
@@ -122,7 +157,7 @@ func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func
 		return nil, fmt.Errorf("load image: unexpected answer: %s", iostreams.FirstLine(string(body)))
 	}
 	var loaded []string
-	dec := json.NewDecoder(resp.Body)
+	dec := json.NewDecoder(kickReader{resp.Body, dl})
 	for {
 		var m struct {
 			Stream         string `json:"stream"`
@@ -140,6 +175,9 @@ func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func
 		if err := dec.Decode(&m); err == io.EOF {
 			break
 		} else if err != nil {
+			if se := silence(ctx); se != nil {
+				return nil, unreachable("load image: engine %s gave %s", d.ep, se)
+			}
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("load image: %w", ctx.Err())
 			}
@@ -171,16 +209,20 @@ func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func
 }
 
 func (d *docker) ImageTag(ctx context.Context, ref, tag string) error {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	if err := d.c.ImageTag(ctx, ref, tag); err != nil {
-		return d.wrap("tag image "+ref, err)
+		return d.wrap(ctx, "tag image "+ref, err)
 	}
 	return nil
 }
 
 func (d *docker) ImageList(ctx context.Context, repo string) ([]Image, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	list, err := d.c.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
 	if err != nil {
-		return nil, d.wrap("list images", err)
+		return nil, d.wrap(ctx, "list images", err)
 	}
 	out := make([]Image, 0, len(list))
 	for _, s := range list {
@@ -190,13 +232,17 @@ func (d *docker) ImageList(ctx context.Context, repo string) ([]Image, error) {
 }
 
 func (d *docker) ImageRemove(ctx context.Context, ref string) error {
+	ctx, done := d.call(ctx, d.t.Change)
+	defer done()
 	if _, err := d.c.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
-		return d.wrap("remove image "+ref, err)
+		return d.wrap(ctx, "remove image "+ref, err)
 	}
 	return nil
 }
 
 func (d *docker) ContainerCreate(ctx context.Context, spec ContainerSpec) (string, error) {
+	ctx, done := d.call(ctx, d.t.Change)
+	defer done()
 	cfg := &container.Config{Image: spec.Image, Labels: spec.Labels, Env: spec.Env, ExposedPorts: nat.PortSet{}}
 	if spec.StopTimeout > 0 {
 		secs := int(spec.StopTimeout.Round(time.Second) / time.Second)
@@ -218,14 +264,16 @@ func (d *docker) ContainerCreate(ctx context.Context, spec ContainerSpec) (strin
 	}
 	r, err := d.c.ContainerCreate(ctx, cfg, host, &network.NetworkingConfig{}, platform, spec.Name)
 	if err != nil {
-		return "", d.wrap("create container "+spec.Name, err)
+		return "", d.wrap(ctx, "create container "+spec.Name, err)
 	}
 	return r.ID, nil
 }
 
 func (d *docker) ContainerStart(ctx context.Context, id string) error {
+	ctx, done := d.call(ctx, d.t.Change)
+	defer done()
 	if err := d.c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return d.wrap("start container", err)
+		return d.wrap(ctx, "start container", err)
 	}
 	return nil
 }
@@ -242,21 +290,26 @@ func (d *docker) ContainerWait(ctx context.Context, id string) <-chan Exit {
 			}
 			out <- e
 		case err := <-errC:
-			out <- Exit{Code: -1, Err: d.wrap("wait for container", err)}
+			out <- Exit{Code: -1, Err: d.wrap(ctx, "wait for container", err)}
 		}
 	}()
 	return out
 }
 
 func (d *docker) ContainerInspect(ctx context.Context, nameOrID string) (Container, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	r, err := d.c.ContainerInspect(ctx, nameOrID)
 	if err != nil {
-		return Container{}, d.wrap("inspect container "+nameOrID, err)
+		return Container{}, d.wrap(ctx, "inspect container "+nameOrID, err)
 	}
 	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Image: r.Image, Platform: r.Platform, RestartCount: r.RestartCount}
 	c.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
 	if r.Config != nil {
 		c.Labels, c.Env = r.Config.Labels, r.Config.Env
+		if r.Config.StopTimeout != nil {
+			c.StopTimeout = time.Duration(*r.Config.StopTimeout) * time.Second
+		}
 	}
 	for _, m := range r.Mounts {
 		if m.Type == mount.TypeVolume {
@@ -311,9 +364,11 @@ func (d *docker) ContainersUsingImage(ctx context.Context, imageID string) ([]Co
 }
 
 func (d *docker) list(ctx context.Context, opts container.ListOptions) ([]Container, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	list, err := d.c.ContainerList(ctx, opts)
 	if err != nil {
-		return nil, d.wrap("list containers", err)
+		return nil, d.wrap(ctx, "list containers", err)
 	}
 	out := make([]Container, 0, len(list))
 	for _, s := range list {
@@ -327,37 +382,64 @@ func (d *docker) list(ctx context.Context, opts container.ListOptions) ([]Contai
 }
 
 func (d *docker) ContainerStop(ctx context.Context, id string, timeout time.Duration) error {
+	// The engine answers once the container has stopped: after its stop timeout at the latest.
+	ctx, done := d.call(ctx, timeout+d.t.Change)
+	defer done()
 	secs := int(timeout.Round(time.Second) / time.Second)
 	if err := d.c.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil {
-		return d.wrap("stop container", err)
+		return d.wrap(ctx, "stop container", err)
 	}
 	return nil
 }
 
 func (d *docker) ContainerKill(ctx context.Context, id, signal string) error {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	if err := d.c.ContainerKill(ctx, id, signal); err != nil {
-		return d.wrap("kill container", err)
+		return d.wrap(ctx, "kill container", err)
 	}
 	return nil
 }
 
 func (d *docker) ContainerRemove(ctx context.Context, id string) error {
+	ctx, done := d.call(ctx, d.t.Change)
+	defer done()
 	if err := d.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil {
-		return d.wrap("remove container", err)
+		return d.wrap(ctx, "remove container", err)
+	}
+	return nil
+}
+
+func (d *docker) ContainerRename(ctx context.Context, id, name string) error {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
+	if err := d.c.ContainerRename(ctx, id, name); err != nil {
+		return d.wrap(ctx, "rename container to "+name, err)
 	}
 	return nil
 }
 
 func (d *docker) ContainerLogs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error {
+	parent := ctx
+	// Until the engine answers, the call is bounded like a query; then past logs are a stream
+	// bounded by silence, and followed logs may be quiet as long as the container is.
+	ctx, dl := newDeadline(ctx, d.t.Query)
+	defer dl.end()
 	info, err := d.c.ContainerInspect(ctx, id)
 	if err != nil {
-		return d.wrap("logs of container "+id, err)
+		return d.wrap(ctx, "logs of container "+id, err)
 	}
 	rc, err := d.c.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail, Timestamps: opts.Timestamps})
 	if err != nil {
-		return d.wrap("logs of container "+id, err)
+		return d.wrap(ctx, "logs of container "+id, err)
 	}
 	defer rc.Close()
+	if opts.Follow {
+		dl.disarm()
+	} else {
+		dl.stream(d.t.Stall)
+		stdout, stderr = kickWriter{stdout, dl}, kickWriter{stderr, dl}
+	}
 	// Without a TTY the engine multiplexes both streams with 8-byte frame headers; with one, it is
 	// one raw stream.
 	if info.Config != nil && info.Config.Tty {
@@ -365,53 +447,65 @@ func (d *docker) ContainerLogs(ctx context.Context, id string, opts LogOptions, 
 	} else {
 		_, err = stdcopy.StdCopy(stdout, stderr, rc)
 	}
+	if se := silence(ctx); se != nil {
+		return unreachable("logs of container %s: engine %s gave %s", id, d.ep, se)
+	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("logs of container %s: %w", id, err)
 	}
-	return ctx.Err()
+	return parent.Err()
 }
 
 func (d *docker) ContainerExec(ctx context.Context, id string, cmd []string, user string) (ExecResult, error) {
 	what := "exec " + strings.Join(cmd, " ")
+	// The command's output is a stream: bounded by silence.
+	ctx, dl := newDeadline(ctx, d.t.Stall)
+	defer dl.end()
 	ex, err := d.c.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: cmd, User: user, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return ExecResult{}, d.wrap(what, err)
+		return ExecResult{}, d.wrap(ctx, what, err)
 	}
 	att, err := d.c.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return ExecResult{}, d.wrap(what, err)
+		return ExecResult{}, d.wrap(ctx, what, err)
 	}
 	defer att.Close()
 	var out, errOut bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &errOut, att.Reader); err != nil {
+	if _, err := stdcopy.StdCopy(&out, &errOut, kickReader{att.Reader, dl}); err != nil {
 		return ExecResult{}, fmt.Errorf("%s: %w", what, err)
 	}
 	r, err := d.c.ContainerExecInspect(ctx, ex.ID)
 	if err != nil {
-		return ExecResult{}, d.wrap(what, err)
+		return ExecResult{}, d.wrap(ctx, what, err)
 	}
 	return ExecResult{ExitCode: r.ExitCode, Stdout: out.String(), Stderr: errOut.String()}, nil
 }
 
 func (d *docker) VolumeCreate(ctx context.Context, name string, labels map[string]string) error {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	if _, err := d.c.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels}); err != nil {
-		return d.wrap("create volume "+name, err)
+		return d.wrap(ctx, "create volume "+name, err)
 	}
 	return nil
 }
 
 func (d *docker) VolumeInspect(ctx context.Context, name string) (Volume, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	v, err := d.c.VolumeInspect(ctx, name)
 	if err != nil {
-		return Volume{}, d.wrap("inspect volume "+name, err)
+		return Volume{}, d.wrap(ctx, "inspect volume "+name, err)
 	}
 	return Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint}, nil
 }
 
 func (d *docker) VolumeList(ctx context.Context, labelKey, labelValue string) ([]Volume, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	r, err := d.c.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labelKey+"="+labelValue))})
 	if err != nil {
-		return nil, d.wrap("list volumes", err)
+		return nil, d.wrap(ctx, "list volumes", err)
 	}
 	out := make([]Volume, 0, len(r.Volumes))
 	for _, v := range r.Volumes {
@@ -421,16 +515,20 @@ func (d *docker) VolumeList(ctx context.Context, labelKey, labelValue string) ([
 }
 
 func (d *docker) VolumeRemove(ctx context.Context, name string) error {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	if err := d.c.VolumeRemove(ctx, name, false); err != nil {
-		return d.wrap("remove volume "+name, err)
+		return d.wrap(ctx, "remove volume "+name, err)
 	}
 	return nil
 }
 
 func (d *docker) ContainerReadFile(ctx context.Context, id, path string, limit int64) ([]byte, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	rc, _, err := d.c.CopyFromContainer(ctx, id, path)
 	if err != nil {
-		return nil, d.wrap("read "+path, err)
+		return nil, d.wrap(ctx, "read "+path, err)
 	}
 	defer rc.Close()
 	// The engine sends a tar archive holding the one file.
@@ -461,14 +559,18 @@ func (d *docker) ContainerAttachExec(ctx context.Context, id string, spec ExecSp
 		default:
 		}
 	}
+	// Setting up is bounded like a query; the session itself lasts as long as the user wants.
+	ctx, dl := newDeadline(ctx, d.t.Query)
+	defer dl.end()
 	ex, err := d.c.ContainerExecCreate(ctx, id, opts)
 	if err != nil {
-		return -1, d.wrap(what, err)
+		return -1, d.wrap(ctx, what, err)
 	}
 	att, err := d.c.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{Tty: spec.TTY, ConsoleSize: opts.ConsoleSize})
 	if err != nil {
-		return -1, d.wrap(what, err)
+		return -1, d.wrap(ctx, what, err)
 	}
+	dl.disarm()
 	defer att.Close()
 	if s.Stdin != nil {
 		go func() {
@@ -513,7 +615,9 @@ func (d *docker) followResize(ctx context.Context, execID string, spec ExecSpec,
 				if !ok {
 					return
 				}
-				d.c.ContainerExecResize(context.WithoutCancel(ctx), execID, container.ResizeOptions{Height: sz.Rows, Width: sz.Cols})
+				rctx, done := d.call(context.WithoutCancel(ctx), d.t.Query)
+				d.c.ContainerExecResize(rctx, execID, container.ResizeOptions{Height: sz.Rows, Width: sz.Cols})
+				done()
 			case <-done:
 				return
 			}
@@ -525,10 +629,12 @@ func (d *docker) followResize(ctx context.Context, execID string, spec ExecSpec,
 // execExitCode waits for the engine to record the exec's exit code: the output ends a moment
 // before it does.
 func (d *docker) execExitCode(ctx context.Context, execID, what string) (int, error) {
+	ctx, done := d.call(ctx, d.t.Query)
+	defer done()
 	for {
 		r, err := d.c.ContainerExecInspect(ctx, execID)
 		if err != nil {
-			return -1, d.wrap(what, err)
+			return -1, d.wrap(ctx, what, err)
 		}
 		if !r.Running {
 			return r.ExitCode, nil

@@ -101,6 +101,8 @@ type Containers interface {
 	ContainerKill(ctx context.Context, id, signal string) error
 	// ContainerRemove removes a container, killing it first when it runs.
 	ContainerRemove(ctx context.Context, id string) error
+	// ContainerRename gives a container another name; errors.Is(err, ErrConflict) when it is taken.
+	ContainerRename(ctx context.Context, id, name string) error
 	// ContainerLogs copies the container's output, stdout and stderr separated, until the end of the
 	// logs (or, with Follow, until the container stops or ctx ends).
 	ContainerLogs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error
@@ -198,6 +200,9 @@ type Container struct {
 	Created time.Time     `json:"created,omitzero"`
 	// RestartCount counts the engine's restarts under a restart policy (not `docker restart`).
 	RestartCount int `json:"restartCount"`
+	// StopTimeout is the container's own wait before SIGKILL (ContainerSpec.StopTimeout); zero
+	// when it has none and the engine's default applies (ContainerInspect only).
+	StopTimeout time.Duration `json:"-"`
 }
 
 // Exit is how a container ended, as ContainerWait reports it.

@@ -7,7 +7,7 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -36,6 +36,7 @@ type Layer struct {
 	Digest      string      `json:"digest"`      // sha256 of the file as stored
 	DiffID      string      `json:"diffId"`      // sha256 of the uncompressed layer, from the config
 	Compression Compression `json:"compression"` // how the file is stored; nixpkgs stores tar
+	StorePaths  []string    `json:"storePaths"`  // the Nix store paths it holds (plain layer tars only)
 }
 
 // Archive is what one scan of a docker-archive found. It describes the archive's first image, which
@@ -60,6 +61,7 @@ type fileEntry struct {
 	offset, size int64
 	digest       string
 	compression  Compression
+	storePaths   []string // the Nix store paths a layer tar holds
 }
 
 const (
@@ -114,6 +116,7 @@ type scanner struct {
 	manifest  []byte
 	h         hash.Hash
 	buf       []byte
+	br        *bufio.Reader
 }
 
 // scan reads the archive once; when tee is set, the uncompressed tar stream is copied to it, so that
@@ -134,6 +137,7 @@ func scan(ctx context.Context, r io.Reader, tee io.Writer) (*Archive, error) {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
 	s.buf = *buf
+	s.br = bufio.NewReaderSize(nil, 1<<16)
 	s.tr = tar.NewReader(s.tarStream)
 	if err := s.entries(); err != nil {
 		return nil, err
@@ -199,51 +203,71 @@ func sparse(hdr *tar.Header) bool {
 }
 
 // readFile hashes one regular file as it streams past and keeps it when it may be JSON: it may be
-// manifest.json or a config, whose names are known only once manifest.json has been read.
+// manifest.json or a config, whose names are known only once manifest.json has been read. A file
+// that is itself a tar (a layer) is read as one on the way, for the store paths it holds.
 func (s *scanner) readFile(hdr *tar.Header, name string) error {
 	if hdr.Size < 0 {
 		return fmt.Errorf("corrupt archive: %s has a negative size", name)
 	}
 	e := fileEntry{offset: s.tarStream.n, size: hdr.Size}
-	var keep *bytes.Buffer
 	s.h.Reset()
-	var head []byte
-	for n := int64(0); ; {
-		if err := s.ctx.Err(); err != nil {
-			return err
-		}
-		k, rerr := s.tr.Read(s.buf)
-		if k > 0 {
-			if n == 0 {
-				head = append([]byte(nil), s.buf[:min(k, sniffBytes)]...)
-				if (head[0] == '{' || head[0] == '[') && hdr.Size <= maxJSON {
-					keep = bytes.NewBuffer(make([]byte, 0, min(hdr.Size, 64<<10)))
-				}
+	s.br.Reset(io.TeeReader(s.tr, s.h))
+	head, _ := s.br.Peek(512)
+	e.compression = detectCompression(head)
+	var err error
+	switch {
+	case len(head) > 0 && (head[0] == '{' || head[0] == '[') && hdr.Size <= maxJSON:
+		var data []byte
+		if data, err = io.ReadAll(s.br); err == nil {
+			if name == "manifest.json" {
+				s.manifest = data
+			} else {
+				s.jsonFiles[name] = data
 			}
-			s.h.Write(s.buf[:k])
-			if keep != nil {
-				keep.Write(s.buf[:k])
-			}
-			n += int64(k)
 		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return s.streamError(rerr)
-		}
+	case isTar(head):
+		e.storePaths = storePathsIn(s.ctx, tar.NewReader(s.br))
+		_, err = io.CopyBuffer(io.Discard, s.br, s.buf)
+	default:
+		_, err = io.CopyBuffer(io.Discard, s.br, s.buf)
+	}
+	if err != nil {
+		return s.streamError(err)
+	}
+	if err := s.ctx.Err(); err != nil {
+		return err
 	}
 	e.digest = "sha256:" + hex.EncodeToString(s.h.Sum(nil))
-	e.compression = detectCompression(head)
 	s.a.files[name] = e
-	if keep != nil {
-		if name == "manifest.json" {
-			s.manifest = keep.Bytes()
-		} else {
-			s.jsonFiles[name] = keep.Bytes()
+	return nil
+}
+
+// isTar reports a tar header block: POSIX and GNU tars carry "ustar" at offset 257.
+func isTar(head []byte) bool {
+	return len(head) >= 262 && string(head[257:262]) == "ustar"
+}
+
+// storePathsIn lists the Nix store paths a layer holds (its nix/store/<hash>-<name> entries), in
+// the order they come. A layer that stops being a valid tar keeps what was found before.
+func storePathsIn(ctx context.Context, tr *tar.Reader) []string {
+	var out []string
+	seen := map[string]bool{}
+	for ctx.Err() == nil {
+		h, err := tr.Next()
+		if err != nil {
+			return out
+		}
+		rest, ok := strings.CutPrefix(cleanName(h.Name), "nix/store/")
+		if !ok {
+			continue
+		}
+		top, _, _ := strings.Cut(rest, "/")
+		if p := "/nix/store/" + top; !seen[p] && storePathRE.MatchString(p) {
+			seen[p] = true
+			out = append(out, p)
 		}
 	}
-	return nil
+	return out
 }
 
 // resolve follows links to links, bounded against loops.
@@ -300,7 +324,7 @@ func (s *scanner) assemble() (*Archive, error) {
 		if !ok {
 			return nil, fmt.Errorf("corrupt archive: layer %q named in manifest.json is missing", lp)
 		}
-		l := Layer{Path: name, Size: f.size, Digest: f.digest, DiffID: conf.RootFS.DiffIDs[i], Compression: f.compression}
+		l := Layer{Path: name, Size: f.size, Digest: f.digest, DiffID: conf.RootFS.DiffIDs[i], Compression: f.compression, StorePaths: f.storePaths}
 		if l.Compression == Uncompressed && l.DiffID != l.Digest {
 			return nil, fmt.Errorf("corrupt archive: layer %s has digest %s but the config expects %s", lp, l.Digest, l.DiffID)
 		}
@@ -313,75 +337,67 @@ func (s *scanner) assemble() (*Archive, error) {
 // holes are filled, not what the archive holds, and an engine unpacking it writes that many zeros.
 var ErrSparse = errors.New("holds a sparse file")
 
-// checkEntries reads an archive's tar headers (data is skipped: by seeking in a plain file) and
-// refuses sparse entries, before anything hands the archive to an engine.
-func checkEntries(ctx context.Context, r io.Reader) error {
-	if f, ok := r.(*os.File); ok {
-		head := make([]byte, sniffBytes)
-		n, _ := io.ReadFull(f, head)
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		if detectCompression(head[:n]) == Uncompressed {
-			return checkTar(ctx, tar.NewReader(f))
-		}
-	}
-	dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: r})
-	if err != nil {
-		return err
-	}
-	defer closeDec()
-	return checkTar(ctx, tar.NewReader(dec))
+// peeked is what a look at an archive's headers found, before an engine is handed it.
+type peeked struct {
+	configDigest string // sha256:... from manifest.json's config name ("" when it does not say)
+	config       []byte // the config, when the archive holds it where manifest.json says
 }
 
-func checkTar(ctx context.Context, tr *tar.Reader) error {
+// peek reads an archive's tar headers and its small JSON files (manifest.json, the config), skips
+// layer data (by seeking, in a plain file), and refuses sparse entries: what an engine would be
+// handed is checked first. A damaged archive is the engine's to refuse, with its own words.
+func peek(ctx context.Context, f *os.File) (*peeked, error) {
+	defer f.Seek(0, io.SeekStart)
+	var r io.Reader = f
+	head := make([]byte, sniffBytes)
+	n, _ := io.ReadFull(f, head)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if detectCompression(head[:n]) != Uncompressed {
+		dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: f})
+		if err != nil {
+			return &peeked{}, nil
+		}
+		defer closeDec()
+		r = dec
+	}
+	tr := tar.NewReader(r)
+	jsonFiles := map[string][]byte{}
 	for {
 		h, err := tr.Next()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return nil // a damaged archive is the engine's to refuse, with its own words
+			break
 		}
 		if sparse(h) {
-			return fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, h.Name, h.Size)
+			return nil, fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, h.Name, h.Size)
 		}
-	}
-}
-
-// peekConfigDigest reads the config digest from an uncompressed docker-archive's manifest.json
-// without reading its layers (tar skips them by seeking). It returns "" for compressed archives or
-// anything it cannot read: the image is then simply loaded.
-func peekConfigDigest(f *os.File) string {
-	defer f.Seek(0, io.SeekStart)
-	magic := make([]byte, sniffBytes)
-	if _, err := io.ReadFull(f, magic); err != nil || detectCompression(magic) != Uncompressed {
-		return ""
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return ""
-	}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			return ""
-		}
-		if cleanName(h.Name) != "manifest.json" || sparse(h) || h.Size > maxJSON {
+		if h.Typeflag != tar.TypeReg || h.Size > maxJSON {
 			continue
 		}
-		var m []struct{ Config string }
-		if err := json.NewDecoder(tr).Decode(&m); err != nil || len(m) == 0 {
-			return ""
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(tr, first); err != nil || (first[0] != '{' && first[0] != '[') {
+			continue
 		}
-		// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
-		// "sha256:<hex>" from go-containerregistry.
-		hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:")
-		if len(hex) != 64 {
-			return ""
+		rest, err := io.ReadAll(tr)
+		if err == nil {
+			jsonFiles[cleanName(h.Name)] = append(first, rest...)
 		}
-		return "sha256:" + hex
 	}
+	var m []struct{ Config string }
+	if json.Unmarshal(jsonFiles["manifest.json"], &m) != nil || len(m) == 0 {
+		return &peeked{}, nil
+	}
+	p := &peeked{config: jsonFiles[cleanName(m[0].Config)]}
+	// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
+	// "sha256:<hex>" from go-containerregistry.
+	if hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:"); len(hex) == 64 {
+		p.configDigest = "sha256:" + hex
+	}
+	return p, nil
 }
 
 func cleanName(n string) string {

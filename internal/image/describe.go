@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -129,7 +130,7 @@ func describeArchive(info *Info, a *Archive) []byte {
 		info.CompressedSize = a.ReadBytes
 	}
 	for _, l := range a.Layers {
-		info.Layers = append(info.Layers, LayerInfo{Size: l.Size, Digest: l.Digest, DiffID: l.DiffID})
+		info.Layers = append(info.Layers, LayerInfo{Size: l.Size, Digest: l.Digest, DiffID: l.DiffID, StorePaths: l.StorePaths})
 	}
 	return a.Config
 }
@@ -169,10 +170,14 @@ func describeConfig(info *Info, cfg *v1.ConfigFile, diffIDs bool) {
 			info.Layers[i].DiffID = cfg.RootFS.DiffIDs[i].String()
 		}
 	}
+	// What a layer holds is the truth; dockerTools' history comments only a hint, for the layers
+	// nobody read (a registry image's).
 	paths := storePathsByLayer(cfg.History)
 	if len(paths) == len(info.Layers) {
 		for i := range info.Layers {
-			info.Layers[i].StorePaths = paths[i]
+			if len(info.Layers[i].StorePaths) == 0 {
+				info.Layers[i].StorePaths = paths[i]
+			}
 		}
 	}
 	if !cfg.Created.IsZero() {
@@ -204,6 +209,9 @@ func warnings(info *Info) []string {
 		w = append(w, fmt.Sprintf("%d layers: close to the Docker engine's limit of %d", n, EngineMaxLayers))
 	case n >= NixMaxLayers-10:
 		w = append(w, fmt.Sprintf("%d layers: at or near Nix's default maxLayers (%d); store paths beyond it share the last layer", n, NixMaxLayers))
+	}
+	if !slices.ContainsFunc(info.Layers, func(l LayerInfo) bool { return len(l.StorePaths) > 0 }) {
+		w = append(w, "no Nix store path found in its layers: the SBOM and info --diff cannot name its packages")
 	}
 	var missing []string
 	for _, l := range wantedLabels {

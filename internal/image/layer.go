@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/nixify/nixify/internal/state"
 )
 
 // layerCodec names how layers are compressed for a registry. It is part of the layer cache's key:
@@ -34,9 +34,9 @@ type cachedLayer struct {
 	Codec  string `json:"codec"`
 }
 
-// NewLayerCache keeps the cache in dir/layers.json.
-func NewLayerCache(dir string) *LayerCache {
-	return &LayerCache{path: filepath.Join(dir, "layers.json")}
+// NewLayerCache keeps the cache in the file at p (state.Dir.LayerCache).
+func NewLayerCache(p string) *LayerCache {
+	return &LayerCache{path: p}
 }
 
 func (c *LayerCache) get(diffID string) (cachedLayer, bool) {
@@ -73,18 +73,7 @@ func (c *LayerCache) put(diffID string, e cachedLayer) {
 	}
 	c.entries[diffID] = e
 	data, _ := json.MarshalIndent(c.entries, "", " ")
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), "layers.json.*")
-	if err != nil {
-		return
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		os.Rename(tmp.Name(), c.path)
-	}
+	_ = state.WriteFile(c.path, data) // a cache that cannot be written only costs a recompression
 }
 
 // archiveLayer is one uncompressed layer of an archive kept on disk, offered to go-containerregistry

@@ -3,6 +3,7 @@ package image
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,7 @@ type Image struct {
 	Build   *record.Build
 
 	configDigest string                                       // known without a scan (build record, manifest.json)
+	config       []byte                                       // the raw config, when known without a scan
 	size         int64                                        // archive bytes, when known
 	raw          func(context.Context) (io.ReadCloser, error) // the docker-archive's bytes
 
@@ -53,6 +55,26 @@ func (i *Image) ConfigDigest() string {
 		return i.Archive.ConfigDigest
 	}
 	return i.configDigest
+}
+
+// Architecture is the architecture (GOARCH spelling) the image's config names, when it is known
+// without reading layers: from the scan, an archive's config, or else the build record. "" when
+// unknown (a stream script opened WithoutScan names only its record's).
+func (i *Image) Architecture() string {
+	cfg := i.config
+	if i.Archive != nil {
+		cfg = i.Archive.Config
+	}
+	var c struct {
+		Architecture string `json:"architecture"`
+	}
+	if json.Unmarshal(cfg, &c) == nil && c.Architecture != "" {
+		return c.Architecture
+	}
+	if i.Build != nil {
+		return i.Build.Arch.GOARCH()
+	}
+	return ""
 }
 
 // OpenArchive returns the docker-archive's bytes as stored (a file) or streamed (a script), and
@@ -102,7 +124,6 @@ func (s *Set) Close() {
 type options struct {
 	layers bool
 	lazy   bool
-	build  *record.Build // set while opening a recorded build
 	tmpDir string
 	cache  *LayerCache
 	engine engine.Images
@@ -171,12 +192,16 @@ func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
 
 // openBuild opens an architecture's last build; its record tells the kind and the config digest.
 func openBuild(ctx context.Context, b record.Build, o *options) (*Image, error) {
-	o.build = &b
 	var img *Image
 	var err error
 	switch b.Kind {
 	case record.Stream:
-		img, err = openStream(ctx, b.OutPath, o)
+		// The record is a file anyone with write access to the state directory can edit: it
+		// names a script to run only inside the Nix store.
+		var p string
+		if p, err = storeScript(b.OutPath); err == nil {
+			img, err = openStream(ctx, p, o)
+		}
 	default:
 		img, err = openArchiveFile(ctx, b.OutPath, o)
 	}
@@ -200,24 +225,30 @@ func openArchiveFile(ctx context.Context, p string, o *options) (*Image, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open image archive: %w", err)
 	}
-	defer f.Close()
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("open image archive: %w", err)
 	}
 	img := &Image{Source: p, Kind: FromArchive, size: st.Size()}
-	img.raw = func(context.Context) (io.ReadCloser, error) { return os.Open(p) }
 	if o.lazy {
-		// A recorded build is Nix's output; any other file is checked before an engine unpacks it.
-		if o.build == nil {
-			if err := checkEntries(ctx, f); err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
-			}
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return nil, fmt.Errorf("open image archive: %w", err)
-			}
+		// Whatever named the file (the user, the build record), it is checked before an engine
+		// unpacks it, and the engine is handed the very bytes that were checked.
+		pk, err := peek(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		img.configDigest = peekConfigDigest(f)
+		img.configDigest, img.config = pk.configDigest, pk.config
+		keep := f
+		f = nil // kept open until Close
+		img.closers = append(img.closers, func() { keep.Close() })
+		img.raw = func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(io.NewSectionReader(keep, 0, st.Size())), nil
+		}
 		return img, nil
 	}
 	head := make([]byte, sniffBytes)
@@ -288,7 +319,13 @@ func finishArchive(img *Image, a *Archive, src io.ReaderAt, o *options) (*Image,
 // openStream runs a streamLayeredImage script and reads the archive it writes to stdout.
 func openStream(ctx context.Context, script string, o *options) (*Image, error) {
 	img := &Image{Source: script, Kind: FromStream}
-	img.raw = func(ctx context.Context) (io.ReadCloser, error) { return RunStream(ctx, script) }
+	img.raw = func(ctx context.Context) (io.ReadCloser, error) {
+		out, err := RunStream(ctx, script)
+		if err != nil {
+			return nil, err
+		}
+		return guardTar(out), nil
+	}
 	if o.lazy {
 		return img, nil
 	}

@@ -19,6 +19,8 @@ type Ref struct {
 	Kind  Kind
 	Name  string        // a path, a registry reference or an engine name or ID
 	Build *record.Build // for FromBuild
+
+	ref name.Reference // parsed once, for FromRegistry and FromEngine (nil for an image ID)
 }
 
 func (r Ref) String() string { return r.Name }
@@ -35,10 +37,11 @@ var (
 // missing file, not looked up in a registry or the engine.
 var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".gz", ".zst"}
 
-// Parse says what arg names: an existing file (a docker-archive, or a stream script when it is an
-// executable starting with #!), a registry image or index (its first part is a host), or an image
-// in the Docker engine (a name or ID).
-func Parse(arg string) (Ref, error) {
+// Parse says what arg names: an existing file (a docker-archive), a registry image or index (its
+// first part is a host), or an image in the Docker engine (a name or ID). A file is read as data,
+// never run: an executable starting with #! is refused unless it is a stream script that one of
+// builds (the build record) names inside the Nix store, and then it is run by its resolved path.
+func Parse(arg string, builds ...record.Build) (Ref, error) {
 	if arg == "" {
 		return Ref{}, fmt.Errorf("%w: empty", ErrBadReference)
 	}
@@ -47,7 +50,11 @@ func Parse(arg string) (Ref, error) {
 	case err == nil && st.IsDir():
 		return Ref{}, fmt.Errorf("%s is a directory, not an image: name a docker-archive (buildLayeredImage) or a stream script (streamLayeredImage)", arg)
 	case err == nil && IsScript(arg):
-		return Ref{Kind: FromStream, Name: arg}, nil
+		p, err := recordedScript(arg, builds)
+		if err != nil {
+			return Ref{}, err
+		}
+		return Ref{Kind: FromStream, Name: p}, nil
 	case err == nil:
 		return Ref{Kind: FromArchive, Name: arg}, nil
 	case !errors.Is(err, fs.ErrNotExist):
@@ -56,20 +63,58 @@ func Parse(arg string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%s: %w", arg, ErrNoSuchFile)
 	}
 	if LooksRemote(arg) {
-		if _, err := name.ParseReference(arg); err != nil {
+		r, err := name.ParseReference(arg)
+		if err != nil {
 			return Ref{}, fmt.Errorf("%w %q: %v", ErrBadReference, arg, err)
 		}
-		return Ref{Kind: FromRegistry, Name: arg}, nil
+		return Ref{Kind: FromRegistry, Name: arg, ref: r}, nil
 	}
 	for _, s := range archiveSuffixes {
 		if strings.HasSuffix(strings.ToLower(arg), s) {
 			return Ref{}, fmt.Errorf("%s: %w", arg, ErrNoSuchFile)
 		}
 	}
-	if _, err := name.ParseReference(arg); err != nil && !isImageID(arg) {
+	r, err := name.ParseReference(arg)
+	if err != nil && !isImageID(arg) {
 		return Ref{}, fmt.Errorf("%w %q: not a file, and not an image name (registry references need a host, e.g. ghcr.io/owner/name:tag)", ErrBadReference, arg)
 	}
-	return Ref{Kind: FromEngine, Name: arg}, nil
+	return Ref{Kind: FromEngine, Name: arg, ref: r}, nil
+}
+
+// ErrRefused means nixify will not use a file as an image: it would have to run it (a script
+// nixify's own build did not make) or hand an engine a bomb (a sparse file).
+var ErrRefused = errors.New("refused")
+
+// StoreDir is the Nix store: the only place a stream script may be run from.
+const StoreDir = "/nix/store/"
+
+// recordedScript returns the script's resolved path when it is a stream script a recorded build
+// names in the Nix store, and refuses it otherwise.
+func recordedScript(arg string, builds []record.Build) (string, error) {
+	p, err := storeScript(arg)
+	if err == nil {
+		for _, b := range builds {
+			if q, err := filepath.EvalSymlinks(b.OutPath); err == nil && q == p {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s is an executable script, not an image archive: %w: nixify runs only the stream script its own last build recorded in the Nix store (give the archive it writes instead: %s > image.tar)", arg, ErrRefused, arg)
+}
+
+// storeScript resolves p and requires it to lie in the Nix store.
+func storeScript(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(abs, StoreDir) {
+		return "", fmt.Errorf("stream script %s is outside the Nix store (%s): %w", p, StoreDir, ErrRefused)
+	}
+	return abs, nil
 }
 
 // BuildRef names the image a recorded build produced.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nixify/nixify/internal/image"
+	"github.com/nixify/nixify/internal/record"
 )
 
 // The testdata archives are PAX GNU-sparse tars (formats 1.0 and 0.1) whose one entry claims 10^15
@@ -75,5 +77,61 @@ func TestReadArchiveHonoursCancel(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("still reading 5 s after the cancel")
+	}
+}
+
+// TestRecordedArchivesAreCheckedToo: a build record is a file anyone who can write the state
+// directory can edit; an archive it names is checked like any other before an engine is handed
+// it (a record once named a sparse-file bomb and the engine wrote 14 GB), and a stream script it
+// names is run only from the Nix store.
+func TestRecordedArchivesAreCheckedToo(t *testing.T) {
+	for _, p := range sparseArchives {
+		abs, _ := filepath.Abs(p)
+		_, err := image.Open(context.Background(), image.BuildRef(record.Build{Arch: "x86_64", OutPath: abs, Kind: record.Tarball}), image.WithoutScan())
+		if !errors.Is(err, image.ErrSparse) {
+			t.Errorf("recorded %s opened for loading: %v, want ErrSparse", p, err)
+		}
+	}
+	script := filepath.Join(t.TempDir(), "stream")
+	marker := script + ".ran"
+	os.WriteFile(script, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
+	for _, opts := range [][]image.Option{nil, {image.WithoutScan()}} {
+		set, err := image.Open(context.Background(), image.BuildRef(record.Build{Arch: "x86_64", OutPath: script, Kind: record.Stream}), opts...)
+		if err == nil {
+			rc, _, err2 := set.Images[0].OpenArchive(context.Background())
+			if err2 == nil {
+				io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+		}
+		if !errors.Is(err, image.ErrRefused) {
+			t.Errorf("a recorded stream script outside the store: %v, want ErrRefused", err)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatal("a recorded stream script outside the store ran")
+		}
+	}
+}
+
+// TestStreamsAreGuardedOnTheirWayToTheEngine: a stream script's output cannot be checked before
+// it is run, so it is checked as it passes: the first sparse entry ends it before a byte of its
+// header reaches the engine.
+func TestStreamsAreGuardedOnTheirWayToTheEngine(t *testing.T) {
+	abs, _ := filepath.Abs(sparseArchives[0])
+	script := filepath.Join(t.TempDir(), "stream")
+	os.WriteFile(script, []byte("#!/bin/sh\nexec gzip -dc "+abs+"\n"), 0o755)
+	set, err := image.Open(context.Background(), image.Ref{Kind: image.FromStream, Name: script}, image.WithoutScan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	rc, _, err := set.Images[0].OpenArchive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, rc)
+	cerr := rc.Close()
+	if !errors.Is(err, image.ErrSparse) || !errors.Is(cerr, image.ErrSparse) || n != 0 {
+		t.Errorf("passed %d bytes, read error %v, close %v; want nothing passed and ErrSparse", n, err, cerr)
 	}
 }

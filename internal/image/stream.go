@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -15,7 +16,12 @@ import (
 // process group, so a cancel stops it and the tools it started; its stderr is kept (the end of it)
 // for the error. Close lets the script finish, waits for it, and returns why it failed.
 func RunStream(ctx context.Context, script string) (io.ReadCloser, error) {
-	cmd := exec.CommandContext(ctx, script)
+	// An absolute path: a bare name would be looked up on PATH.
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		return nil, fmt.Errorf("run stream script %s: %w", script, err)
+	}
+	cmd := exec.CommandContext(ctx, abs)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	stderr := &tailBuffer{max: 8 << 10}

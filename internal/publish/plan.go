@@ -22,26 +22,34 @@ type Image struct {
 	Image v1.Image
 }
 
-// Request is what the caller wants shipped; the Publisher turns it into a Plan.
+// Request is what the caller ships: its images (or the digests of images already pushed), the
+// commit they were built from and when they were built. What is written follows from it and the
+// publisher's options.
 type Request struct {
-	Images []Image   // the images to push, one per architecture
-	Refs   []string  // or: digest references of images already pushed, to index (REPO@sha256:...)
-	Rev    *Revision // the commit the images were built from; nil when unknown (then Tags are needed)
-	Latest bool      // also tag latest (the default branch, or asked)
-	Tags   []string  // extra tags for the index
-	// Source is org.opencontainers.image.source when the images' labels lack it.
-	Source string
-	// Created is when the source was committed: fixed for a commit, so the same commit pushed twice
-	// gives the same digests and a dry run predicts them.
-	Created time.Time
-	// NoIndex pushes the images and their per-architecture tags only; a later push of Refs, in
-	// another job, writes the index (CI builds each architecture on its own runner).
-	NoIndex bool
-	// Force lets an index tag lose architectures: without it, a push whose index lacks an
-	// architecture that the tag's current index has is refused.
-	Force bool
-	// Attach gives the documents (SBOM, provenance) to attach to each image; nil attaches none.
-	Attach AttachFunc
+	Images []Image    // the images to push, one per architecture
+	Refs   []string   // or: digest references of images already pushed, to index (REPO@sha256:...)
+	Rev    *Revision  // the commit the images were built from; nil when unknown (then tags are needed)
+	Built  time.Time  // when the newest of the images was built; zero when unknown
+	Attach AttachFunc // the documents (SBOM, provenance) to attach to each image; nil attaches none
+}
+
+// latest says whether the push tags latest: asked for, or a push of the default branch.
+func (p *Publisher) latest(r Request) bool {
+	return p.o.latest || (r.Rev != nil && r.Rev.Default)
+}
+
+// created is the created annotation's time where the images do not say: when the source was
+// committed, so that the same commit pushed twice gives the same digests and a dry run predicts
+// them; without a commit time the newest build's time does the same; the clock only when neither
+// is known.
+func created(r Request) time.Time {
+	switch {
+	case r.Rev != nil && !r.Rev.Time.IsZero():
+		return r.Rev.Time
+	case !r.Built.IsZero():
+		return r.Built.UTC().Truncate(time.Second)
+	}
+	return time.Now().UTC().Truncate(time.Second)
 }
 
 // Kind says what an item of a plan is.
@@ -105,12 +113,7 @@ var ErrNoTags = errors.New("nothing to tag the push with: no branch and commit k
 // Plan decides what a push writes. It reads the registry only for Refs and for the index tags'
 // current indexes (to refuse losing architectures); it writes nothing.
 func (p *Publisher) Plan(ctx context.Context, r Request) (*Plan, error) {
-	for _, t := range r.Tags {
-		if err := ValidTag(t); err != nil {
-			return nil, err
-		}
-	}
-	if (r.Rev == nil || r.Rev.Branch == "") && len(r.Tags) == 0 && !r.Latest {
+	if (r.Rev == nil || r.Rev.Branch == "") && len(p.o.tags) == 0 && !p.latest(r) {
 		return nil, ErrNoTags
 	}
 	var plan *Plan
@@ -126,7 +129,7 @@ func (p *Publisher) Plan(ctx context.Context, r Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if plan.Index != nil && !r.Force {
+	if plan.Index != nil && !p.o.force {
 		if err := p.checkReplace(ctx, plan); err != nil {
 			return nil, err
 		}
@@ -140,12 +143,12 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 	for _, im := range r.Images {
 		archs = append(archs, im.Arch)
 	}
-	tags := PlanTags(archs, r.Rev, r.Latest, r.Tags)
+	tags := planTags(archs, r.Rev, p.latest(r), p.o.tags)
 	var labels map[string]string
 	if cfg, err := r.Images[0].Image.ConfigFile(); err == nil {
 		labels = cfg.Config.Labels
 	}
-	plan := &Plan{Repo: p.Repo(), Annotations: Annotations(labels, r.Rev, r.Source, r.Created)}
+	plan := &Plan{Repo: p.Repo(), Annotations: annotations(labels, r.Rev, p.o.source, created(r))}
 	var entries []indexEntry
 	for _, im := range r.Images {
 		cfg, err := im.Image.ConfigFile()
@@ -166,7 +169,7 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 	if err := p.planReferrers(plan, r.Attach); err != nil {
 		return nil, err
 	}
-	if r.NoIndex {
+	if p.o.noIndex {
 		return plan, nil
 	}
 	idx, err := p.indexItem(entries, plan.Annotations, tags.Index)
@@ -180,8 +183,8 @@ func (p *Publisher) planImages(r Request) (*Plan, error) {
 // planRefs plans the index of images already in the registry: each image's platform is read from
 // its config there, and two images of one platform are refused.
 func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
-	tags := PlanTags(nil, r.Rev, r.Latest, r.Tags)
-	annotations := Annotations(nil, r.Rev, r.Source, r.Created)
+	tags := planTags(nil, r.Rev, p.latest(r), p.o.tags)
+	ann := annotations(nil, r.Rev, p.o.source, created(r))
 	plan := &Plan{Repo: p.Repo(), Referrers: []*Item{}}
 	var entries []indexEntry
 	seen := map[string]string{}
@@ -210,8 +213,8 @@ func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 		// the request says otherwise: the job that writes the index may not have the image labels.
 		if m, err := img.Manifest(); err == nil {
 			for k, v := range m.Annotations {
-				if _, ok := annotations[k]; !ok {
-					annotations[k] = v
+				if _, ok := ann[k]; !ok {
+					ann[k] = v
 				}
 			}
 		}
@@ -222,8 +225,8 @@ func (p *Publisher) planRefs(ctx context.Context, r Request) (*Plan, error) {
 		plan.Images = append(plan.Images, item)
 		entries = append(entries, indexEntry{img, &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}})
 	}
-	plan.Annotations = annotations
-	idx, err := p.indexItem(entries, annotations, tags.Index)
+	plan.Annotations = ann
+	idx, err := p.indexItem(entries, ann, tags.Index)
 	if err != nil {
 		return nil, err
 	}
@@ -257,10 +260,10 @@ func nonNil(ss []string) []string {
 	return ss
 }
 
-// Annotations returns the OCI annotations for the index and manifests: the image's own OCI labels,
+// annotations are the OCI annotations for the index and manifests: the image's own OCI labels,
 // with what is missing filled from the revision and source. created is when the source was
 // committed (or the newest build's time): fixed for a commit, so the digests are too.
-func Annotations(labels map[string]string, rev *Revision, source string, created time.Time) map[string]string {
+func annotations(labels map[string]string, rev *Revision, source string, created time.Time) map[string]string {
 	const p = "org.opencontainers.image."
 	a := map[string]string{}
 	for _, k := range []string{"source", "revision", "created", "description", "licenses", "title", "version", "url"} {

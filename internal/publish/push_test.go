@@ -95,13 +95,13 @@ func openImages(t *testing.T) []publish.Image {
 var rev = &publish.Revision{Branch: "feature/x", Commit: "0123456789abcdef0123456789abcdef01234567", Default: true}
 
 func request(ims []publish.Image) publish.Request {
-	return publish.Request{Images: ims, Rev: rev, Latest: true, Source: "https://github.com/nixify/nixify", Created: time.Unix(1700000000, 0)}
+	return publish.Request{Images: ims, Rev: rev, Built: time.Unix(1700000000, 0)}
 }
 
-// push plans and pushes r to repo with a quick retry schedule.
-func push(repo string, r publish.Request, progress publish.Progress, opts ...registryclient.Option) (*publish.Result, error) {
-	opts = append([]registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4}),
-		registryclient.WithMaxWait(50 * time.Millisecond)}, opts...)
+// push plans and pushes r to repo with a quick retry schedule, tagging latest.
+func push(repo string, r publish.Request, progress publish.Progress, opts ...publish.Option) (*publish.Result, error) {
+	opts = append([]publish.Option{publish.WithLatest(true), publish.WithSource("https://github.com/nixify/nixify"),
+		publish.WithRegistry(registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4}))}, opts...)
 	p, err := publish.New(repo, opts...)
 	if err != nil {
 		return nil, err
@@ -269,7 +269,7 @@ func TestPushUnauthorized(t *testing.T) {
 		io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
 		return true
 	})
-	_, err := push(fr.repo(), request(openImages(t)), nil, registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "s3cret-value"}))
+	_, err := push(fr.repo(), request(openImages(t)), nil, publish.WithRegistry(registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "s3cret-value"})))
 	if err == nil {
 		t.Fatal("push succeeded against a registry refusing everyone")
 	}
@@ -279,13 +279,32 @@ func TestPushUnauthorized(t *testing.T) {
 	}
 }
 
+// TestPlanTags: off the default branch, a branch with a slash gives BRANCH-SHA tags without
+// latest; an extra tag goes on the index; a bad extra tag is refused before anything is read.
 func TestPlanTags(t *testing.T) {
-	got := publish.PlanTags([]arch.Arch{arch.X86_64}, &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}, false, []string{"v1"})
-	if strings.Join(got.PerArch["x86_64"], ",") != "dependabot-go-x-abcdef0-x86_64-static" || strings.Join(got.Index, ",") != "dependabot-go-x-abcdef0,v1" {
-		t.Errorf("tags %+v", got)
+	fr := newRegistry(t)
+	p, err := publish.New(fr.repo(), publish.WithTags("v1"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if publish.ValidTag("-bad") == nil || publish.ValidTag("ok_1.2") != nil {
-		t.Error("ValidTag")
+	ims := openImages(t)[:1]
+	plan, err := p.Plan(context.Background(), publish.Request{Images: ims, Rev: &publish.Revision{Branch: "dependabot/go/x", Commit: "abcdef0123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan.Images[0].Tags, ","); got != "dependabot-go-x-abcdef0-x86_64-static" {
+		t.Errorf("image tags %q", got)
+	}
+	if got := strings.Join(plan.Index.Tags, ","); got != "dependabot-go-x-abcdef0,v1" {
+		t.Errorf("index tags %q", got)
+	}
+	for _, bad := range []string{"-bad", ".x", "a/b", "", strings.Repeat("x", 129)} {
+		if _, err := publish.New(fr.repo(), publish.WithTags(bad)); err == nil {
+			t.Errorf("tag %q accepted", bad)
+		}
+	}
+	if _, err := publish.New(fr.repo(), publish.WithTags("ok_1.2")); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -296,9 +315,7 @@ func TestSplitPushThenIndex(t *testing.T) {
 	ims := openImages(t)
 	var refs []string
 	for _, im := range ims {
-		r := request([]publish.Image{im})
-		r.NoIndex = true
-		res, err := push(fr.repo(), r, nil)
+		res, err := push(fr.repo(), request([]publish.Image{im}), nil, publish.WithoutIndex(true))
 		if err != nil {
 			t.Fatal(err)
 		}

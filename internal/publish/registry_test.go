@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/registryclient"
 	"github.com/nixify/nixify/internal/testpeer"
 )
@@ -38,8 +39,7 @@ func TestPushToDockerRegistry(t *testing.T) {
 	repo := reg.Addr() + "/owner/nixify-health-check"
 
 	r := request(openImages(t))
-	r.Tags = []string{"v1"}
-	res, err := push(repo, r, nil, registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "registry-secret"}))
+	res, err := push(repo, r, nil, publish.WithTags("v1"), publish.WithRegistry(registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "registry-secret"})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestPushToDockerRegistry(t *testing.T) {
 		}
 	}
 	// A wrong password is refused with the registry and the credential source named.
-	_, err = push(repo, r, nil, registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "wrong-password"}))
+	_, err = push(repo, r, nil, publish.WithRegistry(registryclient.WithCredentials(&registryclient.Credentials{Username: "ci", Password: "wrong-password"})))
 	if err == nil || !strings.Contains(err.Error(), reg.Addr()) || !strings.Contains(err.Error(), "--username") || strings.Contains(err.Error(), "wrong-password") {
 		t.Errorf("wrong password: %v", err)
 	}

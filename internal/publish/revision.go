@@ -86,12 +86,19 @@ type RevisionError struct{ Reason string }
 func (e *RevisionError) Error() string { return e.Reason }
 
 // BuiltRevision is the revision a push of builds is tagged and annotated with: the commit the
-// builds were made from, on the branch checked out. It refuses (unless force) when the builds are
-// from a dirty tree, from different commits, or when HEAD has moved since: the tag would name a
-// commit the image was not built from. With force, a moved HEAD still gives the built commit; a
-// dirty build gives HEAD's. It returns nil when neither the builds nor the directory know a commit.
-func BuiltRevision(ctx context.Context, getenv func(string) string, dir string, builds []Built, force bool) (*Revision, error) {
-	cur, _ := ResolveRevision(ctx, getenv, dir) // what it could tell: a commit without a branch still counts
+// builds were made from, on the branch checked out in repoDir, the flake's own git checkout
+// (which need not be the working directory: build --flake ELSEWHERE). It refuses (unless force)
+// when the builds are from a dirty tree, from different commits, or when the checkout's HEAD has
+// moved since: the tag would name a commit the image was not built from. With force, a moved HEAD
+// still gives the built commit; a dirty build gives HEAD's. repoDir is "" for a flake that is not
+// a local path: nothing is compared, and only GITHUB_REF_NAME can name the branch. It returns nil
+// when neither the builds nor the checkout know a commit.
+func BuiltRevision(ctx context.Context, getenv func(string) string, repoDir string, builds []Built, force bool) (*Revision, error) {
+	cur := Revision{Branch: getenv("GITHUB_REF_NAME")}
+	cur.Default = cur.Branch == "main" || cur.Branch == "master"
+	if repoDir != "" {
+		cur, _ = ResolveRevision(ctx, getenv, repoDir) // what it could tell: a commit without a branch still counts
+	}
 	var built string
 	for i, b := range builds {
 		if i > 0 && b.Revision != built && !force {
@@ -110,9 +117,12 @@ func BuiltRevision(ctx context.Context, getenv func(string) string, dir string, 
 		}
 		return &cur, nil
 	case cur.Commit != "" && cur.Commit != built && !force:
-		return nil, &RevisionError{fmt.Sprintf("HEAD is %s but the last %s build is from %s: its tags must name the commit it was built from", short(cur.Commit), builds[0].Arch, short(built))}
+		return nil, &RevisionError{fmt.Sprintf("HEAD is %s in %s but the last %s build is from %s: its tags must name the commit it was built from", short(cur.Commit), repoDir, builds[0].Arch, short(built))}
 	}
-	r := Revision{Branch: cur.Branch, Commit: built, Default: cur.Default, Time: checkout{ctx, dir}.commitTime(built)}
+	r := Revision{Branch: cur.Branch, Commit: built, Default: cur.Default}
+	if repoDir != "" {
+		r.Time = checkout{ctx, repoDir}.commitTime(built)
+	}
 	return &r, nil
 }
 

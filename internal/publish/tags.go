@@ -23,10 +23,10 @@ type Tags struct {
 	Index   []string               `json:"index"`
 }
 
-// PlanTags returns the original project's tags: per architecture latest-ARCH-linux-static and
+// planTags returns the original project's tags: per architecture latest-ARCH-linux-static and
 // BRANCH-SHA-ARCH-static, and for the index BRANCH-SHA; the latest tags only with latest (the
 // default branch, or when asked). extra tags go on the index. rev may be empty when extra is not.
-func PlanTags(archs []arch.Arch, rev *Revision, latest bool, extra []string) Tags {
+func planTags(archs []arch.Arch, rev *Revision, latest bool, extra []string) Tags {
 	t := Tags{PerArch: map[arch.Arch][]string{}}
 	for _, a := range archs {
 		var ts []string

@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/state"
 )
 
 // Kind says how the build output holds the image.
@@ -54,13 +54,15 @@ type Store struct {
 	Dir string
 }
 
-// ErrNoBuild means there is no recorded build for the architecture.
-var ErrNoBuild = errors.New("no recorded build")
-
-const fileName = "builds.json"
+var (
+	// ErrNoBuild means there is no recorded build for the architecture.
+	ErrNoBuild = errors.New("no recorded build")
+	// ErrDamaged means the record file cannot be read as a record: a bad file, not a failure.
+	ErrDamaged = errors.New("is damaged")
+)
 
 // Path is the record file.
-func (s Store) Path() string { return filepath.Join(s.Dir, fileName) }
+func (s Store) Path() string { return state.Dir(s.Dir).Builds() }
 
 // All returns every recorded build, ordered by architecture.
 func (s Store) All() ([]Build, error) {
@@ -75,7 +77,7 @@ func (s Store) All() ([]Build, error) {
 		Builds map[arch.Arch]Build `json:"builds"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("build record %s is damaged (%v): remove it and build again", s.Path(), err)
+		return nil, fmt.Errorf("build record %s %w (%v): remove it and build again", s.Path(), ErrDamaged, err)
 	}
 	out := make([]Build, 0, len(f.Builds))
 	for _, b := range f.Builds {
@@ -120,40 +122,18 @@ func (s Store) Save(b Build) error {
 	if err != nil {
 		return err
 	}
-	return s.write(fileName, data)
-}
-
-// write replaces a file of the state directory atomically, so a reader never sees half of it.
-func (s Store) write(name string, data []byte) error {
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return fmt.Errorf("create state dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(s.Dir, name+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return os.Rename(tmp.Name(), filepath.Join(s.Dir, name))
+	return state.WriteFile(s.Path(), append(data, '\n'))
 }
 
 // Clear removes the records, builds and build times, and the closure records they point to (and
 // nothing in the Nix store).
 func (s Store) Clear() error {
-	for _, name := range []string{fileName, timesFile} {
-		if err := os.Remove(filepath.Join(s.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	d := state.Dir(s.Dir)
+	for _, p := range []string{d.Builds(), d.BuildTimes()} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
 	// The closure records belong to the builds (Build.Closure points into them).
-	return os.RemoveAll(s.ClosureDir())
+	return os.RemoveAll(d.Closures())
 }
-
-// ClosureDir is where the closure records of recent builds are kept (see internal/closure).
-func (s Store) ClosureDir() string { return filepath.Join(s.Dir, "closures") }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nixify/nixify/internal/state"
 )
 
 func TestSaveLatestReplaceClear(t *testing.T) {
@@ -39,17 +41,17 @@ func TestSaveLatestReplaceClear(t *testing.T) {
 	if _, err := s.Latest("x86_64"); !errors.Is(err, ErrNoBuild) || !strings.Contains(err.Error(), "is gone") {
 		t.Fatalf("collected output: %v", err)
 	}
-	if err := os.MkdirAll(s.ClosureDir(), 0o755); err != nil {
+	if err := os.MkdirAll(state.Dir(s.Dir).Closures(), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(s.ClosureDir(), "x.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(state.Dir(s.Dir).Closures(), "x.json"), []byte("{}"), 0o644)
 	if err := s.Clear(); err != nil {
 		t.Fatal(err)
 	}
 	if all, _ := s.All(); len(all) != 0 {
 		t.Fatalf("after clear: %+v", all)
 	}
-	if _, err := os.Stat(s.ClosureDir()); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(state.Dir(s.Dir).Closures()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("closure records survive clear: %v", err)
 	}
 	if err := s.Clear(); err != nil {
@@ -59,7 +61,7 @@ func TestSaveLatestReplaceClear(t *testing.T) {
 
 func TestDamagedRecordSaysHowToRecover(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, fileName), []byte("{"), 0o644)
+	os.WriteFile(state.Dir(dir).Builds(), []byte("{"), 0o644)
 	_, err := Store{Dir: dir}.All()
 	if err == nil || !strings.Contains(err.Error(), "is damaged") {
 		t.Fatalf("err = %v", err)
@@ -81,7 +83,7 @@ func TestBuildTimesMergeAndSurviveDamage(t *testing.T) {
 	if got["redis-7.2"] != 80*time.Second || got["glibc"] != time.Second {
 		t.Fatalf("times %v", got)
 	}
-	os.WriteFile(filepath.Join(s.Dir, timesFile), []byte("{not json"), 0o644)
+	os.WriteFile(state.Dir(s.Dir).BuildTimes(), []byte("{not json"), 0o644)
 	if len(s.Times()) != 0 {
 		t.Fatal("a damaged file gave times")
 	}

@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
-	"path/filepath"
-	"time"
-)
 
-// timesFile keeps how long each derivation took the last time nixify built it.
-const timesFile = "build-times.json"
+	"time"
+
+	"github.com/nixify/nixify/internal/state"
+)
 
 // Times are the last build times of derivations, by name (the store path's name without its hash,
 // e.g. redis-7.2.4): a rebuild after a change has new hashes but mostly the same names, and the
@@ -20,7 +19,7 @@ type Times map[string]time.Duration
 // estimates).
 func (s Store) Times() Times {
 	t := Times{}
-	data, err := os.ReadFile(filepath.Join(s.Dir, timesFile))
+	data, err := os.ReadFile(state.Dir(s.Dir).BuildTimes())
 	if err != nil {
 		return t
 	}
@@ -49,5 +48,5 @@ func (s Store) SaveTimes(t Times) error {
 	if err != nil {
 		return err
 	}
-	return s.write(timesFile, data)
+	return state.WriteFile(state.Dir(s.Dir).BuildTimes(), append(data, '\n'))
 }

@@ -1,5 +1,5 @@
-// Package referrer attaches documents (an SBOM, a provenance statement) to an image in a registry
-// as OCI 1.1 referrers, lists what is attached to an image and reads it back. A referrer is a
+// Package referrer makes documents (an SBOM, a provenance statement) into OCI 1.1 referrers of an
+// image, for the publisher to write, lists what is attached to an image and reads it back. A referrer is a
 // small manifest whose subject is the image's manifest: registries with the referrers API index
 // it themselves; for the others (distribution 2.8, for one) go-containerregistry keeps the
 // fallback tag sha256-<digest> pointing at an index of them, as the distribution spec describes.
@@ -36,15 +36,14 @@ type Attached struct {
 	Digest       string            `json:"digest"` // of the referrer's manifest
 	Size         int64             `json:"size"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
-	Uploaded     bool              `json:"uploaded,omitempty"` // Attach only: false when it was attached already
 }
 
-// Manifest is the referrer's manifest for a: an OCI image manifest whose artifactType names the
+// manifest is the referrer's manifest for a: an OCI image manifest whose artifactType names the
 // document and whose one layer is the document. Its config is the document too, typed the same:
 // registries that derive a referrer's type from config.mediaType (as go-containerregistry's
 // in-process registry does) then report the same type as those that read artifactType, and no
 // extra blob is uploaded.
-func Manifest(subject v1.Descriptor, a Artifact) ([]byte, v1.Descriptor, error) {
+func manifest(subject v1.Descriptor, a Artifact) ([]byte, v1.Descriptor, error) {
 	h, size, err := v1.SHA256(bytes.NewReader(a.Data))
 	if err != nil {
 		return nil, v1.Descriptor{}, err
@@ -71,10 +70,12 @@ func Manifest(subject v1.Descriptor, a Artifact) ([]byte, v1.Descriptor, error) 
 	return raw, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: mh, Size: msize, ArtifactType: a.ArtifactType, Annotations: a.Annotations}, nil
 }
 
-// Image is the referrer of a as an image, so that anything that writes images (remote.Write, a
-// publisher's plan) attaches it: its config and its one layer are the document.
+// Image is the referrer of a as an image, so that anything that writes images attaches it (the
+// publisher's plan is nixify's one writer of referrers): its config and its one layer are the
+// document. Written where the registry has no referrers API, go-containerregistry also moves the
+// fallback tag.
 func Image(subject v1.Descriptor, a Artifact) (v1.Image, error) {
-	raw, desc, err := Manifest(subject, a)
+	raw, desc, err := manifest(subject, a)
 	if err != nil {
 		return nil, err
 	}
@@ -110,33 +111,6 @@ func (i *artifactImage) layerBy(h v1.Hash) (v1.Layer, error) {
 		return i.layer, nil
 	}
 	return nil, fmt.Errorf("artifact has no layer %s", h)
-}
-
-// Attach attaches each artifact to the image subject in repo. What the registry holds already
-// (the same referrer, by digest) is not uploaded again, so attaching the documents of an
-// unchanged image costs a HEAD request each. opts carry auth, transport and context.
-func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, arts []Artifact, opts ...remote.Option) ([]Attached, error) {
-	opts = append(opts, remote.WithContext(ctx))
-	out := make([]Attached, 0, len(arts))
-	for _, a := range arts {
-		img, err := Image(subject, a)
-		if err != nil {
-			return nil, err
-		}
-		d, _ := img.Digest()
-		size, _ := img.Size()
-		at := Attached{ArtifactType: a.ArtifactType, Digest: d.String(), Size: size, Annotations: a.Annotations}
-		ref := repo.Digest(at.Digest)
-		if _, err := remote.Head(ref, opts...); err != nil {
-			// go-containerregistry updates the fallback tag when the registry has no referrers API.
-			if err := remote.Write(ref, img, opts...); err != nil {
-				return nil, fmt.Errorf("attach %s to %s: %w", a.ArtifactType, subject.Digest, err)
-			}
-			at.Uploaded = true
-		}
-		out = append(out, at)
-	}
-	return out, nil
 }
 
 // List returns what is attached to the image at subject (REPO@sha256:...), through the referrers

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/nixify/nixify/internal/arch"
-	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/cli"
 	nixclosure "github.com/nixify/nixify/internal/closure"
 	"github.com/nixify/nixify/internal/image"
@@ -61,7 +60,7 @@ func diffBuilds(opts *Options, archs []arch.Arch) (DiffReport, error) {
 	if len(archs) == 0 {
 		archs = l.Config.Architectures
 	}
-	store := nixclosure.Store{Dir: build.ClosureDir(l.Config.StateDir)}
+	store := nixclosure.In(l.Config.StateDir)
 	rep := DiffReport{Diffs: []ArchDiff{}}
 	var short []string
 	for _, a := range archs {

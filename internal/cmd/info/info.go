@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/image"
@@ -27,6 +29,7 @@ type Options struct {
 	Engine func() (engine.Engine, error)
 
 	Source string // empty: the last build
+	Tar    string // --tar: a docker-archive file, as run takes it
 	Arch   string // with the last build or an index: which architectures
 
 	Diff        bool     // --diff: compare instead of describe (diff.go)
@@ -49,7 +52,8 @@ warnings for layer counts near the limits, missing OCI labels and a wrong archit
 
 SOURCE is one of:
   (nothing)              the last build of each architecture (--arch to choose)
-  PATH                   a docker-archive (plain, gzip or zstd) or a streamLayeredImage script
+  PATH                   a docker-archive (plain, gzip or zstd), or the streamLayeredImage
+                         script the last build recorded (./result); no other executable is run
   NAME[:TAG] or ID       an image in the Docker engine
   REGISTRY/REPO[:TAG]    a registry image or multi-arch index (every platform, or --arch)
 Only headers and the config are read; layers are never loaded into memory. For a registry image it
@@ -59,6 +63,7 @@ also lists what is attached to it (the SBOM and provenance nixify push attaches,
 added, removed and changed with their versions (postgresql 16.4 -> 16.6), per-layer size changes
 and the total; without sources it compares the last two builds of each architecture.`,
 		Example: `  nixify info
+  nixify info --tar image.tar.gz
   nixify info result
   nixify info ghcr.io/owner/nixify-health-check:latest --arch arm64 -o json
   nixify info --diff
@@ -72,6 +77,15 @@ and the total; without sources it compares the last two builds of each architect
 			} else if len(args) == 1 {
 				opts.Source = args[0]
 			}
+			if opts.Tar != "" {
+				if opts.Source != "" || opts.Diff {
+					return cli.Usagef("--tar names the image: give no SOURCE (and no --diff) with it")
+				}
+				if st, err := os.Stat(opts.Tar); err != nil || st.IsDir() {
+					return cli.Usagef("invalid --tar %q: no such file", opts.Tar)
+				}
+				opts.Source = opts.Tar
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -79,6 +93,7 @@ and the total; without sources it compares the last two builds of each architect
 		},
 	}
 	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to show (default and all: every one there is)")
+	cmd.Flags().StringVar(&opts.Tar, "tar", "", "a docker-archive file (plain, gzip or zstd), as `nixify run --tar` takes it")
 	cmd.Flags().BoolVar(&opts.Diff, "diff", false, "compare two images (OLD NEW), or the last two builds: packages added, removed, changed, layer sizes")
 	addBudgetFlags(cmd, opts)
 	return cmd
@@ -148,9 +163,9 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 	if opts.Source == "" {
 		return openBuilds(ctx, opts, archs)
 	}
-	ref, err := image.Parse(opts.Source)
+	ref, err := shared.ParseImage(opts.Source, opts.Config)
 	if err != nil {
-		return nil, cli.UsageError(err)
+		return nil, err
 	}
 	var iopts []image.Option
 	if ref.Kind == image.FromEngine {
@@ -174,6 +189,8 @@ func openError(err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.Is(err, image.ErrRefused), errors.Is(err, image.ErrSparse):
+		return cli.UsageError(err)
 	case errors.As(err, &nf):
 		return cli.Fail(err)
 	case errors.Is(err, engine.ErrNotFound):
@@ -197,17 +214,16 @@ func openBuilds(ctx context.Context, opts *Options, archs []arch.Arch) (*image.S
 	if len(archs) == 0 {
 		archs = l.Config.Architectures
 	}
-	store := record.Store{Dir: l.Config.StateDir}
 	set := &image.Set{}
 	var missing []string
 	for _, a := range archs {
-		b, err := store.Latest(a)
+		b, err := shared.LastBuild(l.Config.StateDir, a, "")
 		if errors.Is(err, record.ErrNoBuild) {
 			missing = append(missing, err.Error())
 			continue
 		}
 		if err != nil {
-			return nil, cli.Fail(err)
+			return nil, err
 		}
 		s, err := image.Open(ctx, image.BuildRef(b))
 		if err != nil {

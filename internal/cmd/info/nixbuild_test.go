@@ -53,9 +53,9 @@ func TestInfoOnNixBuilds(t *testing.T) {
 		want := closure(t, ctx, n, ref)
 
 		for _, o := range []Options{
-			{Config: cfg, Arch: "x86_64"}, // the last build, from the record in the state directory
-			{Config: cfg},                 // every configured architecture: only x86_64 is built
-			{Source: b.OutPath},           // the store path itself
+			{Config: cfg, Arch: "x86_64"},    // the last build, from the record in the state directory
+			{Config: cfg},                    // every configured architecture: only x86_64 is built
+			{Config: cfg, Source: b.OutPath}, // the store path itself (a stream script runs as the record names it)
 		} {
 			got := infoJSON(t, o)
 			kind, filed := string(tc.from), ""

@@ -87,12 +87,12 @@ func pushed(t *testing.T, repo string) {
 		t.Fatal(err)
 	}
 	defer img.Close()
-	pub, err := publish.New(repo)
+	pub, err := publish.New(repo, publish.WithLatest(true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rev := &publish.Revision{Branch: "main", Commit: "0123456789abcdef0123456789abcdef01234567", Default: true}
-	plan, err := pub.Plan(context.Background(), publish.Request{Images: []publish.Image{{Arch: "x86_64", Image: img.V1}}, Rev: rev, Latest: true, Created: time.Unix(0, 0)})
+	plan, err := pub.Plan(context.Background(), publish.Request{Images: []publish.Image{{Arch: "x86_64", Image: img.V1}}, Rev: rev, Built: time.Unix(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,8 +28,7 @@ var ciEnv = map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba98
 func opt(cfg func() (*config.Loaded, error), dir string, change func(*Options)) *Options {
 	ios, _, _, _ := iostreams.Test()
 	o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return ciEnv[k] }, WorkDir: dir, Arch: "all",
-		Client: []registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 2}),
-			registryclient.WithRequestTimeout(300 * time.Millisecond)}}
+		StallTimeout: 300 * time.Millisecond, Client: []registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 2})}}
 	if change != nil {
 		change(o)
 	}
@@ -172,7 +171,7 @@ func TestPushDeadline(t *testing.T) {
 	}
 	_, _, err := run(t, opt(cfg2, dir, func(o *Options) {
 		o.Timeout = 200 * time.Millisecond
-		o.Client = append(o.Client, registryclient.WithRequestTimeout(time.Hour))
+		o.StallTimeout = time.Hour
 	}))
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") || !strings.Contains(cli.Hint(err), "--timeout") {
 		t.Fatalf("err = %v (hint %q)", err, cli.Hint(err))
@@ -258,5 +257,33 @@ func TestGitHubActionsFoldsThePushIntoAGroup(t *testing.T) {
 	start, end := strings.Index(text, "::group::push to "+repo+"\n"), strings.Index(text, "::endgroup::\n")
 	if start < 0 || end < start || !strings.Contains(text[end:], "pushed x86_64") {
 		t.Errorf("stderr:\n%s", text)
+	}
+}
+
+// TestPushOfARemoteFlakeComparesNothingLocal: a build of github:owner/repo is not compared with
+// the working directory's HEAD (another project's); it is tagged with the commit nix built, on
+// the branch GITHUB_REF_NAME names.
+func TestPushOfARemoteFlakeComparesNothingLocal(t *testing.T) {
+	git := testpeer.Binary(t, "git")
+	here := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "C"}} {
+		if out, err := exec.Command(git, append([]string{"-C", here}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	dir, repo, cfg := fixture(t, "", "x86_64")
+	store := record.Store{Dir: dir}
+	b, _ := store.Latest("x86_64")
+	b.Flake = "github:owner/repo"
+	if err := store.Save(b); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_REF_NAME": "release"}
+	if _, _, err := run(t, opt(cfg, dir, func(o *Options) { o.Getenv, o.WorkDir = func(k string) string { return env[k] }, here })); err != nil {
+		t.Fatal(err)
+	}
+	tags, _ := remote.List(mustRepo(t, repo))
+	if !slices.Contains(tags, "release-fedcba9") || slices.Contains(tags, "latest") {
+		t.Errorf("tags %q: want release-fedcba9 (the built commit) and no latest", tags)
 	}
 }

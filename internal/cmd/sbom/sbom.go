@@ -14,6 +14,7 @@ import (
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/closure"
+	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -93,10 +94,10 @@ func sbomRun(ctx context.Context, opts *Options) error {
 	if opts.Image == "" {
 		doc, err = fromBuild(opts, format, opts.Arch)
 	} else {
-		ref, perr := image.Parse(opts.Image)
+		ref, perr := shared.ParseImage(opts.Image, opts.Config)
 		switch {
 		case perr != nil:
-			return cli.UsageError(perr)
+			return perr
 		case ref.Kind == image.FromArchive || ref.Kind == image.FromStream:
 			doc, err = fromFile(ctx, opts, ref, format)
 		case ref.Kind == image.FromRegistry:
@@ -126,12 +127,9 @@ func fromBuild(opts *Options, format string, a arch.Arch) ([]byte, error) {
 			return nil, err
 		}
 	}
-	b, err := store.Latest(a)
+	b, err := shared.LastBuild(l.Config.StateDir, a, "")
 	if err != nil {
-		if errors.Is(err, record.ErrNoBuild) {
-			return nil, cli.Failed(err, "build it first: nixify build --arch "+a.String())
-		}
-		return nil, cli.Fail(err)
+		return nil, err
 	}
 	if b.Closure == "" {
 		return nil, cli.Failed(fmt.Errorf("the last %s build has no closure record (built by an older nixify)", a), "build again: nixify build --arch "+a.String())

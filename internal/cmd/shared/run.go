@@ -16,7 +16,6 @@ import (
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
-	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/version"
 	"github.com/spf13/cobra"
 )
@@ -44,7 +43,7 @@ func AddRunFlags(f *cli.Factory, cmd *cobra.Command, o *RunOptions) {
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable in the container, KEY=VALUE (repeatable)")
 	fl.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
-	fl.DurationVar(&o.StopTimeout, "stop-timeout", 10*time.Second, "how long the engine waits for the ordered shutdown before it kills the container")
+	fl.DurationVar(&o.StopTimeout, "stop-timeout", container.DefaultStopTimeout, "how long the engine waits for the ordered shutdown before it kills the container (recorded in it: stop, restart and docker stop use it)")
 	fl.Int("port", 0, "host port for the health server (default 8080)")
 	fl.String("bind", "", "host address the ports are published on (default 127.0.0.1)")
 	fl.String("volume", "", "named volume for /data")
@@ -142,11 +141,33 @@ func Run(ctx context.Context, o *RunOptions) error {
 	if plan.Action == container.StartExisting {
 		o.IO.Errorf("%s starting the stopped container %s again (same image and settings; data kept)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
 	}
+	if r := plan.Replaced; r != nil {
+		o.IO.Errorf("%s replaced the container %s (image %s, %s; data volume %s kept)\n", o.IO.Styles().Accent.Render("→"),
+			cfg.Container, shortImage(plan.Old.Image), replacedHow(r), cfg.Volume)
+	}
 	exited, err := container.Start(ctx, eng, id, plan.Action != container.StartExisting, spec.Ports())
 	if err != nil {
 		return StartError(err)
 	}
 	return Await(ctx, o.IO, eng, id, exited, o.Timeout, began, &loaded)
+}
+
+// replacedHow says how the replaced container ended: stopped in order, killed, or not running.
+func replacedHow(r *container.Stopped) string {
+	switch {
+	case !r.WasRunning:
+		return "it was not running"
+	case r.Killed:
+		return fmt.Sprintf("killed after %s: its ordered shutdown did not finish", r.Took.Round(100*time.Millisecond))
+	}
+	return fmt.Sprintf("stopped in order in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
+}
+
+func shortImage(id string) string {
+	if len(id) > 19 && strings.HasPrefix(id, "sha256:") {
+		return id[7:19]
+	}
+	return id
 }
 
 // StartError gives the user one line and the way out for the usual failures of making and
@@ -156,7 +177,10 @@ func StartError(err error) error {
 	var ee *container.ExistsError
 	var ve *container.VolumeInUseError
 	var env *container.EnvError
+	var ae *container.ArchError
 	switch {
+	case errors.As(err, &ae):
+		return cli.Usagef("%v: pass --arch %s, or run an image built for %s", err, arch.FromOCI(ae.Has), arch.FromOCI(ae.Wants))
 	case errors.As(err, &env):
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err, Hint: "fix the value with --env, or in the env key of nixify.yaml"}
 	case errors.As(err, &pe):
@@ -193,13 +217,17 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	if err != nil {
 		return container.Loaded{}, err
 	}
-	// Opened without reading ahead: the engine reads the archive; only a user's file is checked.
+	// Opened without reading the layers: the engine reads them. What could refuse the image
+	// (a sparse file, another architecture) is checked before the engine is handed anything.
 	set, err := image.Open(ctx, ref, image.WithoutScan())
 	if err != nil {
-		return container.Loaded{}, cli.Fail(err)
+		return container.Loaded{}, ImageError(err)
 	}
 	defer set.Close()
 	src := set.Images[0]
+	if err := o.checkArch(src.Source, src.Architecture()); err != nil {
+		return container.Loaded{}, err
+	}
 	p := o.IO.StartProgress("loading " + src.Source)
 	loaded, err := container.Load(ctx, eng, src, func(done, total int64, status string) {
 		p.Update(fmt.Sprintf("%s %s", iostreams.Bytes(done), status), done, total)
@@ -210,12 +238,21 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 			return loaded, ctx.Err()
 		}
 		p.Fail("")
-		return loaded, cli.Fail(err)
+		return loaded, ImageError(err)
 	}
 	if loaded.Skipped {
 		p.Done("the engine holds it already")
 	} else {
-		p.Done(fmt.Sprintf("%s, %s", strings.Join(loaded.Refs, " "), iostreams.Bytes(loaded.Bytes)))
+		p.Done(fmt.Sprintf("%s, %s", ImageName(loaded.Refs), iostreams.Bytes(loaded.Bytes)))
+	}
+	// A stream's config is known only once loaded: what the engine holds is checked before it is
+	// named for an architecture.
+	held, err := eng.ImageInspect(ctx, loaded.ImageID)
+	if err != nil {
+		return loaded, EngineError(err)
+	}
+	if err := o.checkArch(src.Source, held.Architecture); err != nil {
+		return loaded, err
 	}
 	// The name stays after the container that used the image is replaced, so clean --images finds
 	// what nixify loaded; it is a name, so removing it never removes an image another name holds.
@@ -235,10 +272,34 @@ func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (containe
 	if err != nil {
 		return container.Loaded{}, EngineError(err)
 	}
-	if want := o.Arch.GOARCH(); img.Architecture != "" && img.Architecture != want {
-		return container.Loaded{}, cli.Usagef("image %q is for %s, not %s: pass --arch %s", o.Image, img.Architecture, want, img.Architecture)
+	if err := o.checkArch(o.Image, img.Architecture); err != nil {
+		return container.Loaded{}, err
 	}
 	return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+}
+
+// ImageName is the one rule for what an image is called in nixify's output (run, status): its own
+// tag (the archive's, as info shows it), not the IMAGE:ARCH-ID name nixify gives what it loads so
+// that clean finds it; that one only when it has no other.
+func ImageName(names []string) string {
+	for _, n := range names {
+		if !strings.Contains(n, ":x86_64-") && !strings.Contains(n, ":aarch64-") && !strings.HasPrefix(n, "sha256:") {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+// checkArch refuses an image of another architecture than the one asked (exit 2), before the
+// engine is handed it and before anything is replaced. got is the GOARCH spelling; "" is unknown.
+func (o *RunOptions) checkArch(what, got string) error {
+	if want := o.Arch.GOARCH(); got != "" && got != want {
+		return cli.Usagef("%s is for %s, not %s: pass --arch %s (nothing was changed)", what, got, want, arch.FromOCI(got))
+	}
+	return nil
 }
 
 // imageRef is the archive to load: --tar, or the architecture's last build.
@@ -247,18 +308,30 @@ func (o *RunOptions) imageRef(cfg config.Config) (image.Ref, error) {
 		if _, err := os.Stat(o.Tar); err != nil {
 			return image.Ref{}, cli.Usagef("invalid --tar %q: no such file", o.Tar)
 		}
-		r, err := image.Parse(o.Tar)
+		r, err := image.Parse(o.Tar, Recorded(cfg.StateDir)...)
 		if err != nil {
 			return image.Ref{}, cli.UsageError(fmt.Errorf("invalid --tar: %w", err))
 		}
 		return r, nil
 	}
-	b, err := record.Store{Dir: cfg.StateDir}.Latest(o.Arch)
-	if errors.Is(err, record.ErrNoBuild) {
-		return image.Ref{}, cli.Failed(err, "or run an image you have with --tar PATH or --image REF")
-	}
+	b, err := LastBuild(cfg.StateDir, o.Arch, "or run an image you have with --tar PATH or --image REF")
 	if err != nil {
 		return image.Ref{}, err
 	}
 	return image.BuildRef(b), nil
+}
+
+// ImageError gives the ways an image fails to open or load their exit code: a file nixify
+// refuses (a script it did not build, a sparse-file bomb) is a bad file (2); an unreachable
+// engine 4; the rest 1.
+func ImageError(err error) error {
+	switch {
+	case errors.Is(err, image.ErrRefused), errors.Is(err, image.ErrSparse):
+		return cli.UsageError(err)
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, engine.ErrUnavailable):
+		return cli.EngineUnreachable(err)
+	}
+	return cli.Fail(err)
 }

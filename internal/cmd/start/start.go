@@ -58,7 +58,7 @@ Exit codes: as ` + "`nixify run`" + `.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return validateAndRun(cmd, opts, runF) },
 	}
 	addFlags(f, cmd, opts)
-	cmd.Flags().DurationVar(&opts.StopTimeout, "stop-timeout", 15*time.Second, "how long to wait for the ordered shutdown before the engine kills the container")
+	cmd.Flags().DurationVar(&opts.StopTimeout, "stop-timeout", 0, "how long to wait for the ordered shutdown before the engine kills the container (default: the container's own, set by run --stop-timeout, 15s unless said)")
 	return cmd
 }
 
@@ -71,7 +71,7 @@ func validateAndRun(cmd *cobra.Command, opts *Options, runF func(*Options) error
 	if opts.Timeout <= 0 {
 		return cli.Usagef("invalid --timeout %s: accepted: a positive duration, e.g. 2m", opts.Timeout)
 	}
-	if opts.Restart && opts.StopTimeout < time.Second {
+	if opts.Restart && cmd.Flags().Changed("stop-timeout") && opts.StopTimeout < time.Second {
 		return cli.Usagef("invalid --stop-timeout %s: accepted: 1s or more", opts.StopTimeout)
 	}
 	if runF != nil {

@@ -36,7 +36,7 @@ PostgreSQL in order (Redis saves, PostgreSQL shuts down fast), and after --timeo
 what is left. The container and its data volume stay; ` + "`nixify start`" + ` (or ` + "`nixify run`" + `) starts it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Timeout < time.Second {
+			if cmd.Flags().Changed("timeout") && opts.Timeout < time.Second {
 				return cli.Usagef("invalid --timeout %s: accepted: 1s or more", opts.Timeout)
 			}
 			if runF != nil {
@@ -45,7 +45,7 @@ what is left. The container and its data volume stay; ` + "`nixify start`" + ` (
 			return stopRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 15*time.Second, "how long to wait for the ordered shutdown before the engine kills the container")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 0, "how long to wait for the ordered shutdown before the engine kills the container (default: the container's own, set by run --stop-timeout, 15s unless said)")
 	shared.AddContainerFlag(f, cmd)
 	return cmd
 }

@@ -19,6 +19,7 @@ let
     type = "derivation";
     inherit name;
     outPath = "/nix/store/00000000000000000000000000000000-${name}";
+    drvPath = "/nix/store/00000000000000000000000000000000-${name}.drv";
   } // attrs;
 
   # stream_layered_image.py: parse_time(s) = now if s == "now" else datetime.fromisoformat(s).
@@ -97,7 +98,8 @@ let
       };
       buildGo126Module = goModule "1.26";
       buildGoModule = goModule "1.25";
-      runCommand = name: env: script: fake name (from // { inherit env script; });
+      # passthru's attributes land on the derivation, as mkDerivation puts them.
+      runCommand = name: env: script: fake name (from // { inherit env script; } // (env.passthru or { }));
       dockerTools.streamLayeredImage =
         { name
         , tag ? null

@@ -1,0 +1,112 @@
+package shared_test
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixify/nixify/e2e/testimage"
+	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+func suffix() string { return strings.ToLower(rand.Text()[:8]) }
+
+// running starts a container of an amd64 sleeper image, as nixify would, and returns its ID and
+// the archive of its image.
+func running(t *testing.T, eng engine.Engine, cfg config.Config) (string, string) {
+	t.Helper()
+	if !testimage.Exists("/bin/busybox") {
+		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sleeper.tar")
+	tag := "nixify-run-order-test:" + suffix()
+	id, err := testimage.Write(testimage.Sleeper(tag), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	if _, err := eng.ImageLoad(ctx, f, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		eng.ContainerRemove(ctx, cfg.Container)
+		eng.VolumeRemove(ctx, cfg.Volume)
+		eng.ImageRemove(ctx, tag)
+		for _, a := range arch.All {
+			eng.ImageRemove(ctx, container.LoadedTag(cfg.Image, a.String(), id))
+		}
+		eng.ImageRemove(ctx, id)
+	})
+	spec := container.Spec{Name: cfg.Container, ImageID: id, Volume: cfg.Volume, Bind: cfg.Bind, Port: cfg.Port, StopTimeout: time.Second}
+	p, err := container.Prepare(ctx, eng, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid, err := p.Apply(ctx, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := container.Start(ctx, eng, cid, true, spec.Ports()); err != nil {
+		t.Fatal(err)
+	}
+	return cid, path
+}
+
+// TestRefusedReplaceLeavesEverythingAsItWas: `run --tar AMD64 --arch aarch64 --replace` once
+// removed the running container, then failed, and named the amd64 image aarch64. The archive's
+// platform is checked before anything is touched: refused with exit 2, the container still runs
+// (the same one), and no image carries the aarch64 name. The same for a build record naming a
+// sparse-file bomb (exit 2, before the engine sees a byte).
+func TestRefusedReplaceLeavesEverythingAsItWas(t *testing.T) {
+	eng := testpeer.Engine(t)
+	ctx := context.Background()
+	state := t.TempDir()
+	cfg := config.Config{Container: "nixify-run-order-" + suffix(), Image: "nixify-run-order-" + suffix(), Volume: "nixify-run-order-vol-" + suffix(),
+		Bind: "127.0.0.1", Port: testpeer.FreePort(t), StateDir: state}
+	cid, archive := running(t, eng, cfg)
+	bomb, _ := filepath.Abs("../../image/testdata/sparse-pax-1.0.tar.gz")
+	if err := (record.Store{Dir: state}).Save(record.Build{Arch: arch.X86_64, OutPath: bomb, Kind: record.Tarball}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []shared.RunOptions{
+		{Arch: arch.AArch64, Tar: archive, Replace: true},
+		{Arch: arch.X86_64, Replace: true}, // the record's bomb
+	} {
+		io, _, _, _ := iostreams.Test()
+		o.IO = io
+		o.Config = func() (*config.Loaded, error) { return &config.Loaded{Config: cfg}, nil }
+		o.Engine = func() (engine.Engine, error) {
+			ep, err := engine.ResolveEndpoint("", os.Getenv)
+			if err != nil {
+				return nil, err
+			}
+			return engine.New(ep)
+		}
+		o.Timeout, o.StopTimeout = time.Minute, time.Second
+		err := shared.Run(ctx, &o)
+		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
+			t.Errorf("run --arch %s --tar %q --replace: exit %d, %v; want 2", o.Arch, o.Tar, cli.Code(err), err)
+		}
+		c, err := eng.ContainerInspect(ctx, cfg.Container)
+		if err != nil || c.ID != cid || !c.Running {
+			t.Fatalf("after the refused replace the container is %+v (%v); want %s still running", c, err, cid)
+		}
+		if imgs, _ := eng.ImageList(ctx, cfg.Image); len(imgs) != 0 {
+			t.Errorf("images named %s after the refused replace: %+v", cfg.Image, imgs)
+		}
+	}
+}
