@@ -83,7 +83,7 @@ then one job runs push --index-from refs-x86_64.txt --index-from refs-aarch64.tx
 index of those images and its tags (no build needed there).`,
 		Example: `  nixify push --repo ghcr.io/owner/nixify-health-check
   nixify push --arch x86_64 --tag v1.2.0 --dry-run
-  echo "$TOKEN" | nixify push --username ci --password-stdin --image-refs refs.txt
+  echo "$TOKEN" | nixify push --username ci --password-stdin
   nixify push --arch aarch64 --no-index --image-refs refs-aarch64.txt
   nixify push --index-from refs-x86_64.txt --index-from refs-aarch64.txt`,
 		Args: cobra.NoArgs,
