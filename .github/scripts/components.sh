@@ -177,6 +177,8 @@ budget() {
 	: >"$state/paths.tsv"
 	for n in "${names[@]}"; do
 		out=$(jq -r --arg n "$n" '.members[$n].out' "$state/components.json")
+		# A component that did not build has no size to count (the build step named it).
+		nix path-info "$out" >/dev/null 2>&1 || continue
 		nix path-info -r --json "$out" |
 			jq -r --arg n "$n" '(if type == "array" then .[] else (to_entries[] | .value + {path: .key}) end) | [$n, .path, .narSize] | @tsv' >>"$state/paths.tsv"
 	done

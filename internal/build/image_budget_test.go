@@ -568,6 +568,10 @@ func TestComponentsStepKeepsGoingAndNamesTheCulprit(t *testing.T) {
 		!strings.Contains(string(failed), "-toolchain-1.0.drv\n    toolchain> compiling toolchain-1.0\n") || strings.Contains(string(failed), "alpha") {
 		t.Errorf("failed.txt does not name gamma and the toolchain:\n%s", failed)
 	}
+	// The budget step counts what did build.
+	if out, code := componentsScript(t, testConfig, "budget", state, strconv.Itoa(70<<20)); code != 1 || !strings.Contains(out, "- alpha: 3.0 MiB: make alpha smaller\n") {
+		t.Errorf("budget after a failed component: exit %d\n%s", code, out)
+	}
 	table, code := componentsScript(t, testConfig, "table", state)
 	if code != 0 || !strings.Contains(table, "| gamma | `gamma-x86_64` | failed | ") || !strings.Contains(table, "| alpha | `alpha-x86_64` | built | ") ||
 		!strings.Contains(table, "5.0 MiB |") {
