@@ -97,6 +97,22 @@ func (s *IOStreams) SetGetenv(getenv func(string) string) {
 // SetWidth fixes the terminal's width that live blocks clip to (tests).
 func (s *IOStreams) SetWidth(cols int) { s.width = func() int { return cols } }
 
+// TerminalWidth is the width of the terminal that stdout, or else stderr, writes to: what tables
+// and help texts fit. 0 when neither is a terminal.
+func (s *IOStreams) TerminalWidth() int {
+	if s.width != nil {
+		return s.width()
+	}
+	for _, w := range []io.Writer{s.Out, s.ErrOut} {
+		if f, ok := w.(*os.File); ok {
+			if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+				return cols
+			}
+		}
+	}
+	return 0
+}
+
 // DisableColor turns styling off (--no-color).
 func (s *IOStreams) DisableColor() { s.color = false }
 

@@ -91,3 +91,48 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// stallingProxy passes every request on to a real registry, except that it answers a manifest
+// read with its headers and the first bytes of a body, then never another byte: a registry (or a
+// middlebox) that hangs mid-answer.
+func stallingProxy(t *testing.T, registry string) string {
+	t.Helper()
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: registry})
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
+			w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+			w.Header().Set("Content-Length", "4096")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, `{"schemaVersion":2,`)
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { close(done); srv.Close() })
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestPushToARegistryThatStallsMidAnswer: a registry that sends the headers of an answer and then
+// nothing more is given up on after the request timeout, with exit 4, like one that never
+// answers; it used to hold the push until --timeout (30 minutes by default).
+func TestPushToARegistryThatStallsMidAnswer(t *testing.T) {
+	reg := testpeer.StartRegistry(t, "", "")
+	proxy := stallingProxy(t, reg.Addr())
+	dir, _, cfg := fixture(t, "", "x86_64")
+	cfg2 := func() (*config.Loaded, error) {
+		l, _ := cfg()
+		l.Config.Repo = proxy + "/o/n"
+		return l, nil
+	}
+	_, _, err := run(t, opt(cfg2, dir, func(o *Options) { o.Timeout = time.Minute }))
+	if err == nil || cli.Code(err) != cli.ExitUnavailable || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "did not answer within 300ms") {
+		t.Fatalf("err = %v (exit %d)", err, cli.Code(err))
+	}
+}
