@@ -86,28 +86,28 @@ var wantedLabels = []string{
 	"org.opencontainers.image.licenses",
 }
 
-// Describe reads an image's metadata: for archives from the scan, for registry images from the
-// manifest and config. No layer is read.
+// Describe reads an image's metadata: for archives from the scan (made now if the image was
+// opened WithoutScan), for registry images from the manifest and config. No layer is kept.
 func Describe(img *Image) (*Info, error) {
 	info := &Info{Source: img.Source, Kind: img.Kind, FiledUnder: img.Arch, Warnings: []string{}}
 	var rawCfg []byte
-	var err error
-	switch {
-	case img.Archive != nil:
-		rawCfg = describeArchive(info, img.Archive)
-	case img.V1 != nil:
-		rawCfg, err = describeManifest(info, img)
-	default:
-		err = fmt.Errorf("%s: nothing to describe", img.Source)
-	}
-	if err != nil {
-		return nil, err
+	if img.Kind == FromRegistry {
+		var err error
+		if rawCfg, err = describeManifest(info, img); err != nil {
+			return nil, err
+		}
+	} else {
+		a, err := img.Scan()
+		if err != nil {
+			return nil, err
+		}
+		rawCfg = describeArchive(info, a)
 	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(rawCfg, &cfg); err != nil {
 		return nil, fmt.Errorf("config of %s is not valid JSON: %w", img.Source, err)
 	}
-	describeConfig(info, &cfg, img.V1 != nil && img.Archive == nil)
+	describeConfig(info, &cfg, img.Kind == FromRegistry)
 	if img.Entry != nil {
 		if img.Entry.Platform != nil && img.Entry.Platform.Architecture != cfg.Architecture {
 			info.Warnings = append(info.Warnings, fmt.Sprintf("the index files this image under %s but its config says %s", img.Entry.Platform.Architecture, cfg.Architecture))

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/engine"
@@ -33,19 +35,41 @@ type Image struct {
 	Kind   Kind      // where it came from
 	Arch   arch.Arch // the architecture it is filed under (a build's, an index entry's), if any
 
-	// V1 is the image as go-containerregistry's v1.Image. For archives it is nil unless WithLayers
-	// was given: metadata needs only the archive's headers and config.
+	// V1 is the image as go-containerregistry's v1.Image, whatever the source. It is lazy: an
+	// archive's layers are read (and kept in a temporary file) only when something asks for them,
+	// within the context Open was given; WithLayers keeps them on the first read instead.
 	V1      v1.Image
-	Archive *Archive       // for build, archive, stream and engine sources
+	Archive *Archive       // what a scan of an archive found (build, archive, stream and engine sources); see Scan
 	Entry   *v1.Descriptor // the index entry, for an image reached through an index
 	Build   *record.Build
+	Tags    []string        // the names the engine holds it under (engine sources)
+	Repo    name.Repository // the repository it was read from (registry sources)
 
 	configDigest string                                       // known without a scan (build record, manifest.json)
 	config       []byte                                       // the raw config, when known without a scan
+	arch         string                                       // the architecture the engine reports
 	size         int64                                        // archive bytes, when known
 	raw          func(context.Context) (io.ReadCloser, error) // the docker-archive's bytes
 
+	scanOnce sync.Once
+	rescan   func() (*Archive, error)
+	scanErr  error
+
 	closers []func()
+}
+
+// Scan is what one read of the archive finds (metadata, layers' digests and store paths), read
+// now if the image was opened WithoutScan. Registry images have none.
+func (i *Image) Scan() (*Archive, error) {
+	i.scanOnce.Do(func() {
+		if i.Archive == nil && i.rescan != nil {
+			i.Archive, i.scanErr = i.rescan()
+		}
+	})
+	if i.Archive == nil && i.scanErr == nil {
+		return nil, fmt.Errorf("%s is not an archive", i.Source)
+	}
+	return i.Archive, i.scanErr
 }
 
 // ConfigDigest is the image's config digest (the engine's image ID) when it is known: from a scan,
@@ -70,6 +94,9 @@ func (i *Image) Architecture() string {
 	}
 	if json.Unmarshal(cfg, &c) == nil && c.Architecture != "" {
 		return c.Architecture
+	}
+	if i.arch != "" {
+		return i.arch
 	}
 	if i.Build != nil {
 		return i.Build.Arch.GOARCH()
@@ -168,6 +195,44 @@ func collect(opts []Option) *options {
 // goes through. A registry index gives its images and the index; every other source one image.
 func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
 	o := collect(opts)
+	if ref.Kind == FromRegistry {
+		return openRemote(ctx, ref, o)
+	}
+	img, err := openOne(ctx, ref, o)
+	if err != nil {
+		return nil, err
+	}
+	// What was not read now is read when asked for: the source is opened again.
+	again := func(layers bool) (*Image, error) {
+		lo := *o
+		lo.layers, lo.lazy = layers, false
+		return openOne(ctx, ref, &lo)
+	}
+	if img.Archive == nil {
+		img.rescan = func() (*Archive, error) {
+			full, err := again(false)
+			if err != nil {
+				return nil, err
+			}
+			full.Close()
+			return full.Archive, nil
+		}
+	}
+	if img.V1 == nil {
+		img.V1 = &lazyImage{open: func() (v1.Image, error) {
+			full, err := again(true)
+			if err != nil {
+				return nil, err
+			}
+			img.closers = append(img.closers, full.Close)
+			return full.V1, nil
+		}}
+	}
+	return &Set{Images: []*Image{img}}, nil
+}
+
+// openOne opens a source of one image.
+func openOne(ctx context.Context, ref Ref, o *options) (*Image, error) {
 	var img *Image
 	var err error
 	switch ref.Kind {
@@ -179,15 +244,10 @@ func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
 		img, err = openStream(ctx, ref.Name, o)
 	case FromEngine:
 		img, err = openEngine(ctx, ref.Name, o)
-	case FromRegistry:
-		return openRemote(ctx, ref.Name, o)
 	default:
 		err = fmt.Errorf("%s: %w", ref.Name, ErrBadReference)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &Set{Images: []*Image{img}}, nil
+	return img, err
 }
 
 // openBuild opens an architecture's last build; its record tells the kind and the config digest.
@@ -367,7 +427,7 @@ func openEngine(ctx context.Context, ref string, o *options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{Source: ref, Kind: FromEngine, configDigest: held.ID}
+	img := &Image{Source: ref, Kind: FromEngine, configDigest: held.ID, arch: held.Architecture, Tags: held.RepoTags}
 	if o.lazy {
 		return img, nil
 	}

@@ -133,3 +133,31 @@ func TestArchiveImageRoundTrip(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestEveryOpenedImageHasAV1Image: an archive opened for its metadata, or not read at all (for
+// loading), still offers a v1.Image; its layers are read when asked for, and it validates.
+func TestEveryOpenedImageHasAV1Image(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "img.tar.zst")
+	w, err := imagetest.WriteFile(p, imagetest.Spec{Layers: 2, Compress: "zstd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]image.Option{{image.WithTempDir(dir)}, {image.WithTempDir(dir), image.WithoutScan()}} {
+		img, err := imagetest.Open(p, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate.Image(img.V1); err != nil {
+			t.Errorf("validate: %v", err)
+		}
+		info, err := image.Describe(img)
+		if err != nil || info.ConfigDigest != w.ConfigDigest || info.Layers[1].StorePaths[0] != w.StorePaths[1] {
+			t.Errorf("describe: %+v %v", info, err)
+		}
+		img.Close()
+		if left, _ := filepath.Glob(filepath.Join(dir, "nixify-*")); len(left) != 0 {
+			t.Errorf("left after Close: %v", left)
+		}
+	}
+}

@@ -254,20 +254,30 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	return loaded, nil
 }
 
-// heldImage is --image: an image the engine holds already, of the right architecture. nixify
-// does not name it: it did not load it, and clean leaves it alone.
+// heldImage is --image: an image the engine holds already, of the right architecture, opened
+// through the same door as every other source. nixify does not name it: it did not load it, and
+// clean leaves it alone.
 func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (container.Loaded, error) {
-	img, err := eng.ImageInspect(ctx, o.Image)
+	ref, err := image.Parse(o.Image)
+	if err == nil && ref.Kind != image.FromEngine {
+		err = fmt.Errorf("%q is not an image the engine holds (a file goes with --tar)", o.Image)
+	}
+	if err != nil {
+		return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --image: %w", err))
+	}
+	set, err := image.Open(ctx, ref, image.WithEngine(eng), image.WithoutScan())
 	if errors.Is(err, engine.ErrNotFound) {
 		return container.Loaded{}, cli.Failed(fmt.Errorf("the engine holds no image %q", o.Image), "load it first, or run the last build with `nixify run`")
 	}
 	if err != nil {
 		return container.Loaded{}, EngineError(err)
 	}
-	if err := o.checkArch(o.Image, img.Architecture); err != nil {
+	defer set.Close()
+	img := set.Images[0]
+	if err := o.checkArch(fmt.Sprintf("image %q", o.Image), img.Architecture()); err != nil {
 		return container.Loaded{}, err
 	}
-	return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+	return container.Loaded{ImageID: img.ConfigDigest(), Refs: img.Tags, Skipped: true}, nil
 }
 
 // ImageName is the one rule for what an image is called in nixify's output (run, status): its own

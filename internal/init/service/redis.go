@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -79,8 +81,9 @@ func localAddr(bind string, port int) string {
 	return net.JoinHostPort(bind, fmt.Sprint(port))
 }
 
-// redisPing authenticates and expects PONG; Redis answers an error while
-// it is still loading its data, which counts as not ready.
+// redisPing authenticates and expects PONG. While Redis loads its dataset it answers -LOADING:
+// that is progress, reported with how far the load is (INFO persistence), so the supervisor waits
+// as long as the load advances.
 func redisPing(ctx context.Context, c initenv.Config, password string) error {
 	d := net.Dialer{Timeout: time.Second}
 	conn, err := d.DialContext(ctx, "tcp", localAddr(c.Bind, c.RedisPort))
@@ -89,15 +92,47 @@ func redisPing(ctx context.Context, c initenv.Config, password string) error {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	send := resp.NewConn(conn).Command
-	if reply, err := send("AUTH", password); err != nil || reply != "+OK" {
+	rc := resp.NewConn(conn)
+	if reply, err := rc.Command("AUTH", password); err != nil || reply != "+OK" {
 		return fmt.Errorf("redis AUTH failed: %v", firstOf(err, reply))
 	}
-	reply, err := send("PING")
+	reply, err := rc.Command("PING")
+	if err == nil && strings.HasPrefix(reply, "-LOADING") {
+		return redisLoading(rc)
+	}
 	if err != nil || reply != "+PONG" {
 		return fmt.Errorf("redis PING: %v", firstOf(err, reply))
 	}
 	return nil
+}
+
+// redisLoading reads how far a loading Redis is: INFO persistence's loading_loaded_perc for the
+// health output, loading_loaded_bytes as the mark of progress.
+func redisLoading(rc *resp.Conn) error {
+	info, err := rc.Do("INFO", "persistence")
+	if err != nil {
+		return fmt.Errorf("redis is loading its dataset; INFO: %w", err)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	if fields["loading"] != "1" {
+		return errors.New("redis answered LOADING but has finished loading")
+	}
+	perc, _ := strconv.ParseFloat(fields["loading_loaded_perc"], 64)
+	loaded, _ := strconv.ParseInt(fields["loading_loaded_bytes"], 10, 64)
+	return supervisor.Progress(fmt.Sprintf("loading dataset %.0f%% (%d MB of %s MB)", perc, loaded>>20, mb(fields["loading_total_bytes"])), loaded)
+}
+
+func mb(bytes string) string {
+	n, err := strconv.ParseInt(bytes, 10, 64)
+	if err != nil {
+		return "?"
+	}
+	return strconv.FormatInt(n>>20, 10)
 }
 
 func firstOf(err error, reply string) any {
