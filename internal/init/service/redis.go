@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,12 +31,17 @@ func redis(c initenv.Config, sec *Secrets) (supervisor.Service, error) {
 			if err != nil {
 				return err
 			}
+			if err := removeRedisTemps(dir); err != nil {
+				return err
+			}
 			// The password goes in this 0600 file, not on the command line where ps would show it.
 			return writeGenerated(conf, []byte(redisConf(c, dir, sec.RedisPassword)), 0o600, uid, gid)
 		},
 		Command: supervisor.Command{Path: server, User: "redis", Args: []string{conf}},
 		Ready:   func(ctx context.Context) error { return redisPing(ctx, c, sec.RedisPassword) },
-		// SIGTERM makes Redis fsync its append-only file and save before it exits.
+		// SIGTERM makes Redis fsync its append-only file and exit: with no save points (redisConf)
+		// it writes no RDB, so what it must flush is at most a second of writes (everysec),
+		// whatever the dataset's size.
 		StopSignal: syscall.SIGTERM, StopBudget: 2500 * time.Millisecond,
 	}, nil
 }
@@ -47,7 +53,10 @@ func redisConf(c initenv.Config, dir, password string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nixify-init on every boot; edits are overwritten.\n")
 	fmt.Fprintf(&b, "bind %s\nport %d\nprotected-mode yes\ndaemonize no\nlogfile \"\"\n", c.Bind, c.RedisPort)
-	fmt.Fprintf(&b, "dir %s\nappendonly yes\nappendfsync everysec\n", dir)
+	// The append-only file is the dataset's one durable copy; RDB save points would add a full
+	// snapshot at every shutdown (seconds for a few GB, past the stop budget: SIGKILL and a temp
+	// RDB left behind), which the AOF makes redundant.
+	fmt.Fprintf(&b, "dir %s\nappendonly yes\nappendfsync everysec\nsave \"\"\n", dir)
 	fmt.Fprintf(&b, "requirepass %s\n", redisQuote(password))
 	return b.String()
 }
@@ -71,6 +80,21 @@ func redisQuote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// removeRedisTemps deletes what a Redis killed mid-write leaves in its directory: temp-PID.rdb
+// (a snapshot being written) and temp-rewriteaof-*.aof (an AOF rewrite). Redis never reads them
+// back, and each can be as large as the dataset.
+func removeRedisTemps(dir string) error {
+	for _, pattern := range []string{"temp-*.rdb", "temp-rewriteaof-*.aof"} {
+		found, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, f := range found {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("remove Redis's leftover %s: %w", f, unwrapPath(err))
+			}
+		}
+	}
+	return nil
 }
 
 // localAddr is where the init reaches a service bound to bind.

@@ -484,3 +484,35 @@ func TestLoadingRedisIsWaitedFor(t *testing.T) {
 		t.Errorf("DBSIZE %s after the load, want %d", got, keys)
 	}
 }
+
+// TestRedisStopWritesNoSnapshot: with the append-only file on, Redis's default save points also
+// wrote a full RDB at every SIGTERM (issue 21: 1.2 GB overran the stop budget, SIGKILL, a temp RDB
+// left behind). The init's Redis writes no snapshot at stop, a leftover temp file is cleared at
+// boot, and the data survives through the AOF.
+func TestRedisStopWritesNoSnapshot(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=redis")
+	if err := os.MkdirAll(e.data("redis"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	leftover := e.data("redis", "temp-999.rdb")
+	if err := os.WriteFile(leftover, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.start()
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Errorf("the leftover temp RDB is still there after the boot: %v", err)
+	}
+	if got := e.redisDo(t, "SET", "k", "v"); got != "+OK" {
+		t.Fatalf("SET: %s", got)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("stop: %v\n%s", err, r.out.String())
+	}
+	if snaps, _ := filepath.Glob(e.data("redis", "*.rdb")); len(snaps) > 0 {
+		t.Errorf("Redis wrote %v at stop:\n%s", snaps, r.out.String())
+	}
+	e.start()
+	if got := e.redisDo(t, "GET", "k"); got != "v" {
+		t.Fatalf("GET after the restart: %q", got)
+	}
+}
