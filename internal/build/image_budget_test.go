@@ -253,7 +253,7 @@ func TestBuildWorkflowOrder(t *testing.T) {
 		t.Fatalf("the build job has no step that %s", what)
 		return 0, workflowStep{}
 	}
-	plan, _ := find("reports the runner and the cache", func(s workflowStep) bool { return strings.Contains(s.Run, "Cache: $cache") })
+	plan, _ := find("runs nixify build --plan", func(s workflowStep) bool { return strings.Contains(s.Run, "nixify build --arch \"$ARCH\" --plan") })
 	comps, c := find("builds the components", func(s workflowStep) bool { return strings.Contains(s.Run, ".github/scripts/components.sh build ") })
 	image, _ := find("builds the image", func(s workflowStep) bool { return strings.Contains(s.Run, "nixify build --arch \"$ARCH\"\n") })
 	budget, _ := find("checks the budget", func(s workflowStep) bool { return strings.Contains(s.Run, "components.sh budget ") })
@@ -320,7 +320,7 @@ func TestWorkflowCallsTheCLIItBuilds(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"build --arch x86_64", "info --arch x86_64 --closure --top 10 --max-size 60MiB"} {
+	for _, want := range []string{"build --arch x86_64 --plan", "build --arch x86_64", "info --arch x86_64 --closure --top 10 --max-size 60MiB"} {
 		if !seen[want] {
 			t.Errorf("the workflow does not run nixify %s; it runs %v", want, slices.Sorted(maps.Keys(seen)))
 		}
