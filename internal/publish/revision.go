@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"time"
 
@@ -48,6 +49,9 @@ func (c checkout) commitTime(commit string) time.Time {
 func ResolveRevision(ctx context.Context, getenv func(string) string, dir string) (Revision, error) {
 	c := checkout{ctx, dir}
 	r := Revision{Branch: getenv("GITHUB_REF_NAME"), Commit: getenv("GITHUB_SHA")}
+	if err := checkEnv(r); err != nil {
+		return Revision{}, err
+	}
 	if r.Commit == "" {
 		r.Commit, _ = c.git("rev-parse", "HEAD")
 	}
@@ -73,6 +77,31 @@ func ResolveRevision(ctx context.Context, getenv func(string) string, dir string
 	return r, nil
 }
 
+// EnvError is a GITHUB_REF_NAME or GITHUB_SHA that cannot be what it claims: it would end up in
+// tags and annotations.
+type EnvError struct{ Name, Value, Accepted string }
+
+func (e *EnvError) Error() string {
+	v := e.Value
+	if len(v) > 40 {
+		v = v[:40] + "..."
+	}
+	return fmt.Sprintf("invalid %s %q: accepted: %s", e.Name, v, e.Accepted)
+}
+
+var commitRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+
+// checkEnv refuses a branch or commit from the environment that no git would give.
+func checkEnv(r Revision) error {
+	if r.Commit != "" && !commitRE.MatchString(r.Commit) {
+		return &EnvError{"GITHUB_SHA", r.Commit, "a commit id, 7 to 64 lowercase hex digits"}
+	}
+	if len(r.Branch) > 1024 || strings.IndexFunc(r.Branch, func(c rune) bool { return c <= ' ' || c == 0x7f }) >= 0 {
+		return &EnvError{"GITHUB_REF_NAME", r.Branch, "a branch or tag name: up to 1024 characters, no spaces or control characters"}
+	}
+	return nil
+}
+
 // Built is the commit one architecture's build was made from (its flake's revision; empty when
 // the flake had uncommitted changes or is not in git).
 type Built struct {
@@ -94,8 +123,11 @@ func (e *RevisionError) Error() string { return e.Reason }
 // a local path: nothing is compared, and only GITHUB_REF_NAME can name the branch. It returns nil
 // when neither the builds nor the checkout know a commit.
 func BuiltRevision(ctx context.Context, getenv func(string) string, repoDir string, builds []Built, force bool) (*Revision, error) {
-	cur := Revision{Branch: getenv("GITHUB_REF_NAME")}
-	cur.Default = cur.Branch == "main" || cur.Branch == "master"
+	cur := Revision{Branch: getenv("GITHUB_REF_NAME"), Commit: getenv("GITHUB_SHA")}
+	if err := checkEnv(cur); err != nil {
+		return nil, err
+	}
+	cur = Revision{Branch: cur.Branch, Default: cur.Branch == "main" || cur.Branch == "master"}
 	if repoDir != "" {
 		cur, _ = ResolveRevision(ctx, getenv, repoDir) // what it could tell: a commit without a branch still counts
 	}

@@ -287,3 +287,59 @@ func TestPushOfARemoteFlakeComparesNothingLocal(t *testing.T) {
 		t.Errorf("tags %q: want release-fedcba9 (the built commit) and no latest", tags)
 	}
 }
+
+// TestHostileRevisionsAndTags: what CI's environment says ends up in tags and annotations. A
+// 300-character branch gives tags the registry (Debian's docker-registry, which checks the tag
+// grammar) accepts; a branch with no tag characters gives no branch tags; a GITHUB_SHA or
+// GITHUB_REF_NAME no git would give is refused before anything is read (exit 2), as is a --tag
+// that --no-index would silently drop.
+func TestHostileRevisionsAndTags(t *testing.T) {
+	reg := testpeer.StartRegistry(t, "", "")
+	dir, _, cfg := fixture(t, "", "x86_64")
+	repo := reg.Addr() + "/o/n"
+	cfg2 := func() (*config.Loaded, error) {
+		l, _ := cfg()
+		l.Config.Repo = repo
+		return l, nil
+	}
+	withEnv := func(env map[string]string, more ...func(*Options)) *Options {
+		return opt(cfg2, dir, func(o *Options) {
+			o.Getenv = func(k string) string { return env[k] }
+			for _, f := range more {
+				f(o)
+			}
+		})
+	}
+	long := strings.Repeat("feature/", 40)
+	if _, _, err := run(t, withEnv(map[string]string{"GITHUB_REF_NAME": long, "GITHUB_SHA": "fedcba9876543210"})); err != nil {
+		t.Fatalf("300-character branch: %v", err)
+	}
+	tags, err := remote.List(mustRepo(t, repo))
+	if err != nil || len(tags) != 2 {
+		t.Fatalf("tags %q %v", tags, err)
+	}
+	for _, tag := range tags {
+		if len(tag) > 128 || !strings.HasPrefix(tag, "feature-feature-") {
+			t.Errorf("tag %q (%d characters)", tag, len(tag))
+		}
+	}
+
+	_, _, err = run(t, withEnv(map[string]string{"GITHUB_REF_NAME": "日本", "GITHUB_SHA": "fedcba9876543210"}))
+	if err == nil || !strings.Contains(err.Error(), "nothing to tag") {
+		t.Errorf("branch without tag characters: %v", err)
+	}
+	for name, env := range map[string]map[string]string{
+		"sha with a path":     {"GITHUB_REF_NAME": "main", "GITHUB_SHA": "../../etc/passwd"},
+		"sha with a newline":  {"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9\nx"},
+		"branch with newline": {"GITHUB_REF_NAME": "main\nlatest", "GITHUB_SHA": "fedcba9876543210"},
+	} {
+		_, _, err := run(t, withEnv(env))
+		if err == nil || cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %q (exit %d)", name, err, cli.Code(err))
+		}
+	}
+	_, _, err = run(t, withEnv(ciEnv, func(o *Options) { o.NoIndex, o.Tags = true, []string{"v1"} }))
+	if err == nil || cli.Code(err) != cli.ExitUsage {
+		t.Errorf("--no-index --tag v1: %v (exit %d)", err, cli.Code(err))
+	}
+}

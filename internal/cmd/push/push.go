@@ -195,7 +195,12 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 			return req, nil, err
 		}
 		req.Refs = refs
-		if rev, err := publish.ResolveRevision(ctx, opts.Getenv, opts.WorkDir); err == nil {
+		rev, err := publish.ResolveRevision(ctx, opts.Getenv, opts.WorkDir)
+		var envErr *publish.EnvError
+		switch {
+		case errors.As(err, &envErr):
+			return req, nil, err
+		case err == nil:
 			req.Rev = &rev
 		}
 		return req, func() {}, nil
@@ -254,6 +259,7 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	var ee *cli.ExitError
 	var re *publish.RevisionError
 	var rep *publish.ReplaceError
+	var envErr *publish.EnvError
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return cli.Failed(fmt.Errorf("the push did not finish within %s", opts.Timeout), "raise --timeout, or check the network to the registry")
@@ -261,6 +267,8 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 		return ctx.Err() // interrupted, whatever step it stopped
 	case errors.As(err, &ee):
 		return err
+	case errors.As(err, &envErr):
+		return cli.UsageError(err)
 	case errors.As(err, &re):
 		return cli.Failed(err, "commit, build again (nixify build) and push; or pass --force to push it anyway")
 	case errors.As(err, &rep):

@@ -66,7 +66,7 @@ func (o *RunOptions) Validate() error {
 	for _, kv := range o.Env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return cli.Usagef("invalid --env %q: accepted: KEY=VALUE", redact(kv))
+			return cli.Usagef("invalid --env %q: accepted: KEY=VALUE", config.RedactEnv(kv))
 		}
 	}
 	if o.Timeout <= 0 {
@@ -93,14 +93,6 @@ func MergeEnv(base, over []string) []string {
 		out = append(out, kv)
 	}
 	return out
-}
-
-// redact keeps a malformed --env value out of messages when it may hold a secret.
-func redact(kv string) string {
-	if len(kv) > 24 {
-		return kv[:8] + "..."
-	}
-	return kv
 }
 
 // Run makes sure the engine holds the image, checks everything that can be checked, then creates
