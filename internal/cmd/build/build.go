@@ -59,7 +59,7 @@ It builds nothing.`,
 	}
 	fl := cmd.Flags()
 	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to build (default: this machine's; all: the configured ones)")
-	fl.BoolVar(&opts.Plan, "plan", false, "print what the build would build and fetch, with time and size estimates, and build nothing")
+	fl.BoolVar(&opts.Plan, "plan", false, "show what the build would build and fetch, with estimates; build nothing")
 	fl.String("flake", "", "flake reference that defines the image (config key flake, default .)")
 	fl.String("attr", "", "package attribute of the image (config key attr, default docker-image-static)")
 	f.BindFlag("flake", fl.Lookup("flake"))

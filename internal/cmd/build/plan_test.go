@@ -122,7 +122,8 @@ func staticConfigFrom(t *testing.T, opts *Options, attr string) func() (*config.
 }
 
 // TestPlanFetchesFromABinaryCache: an image built, copied to a local binary cache and deleted
-// from the store is fetched, with the sizes the cache gives; the script on top is built.
+// from the store is fetched, with the sizes the cache gives (the second one nix is configured
+// with: the first lacks it); the script on top is built.
 func TestPlanFetchesFromABinaryCache(t *testing.T) {
 	opts, _, _, _ := testOptions(t, "stream")
 	n, _ := opts.Nix()
@@ -139,7 +140,7 @@ func TestPlanFetchesFromABinaryCache(t *testing.T) {
 		}
 	}
 	withCache := *n
-	withCache.Env = []string{"NIX_CONFIG=experimental-features = nix-command flakes\nsubstituters = " + cache + "\nrequire-sigs = false\nsandbox = false\nbuild-users-group ="}
+	withCache.Env = []string{"NIX_CONFIG=experimental-features = nix-command flakes\nsubstituters = file://" + t.TempDir() + " " + cache + "\nrequire-sigs = false\nsandbox = false\nbuild-users-group ="}
 	o := *opts
 	o.Nix = func() (*nix.Nix, error) { return &withCache, nil }
 	p := planJSONOf(t, &o)
