@@ -31,6 +31,16 @@ closure_size() {
 build() {
 	[ $# -eq 4 ] || usage
 	local flake=$1 host=$2 arch=$3 state=$4
+	case $arch in x86_64 | aarch64) ;; *)
+		echo "components.sh: architecture \"$arch\" is not one of the image's: x86_64, aarch64" >&2
+		exit 2
+		;;
+	esac
+	case $host in x86_64-linux | aarch64-linux) ;; *)
+		echo "components.sh: build system \"$host\" is not one the flake builds on: x86_64-linux, aarch64-linux" >&2
+		exit 2
+		;;
+	esac
 	mkdir -p "$state"
 	local agg="packages.$host.image-components-$arch"
 	# One evaluation: each member's derivation name, .drv and output, the budget and its levers.

@@ -278,8 +278,12 @@ func TestBuildWorkflowOrder(t *testing.T) {
 		t.Errorf("cache key %q: want the image's definition only", k.Run)
 	}
 	script, _ := filepath.Abs("../../.github/scripts/components.sh")
-	if out, err := exec.Command(testpeer.Binary(t, "bash"), script, "build").CombinedOutput(); err == nil || !strings.Contains(string(out), "usage:") {
-		t.Errorf("components.sh build without arguments: %v %s", err, out)
+	for _, args := range [][]string{{"build"}, {"build", ".", "x86_64-linux", "x86_64; rm -rf /", t.TempDir()}, {"build", ".", "riscv64-linux", "x86_64", t.TempDir()}, {"frobnicate"}} {
+		cmd := exec.Command(testpeer.Binary(t, "bash"), append([]string{script}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Errorf("components.sh %q: %v, want exit 2 and one line:\n%s", args, err, out)
+		}
 	}
 }
 
