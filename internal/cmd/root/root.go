@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/nixify/nixify/internal/cli"
+	backupcmd "github.com/nixify/nixify/internal/cmd/backup"
 	buildcmd "github.com/nixify/nixify/internal/cmd/build"
 	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
@@ -24,6 +25,7 @@ import (
 	psqlcmd "github.com/nixify/nixify/internal/cmd/psql"
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
 	rediscmd "github.com/nixify/nixify/internal/cmd/rediscli"
+	restorecmd "github.com/nixify/nixify/internal/cmd/restore"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
 	startcmd "github.com/nixify/nixify/internal/cmd/start"
@@ -111,6 +113,7 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		rediscmd.NewCmdRedisCLI(f, nil),
 		execcmd.NewCmdShell(f, nil),
 		execcmd.NewCmdExec(f, nil),
+		backupcmd.NewCmdBackup(f, nil), restorecmd.NewCmdRestore(f, nil),
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),
