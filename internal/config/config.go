@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // Config is the effective configuration of one nixify invocation.
@@ -335,7 +336,7 @@ func decodeLists(v *viper.Viper, c *Config, bad, hidden func(key, value, accepte
 		k, _, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok:
-			return hidden("env", fmt.Sprintf("item %d (%d characters without '=', not shown)", i+1, len(kv)), accepted)
+			return hidden("env", fmt.Sprintf("item %d (%s without '=', not shown)", i+1, iostreams.Count(len(kv), "character", "characters")), accepted)
 		case !envKeyRE.MatchString(k):
 			return bad("env", k, accepted)
 		}
@@ -408,7 +409,7 @@ func RedactEnv(kv string) string {
 	k, _, ok := strings.Cut(kv, "=")
 	switch {
 	case !ok:
-		return fmt.Sprintf("(%d characters, not shown)", len(kv))
+		return "(" + iostreams.Count(len(kv), "character", "characters") + ", not shown)"
 	case !envKeyRE.MatchString(k) || SecretKey(k):
 		return k + "=…"
 	}

@@ -288,7 +288,7 @@ func (s *scanner) assemble() (*Archive, error) {
 	if s.manifest == nil {
 		m, ok := s.jsonFiles[s.resolve("manifest.json")]
 		if !ok {
-			return nil, fmt.Errorf("%w: it has no manifest.json (%d files read)", ErrNotArchive, len(a.files))
+			return nil, fmt.Errorf("%w: it has no manifest.json (files read: %d)", ErrNotArchive, len(a.files))
 		}
 		s.manifest = m
 	}
