@@ -94,7 +94,10 @@ func buildRun(ctx context.Context, opts *Options) error {
 
 	if opts.Plan {
 		// Nix evaluates the flake and asks the binary caches first: that can take a while.
-		p := opts.IO.StartProgress("asking nix what the build would do")
+		var p *iostreams.Progress
+		if opts.IO.IsErrTTY() {
+			p = opts.IO.StartProgress("asking nix what the build would do")
+		}
 		pvs, err := build.Previews(ctx, n, build.Options{Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir})
 		p.Stop()
 		if err != nil {

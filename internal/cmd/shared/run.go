@@ -211,7 +211,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	}
 	// Opened without reading the layers: the engine reads them. What could refuse the image
 	// (a sparse file, another architecture) is checked before the engine is handed anything.
-	set, err := image.Open(ctx, ref, image.WithoutScan())
+	set, err := image.Open(ctx, ref)
 	if err != nil {
 		return container.Loaded{}, ImageError(err)
 	}
@@ -265,7 +265,7 @@ func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (containe
 	if err != nil {
 		return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --image: %w", err))
 	}
-	set, err := image.Open(ctx, ref, image.WithEngine(eng), image.WithoutScan())
+	set, err := image.Open(ctx, ref, image.WithEngine(eng))
 	if errors.Is(err, engine.ErrNotFound) {
 		return container.Loaded{}, cli.Failed(fmt.Errorf("the engine holds no image %q", o.Image), "load it first, or run the last build with `nixify run`")
 	}
