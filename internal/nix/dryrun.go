@@ -2,7 +2,6 @@ package nix
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -87,15 +86,15 @@ func ParseMissing(lines []string) Missing {
 
 // Substitute is what a binary cache says of a store path it holds.
 type Substitute struct {
-	Path          string `json:"path"`
-	Cache         string `json:"cache"`
-	DownloadBytes int64  `json:"downloadBytes"` // the compressed archive
-	UnpackedBytes int64  `json:"unpackedBytes"` // the NAR, as the path takes on disk
+	Path          string
+	Cache         string
+	DownloadBytes int64 // the compressed archive
+	UnpackedBytes int64 // the NAR, as the path takes on disk
 }
 
-// Substitutes asks each substituter in turn (as Nix does, in order) for the paths no earlier one
-// holds. Paths that none holds are left out. Nix has just asked the same question for a dry run,
-// and keeps the answers in its cache of binary-cache lookups, so this costs little.
+// Substitutes asks each substituter in turn for the paths no earlier one holds. Paths that none
+// holds are left out. Nix has just asked the same question for a dry run, and keeps the answers
+// in its cache of binary-cache lookups, so this costs little.
 func (n *Nix) Substitutes(ctx context.Context, substituters, paths []string) (map[string]Substitute, error) {
 	out := map[string]Substitute{}
 	left := paths
@@ -105,61 +104,16 @@ func (n *Nix) Substitutes(ctx context.Context, substituters, paths []string) (ma
 		}
 		data, err := n.run(ctx, append([]string{"path-info", "--json", "--store", cache}, left...)...)
 		if err != nil {
-			return out, fmt.Errorf("ask %s for %d paths: %w", cache, len(left), err)
+			return out, fmt.Errorf("ask %s for %s: %w", cache, iostreams.Count(len(left), "path", "paths"), err)
 		}
-		found, err := parseSubstitutes(data)
+		infos, invalid, err := parsePathInfos(data)
 		if err != nil {
 			return out, fmt.Errorf("nix path-info --store %s: %w", cache, err)
 		}
-		var rest []string
-		for _, p := range left {
-			if s, ok := found[p]; ok {
-				s.Cache = cache
-				out[p] = s
-			} else {
-				rest = append(rest, p)
-			}
+		for _, p := range infos {
+			out[p.Path] = Substitute{Path: p.Path, Cache: cache, DownloadBytes: p.DownloadSize, UnpackedBytes: p.NarSize}
 		}
-		left = rest
-	}
-	return out, nil
-}
-
-// parseSubstitutes reads `nix path-info --json --store CACHE` of any Nix version: a list with
-// {"path", "valid": false} for what the cache lacks (up to 2.18), or an object keyed by path, null
-// for what it lacks (2.19 on; from 2.33 keyed by base name).
-func parseSubstitutes(data []byte) (map[string]Substitute, error) {
-	type raw struct {
-		Path         string `json:"path"`
-		Valid        *bool  `json:"valid"`
-		NarSize      int64  `json:"narSize"`
-		DownloadSize int64  `json:"downloadSize"`
-		StoreDir     string `json:"storeDir"`
-	}
-	out := map[string]Substitute{}
-	add := func(key string, r raw) {
-		if r.Valid != nil && !*r.Valid {
-			return
-		}
-		dir := firstNonEmpty(r.StoreDir, StoreDir)
-		p := absStore(dir, firstNonEmpty(r.Path, key))
-		out[p] = Substitute{Path: p, DownloadBytes: r.DownloadSize, UnpackedBytes: r.NarSize}
-	}
-	var list []raw
-	if err := json.Unmarshal(data, &list); err == nil {
-		for _, r := range list {
-			add("", r)
-		}
-		return out, nil
-	}
-	var m map[string]*raw
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("unexpected output: %w", err)
-	}
-	for k, r := range m {
-		if r != nil {
-			add(k, *r)
-		}
+		left = invalid
 	}
 	return out, nil
 }

@@ -51,7 +51,8 @@ func TestParseMissingOfEveryNix(t *testing.T) {
 	}
 }
 
-func TestParseSubstitutesOfEveryNix(t *testing.T) {
+// A binary cache lacking a path: what Substitutes reads.
+func TestParseCacheAnswerOfEveryNix(t *testing.T) {
 	const a, b = "/nix/store/c7cm59m6cys3nghw58ldag5x64nyj9xd-dep-a", "/nix/store/19haxd0dl2nwsn9l9nr94pc89bzj26d0-dep-b"
 	for name, data := range map[string]string{
 		// Nix 2.8, tried here against a file:// cache holding dep-a only.
@@ -59,12 +60,10 @@ func TestParseSubstitutesOfEveryNix(t *testing.T) {
 		"2.19": `{"` + b + `":null,"` + a + `":{"narSize":307320,"downloadSize":307396}}`,
 		"2.33": `{"19haxd0dl2nwsn9l9nr94pc89bzj26d0-dep-b":null,"c7cm59m6cys3nghw58ldag5x64nyj9xd-dep-a":{"storeDir":"/nix/store","narSize":307320,"downloadSize":307396}}`,
 	} {
-		got, err := parseSubstitutes([]byte(data))
-		if err != nil || len(got) != 1 || got[a].DownloadBytes != 307396 || got[a].UnpackedBytes != 307320 {
-			t.Errorf("%s: %+v %v", name, got, err)
+		got, invalid, err := parsePathInfos([]byte(data))
+		if err != nil || len(got) != 1 || got[0].Path != a || got[0].DownloadSize != 307396 || got[0].NarSize != 307320 ||
+			len(invalid) != 1 || invalid[0] != b {
+			t.Errorf("%s: %+v %v %v", name, got, invalid, err)
 		}
-	}
-	if _, err := parseSubstitutes([]byte("error: not json")); err == nil {
-		t.Error("output that is not JSON was accepted")
 	}
 }

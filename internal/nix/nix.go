@@ -147,10 +147,8 @@ func readEvents(r io.Reader, onEvent func(*Event)) (plain []string, errs []Messa
 			e, perr := ParseLine(line)
 			switch {
 			case perr == nil:
-				if e.Action == ActionMsg && e.Level == 0 {
-					if text := StripANSI(e.Msg); strings.HasPrefix(text, "error:") {
-						errs = append(errs, Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column})
-					}
+				if m, ok := errorMessage(&e); ok {
+					errs = append(errs, m)
 				}
 				if onEvent != nil {
 					onEvent(&e)
@@ -165,6 +163,27 @@ func readEvents(r io.Reader, onEvent func(*Event)) (plain []string, errs []Messa
 			return plain, errs
 		}
 	}
+}
+
+// Message is an error Nix reported, ANSI removed, with its source position when Nix gave one.
+type Message struct {
+	Text   string // the whole message
+	Raw    string // the message without "error:" and the position block
+	File   string
+	Line   int
+	Column int
+}
+
+// errorMessage returns the error an event reports, if it is one.
+func errorMessage(e *Event) (Message, bool) {
+	if e.Action != ActionMsg || e.Level != 0 {
+		return Message{}, false
+	}
+	text := StripANSI(e.Msg)
+	if !strings.HasPrefix(text, "error:") {
+		return Message{}, false
+	}
+	return Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column}, true
 }
 
 // Kind sorts nix failures by what the user has to do about them.
