@@ -20,10 +20,11 @@ buildGoModule rec {
     "-X github.com/nixify/nixify/internal/version.Date=${date}"
   ];
   # buildGoModule's own build phase builds for the package set's platform; this one names the
-  # architecture. $ldflags is the list above (plus buildGoModule's -buildid=), space-joined.
+  # architecture. ldflags is the list above (plus buildGoModule's -buildid=), space-joined: a
+  # string in the environment, or an array under structured attributes; ''${ldflags[*]} is both.
   buildPhase = ''
     runHook preBuild
-    sh ${./go-build.sh} ${goarch} "$GOPATH/bin/${pname}" ./${subPackage} "$ldflags"
+    bash ${./go-build.sh} ${goarch} "$GOPATH/bin/${pname}" ./${subPackage} "''${ldflags[*]}"
     runHook postBuild
   '';
   # No PIE (a Go PIE needs the dynamic loader); go-build.sh insists on -buildmode=exe as well.

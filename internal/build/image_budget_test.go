@@ -1,8 +1,10 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,8 +70,23 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 		if pg.DoInstallCheck == nil || *pg.DoInstallCheck {
 			t.Errorf("%s: postgresql runs its install check", where)
 		}
-		if !slices.Contains(pg.StripAllList, "bin") || !strings.Contains(pg.PostInstall, "trim.sh") {
-			t.Errorf("%s: postgresql is not stripped and trimmed: strip %v, postInstall %q", where, pg.StripAllList, pg.PostInstall)
+		if !slices.Contains(pg.StripAllList, "bin") {
+			t.Errorf("%s: postgresql is not stripped: %v", where, pg.StripAllList)
+		}
+		// The install phase's end, run on an installed tree: trimmed, and the references to the
+		// compiler and zlib's headers removed from every program and library.
+		kept := []string{"bin/initdb", "bin/pg_controldata", "bin/pg_ctl", "bin/pg_dump", "bin/pg_dumpall", "bin/pg_isready", "bin/pg_resetwal",
+			"bin/pg_restore", "bin/postgres", "bin/psql", "lib/libpq.so.5", "lib/plpgsql.so", "share/postgres.bki"}
+		out, calls, err := runPostInstall(t, pg.PostInstall, append([]string{"bin/pgbench", "bin/ecpg", "bin/pg_config", "include/libpq-fe.h",
+			"lib/libpgcommon.a"}, kept...))
+		if err != nil {
+			t.Errorf("%s: postgresql's postInstall: %v", where, err)
+		}
+		if left := tree(out); !slices.Equal(left, kept) {
+			t.Errorf("%s: postgresql's postInstall leaves %v", where, left)
+		}
+		if !strings.Contains(calls, "-gcc-wrapper -t ") || !strings.Contains(calls, "-zlib-dev "+out+"/bin/initdb") || !strings.Contains(calls, out+"/lib/libpq.so.5") {
+			t.Errorf("%s: postgresql's postInstall removes references with: %s", where, calls)
 		}
 		off("postgresql", pg)
 	}
@@ -78,10 +96,14 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 		t.Errorf("%s: redis is built with %v", where, redisArgs)
 	}
 	if redis != nil {
-		for _, b := range []string{"redis-benchmark", "redis-sentinel", "redis-check-aof", "redis-check-rdb"} {
-			if !strings.Contains(redis.PostInstall, "bin/"+b) {
-				t.Errorf("%s: redis keeps %s", where, b)
-			}
+		out, _, err := runPostInstall(t, redis.PostInstall, []string{"bin/redis-server", "bin/redis-cli", "bin/redis-benchmark",
+			"bin/redis-sentinel", "bin/redis-check-aof", "bin/redis-check-rdb", "share/doc/redis.conf"})
+		if left := tree(out); err != nil || !slices.Equal(left, []string{"bin/redis-cli", "bin/redis-server"}) {
+			t.Errorf("%s: redis's postInstall: %v, leaves %v", where, err, left)
+		}
+		// Without the server the build fails rather than ship an image that cannot start Redis.
+		if _, _, err := runPostInstall(t, redis.PostInstall, []string{"bin/redis-cli"}); err == nil {
+			t.Errorf("%s: redis's postInstall passes without redis-server", where)
 		}
 		if !slices.Contains(redis.StripAllList, "bin") || !slices.Contains(redis.MakeFlags, "MALLOC=libc") {
 			t.Errorf("%s: redis strip %v make %v", where, redis.StripAllList, redis.MakeFlags)
@@ -99,6 +121,39 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 			}
 		}
 	}
+}
+
+// runPostInstall runs a derivation's postInstall with bash on a fresh $out holding files (each an
+// executable), as the install phase would, with remove-references-to recording its arguments.
+func runPostInstall(t *testing.T, script string, files []string) (out, calls string, err error) {
+	t.Helper()
+	out = t.TempDir()
+	for _, f := range files {
+		os.MkdirAll(filepath.Join(out, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(out, f), []byte("x"), 0o755)
+	}
+	record := filepath.Join(t.TempDir(), "calls")
+	cmd := exec.Command(testpeer.Binary(t, "bash"), "-euc", "remove-references-to() { echo \"$*\" >> \"$calls\"; }\n"+script)
+	cmd.Env = append(os.Environ(), "out="+out, "calls="+record, "PATH=/usr/bin:/bin")
+	if o, e := cmd.CombinedOutput(); e != nil {
+		err = fmt.Errorf("%v: %s", e, o)
+	}
+	data, _ := os.ReadFile(record)
+	return out, string(data), err
+}
+
+// tree lists the files under dir, relative and sorted.
+func tree(dir string) []string {
+	var files []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	slices.Sort(files)
+	return files
 }
 
 // linked asserts that every package an -X ldflag stamps is linked into the program: a stamp on a
@@ -198,7 +253,7 @@ func TestBuildWorkflowOrder(t *testing.T) {
 		t.Fatalf("the build job has no step that %s", what)
 		return 0, workflowStep{}
 	}
-	plan, _ := find("reports the runner and the cache", func(s workflowStep) bool { return strings.Contains(s.Run, "Cache: $cache") })
+	plan, _ := find("runs nixify build --plan", func(s workflowStep) bool { return strings.Contains(s.Run, "nixify build --arch \"$ARCH\" --plan") })
 	comps, c := find("builds the components", func(s workflowStep) bool { return strings.Contains(s.Run, ".github/scripts/components.sh build ") })
 	image, _ := find("builds the image", func(s workflowStep) bool { return strings.Contains(s.Run, "nixify build --arch \"$ARCH\"\n") })
 	budget, _ := find("checks the budget", func(s workflowStep) bool { return strings.Contains(s.Run, "components.sh budget ") })
@@ -223,8 +278,12 @@ func TestBuildWorkflowOrder(t *testing.T) {
 		t.Errorf("cache key %q: want the image's definition only", k.Run)
 	}
 	script, _ := filepath.Abs("../../.github/scripts/components.sh")
-	if out, err := exec.Command(testpeer.Binary(t, "bash"), script, "build").CombinedOutput(); err == nil || !strings.Contains(string(out), "usage:") {
-		t.Errorf("components.sh build without arguments: %v %s", err, out)
+	for _, args := range [][]string{{"build"}, {"build", ".", "x86_64-linux", "x86_64; rm -rf /", t.TempDir()}, {"build", ".", "riscv64-linux", "x86_64", t.TempDir()}, {"frobnicate"}} {
+		cmd := exec.Command(testpeer.Binary(t, "bash"), append([]string{script}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Errorf("components.sh %q: %v, want exit 2 and one line:\n%s", args, err, out)
+		}
 	}
 }
 
@@ -265,7 +324,7 @@ func TestWorkflowCallsTheCLIItBuilds(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"build --arch x86_64", "info --arch x86_64 --closure --top 10 --max-size 60MiB"} {
+	for _, want := range []string{"build --arch x86_64 --plan", "build --arch x86_64", "info --arch x86_64 --closure --top 10 --max-size 60MiB"} {
 		if !seen[want] {
 			t.Errorf("the workflow does not run nixify %s; it runs %v", want, slices.Sorted(maps.Keys(seen)))
 		}
@@ -515,6 +574,10 @@ func TestComponentsStepKeepsGoingAndNamesTheCulprit(t *testing.T) {
 		!strings.Contains(string(failed), "-toolchain-1.0.drv\n    toolchain> compiling toolchain-1.0\n") || strings.Contains(string(failed), "alpha") {
 		t.Errorf("failed.txt does not name gamma and the toolchain:\n%s", failed)
 	}
+	// The budget step counts what did build.
+	if out, code := componentsScript(t, testConfig, "budget", state, strconv.Itoa(70<<20)); code != 1 || !strings.Contains(out, "- alpha: 3.0 MiB: make alpha smaller\n") {
+		t.Errorf("budget after a failed component: exit %d\n%s", code, out)
+	}
 	table, code := componentsScript(t, testConfig, "table", state)
 	if code != 0 || !strings.Contains(table, "| gamma | `gamma-x86_64` | failed | ") || !strings.Contains(table, "| alpha | `alpha-x86_64` | built | ") ||
 		!strings.Contains(table, "5.0 MiB |") {
@@ -545,6 +608,60 @@ func TestComponentsStepKeepsGoingAndNamesTheCulprit(t *testing.T) {
 		if r := got[name]; len(r) != 4 || r[1] != want {
 			t.Errorf("%s: %v, want %s\n%s", name, r, want, out)
 		}
+	}
+}
+
+// TestComponentsStepStoppedByItsTimeout: when the runner stops the build step (its timeout sends
+// the step's processes SIGTERM), the summary still has the table: what built is "built", what was
+// still building is "unfinished", and it says the next run resumes.
+func TestComponentsStepStoppedByItsTimeout(t *testing.T) {
+	n := testNix(t)
+	dir := t.TempDir()
+	data, _ := os.ReadFile("testdata/components/flake.nix")
+	os.WriteFile(filepath.Join(dir, "flake.nix"), data, 0o644)
+	os.WriteFile(filepath.Join(dir, "nonce"), []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+	os.WriteFile(filepath.Join(dir, "slow"), nil, 0o644)
+	state := t.TempDir()
+	script, _ := filepath.Abs("../../.github/scripts/components.sh")
+	cmd := exec.Command(testpeer.Binary(t, "bash"), script, "build", "path:"+dir, "x86_64-linux", "x86_64", state)
+	// Several builds at once, as on GitHub's runners (max-jobs = auto): alpha builds while
+	// epsilon sleeps.
+	cmd.Env = append(os.Environ(), "NIX_CONFIG="+testConfig+"\nmax-jobs = 4", "PATH="+filepath.Dir(n.Path)+":/usr/bin:/bin")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Stop it once alpha is in the store and epsilon is building (or give up after a minute).
+	deadline := time.Now().Add(time.Minute)
+	for {
+		buildLog, _ := os.ReadFile(filepath.Join(state, "build.log"))
+		if bytes.Contains(buildLog, []byte("epsilon> sleeping")) {
+			if out := readMember(t, state, "alpha"); n.Command(context.Background(), "path-info", out).Run() == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("alpha never built while epsilon was building:\n%s", buildLog)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("the build step did not stop on SIGTERM:\n%s", log.String())
+	}
+
+	table, code := componentsScript(t, testConfig, "table", state)
+	if code != 0 || !strings.Contains(table, "| alpha | `alpha-x86_64` | built |") || !strings.Contains(table, "| epsilon | `epsilon-x86_64` | unfinished: the step was stopped |") ||
+		!strings.Contains(table, "the next run resumes from it") {
+		t.Errorf("table after the step was stopped: exit %d\n%s\nbuild step:\n%s", code, table, log.String())
 	}
 }
 
@@ -602,6 +719,11 @@ func TestBudgetNamesTheLargestComponents(t *testing.T) {
 	table, code := componentsScript(t, testConfig, "table", state, strconv.Itoa(50<<20))
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(table), "Budget: the image is 50.0 MiB of 60 MiB (10.0 MiB to spare).") {
 		t.Errorf("table with the image: exit %d\n%s", code, table)
+	}
+
+	// The image was not built: the summary's table has no budget line.
+	if table, code := componentsScript(t, testConfig, "table", state, "null"); code != 0 || strings.Contains(table, "Budget") {
+		t.Errorf("table without an image size: exit %d\n%s", code, table)
 	}
 
 	// Hostile sizes are refused with one line and the usage exit code.

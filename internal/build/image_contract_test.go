@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/json"
 	"fmt"
@@ -335,8 +336,13 @@ func TestNixifyInitFromTheHostGoIsStatic(t *testing.T) {
 				t.Errorf("%s: the build phase failed: %v\n%s", where, err, out)
 				continue
 			}
-			if err := staticStripped(filepath.Join(gopath, "bin", "nixify-init"), machine[a]); err != nil {
+			bin := filepath.Join(gopath, "bin", "nixify-init")
+			if err := staticStripped(bin, machine[a]); err != nil {
 				t.Errorf("%s: %v", where, err)
+			}
+			// The ldflags reached the linker: the evaluation's commit is stamped in.
+			if data, err := os.ReadFile(bin); err != nil || !bytes.Contains(data, []byte("0123456789abcdef0123456789abcdef01234567")) {
+				t.Errorf("%s: the commit is not stamped into the executable (%v)", where, err)
 			}
 		}
 	}

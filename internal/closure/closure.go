@@ -98,7 +98,8 @@ type Component struct {
 // Layer is one layer of the image and the store paths it holds, bottom first.
 type Layer struct {
 	DiffID     string   `json:"diffId"`
-	Size       int64    `json:"size"`
+	Size       int64    `json:"size"` // uncompressed, or as a registry stores it when Compressed
+	Compressed bool     `json:"compressed,omitempty"`
 	StorePaths []string `json:"storePaths"`
 }
 

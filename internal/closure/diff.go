@@ -174,19 +174,20 @@ func FromLayers(layers []Layer) *Closure {
 	return c
 }
 
-// Layers reads the layers and their store paths from an image's description.
+// Layers is the one summary of an image's layers (info --closure, info --diff, the SBOM of a
+// file, the closure record): the store paths each holds and its size, uncompressed where the
+// source tells it, else as the registry stores it.
 func Layers(info *image.Info) []Layer {
 	out := make([]Layer, 0, len(info.Layers))
 	for _, l := range info.Layers {
-		size := l.Size
-		if size == 0 {
-			size = l.CompressedSize
+		ly := Layer{DiffID: l.DiffID, Size: l.Size, StorePaths: l.StorePaths}
+		if ly.Size == 0 && l.CompressedSize > 0 {
+			ly.Size, ly.Compressed = l.CompressedSize, true
 		}
-		ps := l.StorePaths
-		if ps == nil {
-			ps = []string{}
+		if ly.StorePaths == nil {
+			ly.StorePaths = []string{}
 		}
-		out = append(out, Layer{DiffID: l.DiffID, Size: size, StorePaths: ps})
+		out = append(out, ly)
 	}
 	return out
 }

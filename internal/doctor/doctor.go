@@ -27,7 +27,7 @@ type Check struct {
 	Status  Status `json:"status"`
 	Detail  string `json:"detail"`
 	Fix     string `json:"fix,omitempty"`
-	Blocker bool   `json:"blocker"` // a failure here stops the main job (build, run)
+	Blocker bool   `json:"blocker"` // this check stops the main job (build, run) here: only ever with Status fail
 }
 
 // Report is the whole diagnosis.
@@ -74,8 +74,12 @@ func Run(ctx context.Context, o Options) Report {
 	r.Checks = append(r.Checks, checkDisk(o, n.storeDir)...)
 	r.OK = true
 	others := false // blockers other than the flake's
-	for _, c := range r.Checks {
-		if c.Blocker && c.Status == Fail {
+	for i := range r.Checks {
+		c := &r.Checks[i]
+		// A check that could block (nix) but only warns does not: the row and the JSON say one
+		// thing.
+		c.Blocker = c.Blocker && c.Status == Fail
+		if c.Blocker {
 			r.OK = false
 			others = others || flake == nil || c.Name != flake.Name
 		}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/nixify/nixify/internal/nix"
 )
 
 // nixpkgsRE finds a nixpkgs input in a flake.nix that has no lock yet.
@@ -15,7 +17,7 @@ var nixpkgsRE = regexp.MustCompile(`(?i)github:nixos/nixpkgs|\bnixpkgs\.url\b|\b
 // MinNixpkgsNix cannot evaluate. It reads flake.lock when there is one, else flake.nix's text;
 // known is false when doctor cannot read the flake (a remote reference, no flake.nix).
 func usesNixpkgs(ref, workDir string) (uses, known bool) {
-	dir, ok := localFlakeDir(ref, workDir)
+	dir, ok := nix.LocalFlakeDir(ref, workDir)
 	if !ok {
 		return false, false
 	}
@@ -44,27 +46,4 @@ func usesNixpkgs(ref, workDir string) (uses, known bool) {
 		return false, false
 	}
 	return nixpkgsRE.Match(data), true
-}
-
-// localFlakeDir is the directory of a flake reference that names a local path.
-func localFlakeDir(ref, workDir string) (string, bool) {
-	ref, _, _ = strings.Cut(ref, "?")
-	ref, _, _ = strings.Cut(ref, "#")
-	switch {
-	case strings.HasPrefix(ref, "path:"):
-		ref = strings.TrimPrefix(ref, "path:")
-	case strings.HasPrefix(ref, "git+file://"):
-		ref = strings.TrimPrefix(ref, "git+file://")
-	case strings.Contains(ref, ":"):
-		return "", false // github:, git+https:, a registry name with a scheme...
-	case !strings.HasPrefix(ref, ".") && !strings.HasPrefix(ref, "/"):
-		return "", false // a flake registry name such as nixpkgs
-	}
-	if !filepath.IsAbs(ref) {
-		if workDir == "" {
-			workDir, _ = os.Getwd()
-		}
-		ref = filepath.Join(workDir, ref)
-	}
-	return ref, true
 }

@@ -87,7 +87,7 @@ func checkNix(ctx context.Context, o Options) nixResult {
 		fc.Fix = "to use flakes yourself: echo 'experimental-features = nix-command flakes' >> /etc/nix/nix.conf"
 	}
 	r.checks = append(r.checks, fc)
-	if c, bad := buildUsersCheck(s); bad {
+	if c, bad := buildUsersCheck(s, daemonSocket); bad {
 		r.checks = append(r.checks, c)
 	}
 	for _, a := range arch.All {
@@ -154,13 +154,16 @@ func systemCheck(a arch.Arch, s nix.Settings, proc string) Check {
 	return c
 }
 
+// daemonSocket is where a nix daemon listens, when one runs.
+const daemonSocket = "/nix/var/nix/daemon-socket/socket"
+
 // buildUsersCheck catches the first error a root user of a fresh single-user Nix meets (Debian's
 // nix-bin without nix-setup-systemd): builds run as members of build-users-group, which must exist.
-func buildUsersCheck(s nix.Settings) (Check, bool) {
+func buildUsersCheck(s nix.Settings, daemonSocket string) (Check, bool) {
 	if s.BuildUsersGroup == "" || os.Geteuid() != 0 {
 		return Check{}, false
 	}
-	if _, err := os.Stat("/nix/var/nix/daemon-socket/socket"); err == nil {
+	if _, err := os.Stat(daemonSocket); err == nil {
 		return Check{}, false // a daemon builds; its users are its business
 	}
 	if _, err := user.LookupGroup(s.BuildUsersGroup); err == nil {

@@ -7,7 +7,7 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -36,6 +36,7 @@ type Layer struct {
 	Digest      string      `json:"digest"`      // sha256 of the file as stored
 	DiffID      string      `json:"diffId"`      // sha256 of the uncompressed layer, from the config
 	Compression Compression `json:"compression"` // how the file is stored; nixpkgs stores tar
+	StorePaths  []string    `json:"storePaths"`  // the Nix store paths it holds (plain layer tars only)
 }
 
 // Archive is what one scan of a docker-archive found. It describes the archive's first image, which
@@ -60,6 +61,7 @@ type fileEntry struct {
 	offset, size int64
 	digest       string
 	compression  Compression
+	storePaths   []string // the Nix store paths a layer tar holds
 }
 
 const (
@@ -114,6 +116,7 @@ type scanner struct {
 	manifest  []byte
 	h         hash.Hash
 	buf       []byte
+	br        *bufio.Reader
 }
 
 // scan reads the archive once; when tee is set, the uncompressed tar stream is copied to it, so that
@@ -134,6 +137,7 @@ func scan(ctx context.Context, r io.Reader, tee io.Writer) (*Archive, error) {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
 	s.buf = *buf
+	s.br = bufio.NewReaderSize(nil, 1<<16)
 	s.tr = tar.NewReader(s.tarStream)
 	if err := s.entries(); err != nil {
 		return nil, err
@@ -199,51 +203,71 @@ func sparse(hdr *tar.Header) bool {
 }
 
 // readFile hashes one regular file as it streams past and keeps it when it may be JSON: it may be
-// manifest.json or a config, whose names are known only once manifest.json has been read.
+// manifest.json or a config, whose names are known only once manifest.json has been read. A file
+// that is itself a tar (a layer) is read as one on the way, for the store paths it holds.
 func (s *scanner) readFile(hdr *tar.Header, name string) error {
 	if hdr.Size < 0 {
 		return fmt.Errorf("corrupt archive: %s has a negative size", name)
 	}
 	e := fileEntry{offset: s.tarStream.n, size: hdr.Size}
-	var keep *bytes.Buffer
 	s.h.Reset()
-	var head []byte
-	for n := int64(0); ; {
-		if err := s.ctx.Err(); err != nil {
-			return err
-		}
-		k, rerr := s.tr.Read(s.buf)
-		if k > 0 {
-			if n == 0 {
-				head = append([]byte(nil), s.buf[:min(k, sniffBytes)]...)
-				if (head[0] == '{' || head[0] == '[') && hdr.Size <= maxJSON {
-					keep = bytes.NewBuffer(make([]byte, 0, min(hdr.Size, 64<<10)))
-				}
+	s.br.Reset(io.TeeReader(s.tr, s.h))
+	head, _ := s.br.Peek(512)
+	e.compression = detectCompression(head)
+	var err error
+	switch {
+	case len(head) > 0 && (head[0] == '{' || head[0] == '[') && hdr.Size <= maxJSON:
+		var data []byte
+		if data, err = io.ReadAll(s.br); err == nil {
+			if name == "manifest.json" {
+				s.manifest = data
+			} else {
+				s.jsonFiles[name] = data
 			}
-			s.h.Write(s.buf[:k])
-			if keep != nil {
-				keep.Write(s.buf[:k])
-			}
-			n += int64(k)
 		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return s.streamError(rerr)
-		}
+	case isTar(head):
+		e.storePaths = storePathsIn(s.ctx, tar.NewReader(s.br))
+		_, err = io.CopyBuffer(io.Discard, s.br, s.buf)
+	default:
+		_, err = io.CopyBuffer(io.Discard, s.br, s.buf)
+	}
+	if err != nil {
+		return s.streamError(err)
+	}
+	if err := s.ctx.Err(); err != nil {
+		return err
 	}
 	e.digest = "sha256:" + hex.EncodeToString(s.h.Sum(nil))
-	e.compression = detectCompression(head)
 	s.a.files[name] = e
-	if keep != nil {
-		if name == "manifest.json" {
-			s.manifest = keep.Bytes()
-		} else {
-			s.jsonFiles[name] = keep.Bytes()
+	return nil
+}
+
+// isTar reports a tar header block: POSIX and GNU tars carry "ustar" at offset 257.
+func isTar(head []byte) bool {
+	return len(head) >= 262 && string(head[257:262]) == "ustar"
+}
+
+// storePathsIn lists the Nix store paths a layer holds (its nix/store/<hash>-<name> entries), in
+// the order they come. A layer that stops being a valid tar keeps what was found before.
+func storePathsIn(ctx context.Context, tr *tar.Reader) []string {
+	var out []string
+	seen := map[string]bool{}
+	for ctx.Err() == nil {
+		h, err := tr.Next()
+		if err != nil {
+			return out
+		}
+		rest, ok := strings.CutPrefix(cleanName(h.Name), "nix/store/")
+		if !ok {
+			continue
+		}
+		top, _, _ := strings.Cut(rest, "/")
+		if p := "/nix/store/" + top; !seen[p] && storePathRE.MatchString(p) {
+			seen[p] = true
+			out = append(out, p)
 		}
 	}
-	return nil
+	return out
 }
 
 // resolve follows links to links, bounded against loops.
@@ -264,7 +288,7 @@ func (s *scanner) assemble() (*Archive, error) {
 	if s.manifest == nil {
 		m, ok := s.jsonFiles[s.resolve("manifest.json")]
 		if !ok {
-			return nil, fmt.Errorf("%w: it has no manifest.json (%d files read)", ErrNotArchive, len(a.files))
+			return nil, fmt.Errorf("%w: it has no manifest.json (files read: %d)", ErrNotArchive, len(a.files))
 		}
 		s.manifest = m
 	}
@@ -300,7 +324,7 @@ func (s *scanner) assemble() (*Archive, error) {
 		if !ok {
 			return nil, fmt.Errorf("corrupt archive: layer %q named in manifest.json is missing", lp)
 		}
-		l := Layer{Path: name, Size: f.size, Digest: f.digest, DiffID: conf.RootFS.DiffIDs[i], Compression: f.compression}
+		l := Layer{Path: name, Size: f.size, Digest: f.digest, DiffID: conf.RootFS.DiffIDs[i], Compression: f.compression, StorePaths: f.storePaths}
 		if l.Compression == Uncompressed && l.DiffID != l.Digest {
 			return nil, fmt.Errorf("corrupt archive: layer %s has digest %s but the config expects %s", lp, l.Digest, l.DiffID)
 		}
@@ -317,6 +341,7 @@ var ErrSparse = errors.New("holds a sparse file")
 type peeked struct {
 	configDigest string // sha256:... from manifest.json's config name ("" when it does not say)
 	config       []byte // the config, when the archive holds it where manifest.json says
+	compressed   bool   // the file is gzip or zstd
 }
 
 // peek reads an archive's tar headers and its small JSON files (manifest.json, the config), skips
@@ -330,10 +355,11 @@ func peek(ctx context.Context, f *os.File) (*peeked, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	if detectCompression(head[:n]) != Uncompressed {
+	compressed := detectCompression(head[:n]) != Uncompressed
+	if compressed {
 		dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: f})
 		if err != nil {
-			return &peeked{}, nil
+			return &peeked{compressed: true}, nil
 		}
 		defer closeDec()
 		r = dec
@@ -365,9 +391,9 @@ func peek(ctx context.Context, f *os.File) (*peeked, error) {
 	}
 	var m []struct{ Config string }
 	if json.Unmarshal(jsonFiles["manifest.json"], &m) != nil || len(m) == 0 {
-		return &peeked{}, nil
+		return &peeked{compressed: compressed}, nil
 	}
-	p := &peeked{config: jsonFiles[cleanName(m[0].Config)]}
+	p := &peeked{config: jsonFiles[cleanName(m[0].Config)], compressed: compressed}
 	// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
 	// "sha256:<hex>" from go-containerregistry.
 	if hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:"); len(hex) == 64 {

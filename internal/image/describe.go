@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -85,28 +86,28 @@ var wantedLabels = []string{
 	"org.opencontainers.image.licenses",
 }
 
-// Describe reads an image's metadata: for archives from the scan, for registry images from the
-// manifest and config. No layer is read.
+// Describe reads an image's metadata: for archives from the scan (made now if the image was
+// opened WithoutScan), for registry images from the manifest and config. No layer is kept.
 func Describe(img *Image) (*Info, error) {
 	info := &Info{Source: img.Source, Kind: img.Kind, FiledUnder: img.Arch, Warnings: []string{}}
 	var rawCfg []byte
-	var err error
-	switch {
-	case img.Archive != nil:
-		rawCfg = describeArchive(info, img.Archive)
-	case img.V1 != nil:
-		rawCfg, err = describeManifest(info, img)
-	default:
-		err = fmt.Errorf("%s: nothing to describe", img.Source)
-	}
-	if err != nil {
-		return nil, err
+	if img.Kind == FromRegistry {
+		var err error
+		if rawCfg, err = describeManifest(info, img); err != nil {
+			return nil, err
+		}
+	} else {
+		a, err := img.Scan()
+		if err != nil {
+			return nil, err
+		}
+		rawCfg = describeArchive(info, a)
 	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(rawCfg, &cfg); err != nil {
 		return nil, fmt.Errorf("config of %s is not valid JSON: %w", img.Source, err)
 	}
-	describeConfig(info, &cfg, img.V1 != nil && img.Archive == nil)
+	describeConfig(info, &cfg, img.Kind == FromRegistry)
 	if img.Entry != nil {
 		if img.Entry.Platform != nil && img.Entry.Platform.Architecture != cfg.Architecture {
 			info.Warnings = append(info.Warnings, fmt.Sprintf("the index files this image under %s but its config says %s", img.Entry.Platform.Architecture, cfg.Architecture))
@@ -129,7 +130,7 @@ func describeArchive(info *Info, a *Archive) []byte {
 		info.CompressedSize = a.ReadBytes
 	}
 	for _, l := range a.Layers {
-		info.Layers = append(info.Layers, LayerInfo{Size: l.Size, Digest: l.Digest, DiffID: l.DiffID})
+		info.Layers = append(info.Layers, LayerInfo{Size: l.Size, Digest: l.Digest, DiffID: l.DiffID, StorePaths: l.StorePaths})
 	}
 	return a.Config
 }
@@ -169,10 +170,14 @@ func describeConfig(info *Info, cfg *v1.ConfigFile, diffIDs bool) {
 			info.Layers[i].DiffID = cfg.RootFS.DiffIDs[i].String()
 		}
 	}
+	// What a layer holds is the truth; dockerTools' history comments only a hint, for the layers
+	// nobody read (a registry image's).
 	paths := storePathsByLayer(cfg.History)
 	if len(paths) == len(info.Layers) {
 		for i := range info.Layers {
-			info.Layers[i].StorePaths = paths[i]
+			if len(info.Layers[i].StorePaths) == 0 {
+				info.Layers[i].StorePaths = paths[i]
+			}
 		}
 	}
 	if !cfg.Created.IsZero() {
@@ -204,6 +209,9 @@ func warnings(info *Info) []string {
 		w = append(w, fmt.Sprintf("%d layers: close to the Docker engine's limit of %d", n, EngineMaxLayers))
 	case n >= NixMaxLayers-10:
 		w = append(w, fmt.Sprintf("%d layers: at or near Nix's default maxLayers (%d); store paths beyond it share the last layer", n, NixMaxLayers))
+	}
+	if !slices.ContainsFunc(info.Layers, func(l LayerInfo) bool { return len(l.StorePaths) > 0 }) {
+		w = append(w, "no Nix store path found in its layers: the SBOM and info --diff cannot name its packages")
 	}
 	var missing []string
 	for _, l := range wantedLabels {

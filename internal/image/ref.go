@@ -25,6 +25,19 @@ type Ref struct {
 
 func (r Ref) String() string { return r.Name }
 
+// Reference is the registry or engine reference Parse read (parsed again only for a Ref made in
+// code).
+func (r Ref) Reference() (name.Reference, error) {
+	if r.ref != nil {
+		return r.ref, nil
+	}
+	ref, err := name.ParseReference(r.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadReference, r.Name, err)
+	}
+	return ref, nil
+}
+
 var (
 	// ErrNoSuchFile means the argument looks like a file (a path, or a name ending in .tar, .tar.gz
 	// ...) that does not exist: a typo, not a registry or engine name.

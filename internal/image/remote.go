@@ -13,11 +13,12 @@ import (
 
 // openRemote reads a registry reference: an image, or an index and each of its images. Only
 // manifests and configs are fetched.
-func openRemote(ctx context.Context, ref string, o *options) (*Set, error) {
-	r, err := name.ParseReference(ref)
+func openRemote(ctx context.Context, rf Ref, o *options) (*Set, error) {
+	r, err := rf.Reference()
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrBadReference, ref, err)
+		return nil, err
 	}
+	ref := rf.Name
 	c, err := registryclient.ForRepository(r.Context(), o.client...)
 	if err != nil {
 		return nil, err
@@ -35,7 +36,7 @@ func openRemote(ctx context.Context, ref string, o *options) (*Set, error) {
 		if err != nil {
 			return nil, c.Explain("read "+ref, err)
 		}
-		return &Set{Images: []*Image{{Source: ref, Kind: FromRegistry, V1: img}}}, nil
+		return &Set{Images: []*Image{{Source: ref, Kind: FromRegistry, V1: img, Repo: r.Context()}}}, nil
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
@@ -55,7 +56,7 @@ func openRemote(ctx context.Context, ref string, o *options) (*Set, error) {
 		if err != nil {
 			return nil, c.Explain(fmt.Sprintf("read %s@%s", r.Context(), d.Digest), err)
 		}
-		img := &Image{Source: r.Context().Digest(d.Digest.String()).String(), Kind: FromRegistry, V1: child, Entry: &d}
+		img := &Image{Source: r.Context().Digest(d.Digest.String()).String(), Kind: FromRegistry, V1: child, Entry: &d, Repo: r.Context()}
 		if d.Platform != nil {
 			img.Arch = arch.FromOCI(d.Platform.Architecture)
 		}

@@ -50,7 +50,6 @@ type Config struct {
 	HealthInterval time.Duration // between background checks of a passing service
 	HealthTimeout  time.Duration // limit of one check
 
-	StopBudget   time.Duration // per service; the three together stay inside Docker's 10 s
 	MaxRestarts  int
 	ReadyTimeout time.Duration
 
@@ -82,7 +81,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		r.fail("NIXIFY_HEALTH_TIMEOUT=%s is not shorter than NIXIFY_HEALTH_INTERVAL=%s: a check must end before the next begins",
 			c.HealthTimeout, c.HealthInterval)
 	}
-	c.StopBudget = 3 * time.Second
 	c.MaxRestarts = r.count("NIXIFY_RESTART_LIMIT", 5)
 	c.ReadyTimeout = r.duration("NIXIFY_READY_TIMEOUT", 60*time.Second)
 	if len(r.errs) > 0 {

@@ -33,7 +33,6 @@ type Monitor struct {
 	builtSeen  int64            // successful builds already attributed to a stopped build
 	tails      map[string][]string
 	finished   []Finished
-	errors     []Message
 }
 
 // Activity is something Nix is doing that the view shows: a build or a download.
@@ -60,15 +59,6 @@ type Finished struct {
 	Elapsed time.Duration
 	Failed  bool
 	Built   bool
-}
-
-// Message is an error Nix reported, ANSI removed, with its source position when Nix gave one.
-type Message struct {
-	Text   string // the whole message
-	Raw    string // the message without "error:" and the position block
-	File   string
-	Line   int
-	Column int
 }
 
 // Status is a snapshot for drawing.
@@ -227,14 +217,13 @@ func (m *Monitor) result(e *Event) (drv, line string) {
 	return "", ""
 }
 
-// message keeps Nix's errors and returns its other messages (warnings, notices), ANSI removed.
+// message returns Nix's messages other than errors (warnings, notices), ANSI removed: errors end
+// the build, and the caller reports them (see Build).
 func (m *Monitor) message(e *Event) (string, int) {
-	text := StripANSI(e.Msg)
-	if e.Level == 0 && strings.HasPrefix(text, "error:") {
-		m.errors = append(m.errors, Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column})
+	if _, isErr := errorMessage(e); isErr {
 		return "", 0
 	}
-	return text, e.Level
+	return StripANSI(e.Msg), e.Level
 }
 
 // hasTransfers reports whether byte counts come from file transfers (remote caches) rather than
@@ -296,13 +285,6 @@ func (m *Monitor) Status() Status {
 		s.BytesExpected += v
 	}
 	return s
-}
-
-// Errors returns the errors Nix reported, in order.
-func (m *Monitor) Errors() []Message {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Message(nil), m.errors...)
 }
 
 // Tail returns the last log lines of a derivation's build, ANSI removed.

@@ -93,30 +93,40 @@ type BuildResult struct {
 // Build runs `nix build --json --no-link --log-format internal-json` on one installable and hands
 // every event to onEvent as it arrives. On failure the error is a *Error.
 func (n *Nix) Build(ctx context.Context, installable string, onEvent func(*Event)) (BuildResult, error) {
-	cmd := n.Command(ctx, append(append([]string{"build"}, n.LockFlags...), "--json", "--no-link", "--log-format", "internal-json", installable)...)
+	out, err := n.stream(ctx, append(append([]string{"build"}, n.LockFlags...), "--json", "--no-link", "--log-format", "internal-json", installable), onEvent)
+	if err != nil {
+		return BuildResult{}, err
+	}
+	var res []BuildResult
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
+		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", iostreams.FirstLine(string(out)))
+	}
+	return res[0], nil
+}
+
+// stream runs a nix command that logs in internal-json, hands every event to onEvent as it
+// arrives and returns stdout. On failure the error is a *Error.
+func (n *Nix) stream(ctx context.Context, args []string, onEvent func(*Event)) ([]byte, error) {
+	cmd := n.Command(ctx, args...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return BuildResult{}, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return BuildResult{}, fmt.Errorf("start nix: %w", err)
+		return nil, fmt.Errorf("start nix: %w", err)
 	}
 	plain, errs := readEvents(stderr, onEvent)
 	err = cmd.Wait()
 	reap(cmd)
 	if ctx.Err() != nil {
-		return BuildResult{}, ctx.Err()
+		return nil, ctx.Err()
 	}
 	if err != nil {
-		return BuildResult{}, buildError(errs, plain, err)
+		return nil, buildError(errs, plain, err)
 	}
-	var res []BuildResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) != 1 {
-		return BuildResult{}, fmt.Errorf("nix build printed unexpected output %q", iostreams.FirstLine(stdout.String()))
-	}
-	return res[0], nil
+	return stdout.Bytes(), nil
 }
 
 // readEvents parses nix's stderr; it returns the lines that were not events and the error
@@ -137,10 +147,8 @@ func readEvents(r io.Reader, onEvent func(*Event)) (plain []string, errs []Messa
 			e, perr := ParseLine(line)
 			switch {
 			case perr == nil:
-				if e.Action == ActionMsg && e.Level == 0 {
-					if text := StripANSI(e.Msg); strings.HasPrefix(text, "error:") {
-						errs = append(errs, Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column})
-					}
+				if m, ok := errorMessage(&e); ok {
+					errs = append(errs, m)
 				}
 				if onEvent != nil {
 					onEvent(&e)
@@ -155,6 +163,27 @@ func readEvents(r io.Reader, onEvent func(*Event)) (plain []string, errs []Messa
 			return plain, errs
 		}
 	}
+}
+
+// Message is an error Nix reported, ANSI removed, with its source position when Nix gave one.
+type Message struct {
+	Text   string // the whole message
+	Raw    string // the message without "error:" and the position block
+	File   string
+	Line   int
+	Column int
+}
+
+// errorMessage returns the error an event reports, if it is one.
+func errorMessage(e *Event) (Message, bool) {
+	if e.Action != ActionMsg || e.Level != 0 {
+		return Message{}, false
+	}
+	text := StripANSI(e.Msg)
+	if !strings.HasPrefix(text, "error:") {
+		return Message{}, false
+	}
+	return Message{Text: text, Raw: StripANSI(e.RawMsg), File: e.File, Line: e.Line, Column: e.Column}, true
 }
 
 // Kind sorts nix failures by what the user has to do about them.
@@ -261,6 +290,7 @@ type Settings struct {
 	// enum there); `nix show-config`'s text form names them.
 	ExperimentalFeatures []string
 	BuildUsersGroup      string
+	Substituters         []string // binary caches, in the order Nix asks them
 }
 
 // Settings asks nix for its effective configuration (nix.conf, NIX_CONFIG and n.Args).
@@ -295,7 +325,7 @@ func ParseSettings(out []byte) (Settings, error) {
 		return strings.Fields(str(k))
 	}
 	s := Settings{System: str("system"), ExtraPlatforms: list("extra-platforms"), Builders: str("builders"),
-		BuildUsersGroup: str("build-users-group")}
+		BuildUsersGroup: str("build-users-group"), Substituters: list("substituters")}
 	var numbers []int
 	if json.Unmarshal(raw["experimental-features"].Value, &numbers) != nil || len(numbers) == 0 {
 		s.ExperimentalFeatures = list("experimental-features")

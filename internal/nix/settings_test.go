@@ -9,8 +9,8 @@ import (
 // unknown (nil), not as "no features", or flakes from NIX_CONFIG look disabled.
 func TestParseSettings(t *testing.T) {
 	s, err := ParseSettings([]byte(`{"system":{"value":"x86_64-linux"},"extra-platforms":{"value":["aarch64-linux"]},
-		"builders":{"value":""},"build-users-group":{"value":"nixbld"},"experimental-features":{"value":[2,4]}}`))
-	if err != nil || s.System != "x86_64-linux" || !slices.Equal(s.ExtraPlatforms, []string{"aarch64-linux"}) ||
+		"builders":{"value":""},"build-users-group":{"value":"nixbld"},"experimental-features":{"value":[2,4]},"substituters":{"value":["file:///a","https://b"]}}`))
+	if err != nil || s.System != "x86_64-linux" || !slices.Equal(s.Substituters, []string{"file:///a", "https://b"}) || !slices.Equal(s.ExtraPlatforms, []string{"aarch64-linux"}) ||
 		s.BuildUsersGroup != "nixbld" || s.ExperimentalFeatures != nil {
 		t.Fatalf("ParseSettings = %+v, %v", s, err)
 	}

@@ -32,6 +32,8 @@ type PathInfo struct {
 	NarSize    int64    `json:"narSize"`
 	References []string `json:"references"`
 	Deriver    string   `json:"deriver,omitempty"`
+	// A binary cache's answer also says what the compressed archive takes to download.
+	DownloadSize int64 `json:"downloadSize,omitempty"`
 }
 
 // StoreDir is where store paths live; nix prints base names relative to it in newer formats.
@@ -58,22 +60,42 @@ func (n *Nix) PathInfos(ctx context.Context, paths []string, recursive bool) ([]
 	return infos, nil
 }
 
-// ParsePathInfos reads `nix path-info --json` of any Nix version.
+// ParsePathInfos reads `nix path-info --json` of any Nix version; a path the store does not hold
+// is an error.
 func ParsePathInfos(data []byte) ([]PathInfo, error) {
-	type raw struct {
-		Path       string          `json:"path"`
-		NarHash    json.RawMessage `json:"narHash"`
-		NarSize    int64           `json:"narSize"`
-		References []string        `json:"references"`
-		Deriver    *string         `json:"deriver"`
-		StoreDir   string          `json:"storeDir"`
+	infos, invalid, err := parsePathInfos(data)
+	if err == nil && len(invalid) > 0 {
+		return nil, fmt.Errorf("path %s is not valid in the store", invalid[0])
 	}
-	conv := func(key string, r raw) PathInfo {
-		dir := r.StoreDir
-		if dir == "" {
-			dir = StoreDir
+	return infos, err
+}
+
+// parsePathInfos reads `nix path-info --json` of any Nix version, and the paths the store does
+// not hold: {"path", "valid": false} in the list up to 2.18 (a binary cache's answer), null in the
+// object from 2.19.
+func parsePathInfos(data []byte) (infos []PathInfo, invalid []string, err error) {
+	type raw struct {
+		Path         string          `json:"path"`
+		Valid        *bool           `json:"valid"`
+		NarHash      json.RawMessage `json:"narHash"`
+		NarSize      int64           `json:"narSize"`
+		DownloadSize int64           `json:"downloadSize"`
+		References   []string        `json:"references"`
+		Deriver      *string         `json:"deriver"`
+		StoreDir     string          `json:"storeDir"`
+	}
+	add := func(key string, r *raw) {
+		if r == nil {
+			invalid = append(invalid, absStore(StoreDir, key))
+			return
 		}
-		p := PathInfo{Path: absStore(dir, firstNonEmpty(r.Path, key)), NarSize: r.NarSize, NarHash: narHash(r.NarHash), References: []string{}}
+		if r.Valid != nil && !*r.Valid {
+			invalid = append(invalid, absStore(StoreDir, firstNonEmpty(r.Path, key)))
+			return
+		}
+		dir := firstNonEmpty(r.StoreDir, StoreDir)
+		p := PathInfo{Path: absStore(dir, firstNonEmpty(r.Path, key)), NarSize: r.NarSize, NarHash: narHash(r.NarHash),
+			References: []string{}, DownloadSize: r.DownloadSize}
 		for _, ref := range r.References {
 			p.References = append(p.References, absStore(dir, ref))
 		}
@@ -81,28 +103,24 @@ func ParsePathInfos(data []byte) ([]PathInfo, error) {
 		if r.Deriver != nil && *r.Deriver != "" {
 			p.Deriver = absStore(dir, *r.Deriver)
 		}
-		return p
+		infos = append(infos, p)
 	}
-	var out []PathInfo
-	var list []raw
+	var list []*raw
 	if err := json.Unmarshal(data, &list); err == nil {
 		for _, r := range list {
-			out = append(out, conv("", r))
+			add("", r)
 		}
 	} else {
 		var m map[string]*raw
 		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("unexpected output: %w", err)
+			return nil, nil, fmt.Errorf("unexpected output: %w", err)
 		}
 		for k, r := range m {
-			if r == nil {
-				return nil, fmt.Errorf("path %s is not valid in the store", absStore(StoreDir, k))
-			}
-			out = append(out, conv(k, *r))
+			add(k, r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Path < infos[j].Path })
+	return infos, invalid, nil
 }
 
 // narHash reads "sha256-..." / "sha256:..." or the object form {"algorithm","format","hash"}.

@@ -113,7 +113,7 @@ var ErrNoTags = errors.New("nothing to tag the push with: no branch and commit k
 // Plan decides what a push writes. It reads the registry only for Refs and for the index tags'
 // current indexes (to refuse losing architectures); it writes nothing.
 func (p *Publisher) Plan(ctx context.Context, r Request) (*Plan, error) {
-	if (r.Rev == nil || r.Rev.Branch == "") && len(p.o.tags) == 0 && !p.latest(r) {
+	if branchPart(r.Rev) == "" && len(p.o.tags) == 0 && !p.latest(r) {
 		return nil, ErrNoTags
 	}
 	var plan *Plan

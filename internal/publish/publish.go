@@ -12,6 +12,8 @@
 package publish
 
 import (
+	"errors"
+
 	"github.com/nixify/nixify/internal/registryclient"
 )
 
@@ -68,6 +70,9 @@ func New(repo string, opts ...Option) (*Publisher, error) {
 		if err := ValidTag(t); err != nil {
 			return nil, err
 		}
+	}
+	if o.noIndex && len(o.tags) > 0 {
+		return nil, errors.New("extra tags name the index, which a push without an index does not write: tag the index where it is written (--index-from)")
 	}
 	c, err := registryclient.New(repo, o.client...)
 	if err != nil {

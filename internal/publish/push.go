@@ -2,13 +2,17 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
@@ -93,8 +97,9 @@ func (p *Publisher) Push(ctx context.Context, plan *Plan, progress Progress) (*R
 func (p *Publisher) write(ctx context.Context, it *Item, progress Progress) error {
 	var extra []remote.Option
 	var wg sync.WaitGroup
+	var ch chan v1.Update
 	if progress != nil {
-		ch := make(chan v1.Update, 64)
+		ch = make(chan v1.Update, 64)
 		extra = append(extra, remote.WithProgress(ch))
 		wg.Add(1)
 		go func() {
@@ -105,20 +110,109 @@ func (p *Publisher) write(ctx context.Context, it *Item, progress Progress) erro
 		}()
 	}
 	ref := p.c.Repo.Digest(it.Digest)
+	what := fmt.Sprintf("push the %s to %s", it.what(), p.c.Repo)
 	var err error
 	switch obj := it.obj.(type) {
 	case v1.ImageIndex:
 		err = remote.WriteIndex(ref, obj, p.c.Options(ctx, extra...)...)
+		ch = nil // closed by WriteIndex
 	case v1.Image:
-		err = remote.Write(ref, obj, p.c.Options(ctx, extra...)...)
+		err = p.writeImage(ctx, ref, obj, p.c.Options(ctx, extra...))
 	default:
 		err = fmt.Errorf("cannot write %T", it.obj)
 	}
-	wg.Wait()
-	if err != nil {
-		return p.c.Explain(fmt.Sprintf("push the %s to %s", it.what(), p.c.Repo), err)
+	if ch != nil {
+		close(ch) // the pusher's sends are over when it returns
 	}
-	return nil
+	wg.Wait()
+	var be *blobError
+	if errors.As(err, &be) {
+		return p.c.Explain(fmt.Sprintf("%s: %s", what, be.what), be.err)
+	}
+	return p.c.Explain(what, err)
+}
+
+// writeImage uploads an image's blobs one by one (a few at a time), so that a blob the registry
+// will not take is named with its tries, then its manifest. An image the registry has already
+// costs one request.
+func (p *Publisher) writeImage(ctx context.Context, ref name.Digest, img v1.Image, opts []remote.Option) error {
+	if _, err := remote.Head(ref, opts...); err == nil {
+		return nil
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	cfg, err := partial.ConfigLayer(img)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(uploadJobs)
+	for i, l := range append(layers, cfg) {
+		g.Go(func() error {
+			t := &tries{}
+			err := pusher.Upload(context.WithValue(gctx, triesKey{}, t), p.c.Repo, l)
+			if err == nil || gctx.Err() != nil && ctx.Err() == nil {
+				return err // (another blob's failure stopped this one: that one is told)
+			}
+			d, _ := l.Digest()
+			size, _ := l.Size()
+			blob := fmt.Sprintf("layer %d of %d", i+1, len(layers))
+			if i == len(layers) {
+				blob = "config"
+			}
+			n := t.n.Load()
+			return &blobError{what: fmt.Sprintf("%s (%s, %s) failed after %d %s", blob, shortDigest(d.String()), bytesText(size), n, plural(n, "try", "tries")), err: err}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return pusher.Push(ctx, ref, img)
+}
+
+// uploadJobs is how many blobs of one image are uploaded at once, as go-containerregistry does.
+const uploadJobs = 4
+
+// blobError is one blob that could not be uploaded: which one, and how often it was tried.
+type blobError struct {
+	what string
+	err  error
+}
+
+func (e *blobError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *blobError) Unwrap() error { return e.err }
+
+// tries counts the failed requests of one blob's upload (its HEAD, POST, PATCH and PUT; not the
+// registry's ping, not those stopped by another blob's failure), each of which ends one try:
+// within a try go-containerregistry does not retry requests. The counter finds it in the
+// request's context.
+type tries struct{ n atomic.Int64 }
+
+type triesKey struct{}
+
+func shortDigest(d string) string { return d[:min(len(d), len("sha256:")+12)] }
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // tag points each of the item's tags at it, skipping those that already do; it returns how many
@@ -181,6 +275,10 @@ func (c *counter) wrap(rt http.RoundTripper) http.RoundTripper {
 		resp, err := rt.RoundTrip(req)
 		if err == nil && req.Method == http.MethodPut && resp.StatusCode == http.StatusCreated {
 			c.record(req)
+		}
+		if t, ok := req.Context().Value(triesKey{}).(*tries); ok && strings.Contains(req.URL.Path, "/blobs/") && req.Context().Err() == nil &&
+			(err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests) {
+			t.n.Add(1)
 		}
 		return resp, err
 	})

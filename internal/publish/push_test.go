@@ -82,7 +82,7 @@ func openImages(t *testing.T) []publish.Image {
 		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
 			t.Fatal(err)
 		}
-		img, err := imagetest.Open(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
+		img, err := imagetest.Open(p, image.WithTempDir(dir), image.WithLayerCache(cache))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,8 +101,7 @@ func request(ims []publish.Image) publish.Request {
 // push plans and pushes r to repo with a quick retry schedule, tagging latest.
 func push(repo string, r publish.Request, progress publish.Progress, opts ...publish.Option) (*publish.Result, error) {
 	opts = append([]publish.Option{publish.WithLatest(true), publish.WithSource("https://github.com/nixify/nixify"),
-		publish.WithRegistry(registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4}),
-			registryclient.WithMaxWait(50*time.Millisecond))}, opts...)
+		publish.WithRegistry(registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 4}))}, opts...)
 	p, err := publish.New(repo, opts...)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"time"
 
@@ -48,6 +49,9 @@ func (c checkout) commitTime(commit string) time.Time {
 func ResolveRevision(ctx context.Context, getenv func(string) string, dir string) (Revision, error) {
 	c := checkout{ctx, dir}
 	r := Revision{Branch: getenv("GITHUB_REF_NAME"), Commit: getenv("GITHUB_SHA")}
+	if err := checkEnv(r); err != nil {
+		return Revision{}, err
+	}
 	if r.Commit == "" {
 		r.Commit, _ = c.git("rev-parse", "HEAD")
 	}
@@ -73,6 +77,31 @@ func ResolveRevision(ctx context.Context, getenv func(string) string, dir string
 	return r, nil
 }
 
+// EnvError is a GITHUB_REF_NAME or GITHUB_SHA that cannot be what it claims: it would end up in
+// tags and annotations.
+type EnvError struct{ Name, Value, Accepted string }
+
+func (e *EnvError) Error() string {
+	v := e.Value
+	if len(v) > 40 {
+		v = v[:40] + "..."
+	}
+	return fmt.Sprintf("invalid %s %q: accepted: %s", e.Name, v, e.Accepted)
+}
+
+var commitRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+
+// checkEnv refuses a branch or commit from the environment that no git would give.
+func checkEnv(r Revision) error {
+	if r.Commit != "" && !commitRE.MatchString(r.Commit) {
+		return &EnvError{"GITHUB_SHA", r.Commit, "a commit id, 7 to 64 lowercase hex digits"}
+	}
+	if len(r.Branch) > 1024 || strings.IndexFunc(r.Branch, func(c rune) bool { return c <= ' ' || c == 0x7f }) >= 0 {
+		return &EnvError{"GITHUB_REF_NAME", r.Branch, "a branch or tag name: up to 1024 characters, no spaces or control characters"}
+	}
+	return nil
+}
+
 // Built is the commit one architecture's build was made from (its flake's revision; empty when
 // the flake had uncommitted changes or is not in git).
 type Built struct {
@@ -86,12 +115,22 @@ type RevisionError struct{ Reason string }
 func (e *RevisionError) Error() string { return e.Reason }
 
 // BuiltRevision is the revision a push of builds is tagged and annotated with: the commit the
-// builds were made from, on the branch checked out. It refuses (unless force) when the builds are
-// from a dirty tree, from different commits, or when HEAD has moved since: the tag would name a
-// commit the image was not built from. With force, a moved HEAD still gives the built commit; a
-// dirty build gives HEAD's. It returns nil when neither the builds nor the directory know a commit.
-func BuiltRevision(ctx context.Context, getenv func(string) string, dir string, builds []Built, force bool) (*Revision, error) {
-	cur, _ := ResolveRevision(ctx, getenv, dir) // what it could tell: a commit without a branch still counts
+// builds were made from, on the branch checked out in repoDir, the flake's own git checkout
+// (which need not be the working directory: build --flake ELSEWHERE). It refuses (unless force)
+// when the builds are from a dirty tree, from different commits, or when the checkout's HEAD has
+// moved since: the tag would name a commit the image was not built from. With force, a moved HEAD
+// still gives the built commit; a dirty build gives HEAD's. repoDir is "" for a flake that is not
+// a local path: nothing is compared, and only GITHUB_REF_NAME can name the branch. It returns nil
+// when neither the builds nor the checkout know a commit.
+func BuiltRevision(ctx context.Context, getenv func(string) string, repoDir string, builds []Built, force bool) (*Revision, error) {
+	cur := Revision{Branch: getenv("GITHUB_REF_NAME"), Commit: getenv("GITHUB_SHA")}
+	if err := checkEnv(cur); err != nil {
+		return nil, err
+	}
+	cur = Revision{Branch: cur.Branch, Default: cur.Branch == "main" || cur.Branch == "master"}
+	if repoDir != "" {
+		cur, _ = ResolveRevision(ctx, getenv, repoDir) // what it could tell: a commit without a branch still counts
+	}
 	var built string
 	for i, b := range builds {
 		if i > 0 && b.Revision != built && !force {
@@ -110,9 +149,12 @@ func BuiltRevision(ctx context.Context, getenv func(string) string, dir string, 
 		}
 		return &cur, nil
 	case cur.Commit != "" && cur.Commit != built && !force:
-		return nil, &RevisionError{fmt.Sprintf("HEAD is %s but the last %s build is from %s: its tags must name the commit it was built from", short(cur.Commit), builds[0].Arch, short(built))}
+		return nil, &RevisionError{fmt.Sprintf("HEAD is %s in %s but the last %s build is from %s: its tags must name the commit it was built from", short(cur.Commit), repoDir, builds[0].Arch, short(built))}
 	}
-	r := Revision{Branch: cur.Branch, Commit: built, Default: cur.Default, Time: checkout{ctx, dir}.commitTime(built)}
+	r := Revision{Branch: cur.Branch, Commit: built, Default: cur.Default}
+	if repoDir != "" {
+		r.Time = checkout{ctx, repoDir}.commitTime(built)
+	}
 	return &r, nil
 }
 

@@ -11,10 +11,14 @@ import (
 
 var notTagChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
-// TagPart makes a branch name usable inside a tag: feature/x → feature-x.
+// maxTagPart leaves room in a 128-character tag for -SHA-aarch64-static.
+const maxTagPart = 100
+
+// TagPart makes a branch name usable inside a tag: feature/x → feature-x, cut to 100
+// characters; "" when nothing of it is (a branch named only in other scripts).
 func TagPart(s string) string {
-	s = notTagChars.ReplaceAllString(s, "-")
-	return strings.Trim(s, "-.")
+	s = strings.Trim(notTagChars.ReplaceAllString(s, "-"), "-.")
+	return strings.Trim(s[:min(len(s), maxTagPart)], "-.")
 }
 
 // Tags are the tags one push writes.
@@ -33,16 +37,16 @@ func planTags(archs []arch.Arch, rev *Revision, latest bool, extra []string) Tag
 		if latest {
 			ts = append(ts, "latest-"+a.String()+"-linux-static")
 		}
-		if rev != nil && rev.Branch != "" {
-			ts = append(ts, fmt.Sprintf("%s-%s-%s-static", TagPart(rev.Branch), rev.Short(), a))
+		if part := branchPart(rev); part != "" {
+			ts = append(ts, fmt.Sprintf("%s-%s-%s-static", part, rev.Short(), a))
 		}
 		t.PerArch[a] = ts
 	}
 	if latest {
 		t.Index = append(t.Index, "latest")
 	}
-	if rev != nil && rev.Branch != "" {
-		t.Index = append(t.Index, TagPart(rev.Branch)+"-"+rev.Short())
+	if part := branchPart(rev); part != "" {
+		t.Index = append(t.Index, part+"-"+rev.Short())
 	}
 	for _, e := range extra {
 		if !slices.Contains(t.Index, e) {
@@ -50,6 +54,14 @@ func planTags(archs []arch.Arch, rev *Revision, latest bool, extra []string) Tag
 		}
 	}
 	return t
+}
+
+// branchPart is the revision's branch as a tag part; "" without a branch and commit.
+func branchPart(rev *Revision) string {
+	if rev == nil || rev.Commit == "" {
+		return ""
+	}
+	return TagPart(rev.Branch)
 }
 
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)

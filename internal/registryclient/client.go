@@ -20,11 +20,12 @@ import (
 // must not hold a push forever.
 const DefaultRequestTimeout = 30 * time.Second
 
+// maxRetryAfter caps the Retry-After a rate-limited request waits before its retry.
+const maxRetryAfter = time.Minute
+
 type options struct {
 	creds          *Credentials
-	rt             http.RoundTripper
 	backoff        remote.Backoff
-	maxWait        time.Duration
 	requestTimeout time.Duration
 	jobs           int
 }
@@ -35,14 +36,8 @@ type Option func(*options)
 // WithCredentials uses fixed credentials instead of the keychain (nil: the keychain).
 func WithCredentials(c *Credentials) Option { return func(o *options) { o.creds = c } }
 
-// WithTransport sets the HTTP transport (default http.DefaultTransport).
-func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.rt = rt } }
-
 // WithBackoff sets the retry schedule (default 1 s doubling, 5 tries).
 func WithBackoff(b remote.Backoff) Option { return func(o *options) { o.backoff = b } }
-
-// WithMaxWait caps the Retry-After honoured (default 60 s).
-func WithMaxWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }
 
 // WithRequestTimeout sets how long a request may make no progress (default DefaultRequestTimeout).
 func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.requestTimeout = d } }
@@ -67,7 +62,7 @@ func New(repo string, opts ...Option) (*Client, error) {
 
 // ForRepository is New for a repository already parsed (from an image reference).
 func ForRepository(r name.Repository, opts ...Option) (*Client, error) {
-	o := options{maxWait: time.Minute, requestTimeout: DefaultRequestTimeout, jobs: 4,
+	o := options{requestTimeout: DefaultRequestTimeout, jobs: 4,
 		backoff: remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5}}
 	for _, f := range opts {
 		f(&o)
@@ -76,11 +71,11 @@ func ForRepository(r name.Repository, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := o.rt
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	rt := &rateLimit{inner: &stallTimeout{inner: base, timeout: o.requestTimeout, host: r.RegistryStr()}, maxWait: o.maxWait}
+	// The stall timeout covers a TLS handshake too: the transport's own handshake timeout, shorter,
+	// would be retried as a temporary error and add up to minutes.
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSHandshakeTimeout = 0
+	rt := &rateLimit{inner: &stallTimeout{inner: base, timeout: o.requestTimeout, host: r.RegistryStr()}, maxWait: maxRetryAfter}
 	return &Client{Repo: r, auth: auth, source: source, o: o, rt: rt}, nil
 }
 
@@ -89,10 +84,6 @@ func (c *Client) Options(ctx context.Context, extra ...remote.Option) []remote.O
 	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuth(c.auth), remote.WithTransport(c.rt),
 		remote.WithRetryBackoff(c.o.backoff), remote.WithJobs(c.o.jobs)}, extra...)
 }
-
-// Transport is the client's HTTP transport (timeouts and rate limits included), for callers that
-// count what goes through it.
-func (c *Client) Transport() http.RoundTripper { return c.rt }
 
 // WrapTransport puts wrap around the client's transport.
 func (c *Client) WrapTransport(wrap func(http.RoundTripper) http.RoundTripper) { c.rt = wrap(c.rt) }

@@ -3,7 +3,6 @@ package registryclient_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
@@ -30,25 +29,5 @@ func TestSilentRegistryFailsFast(t *testing.T) {
 	}
 	if took > 3*timeout {
 		t.Errorf("took %s with a %s request timeout", took, timeout)
-	}
-}
-
-// TestTLSHandshakeTimeoutIsNotRetried: the transport's own TLS handshake timeout (shorter than
-// the request timeout) is the same silence, told at once rather than retried for a minute.
-func TestTLSHandshakeTimeoutIsNotRetried(t *testing.T) {
-	addr := testpeer.Silent(t)
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.TLSHandshakeTimeout = 300 * time.Millisecond
-	c, err := registryclient.New(addr+"/o/n", registryclient.WithRequestTimeout(2*time.Second), registryclient.WithTransport(base))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	_, err = remote.Get(c.Repo.Tag("latest"), c.Options(context.Background())...)
-	if err = c.Explain("read", err); !errors.Is(err, registryclient.ErrUnreachable) {
-		t.Errorf("err = %v, want unreachable", err)
-	}
-	if took := time.Since(start); took > 4*time.Second {
-		t.Errorf("took %s: the handshake timeouts were retried", took)
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -50,6 +53,7 @@ func (c *Client) Explain(what string, err error) error {
 	var ne net.Error
 	var oe *net.OpError
 	var de *net.DNSError
+	var ue *url.Error
 	switch {
 	case errors.As(err, &stall):
 		e.Kind, e.msg = ErrUnreachable, fmt.Sprintf("%s: %s", what, stall.Error())
@@ -68,6 +72,11 @@ func (c *Client) Explain(what string, err error) error {
 		e.Kind, e.msg = ErrUnreachable, fmt.Sprintf("%s: cannot connect to %s: %v", what, host, oe.Err)
 	case errors.As(err, &ne) && ne.Timeout():
 		e.Kind, e.msg = ErrUnreachable, fmt.Sprintf("%s: %s did not answer in time", what, host)
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		e.Kind, e.msg = ErrUnreachable, fmt.Sprintf("%s: %s (or something between) reset the connection", what, host)
+	case errors.As(err, &ue):
+		// Never the URL: an upload's carries the registry's upload state.
+		e.msg = fmt.Sprintf("%s: %s %s: %s", what, ue.Op, host, c.scrub(strings.TrimSpace(ue.Err.Error())))
 	default:
 		e.msg = fmt.Sprintf("%s: %s", what, c.scrub(strings.TrimSpace(err.Error())))
 		if strings.Contains(e.msg, "http: server gave HTTP response to HTTPS client") || strings.Contains(e.msg, "malformed HTTP response") {

@@ -2,10 +2,8 @@ package registryclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -24,13 +22,9 @@ type stallTimeout struct {
 type StallError struct {
 	Host  string
 	After time.Duration
-	Cause error // the transport's own timeout, if it came first
 }
 
 func (e *StallError) Error() string {
-	if e.Cause != nil {
-		return fmt.Sprintf("%s did not answer: %v", e.Host, e.Cause)
-	}
 	return fmt.Sprintf("%s did not answer within %s", e.Host, e.After)
 }
 
@@ -45,38 +39,48 @@ func (t *stallTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	parent := req.Context()
 	ctx, cancel := context.WithCancel(parent)
-	var mu sync.Mutex
-	stalled := false
-	timer := time.AfterFunc(t.timeout, func() {
-		mu.Lock()
-		stalled = true
-		mu.Unlock()
-		cancel()
-	})
+	w := &watch{timeout: t.timeout, cancel: cancel}
+	w.timer = time.AfterFunc(t.timeout, w.fire)
 	req = req.Clone(ctx)
 	if req.Body != nil && req.Body != http.NoBody {
-		req.Body = &progressBody{ReadCloser: req.Body, touch: func() { timer.Reset(t.timeout) }}
+		req.Body = &progressBody{ReadCloser: req.Body, touch: func() { w.timer.Reset(t.timeout) }}
 	}
 	resp, err := t.inner.RoundTrip(req)
-	timer.Stop()
+	w.timer.Stop()
 	if err != nil {
 		cancel()
-		mu.Lock()
-		defer mu.Unlock()
-		if stalled && parent.Err() == nil {
+		if w.stalled() && parent.Err() == nil {
 			return nil, &StallError{Host: t.host, After: t.timeout}
-		}
-		// The transport's own timeouts (a TLS handshake never answered) are the same silence:
-		// retried, they would add up to minutes.
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && parent.Err() == nil {
-			return nil, &StallError{Host: t.host, After: t.timeout, Cause: err}
 		}
 		return nil, err
 	}
-	// The answer's body is read under the same context: it is released when the body is closed.
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	// The answer's body is read under the same context, and each read of it may wait for the
+	// registry no longer than the timeout: headers then silence is a stall too. Only the time
+	// spent inside Read counts, not the reader's own pace. Closing the body releases the context.
+	resp.Body = &watchedBody{ReadCloser: resp.Body, w: w, stall: &StallError{Host: t.host, After: t.timeout}, parent: parent}
 	return resp, nil
+}
+
+// watch is one request's stall timer.
+type watch struct {
+	timeout time.Duration
+	timer   *time.Timer
+	cancel  func()
+	mu      sync.Mutex
+	fired   bool
+}
+
+func (w *watch) fire() {
+	w.mu.Lock()
+	w.fired = true
+	w.mu.Unlock()
+	w.cancel()
+}
+
+func (w *watch) stalled() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fired
 }
 
 type progressBody struct {
@@ -90,13 +94,26 @@ func (b *progressBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type cancelBody struct {
+type watchedBody struct {
 	io.ReadCloser
-	cancel func()
+	w      *watch
+	stall  *StallError
+	parent context.Context
 }
 
-func (b *cancelBody) Close() error {
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.w.timer.Reset(b.w.timeout)
+	n, err := b.ReadCloser.Read(p)
+	b.w.timer.Stop()
+	if err != nil && err != io.EOF && b.w.stalled() && b.parent.Err() == nil {
+		return n, b.stall
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.w.timer.Stop()
 	err := b.ReadCloser.Close()
-	b.cancel()
+	b.w.cancel()
 	return err
 }

@@ -26,6 +26,7 @@ type Options struct {
 	Nix    func() (*nix.Nix, error)
 
 	Arch string // --arch as given; empty: this machine's
+	Plan bool   // --plan: say what the build would do, and build nothing
 }
 
 // NewCmdBuild wires the command; runF replaces the run function in tests.
@@ -39,9 +40,14 @@ func NewCmdBuild(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 A foreign architecture is built natively when this host can (extra-platforms with binfmt
 emulation, or a remote builder), otherwise from the flake's cross output
 packages.<host>.<attr>-cross-<arch>. The result is recorded in the state directory, so that
-run, info and push use it without building again.`,
+run, info and push use it without building again.
+
+--plan asks nix what the build would build and fetch, and prints it with the time each
+derivation took when nixify last built it ("new" when it has not) and the download sizes.
+It builds nothing.`,
 		Example: `  nixify build
   nixify build --arch all
+  nixify build --plan --arch all -o json
   nixify build --arch arm64 --flake github:owner/repo --attr docker-image-static`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,6 +59,7 @@ run, info and push use it without building again.`,
 	}
 	fl := cmd.Flags()
 	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to build (default: this machine's; all: the configured ones)")
+	fl.BoolVar(&opts.Plan, "plan", false, "show what the build would build and fetch, with estimates; build nothing")
 	fl.String("flake", "", "flake reference that defines the image (config key flake, default .)")
 	fl.String("attr", "", "package attribute of the image (config key attr, default docker-image-static)")
 	f.BindFlag("flake", fl.Lookup("flake"))
@@ -83,6 +90,20 @@ func buildRun(ctx context.Context, opts *Options) error {
 	n, err := opts.Nix()
 	if err != nil {
 		return cli.Unavailable(err, nix.InstallHint)
+	}
+
+	if opts.Plan {
+		// Nix evaluates the flake and asks the binary caches first: that can take a while.
+		var p *iostreams.Progress
+		if opts.IO.IsErrTTY() {
+			p = opts.IO.StartProgress("asking nix what the build would do")
+		}
+		pvs, err := build.Previews(ctx, n, build.Options{Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir})
+		p.Stop()
+		if err != nil {
+			return explain(err, nil)
+		}
+		return reportPlan(opts.IO, pvs)
 	}
 
 	store := record.Store{Dir: cfg.StateDir}
@@ -118,7 +139,7 @@ func buildRun(ctx context.Context, opts *Options) error {
 var downloadRE = regexp.MustCompile(`unable to download '([^']+)'`)
 
 // explain turns a build failure into one line and a hint, after printing the failing
-// derivation's last log lines.
+// derivation's last log lines (v is nil for a plan, which builds nothing).
 func explain(err error, v *view) error {
 	if errors.Is(err, context.Canceled) {
 		return &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
@@ -137,7 +158,9 @@ func explain(err error, v *view) error {
 	}
 	switch ne.Kind {
 	case nix.BuilderFailure:
-		v.printTail(ne.Drv)
+		if v != nil {
+			v.printTail(ne.Drv)
+		}
 		return cli.Failed(err, "the log lines above are the end of the failing build; --verbose shows every line as it comes")
 	case nix.MissingAttribute:
 		return cli.Failed(err, "check --attr (config key attr); `nix flake show` lists the flake's packages")
@@ -181,11 +204,15 @@ func report(io *iostreams.IOStreams, results []build.Result) error {
 		}
 		return io.WriteJSON(out)
 	}
-	t := io.NewTable("arch", "how", "kind", "image id", "size", "time", "output")
+	// The output is named as nix names store paths in its progress (the name without the hash:
+	// it ends in .tar.gz for a tarball and starts with stream- for a stream script, so the kind
+	// needs no column), and two architectures' rows fit 80 columns; -o json and the result link
+	// in the state directory give the whole path.
+	t := io.NewTable("arch", "how", "image id", "size", "time", "output")
 	for _, r := range results {
 		b := r.Record
-		t.Row(b.Arch.String(), string(r.Plan.Strategy), string(b.Kind), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
-			humanDuration(b.Duration), b.OutPath)
+		t.Row(b.Arch.String(), string(r.Plan.Strategy), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
+			humanDuration(b.Duration), nix.StoreName(b.OutPath))
 	}
 	t.Render()
 	return nil

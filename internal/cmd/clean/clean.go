@@ -210,7 +210,7 @@ func printResult(io *iostreams.IOStreams, res Result, recordsPath string) error 
 		t.Row("container", n)
 	}
 	for _, n := range res.Images {
-		t.Row("image", n)
+		t.Row("image", iostreams.ShortID(n))
 	}
 	for _, n := range res.Volumes {
 		t.Row("volume", n)
@@ -219,7 +219,7 @@ func printResult(io *iostreams.IOStreams, res Result, recordsPath string) error 
 		t.Row("build records", recordsPath+" (and the result-* links)")
 	}
 	for _, k := range res.Kept {
-		t.Row("kept image", k.ID+" (used by "+strings.Join(k.UsedBy, ", ")+")")
+		t.Row("kept image", iostreams.ShortID(k.ID)+" (used by "+strings.Join(k.UsedBy, ", ")+")")
 	}
 	verb := "removed"
 	if res.DryRun {

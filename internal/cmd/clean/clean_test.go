@@ -19,7 +19,7 @@ import (
 func TestResultListsEverythingAndDryRunSaysWouldRemove(t *testing.T) {
 	plan := container.CleanPlan{
 		Containers: []engine.Container{{Name: "c"}},
-		Images:     []string{"sha256:aa"},
+		Images:     []string{"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		Volumes:    []engine.Volume{{Name: "v"}},
 	}
 	res := resultOf(plan, &Options{DryRun: true, All: true})
@@ -27,7 +27,8 @@ func TestResultListsEverythingAndDryRunSaysWouldRemove(t *testing.T) {
 	if err := printResult(io, res, ".nixify"); err != nil {
 		t.Fatal(err)
 	}
-	want := "would remove:\ncontainer\tc\nimage\tsha256:aa\nvolume\tv\nbuild records\t.nixify (and the result-* links)\n"
+	// Image IDs as docker prints them: 12 hex digits (the JSON has them whole).
+	want := "would remove:\ncontainer\tc\nimage\t0123456789ab\nvolume\tv\nbuild records\t.nixify (and the result-* links)\n"
 	if out.String() != want {
 		t.Fatalf("got %q\nwant %q", out.String(), want)
 	}

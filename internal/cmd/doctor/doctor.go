@@ -51,14 +51,21 @@ func doctorRun(ctx context.Context, opts *Options) error {
 		}
 	} else {
 		st := opts.IO.Styles()
-		t := opts.IO.NewTable("check", "status", "detail")
+		// The detail and the fix are what a reader needs whole: they wrap between words.
+		t := opts.IO.NewTable("check", "status", "detail").WrapColumn(2)
 		for _, c := range r.Checks {
 			t.Row(c.Name, st.Status(string(c.Status)), c.Detail)
 		}
 		t.Render()
+		width := opts.IO.TerminalWidth() - 1
 		for _, c := range r.Checks {
 			if c.Fix != "" && (c.Status == doctor.Fail || c.Status == doctor.Warn) {
-				opts.IO.Printf("%s %s: %s\n", st.Accent.Render("fix"), c.Name, c.Fix)
+				lead := st.Accent.Render("fix") + " " + c.Name + ": "
+				if width > 0 {
+					opts.IO.Printf("%s\n", iostreams.WrapAfter(lead, c.Fix, width))
+				} else {
+					opts.IO.Printf("%s%s\n", lead, c.Fix)
+				}
 			}
 		}
 		if r.OK {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nixify/nixify/internal/cli"
+	nixclosure "github.com/nixify/nixify/internal/closure"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/spf13/cobra"
@@ -19,17 +20,9 @@ import (
 // Closure is one image's store paths by size. A layer holding several store paths (past
 // streamLayeredImage's maxLayers) is one entry: its paths share the layer's size.
 type Closure struct {
-	Image string      `json:"image"`
-	Total int64       `json:"totalSize"`
-	Paths []PathsSize `json:"paths"`
-}
-
-// PathsSize is the store paths of one layer and the layer's size: uncompressed where the source
-// tells it, else as the registry stores it (Compressed).
-type PathsSize struct {
-	StorePaths []string `json:"storePaths"`
-	Size       int64    `json:"size"`
-	Compressed bool     `json:"compressed,omitempty"`
+	Image string             `json:"image"`
+	Total int64              `json:"totalSize"`
+	Paths []nixclosure.Layer `json:"paths"`
 }
 
 // addBudgetFlags adds the closure view's and the budget's flags.
@@ -57,19 +50,11 @@ func parseBudget(opts *Options) (int64, error) {
 // closureOf groups an image's layers by the store paths in them, largest first. Layers that name
 // no store path (the customisation layer with /etc and the symlinks) count as "(no store path)".
 func closureOf(inf *image.Info) Closure {
-	c := Closure{Image: imageName(inf), Paths: []PathsSize{}}
-	for _, l := range inf.Layers {
-		p := PathsSize{StorePaths: l.StorePaths, Size: l.Size}
-		if p.Size == 0 && l.CompressedSize > 0 {
-			p.Size, p.Compressed = l.CompressedSize, true
-		}
-		if len(p.StorePaths) == 0 {
-			p.StorePaths = []string{}
-		}
-		c.Total += p.Size
-		c.Paths = append(c.Paths, p)
+	c := Closure{Image: imageName(inf), Paths: nixclosure.Layers(inf)}
+	for _, l := range c.Paths {
+		c.Total += l.Size
 	}
-	slices.SortStableFunc(c.Paths, func(a, b PathsSize) int { return cmp.Compare(b.Size, a.Size) })
+	slices.SortStableFunc(c.Paths, func(a, b nixclosure.Layer) int { return cmp.Compare(b.Size, a.Size) })
 	return c
 }
 
@@ -84,7 +69,11 @@ func imageName(inf *image.Info) string {
 func renderClosure(io *iostreams.IOStreams, closures []Closure, top int) {
 	st := io.Styles()
 	for _, c := range closures {
-		io.Printf("\n%s %s, %s in %d layers\n", st.Bold.Render("store paths of"), c.Image, iostreams.Bytes(c.Total), len(c.Paths))
+		layers := "layers"
+		if len(c.Paths) == 1 {
+			layers = "layer"
+		}
+		io.Printf("\n%s %s, %s in %d %s\n", st.Bold.Render("store paths of"), c.Image, iostreams.Bytes(c.Total), len(c.Paths), layers)
 		t := io.NewTable("size", "share", "store paths")
 		for i, p := range c.Paths {
 			if top > 0 && i == top {
@@ -99,6 +88,9 @@ func renderClosure(io *iostreams.IOStreams, closures []Closure, top int) {
 				size += " (compressed)"
 			}
 			paths := strings.Join(p.StorePaths, " ")
+			if io.IsTTY() {
+				paths = iostreams.Clip(storePaths(p.StorePaths), 50)
+			}
 			if paths == "" {
 				paths = "(no store path: files the image adds)"
 			}

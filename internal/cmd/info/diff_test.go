@@ -12,6 +12,7 @@ import (
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
@@ -79,5 +80,32 @@ func TestDiffOfTwoBuildsNamesTheChangedVersion(t *testing.T) {
 	}
 	if err := infoRun(ctx, &Options{IO: ios, Config: empty, Diff: true}); err == nil || !strings.Contains(err.Error(), "no two recorded builds") {
 		t.Errorf("--diff without builds: %v", err)
+	}
+}
+
+// TestDiffReadsWhatTheLayersHold: images without dockerTools' history comments (buildImage,
+// nix2container, a hand-made layout) once compared as "the same packages" although a library went
+// from 1.0 to 1.1; the store paths are read from the layers themselves.
+func TestDiffReadsWhatTheLayersHold(t *testing.T) {
+	dir := t.TempDir()
+	old, cur := filepath.Join(dir, "old.tar"), filepath.Join(dir, "new.tar.gz")
+	if _, err := imagetest.WriteFile(old, imagetest.Spec{Names: []string{"glibc-2.40", "libfoo-1.0"}, NoHistory: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imagetest.WriteFile(cur, imagetest.Spec{Names: []string{"glibc-2.40", "libfoo-1.1"}, NoHistory: true, Compress: "gzip"}); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, out, _ := iostreams.Test()
+	ios.Format = iostreams.JSON
+	if err := infoRun(context.Background(), &Options{IO: ios, Diff: true, DiffSources: []string{old, cur}}); err != nil {
+		t.Fatal(err)
+	}
+	var rep DiffReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Diffs) != 1 || len(rep.Diffs[0].Changed) != 1 || rep.Diffs[0].Changed[0].Name != "libfoo" ||
+		strings.Join(rep.Diffs[0].Changed[0].OldVersions, ",") != "1.0" || strings.Join(rep.Diffs[0].Changed[0].NewVersions, ",") != "1.1" {
+		t.Errorf("diff = %s", out)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -28,6 +29,7 @@ type Options struct {
 	Engine func() (engine.Engine, error)
 
 	Source string // empty: the last build
+	Tar    string // --tar: a docker-archive file, as run takes it
 	Arch   string // with the last build or an index: which architectures
 
 	Diff        bool     // --diff: compare instead of describe (diff.go)
@@ -61,6 +63,7 @@ also lists what is attached to it (the SBOM and provenance nixify push attaches,
 added, removed and changed with their versions (postgresql 16.4 -> 16.6), per-layer size changes
 and the total; without sources it compares the last two builds of each architecture.`,
 		Example: `  nixify info
+  nixify info --tar image.tar.gz
   nixify info result
   nixify info ghcr.io/owner/nixify-health-check:latest --arch arm64 -o json
   nixify info --diff
@@ -74,6 +77,15 @@ and the total; without sources it compares the last two builds of each architect
 			} else if len(args) == 1 {
 				opts.Source = args[0]
 			}
+			if opts.Tar != "" {
+				if opts.Source != "" || opts.Diff {
+					return cli.Usagef("--tar names the image: give no SOURCE (and no --diff) with it")
+				}
+				if st, err := os.Stat(opts.Tar); err != nil || st.IsDir() {
+					return cli.Usagef("invalid --tar %q: no such file", opts.Tar)
+				}
+				opts.Source = opts.Tar
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -81,6 +93,7 @@ and the total; without sources it compares the last two builds of each architect
 		},
 	}
 	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to show (default and all: every one there is)")
+	cmd.Flags().StringVar(&opts.Tar, "tar", "", "a docker-archive file (plain, gzip or zstd), as `nixify run --tar` takes it")
 	cmd.Flags().BoolVar(&opts.Diff, "diff", false, "compare two images (OLD NEW), or the last two builds: packages added, removed, changed, layer sizes")
 	addBudgetFlags(cmd, opts)
 	return cmd

@@ -8,8 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -57,9 +61,20 @@ func TestInfoLastBuildJSONAndTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := out.String()
-	for _, want := range []string{"linux/amd64", w.ConfigDigest, "1970 default", "█", "missing OCI labels", w.StorePaths[0]} {
+	for _, want := range []string{"linux/amd64", short(w.ConfigDigest), "reproducible default", "█", "missing OCI labels", shortStorePath(w.StorePaths[0])} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text view lacks %q:\n%s", want, text)
+		}
+	}
+	// The layer table fits 80 columns, and its header is followed by the first layer (a padded
+	// header once wrapped into a blank line).
+	lines := strings.Split(ansi.Strip(text), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "#  SIZE") && !strings.HasPrefix(lines[i+1], "1  ") {
+			t.Errorf("the layer table's header is followed by %q", lines[i+1])
+		}
+		if strings.Contains(l, "█") && lipgloss.Width(l) > 80 {
+			t.Errorf("layer row wider than 80 columns: %q", l)
 		}
 	}
 }
@@ -118,5 +133,26 @@ func TestInfoOnADamagedRecordIsABadFile(t *testing.T) {
 	io, _, _, _ := iostreams.Test()
 	if err := infoRun(context.Background(), &Options{IO: io, Config: cfg}); cli.Code(err) != cli.ExitUsage {
 		t.Errorf("exit %d, %v", cli.Code(err), err)
+	}
+}
+
+// TestInfoTakesTarAsRunDoes: `info --tar FILE` names the archive as `run --tar` does; a missing
+// file or a second source is a usage error.
+func TestInfoTakesTarAsRunDoes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "img.tar.gz")
+	if _, err := imagetest.WriteFile(p, imagetest.Spec{Compress: "gzip"}); err != nil {
+		t.Fatal(err)
+	}
+	io, _, _, _ := iostreams.Test()
+	f := clitest.Factory(t, io)
+	var got *Options
+	if err := clitest.Execute(NewCmdInfo(f, func(o *Options) error { got = o; return nil }), "--tar", p); err != nil || got.Source != p {
+		t.Fatalf("--tar: %v, %+v", err, got)
+	}
+	for _, args := range [][]string{{"--tar", p + ".missing"}, {"--tar", p, "other"}, {"--tar", p, "--diff"}} {
+		err := clitest.Execute(NewCmdInfo(f, func(*Options) error { return nil }), args...)
+		if cli.Code(err) != cli.ExitUsage {
+			t.Errorf("%q: exit %d, %v", args, cli.Code(err), err)
+		}
 	}
 }

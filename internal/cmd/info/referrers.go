@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -26,20 +25,16 @@ type Attachments struct {
 func attachments(ctx context.Context, set *image.Set, archs []arch.Arch) []Attachments {
 	var out []Attachments
 	for _, img := range set.Images {
-		if img.Kind != image.FromRegistry || img.V1 == nil || (len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch)) {
+		if img.Kind != image.FromRegistry || (len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch)) {
 			continue
 		}
 		d, err := img.V1.Digest()
 		if err != nil {
 			continue
 		}
-		ref, err := name.ParseReference(img.Source)
-		if err != nil {
-			continue
-		}
-		subject := ref.Context().Digest(d.String())
+		subject := img.Repo.Digest(d.String())
 		a := Attachments{Image: subject.String(), Arch: img.Arch.String(), Referrers: []referrer.Attached{}}
-		client, err := registryclient.ForRepository(ref.Context())
+		client, err := registryclient.ForRepository(img.Repo)
 		if err == nil {
 			var list []referrer.Attached
 			if list, err = referrer.List(ctx, subject, client.Options(ctx)...); err == nil {

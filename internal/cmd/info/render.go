@@ -37,13 +37,20 @@ func render(io *iostreams.IOStreams, rep Report) {
 			plat += "/" + inf.Variant
 		}
 		field("platform", plat)
-		field("config", inf.ConfigDigest)
-		field("manifest", inf.ManifestDigest)
+		// Full digests are in -o json and piped output; a terminal gets them as push prints them.
+		digest := func(d string) string {
+			if io.IsTTY() {
+				return short(d)
+			}
+			return d
+		}
+		field("config", digest(inf.ConfigDigest))
+		field("manifest", digest(inf.ManifestDigest))
 		field("tags", strings.Join(inf.RepoTags, ", "))
 		field("size", sizes(inf))
 		created := inf.Created
 		if inf.CreatedDefault {
-			created += st.Faint.Render(" (the 1970 default Nix uses for reproducible images)")
+			created += st.Faint.Render(" (Nix's reproducible default)")
 		}
 		field("created", created)
 		field("entrypoint", strings.Join(inf.Entrypoint, " "))
@@ -58,7 +65,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 				s += ", every " + hc.Interval
 			}
 			if hc.Retries > 0 {
-				s += fmt.Sprintf(", %d retries", hc.Retries)
+				s += ", " + iostreams.Count(hc.Retries, "retry", "retries")
 			}
 			field("healthcheck", s)
 		}
@@ -120,20 +127,44 @@ func layers(io *iostreams.IOStreams, inf *image.Info) {
 	for i, l := range inf.Layers {
 		paths := strings.Join(l.StorePaths, " ")
 		digest := l.Digest
-		if tty && len(digest) > 19 {
-			digest = digest[:19]
+		if tty {
+			// Within 80 columns, never wrapped: digests as push prints them, store paths as names.
+			digest, paths = short(digest), iostreams.Clip(storePaths(l.StorePaths), 32)
 		}
 		row := []string{fmt.Sprint(i + 1), iostreams.Bytes(layerSize(l)), digest, paths}
 		if tty {
 			w := 0
 			if max > 0 {
-				w = int(layerSize(l) * 20 / max)
+				w = int(layerSize(l) * 10 / max)
 			}
 			row = append(row, st.Accent.Render(strings.Repeat("█", w)))
 		}
 		t.Row(row...)
 	}
 	t.Render()
+}
+
+// storePaths names a layer's store paths for a terminal: the first shortened as below, then how
+// many more.
+func storePaths(ps []string) string {
+	switch len(ps) {
+	case 0:
+		return ""
+	case 1:
+		return shortStorePath(ps[0])
+	}
+	return fmt.Sprintf("%s +%d more", shortStorePath(ps[0]), len(ps)-1)
+}
+
+// shortStorePath keeps a store path's name and the start of its hash, as a terminal has room for
+// (/nix/store/mk3av6pl213ck56s0h4qxa9njjmdqy5c-redis-7.2 -> mk3av6p…-redis-7.2); -o json and
+// piped output keep whole paths.
+func shortStorePath(p string) string {
+	base := strings.TrimPrefix(p, "/nix/store/")
+	if len(base) > 33 && base[32] == '-' {
+		return base[:7] + "…" + base[32:]
+	}
+	return p
 }
 
 func layerSize(l image.LayerInfo) int64 {

@@ -105,7 +105,9 @@ func logsRun(ctx context.Context, opts *Options) error {
 		LogOptions: engine.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail, Timestamps: opts.Timestamps},
 		Services:   opts.Services,
 	}
-	var stdout, stderr io.Writer = newAligner(opts.IO.Out, opts.IO.ColorEnabled(), opts.Services), newAligner(opts.IO.ErrOut, opts.IO.ColorEnabled(), opts.Services)
+	// Colour when the streams' styles colour (a terminal, no NO_COLOR, no --no-color).
+	color := opts.IO.Styles().Accent.Render("x") != "x"
+	var stdout, stderr io.Writer = newAligner(opts.IO.Out, color, opts.Services), newAligner(opts.IO.ErrOut, color, opts.Services)
 	if opts.IO.WantsJSON() {
 		// Every line gets its time: the engine's stamp becomes the time field.
 		lo.Timestamps = true

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -90,7 +91,7 @@ func TestDryRunPredictsThePush(t *testing.T) {
 			ios.Format = iostreams.JSON
 		}
 		refsFile := filepath.Join(t.TempDir(), "refs.txt")
-		o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return env[k] }, WorkDir: src, Arch: "all",
+		o := &Options{StallTimeout: time.Minute, IO: ios, Config: cfg, Getenv: func(k string) string { return env[k] }, WorkDir: src, Arch: "all",
 			Tags: []string{"v1.2.3"}, DryRun: dryRun, ImageRefs: refsFile}
 		if err := pushRun(context.Background(), o); err != nil {
 			t.Fatalf("push (dry run %v): %v", dryRun, err)

@@ -28,8 +28,7 @@ var ciEnv = map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba98
 func opt(cfg func() (*config.Loaded, error), dir string, change func(*Options)) *Options {
 	ios, _, _, _ := iostreams.Test()
 	o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return ciEnv[k] }, WorkDir: dir, Arch: "all",
-		Client: []registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 2}),
-			registryclient.WithRequestTimeout(300 * time.Millisecond)}}
+		StallTimeout: 300 * time.Millisecond, Client: []registryclient.Option{registryclient.WithBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 2})}}
 	if change != nil {
 		change(o)
 	}
@@ -172,7 +171,7 @@ func TestPushDeadline(t *testing.T) {
 	}
 	_, _, err := run(t, opt(cfg2, dir, func(o *Options) {
 		o.Timeout = 200 * time.Millisecond
-		o.Client = append(o.Client, registryclient.WithRequestTimeout(time.Hour))
+		o.StallTimeout = time.Hour
 	}))
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") || !strings.Contains(cli.Hint(err), "--timeout") {
 		t.Fatalf("err = %v (hint %q)", err, cli.Hint(err))
@@ -258,5 +257,89 @@ func TestGitHubActionsFoldsThePushIntoAGroup(t *testing.T) {
 	start, end := strings.Index(text, "::group::push to "+repo+"\n"), strings.Index(text, "::endgroup::\n")
 	if start < 0 || end < start || !strings.Contains(text[end:], "pushed x86_64") {
 		t.Errorf("stderr:\n%s", text)
+	}
+}
+
+// TestPushOfARemoteFlakeComparesNothingLocal: a build of github:owner/repo is not compared with
+// the working directory's HEAD (another project's); it is tagged with the commit nix built, on
+// the branch GITHUB_REF_NAME names.
+func TestPushOfARemoteFlakeComparesNothingLocal(t *testing.T) {
+	git := testpeer.Binary(t, "git")
+	here := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "C"}} {
+		if out, err := exec.Command(git, append([]string{"-C", here}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	dir, repo, cfg := fixture(t, "", "x86_64")
+	store := record.Store{Dir: dir}
+	b, _ := store.Latest("x86_64")
+	b.Flake = "github:owner/repo"
+	if err := store.Save(b); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_REF_NAME": "release"}
+	if _, _, err := run(t, opt(cfg, dir, func(o *Options) { o.Getenv, o.WorkDir = func(k string) string { return env[k] }, here })); err != nil {
+		t.Fatal(err)
+	}
+	tags, _ := remote.List(mustRepo(t, repo))
+	if !slices.Contains(tags, "release-fedcba9") || slices.Contains(tags, "latest") {
+		t.Errorf("tags %q: want release-fedcba9 (the built commit) and no latest", tags)
+	}
+}
+
+// TestHostileRevisionsAndTags: what CI's environment says ends up in tags and annotations. A
+// 300-character branch gives tags the registry (Debian's docker-registry, which checks the tag
+// grammar) accepts; a branch with no tag characters gives no branch tags; a GITHUB_SHA or
+// GITHUB_REF_NAME no git would give is refused before anything is read (exit 2), as is a --tag
+// that --no-index would silently drop.
+func TestHostileRevisionsAndTags(t *testing.T) {
+	reg := testpeer.StartRegistry(t, "", "")
+	dir, _, cfg := fixture(t, "", "x86_64")
+	repo := reg.Addr() + "/o/n"
+	cfg2 := func() (*config.Loaded, error) {
+		l, _ := cfg()
+		l.Config.Repo = repo
+		return l, nil
+	}
+	withEnv := func(env map[string]string, more ...func(*Options)) *Options {
+		return opt(cfg2, dir, func(o *Options) {
+			o.Getenv = func(k string) string { return env[k] }
+			for _, f := range more {
+				f(o)
+			}
+		})
+	}
+	long := strings.Repeat("feature/", 40)
+	if _, _, err := run(t, withEnv(map[string]string{"GITHUB_REF_NAME": long, "GITHUB_SHA": "fedcba9876543210"})); err != nil {
+		t.Fatalf("300-character branch: %v", err)
+	}
+	tags, err := remote.List(mustRepo(t, repo))
+	if err != nil || len(tags) != 2 {
+		t.Fatalf("tags %q %v", tags, err)
+	}
+	for _, tag := range tags {
+		if len(tag) > 128 || !strings.HasPrefix(tag, "feature-feature-") {
+			t.Errorf("tag %q (%d characters)", tag, len(tag))
+		}
+	}
+
+	_, _, err = run(t, withEnv(map[string]string{"GITHUB_REF_NAME": "日本", "GITHUB_SHA": "fedcba9876543210"}))
+	if err == nil || !strings.Contains(err.Error(), "nothing to tag") {
+		t.Errorf("branch without tag characters: %v", err)
+	}
+	for name, env := range map[string]map[string]string{
+		"sha with a path":     {"GITHUB_REF_NAME": "main", "GITHUB_SHA": "../../etc/passwd"},
+		"sha with a newline":  {"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9\nx"},
+		"branch with newline": {"GITHUB_REF_NAME": "main\nlatest", "GITHUB_SHA": "fedcba9876543210"},
+	} {
+		_, _, err := run(t, withEnv(env))
+		if err == nil || cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %q (exit %d)", name, err, cli.Code(err))
+		}
+	}
+	_, _, err = run(t, withEnv(ciEnv, func(o *Options) { o.NoIndex, o.Tags = true, []string{"v1"} }))
+	if err == nil || cli.Code(err) != cli.ExitUsage {
+		t.Errorf("--no-index --tag v1: %v (exit %d)", err, cli.Code(err))
 	}
 }

@@ -4,6 +4,7 @@ package push
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/nix"
 	"github.com/nixify/nixify/internal/publish"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/registryclient"
@@ -40,6 +42,7 @@ type Options struct {
 	DryRun        bool
 	Force         bool
 	Timeout       time.Duration
+	StallTimeout  time.Duration
 	ImageRefs     string
 	Username      string
 	PasswordStdin bool
@@ -47,7 +50,7 @@ type Options struct {
 	IndexFrom     []string
 	NoSBOM        bool
 
-	// Client adds registry client options (tests: quick retries, short request timeouts).
+	// Client adds registry client options (tests: quick retries).
 	Client []registryclient.Option
 }
 
@@ -65,11 +68,13 @@ none; --no-sbom leaves them out), and only then the tags:
   per architecture  BRANCH-SHA-ARCH-static, and latest-ARCH-linux-static on the default branch
   the index         BRANCH-SHA, latest on the default branch (or with --latest), and each --tag
 The commit in tags and in the revision annotation is the one the builds were made from (their
-flake's revision); the branch comes from GITHUB_REF_NAME, else from git. A build from a tree with
-uncommitted changes, or a HEAD that moved since the build, is refused unless --force. An index tag
+flake's revision); the branch comes from GITHUB_REF_NAME, else from the flake's git checkout
+(wherever build --flake pointed). A build from a tree with uncommitted changes, or a checkout
+whose HEAD moved since the build, is refused unless --force. An index tag
 whose current index has architectures this push lacks (push --arch X would turn a multi-arch
 latest into a one-architecture one) is refused unless --force.
-Every request gives up after 30 s without progress; the whole push after --timeout.
+Every request gives up after --request-timeout without progress (raise it for a registry that
+takes long to accept a large layer); the whole push after --timeout.
 Credentials: GITHUB_TOKEN for ghcr.io, then docker config and credential helpers, or
 --username with the password on stdin (--password-stdin). Digest references go to stdout.
 
@@ -78,7 +83,7 @@ then one job runs push --index-from refs-x86_64.txt --index-from refs-aarch64.tx
 index of those images and its tags (no build needed there).`,
 		Example: `  nixify push --repo ghcr.io/owner/nixify-health-check
   nixify push --arch x86_64 --tag v1.2.0 --dry-run
-  echo "$TOKEN" | nixify push --username ci --password-stdin --image-refs refs.txt
+  echo "$TOKEN" | nixify push --username ci --password-stdin
   nixify push --arch aarch64 --no-index --image-refs refs-aarch64.txt
   nixify push --index-from refs-x86_64.txt --index-from refs-aarch64.txt`,
 		Args: cobra.NoArgs,
@@ -97,6 +102,7 @@ index of those images and its tags (no build needed there).`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (digests, tags, annotations) and write nothing")
 	fl.BoolVar(&opts.Force, "force", false, "push a build from a dirty tree or an older commit, or let an index tag lose architectures")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up when the whole push takes longer (0: no limit)")
+	fl.DurationVar(&opts.StallTimeout, "request-timeout", registryclient.DefaultRequestTimeout, "give up on a request that makes no progress for this long")
 	fl.StringVar(&opts.ImageRefs, "image-refs", "", "write the pushed digest references to this file, one a line")
 	fl.StringVar(&opts.Username, "username", "", "registry user name (with --password-stdin)")
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the registry password or token from stdin")
@@ -151,6 +157,9 @@ func settings(opts *Options) (config.Config, []arch.Arch, error) {
 	if cfg.Repo == "" {
 		return cfg, nil, cli.Usagef("no repository to push to: pass --repo REGISTRY/NAMESPACE/NAME or set repo in nixify.yaml (NIXIFY_REPO)")
 	}
+	if opts.StallTimeout <= 0 {
+		return cfg, nil, cli.Usagef("invalid --request-timeout %s: accepted: a positive duration such as 30s or 2m", opts.StallTimeout)
+	}
 	archs, err := cli.ParseArchs(opts.Arch, cfg.Architectures)
 	if err != nil {
 		return cfg, nil, err
@@ -168,7 +177,7 @@ func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 	}
 	pub, err := publish.New(repo, publish.WithTags(opts.Tags...), publish.WithLatest(opts.Latest),
 		publish.WithSource(publish.SourceFromEnv(opts.Getenv)), publish.WithoutIndex(opts.NoIndex), publish.WithForce(opts.Force),
-		publish.WithRegistry(append([]registryclient.Option{registryclient.WithCredentials(creds)}, opts.Client...)...))
+		publish.WithRegistry(append([]registryclient.Option{registryclient.WithCredentials(creds), registryclient.WithRequestTimeout(opts.StallTimeout)}, opts.Client...)...))
 	if err != nil {
 		return nil, cli.UsageError(err)
 	}
@@ -186,7 +195,12 @@ func request(ctx context.Context, opts *Options, cfg config.Config, archs []arch
 			return req, nil, err
 		}
 		req.Refs = refs
-		if rev, err := publish.ResolveRevision(ctx, opts.Getenv, opts.WorkDir); err == nil {
+		rev, err := publish.ResolveRevision(ctx, opts.Getenv, opts.WorkDir)
+		var envErr *publish.EnvError
+		switch {
+		case errors.As(err, &envErr):
+			return req, nil, err
+		case err == nil:
 			req.Rev = &rev
 		}
 		return req, func() {}, nil
@@ -208,7 +222,11 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 		builds = append(builds, b)
 		built = append(built, publish.Built{Arch: a, Revision: b.FlakeRevision})
 	}
-	rev, err := publish.BuiltRevision(ctx, opts.Getenv, opts.WorkDir, built, opts.Force)
+	// The commit is compared with the flake's own checkout: build --flake ELSEWHERE is not about
+	// the working directory's git. A record that names no flake was built from the default, ".".
+	flake := cmp.Or(builds[0].Flake, ".")
+	flakeDir, _ := nix.LocalFlakeDir(flake, opts.WorkDir)
+	rev, err := publish.BuiltRevision(ctx, opts.Getenv, flakeDir, built, opts.Force)
 	if err != nil {
 		return req, nil, err
 	}
@@ -220,7 +238,7 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 	}
 	cache := image.NewLayerCache(state.Dir(cfg.StateDir).LayerCache())
 	for _, b := range builds {
-		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
+		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayerCache(cache))
 		if err != nil {
 			done()
 			return req, nil, cli.Fail(err)
@@ -241,6 +259,7 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	var ee *cli.ExitError
 	var re *publish.RevisionError
 	var rep *publish.ReplaceError
+	var envErr *publish.EnvError
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return cli.Failed(fmt.Errorf("the push did not finish within %s", opts.Timeout), "raise --timeout, or check the network to the registry")
@@ -248,6 +267,8 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 		return ctx.Err() // interrupted, whatever step it stopped
 	case errors.As(err, &ee):
 		return err
+	case errors.As(err, &envErr):
+		return cli.UsageError(err)
 	case errors.As(err, &re):
 		return cli.Failed(err, "commit, build again (nixify build) and push; or pass --force to push it anyway")
 	case errors.As(err, &rep):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -46,7 +47,7 @@ func TestPushLastBuilds(t *testing.T) {
 	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "fedcba9876543210", "GITHUB_ACTIONS": "true"}
 	ios, _, out, _ := iostreams.Test()
 	refs := filepath.Join(dir, "refs.txt")
-	o := &Options{IO: ios, Config: cfg, Getenv: func(k string) string { return env[k] }, WorkDir: dir, Arch: "all", ImageRefs: refs}
+	o := &Options{StallTimeout: time.Minute, IO: ios, Config: cfg, Getenv: func(k string) string { return env[k] }, WorkDir: dir, Arch: "all", ImageRefs: refs}
 	if err := pushRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +63,14 @@ func TestPushLastBuilds(t *testing.T) {
 		{Arch: "all", Tags: []string{"-x"}},
 		{Arch: "all", Username: "u"},
 		{Arch: "all", PasswordStdin: true},
+		{Arch: "all", StallTimeout: -time.Second},
 	} {
 		bad.IO, bad.Config, bad.Getenv = ios, cfg, o.Getenv
-		if err := pushRun(context.Background(), bad); err == nil || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%+v: %v", bad, err)
+		if bad.StallTimeout == 0 {
+			bad.StallTimeout = time.Minute
+		}
+		if err := pushRun(context.Background(), bad); err == nil || strings.Contains(err.Error(), "\n") || cli.Code(err) != cli.ExitUsage {
+			t.Errorf("%+v: %v (exit %d)", bad, err, cli.Code(err))
 		}
 	}
 }
@@ -78,7 +83,7 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 	for _, arch := range []string{"x86_64", "aarch64"} {
 		ios, _, out, _ := iostreams.Test()
 		refs := filepath.Join(dir, "refs-"+arch+".txt")
-		o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: arch, NoIndex: true, ImageRefs: refs}
+		o := &Options{StallTimeout: time.Minute, IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: arch, NoIndex: true, ImageRefs: refs}
 		if err := pushRun(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +93,7 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 		files = append(files, refs)
 	}
 	ios, _, out, _ := iostreams.Test()
-	o := &Options{IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: "all", IndexFrom: files}
+	o := &Options{StallTimeout: time.Minute, IO: ios, Config: cfg, Getenv: getenv, WorkDir: dir, Arch: "all", IndexFrom: files}
 	if err := pushRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +108,7 @@ func TestPushPerArchitectureThenIndexFrom(t *testing.T) {
 
 	empty := filepath.Join(dir, "empty.txt")
 	os.WriteFile(empty, nil, 0o644)
-	o = &Options{IO: ios, Config: cfg, Getenv: getenv, Arch: "all", IndexFrom: []string{empty}}
+	o = &Options{StallTimeout: time.Minute, IO: ios, Config: cfg, Getenv: getenv, Arch: "all", IndexFrom: []string{empty}}
 	if err := pushRun(context.Background(), o); err == nil || !strings.Contains(err.Error(), "list no image references") {
 		t.Fatalf("empty refs file: %v", err)
 	}
@@ -128,7 +133,7 @@ func TestDryRunPredictsPushWithoutGit(t *testing.T) {
 	}
 	run := func(dry bool) string {
 		ios, _, out, _ := iostreams.Test()
-		o := &Options{IO: ios, Config: cfg, Getenv: func(string) string { return "" }, WorkDir: dir,
+		o := &Options{StallTimeout: time.Minute, IO: ios, Config: cfg, Getenv: func(string) string { return "" }, WorkDir: dir,
 			Arch: "x86_64", Tags: []string{"v1"}, DryRun: dry}
 		if err := pushRun(context.Background(), o); err != nil {
 			t.Fatal(err)

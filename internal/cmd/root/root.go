@@ -68,6 +68,8 @@ checks its health and pushes multi-arch images to a registry.`,
 	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
 	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
 
+	cmd.SetHelpTemplate(helpTemplate)
+	cmd.SetUsageTemplate(usageTemplate)
 	cmd.SetFlagErrorFunc(cli.FlagError)
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)

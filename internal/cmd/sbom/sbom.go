@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/closure"
@@ -101,7 +100,7 @@ func sbomRun(ctx context.Context, opts *Options) error {
 		case ref.Kind == image.FromArchive || ref.Kind == image.FromStream:
 			doc, err = fromFile(ctx, opts, ref, format)
 		case ref.Kind == image.FromRegistry:
-			doc, err = fromRegistry(ctx, opts, format, opts.Arch)
+			doc, err = fromRegistry(ctx, opts, ref, format, opts.Arch)
 		default:
 			return cli.Usagef("%q names an image in the Docker engine, which does not keep how it was built: give the last build (no argument), an image file (docker save, ./result) or a pushed image (REGISTRY/REPO[:TAG])", opts.Image)
 		}
@@ -218,17 +217,16 @@ func inStore(layers []closure.Layer) bool {
 }
 
 // fromRegistry reads back the document attached to the image (of arch) at the reference.
-func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch) ([]byte, error) {
-	ref, err := name.ParseReference(opts.Image)
+func fromRegistry(ctx context.Context, opts *Options, ref image.Ref, format string, a arch.Arch) ([]byte, error) {
+	r, err := ref.Reference()
 	if err != nil {
-		// The parser's message repeats the value raw (newlines and all): name it quoted instead.
-		return nil, cli.Usagef("invalid image reference %q: accepted: REGISTRY/REPO[:TAG] or REGISTRY/REPO@sha256:DIGEST", opts.Image)
+		return nil, cli.UsageError(err)
 	}
-	client, err := registryclient.ForRepository(ref.Context(), opts.Client...)
+	client, err := registryclient.ForRepository(r.Context(), opts.Client...)
 	if err != nil {
 		return nil, cli.Fail(err)
 	}
-	set, err := image.Open(ctx, image.Ref{Kind: image.FromRegistry, Name: opts.Image}, image.WithRegistry(opts.Client...))
+	set, err := image.Open(ctx, ref, image.WithRegistry(opts.Client...))
 	if err != nil {
 		return nil, explain(ctx, client, "read "+opts.Image, err)
 	}
@@ -245,7 +243,7 @@ func fromRegistry(ctx context.Context, opts *Options, format string, a arch.Arch
 	if opts.Provenance {
 		want = sbom.ProvenanceType
 	}
-	data, _, err := referrer.Fetch(ctx, ref.Context().Digest(d.String()), want, client.Options(ctx)...)
+	data, _, err := referrer.Fetch(ctx, r.Context().Digest(d.String()), want, client.Options(ctx)...)
 	if errors.Is(err, referrer.ErrNotAttached) {
 		hint := "push it with nixify push (without --no-sbom) to attach its SBOM and provenance"
 		if format == sbom.SPDX && !opts.Provenance {

@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/record"
 	"github.com/nixify/nixify/internal/sbom/sbomtest"
@@ -98,5 +100,23 @@ func TestImageFile(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	if err := sbomRun(context.Background(), &Options{IO: ios, Format: "cyclonedx", Image: res[0].Record.OutPath, Provenance: true}); cli.Code(err) != cli.ExitUsage {
 		t.Errorf("--provenance of a file: %v", err)
+	}
+}
+
+// TestImageFileWithoutHistory: an image not made by dockerTools (no history naming its store
+// paths) once gave an SBOM of 0 components; the store paths are read from its layers.
+func TestImageFileWithoutHistory(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "img.tar")
+	if _, err := imagetest.WriteFile(p, imagetest.Spec{Names: []string{"glibc-2.40", "libfoo-1.1"}, NoHistory: true}); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, out, _ := iostreams.Test()
+	if err := sbomRun(context.Background(), &Options{IO: ios, Format: "cyclonedx", Image: p}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"pkg:nix/libfoo@1.1", "pkg:nix/glibc@2.40"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("SBOM lacks %s", want)
+		}
 	}
 }

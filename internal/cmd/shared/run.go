@@ -94,7 +94,7 @@ func (o *RunOptions) Validate() error {
 	for _, kv := range o.Env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return cli.Usagef("invalid --env %q: accepted: KEY=VALUE", redact(kv))
+			return cli.Usagef("invalid --env %q: accepted: KEY=VALUE", config.RedactEnv(kv))
 		}
 	}
 	if o.Timeout <= 0 {
@@ -121,14 +121,6 @@ func MergeEnv(base, over []string) []string {
 		out = append(out, kv)
 	}
 	return out
-}
-
-// redact keeps a malformed --env value out of messages when it may hold a secret.
-func redact(kv string) string {
-	if len(kv) > 24 {
-		return kv[:8] + "..."
-	}
-	return kv
 }
 
 // Run makes sure the engine holds the image, checks everything that can be checked, then creates
@@ -255,7 +247,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	}
 	// Opened without reading the layers: the engine reads them. What could refuse the image
 	// (a sparse file, another architecture) is checked before the engine is handed anything.
-	set, err := image.Open(ctx, ref, image.WithoutScan())
+	set, err := image.Open(ctx, ref)
 	if err != nil {
 		return container.Loaded{}, ImageError(err)
 	}
@@ -279,7 +271,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	if loaded.Skipped {
 		p.Done("the engine holds it already")
 	} else {
-		p.Done(fmt.Sprintf("%s, %s", strings.Join(loaded.Refs, " "), iostreams.Bytes(loaded.Bytes)))
+		p.Done(fmt.Sprintf("%s, %s", ImageName(loaded.Refs), iostreams.Bytes(loaded.Bytes)))
 	}
 	// A stream's config is known only once loaded: what the engine holds is checked before it is
 	// named for an architecture.
@@ -298,20 +290,45 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	return loaded, nil
 }
 
-// heldImage is --image: an image the engine holds already, of the right architecture. nixify
-// does not name it: it did not load it, and clean leaves it alone.
+// heldImage is --image: an image the engine holds already, of the right architecture, opened
+// through the same door as every other source. nixify does not name it: it did not load it, and
+// clean leaves it alone.
 func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (container.Loaded, error) {
-	img, err := eng.ImageInspect(ctx, o.Image)
+	ref, err := image.Parse(o.Image)
+	if err == nil && ref.Kind != image.FromEngine {
+		err = fmt.Errorf("%q is not an image the engine holds (a file goes with --tar)", o.Image)
+	}
+	if err != nil {
+		return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --image: %w", err))
+	}
+	set, err := image.Open(ctx, ref, image.WithEngine(eng))
 	if errors.Is(err, engine.ErrNotFound) {
 		return container.Loaded{}, cli.Failed(fmt.Errorf("the engine holds no image %q", o.Image), "load it first, or run the last build with `nixify run`")
 	}
 	if err != nil {
 		return container.Loaded{}, EngineError(err)
 	}
-	if err := o.checkArch(o.Image, img.Architecture); err != nil {
+	defer set.Close()
+	img := set.Images[0]
+	if err := o.checkArch(fmt.Sprintf("image %q", o.Image), img.Architecture()); err != nil {
 		return container.Loaded{}, err
 	}
-	return container.Loaded{ImageID: img.ID, Refs: img.RepoTags, Skipped: true}, nil
+	return container.Loaded{ImageID: img.ConfigDigest(), Refs: img.Tags, Skipped: true}, nil
+}
+
+// ImageName is the one rule for what an image is called in nixify's output (run, status): its own
+// tag (the archive's, as info shows it), not the IMAGE:ARCH-ID name nixify gives what it loads so
+// that clean finds it; that one only when it has no other.
+func ImageName(names []string) string {
+	for _, n := range names {
+		if !strings.Contains(n, ":x86_64-") && !strings.Contains(n, ":aarch64-") && !strings.HasPrefix(n, "sha256:") {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
 }
 
 // checkArch refuses an image of another architecture than the one asked (exit 2), before the

@@ -78,13 +78,18 @@ func TestRefusedReplaceLeavesEverythingAsItWas(t *testing.T) {
 	cfg := config.Config{Container: "nixify-run-order-" + suffix(), Image: "nixify-run-order-" + suffix(), Volume: "nixify-run-order-vol-" + suffix(),
 		Bind: "127.0.0.1", Port: testpeer.FreePort(t), StateDir: state}
 	cid, archive := running(t, eng, cfg)
+	held, err := eng.ContainerInspect(ctx, cfg.Container)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bomb, _ := filepath.Abs("../../image/testdata/sparse-pax-1.0.tar.gz")
 	if err := (record.Store{Dir: state}).Save(record.Build{Arch: arch.X86_64, OutPath: bomb, Kind: record.Tarball}); err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range []shared.RunOptions{
 		{Arch: arch.AArch64, Tar: archive, Replace: true},
-		{Arch: arch.X86_64, Replace: true}, // the record's bomb
+		{Arch: arch.AArch64, Image: held.Image, Replace: true}, // --image goes through the same door
+		{Arch: arch.X86_64, Replace: true},                     // the record's bomb
 	} {
 		io, _, _, _ := iostreams.Test()
 		o.IO = io
@@ -99,7 +104,7 @@ func TestRefusedReplaceLeavesEverythingAsItWas(t *testing.T) {
 		o.Timeout, o.StopTimeout = time.Minute, time.Second
 		err := shared.Run(ctx, &o)
 		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
-			t.Errorf("run --arch %s --tar %q --replace: exit %d, %v; want 2", o.Arch, o.Tar, cli.Code(err), err)
+			t.Errorf("run --arch %s --tar %q --image %q --replace: exit %d, %v; want 2", o.Arch, o.Tar, o.Image, cli.Code(err), err)
 		}
 		c, err := eng.ContainerInspect(ctx, cfg.Container)
 		if err != nil || c.ID != cid || !c.Running {

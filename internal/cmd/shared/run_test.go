@@ -46,3 +46,18 @@ func TestAPortAskedForTwiceIsAUsageError(t *testing.T) {
 		t.Fatalf("a port something else holds: exit %d, want 1", cli.Code(err))
 	}
 }
+
+// TestImageNameIsTheImagesOwn: whatever order the engine lists an image's names in, run and
+// status call it by its own tag, not by the IMAGE:ARCH-ID mark nixify gives what it loads (the
+// name once flipped between the two).
+func TestImageNameIsTheImagesOwn(t *testing.T) {
+	own, mark := "nixify-layered:amd64", container.LoadedTag("nixify-health-check", "x86_64", "sha256:0123456789abcdef")
+	for _, names := range [][]string{{mark, own}, {own, mark}, {"sha256:0123", own}} {
+		if got := ImageName(names); got != own {
+			t.Errorf("%q: %q, want %q", names, got, own)
+		}
+	}
+	if got := ImageName([]string{mark}); got != mark {
+		t.Errorf("only the mark: %q", got)
+	}
+}

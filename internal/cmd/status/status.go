@@ -168,7 +168,7 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	line := func(k, v string) { io.Printf("%-10s %s\n", k+":", v) }
 	line("container", s.Container+" "+state)
 	image := shortID(s.Image)
-	if n := displayName(s.ImageNames); n != "" {
+	if n := shared.ImageName(s.ImageNames); n != "" {
 		image += " (" + n + ")"
 	}
 	line("image", image)
@@ -218,20 +218,6 @@ func Ago(d time.Duration) string {
 		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
-}
-
-// displayName is the image's own name rather than the one nixify gave it on loading (which
-// only repeats the ID), when it has one.
-func displayName(names []string) string {
-	for _, n := range names {
-		if !strings.Contains(n, ":x86_64-") && !strings.Contains(n, ":aarch64-") {
-			return n
-		}
-	}
-	if len(names) > 0 {
-		return names[0]
-	}
-	return ""
 }
 
 // ociArch is the label's Nix name (x86_64) as OCI says it (amd64); "" stays "".

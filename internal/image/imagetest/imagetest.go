@@ -32,17 +32,21 @@ type Spec struct {
 	Created   time.Time         // zero means nixpkgs' default, 1970-01-01T00:00:01Z
 	Compress  string            // "", "gzip" or "zstd": how the whole archive is compressed
 	Healthy   bool              // add a HEALTHCHECK
+	Names     []string          // store path names, one layer each (e.g. libfoo-1.0); default pkg-N
+	NoHistory bool              // no history naming the store paths, as images not made by dockerTools
 }
 
 // StorePath returns the fake store path of layer i of a seed.
-func StorePath(seed uint64, i int) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%d/%d", seed, i)))
+func StorePath(seed uint64, i int) string { return namedStorePath(seed, i, fmt.Sprintf("pkg-%d", i)) }
+
+func namedStorePath(seed uint64, i int, name string) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%d/%d/%s", seed, i, name)))
 	const alphabet = "0123456789abcdfghijklmnpqrsvwxyz" // Nix's base32
 	b := make([]byte, 32)
 	for k := range b {
 		b[k] = alphabet[h[k]%32]
 	}
-	return fmt.Sprintf("/nix/store/%s-pkg-%d", b, i)
+	return fmt.Sprintf("/nix/store/%s-%s", b, name)
 }
 
 // Written is what WriteArchive wrote.
@@ -83,6 +87,9 @@ func WriteArchive(out io.Writer, s Spec) (*Written, error) {
 	var history []map[string]string
 	for i := 0; i < s.Layers; i++ {
 		sp := StorePath(s.Seed, i)
+		if i < len(s.Names) {
+			sp = namedStorePath(s.Seed, i, s.Names[i])
+		}
 		layer := storeLayer(rng, sp, s.LayerSize)
 		sum := sha256.Sum256(layer)
 		hexSum := hex.EncodeToString(sum[:])
@@ -100,7 +107,9 @@ func WriteArchive(out io.Writer, s Spec) (*Written, error) {
 		} else {
 			h["created_by"] = fmt.Sprintf("store paths: ['%s']", sp)
 		}
-		history = append(history, h)
+		if !s.NoHistory {
+			history = append(history, h)
+		}
 	}
 	cfgBytes, err := configJSON(s, res.DiffIDs, history)
 	if err != nil {
@@ -133,6 +142,9 @@ func WriteArchive(out io.Writer, s Spec) (*Written, error) {
 func (s Spec) withDefaults() Spec {
 	if s.Arch == "" {
 		s.Arch = "amd64"
+	}
+	if s.Layers == 0 && len(s.Names) > 0 {
+		s.Layers = len(s.Names)
 	}
 	if s.Layers == 0 {
 		s.Layers = 3

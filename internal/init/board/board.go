@@ -42,6 +42,8 @@ type Service struct {
 	Restarts  int          `json:"restarts"`
 	Since     time.Time    `json:"since"`
 	LastError string       `json:"lastError,omitempty"`
+	// Detail is what a service that is not ready yet reports doing ("loading dataset 42%").
+	Detail string `json:"detail,omitempty"`
 }
 
 // Snapshot is a consistent copy of the board at one moment.

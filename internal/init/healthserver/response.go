@@ -62,6 +62,8 @@ func (sv serviceView) output() string {
 	switch {
 	case sv.Disabled:
 		return "disabled"
+	case !sv.running() && sv.Detail != "":
+		return "not ready: the init reports it " + sv.State + ": " + sv.Detail
 	case !sv.running():
 		return "not running: the init reports it " + sv.State
 	case sv.Result == nil:

@@ -294,6 +294,7 @@ type serviceView struct {
 	Restarts int
 	Port     int
 	Disabled bool
+	Detail   string  // what the service reports doing while not ready ("loading dataset 42%")
 	Result   *Result // nil: not checked yet, or disabled
 }
 
@@ -324,7 +325,7 @@ func (s *Server) view() view {
 		if s.src != nil {
 			sv.State = "unknown"
 			if b, ok := snap.Service(name); ok {
-				sv.State, sv.Since, sv.Restarts = string(b.State), b.Since.UTC(), b.Restarts
+				sv.State, sv.Since, sv.Restarts, sv.Detail = string(b.State), b.Since.UTC(), b.Restarts, b.Detail
 				if b.Port > 0 {
 					sv.Port = b.Port
 				}

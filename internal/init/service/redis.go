@@ -2,9 +2,12 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,12 +31,17 @@ func redis(c initenv.Config, sec *Secrets) (supervisor.Service, error) {
 			if err != nil {
 				return err
 			}
+			if err := removeRedisTemps(dir); err != nil {
+				return err
+			}
 			// The password goes in this 0600 file, not on the command line where ps would show it.
 			return writeGenerated(conf, []byte(redisConf(c, dir, sec.RedisPassword)), 0o600, uid, gid)
 		},
 		Command: supervisor.Command{Path: server, User: "redis", Args: []string{conf}},
 		Ready:   func(ctx context.Context) error { return redisPing(ctx, c, sec.RedisPassword) },
-		// SIGTERM makes Redis fsync its append-only file and save before it exits.
+		// SIGTERM makes Redis fsync its append-only file and exit: with no save points (redisConf)
+		// it writes no RDB, so what it must flush is at most a second of writes (everysec),
+		// whatever the dataset's size.
 		StopSignal: syscall.SIGTERM, StopBudget: 2500 * time.Millisecond,
 	}, nil
 }
@@ -45,7 +53,10 @@ func redisConf(c initenv.Config, dir, password string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by nixify-init on every boot; edits are overwritten.\n")
 	fmt.Fprintf(&b, "bind %s\nport %d\nprotected-mode yes\ndaemonize no\nlogfile \"\"\n", c.Bind, c.RedisPort)
-	fmt.Fprintf(&b, "dir %s\nappendonly yes\nappendfsync everysec\n", dir)
+	// The append-only file is the dataset's one durable copy; RDB save points would add a full
+	// snapshot at every shutdown (seconds for a few GB, past the stop budget: SIGKILL and a temp
+	// RDB left behind), which the AOF makes redundant.
+	fmt.Fprintf(&b, "dir %s\nappendonly yes\nappendfsync everysec\nsave \"\"\n", dir)
 	fmt.Fprintf(&b, "requirepass %s\n", redisQuote(password))
 	return b.String()
 }
@@ -71,6 +82,21 @@ func redisQuote(s string) string {
 	return b.String()
 }
 
+// removeRedisTemps deletes what a Redis killed mid-write leaves in its directory: temp-PID.rdb
+// (a snapshot being written) and temp-rewriteaof-*.aof (an AOF rewrite). Redis never reads them
+// back, and each can be as large as the dataset.
+func removeRedisTemps(dir string) error {
+	for _, pattern := range []string{"temp-*.rdb", "temp-rewriteaof-*.aof"} {
+		found, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, f := range found {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("remove Redis's leftover %s: %w", f, unwrapPath(err))
+			}
+		}
+	}
+	return nil
+}
+
 // localAddr is where the init reaches a service bound to bind.
 func localAddr(bind string, port int) string {
 	if bind == "0.0.0.0" || bind == "*" || bind == "" {
@@ -79,8 +105,9 @@ func localAddr(bind string, port int) string {
 	return net.JoinHostPort(bind, fmt.Sprint(port))
 }
 
-// redisPing authenticates and expects PONG; Redis answers an error while
-// it is still loading its data, which counts as not ready.
+// redisPing authenticates and expects PONG. While Redis loads its dataset it answers -LOADING:
+// that is progress, reported with how far the load is (INFO persistence), so the supervisor waits
+// as long as the load advances.
 func redisPing(ctx context.Context, c initenv.Config, password string) error {
 	d := net.Dialer{Timeout: time.Second}
 	conn, err := d.DialContext(ctx, "tcp", localAddr(c.Bind, c.RedisPort))
@@ -89,15 +116,47 @@ func redisPing(ctx context.Context, c initenv.Config, password string) error {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	send := resp.NewConn(conn).Command
-	if reply, err := send("AUTH", password); err != nil || reply != "+OK" {
+	rc := resp.NewConn(conn)
+	if reply, err := rc.Command("AUTH", password); err != nil || reply != "+OK" {
 		return fmt.Errorf("redis AUTH failed: %v", firstOf(err, reply))
 	}
-	reply, err := send("PING")
+	reply, err := rc.Command("PING")
+	if err == nil && strings.HasPrefix(reply, "-LOADING") {
+		return redisLoading(rc)
+	}
 	if err != nil || reply != "+PONG" {
 		return fmt.Errorf("redis PING: %v", firstOf(err, reply))
 	}
 	return nil
+}
+
+// redisLoading reads how far a loading Redis is: INFO persistence's loading_loaded_perc for the
+// health output, loading_loaded_bytes as the mark of progress.
+func redisLoading(rc *resp.Conn) error {
+	info, err := rc.Do("INFO", "persistence")
+	if err != nil {
+		return fmt.Errorf("redis is loading its dataset; INFO: %w", err)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	if fields["loading"] != "1" {
+		return errors.New("redis answered LOADING but has finished loading")
+	}
+	perc, _ := strconv.ParseFloat(fields["loading_loaded_perc"], 64)
+	loaded, _ := strconv.ParseInt(fields["loading_loaded_bytes"], 10, 64)
+	return supervisor.Progress(fmt.Sprintf("loading dataset %.0f%% (%d MB of %s MB)", perc, loaded>>20, mb(fields["loading_total_bytes"])), loaded)
+}
+
+func mb(bytes string) string {
+	n, err := strconv.ParseInt(bytes, 10, 64)
+	if err != nil {
+		return "?"
+	}
+	return strconv.FormatInt(n>>20, 10)
 }
 
 func firstOf(err error, reply string) any {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixify/nixify/internal/init/resp"
 	"github.com/nixify/nixify/internal/testpeer"
+	"github.com/nixify/nixify/pkg/health"
 )
 
 // exited waits for the init to end by itself and returns its exit code and output.
@@ -263,7 +266,7 @@ func TestForeignOwnedVolumeIsReowned(t *testing.T) {
 		t.Fatalf("chown: %v: %s", err, out)
 	}
 	r = e.start()
-	if !strings.Contains(r.out.String(), "belonged to uid 4711; re-owned to redis") {
+	if !strings.Contains(r.out.String(), "belonged to uid 4711 re-owned to redis") {
 		t.Errorf("the log does not say the data was re-owned:\n%s", r.out.String())
 	}
 	if got := e.redisDo(t, "GET", "k"); got != "kept" {
@@ -372,4 +375,144 @@ func vmKB(t *testing.T, pid int, key string) int {
 		}
 	}
 	return 0
+}
+
+// redisDataset fills dir with a Redis dataset of keys keys (100-byte values) as the init's Redis
+// keeps it (append-only, the base in RDB form), written by a Redis of its own with DEBUG POPULATE.
+func redisDataset(t *testing.T, dir string, keys int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := testpeer.FreePort(t)
+	cmd := exec.Command(testpeer.Binary(t, "redis-server"), "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--dir", dir, "--save", "", "--appendonly", "yes", "--enable-debug-command", "yes", "--daemonize", "no", "--logfile", "")
+	var out testpeer.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		cmd.Process.Kill()
+		<-done
+	}()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	do := func(timeout time.Duration, args ...string) string {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return ""
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(timeout))
+		reply, err := resp.NewConn(conn).Do(args...)
+		if err != nil {
+			t.Fatalf("redis %v: %v\n%s", args, err, out.String())
+		}
+		return reply
+	}
+	for deadline := time.Now().Add(10 * time.Second); do(time.Second, "PING") != "PONG"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dataset redis did not start:\n%s", out.String())
+		}
+	}
+	do(5*time.Minute, "DEBUG", "POPULATE", fmt.Sprint(keys), "key", "100")
+	do(10*time.Second, "BGREWRITEAOF")
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		info := do(10*time.Second, "INFO", "persistence")
+		if strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrite_scheduled:0") {
+			if !strings.Contains(info, "aof_last_bgrewrite_status:ok") {
+				t.Fatalf("BGREWRITEAOF failed:\n%s", info)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BGREWRITEAOF did not finish:\n%s", info)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-done
+}
+
+// TestLoadingRedisIsWaitedFor: a Redis loading a dataset answers -LOADING for seconds; the init
+// used to count that as not ready and kill it at the ready timeout, again and again, until the
+// container exited (issue 21). Loading is progress: the init waits while it advances, the health
+// output shows how far it is, and the data is all there.
+func TestLoadingRedisIsWaitedFor(t *testing.T) {
+	const keys = 2_000_000 // about 75 MB on disk, 350 MB in Redis: seconds to load
+	e := newEnv(t, "NIXIFY_SERVICES=redis", "NIXIFY_READY_TIMEOUT=1s", "NIXIFY_RESTART_LIMIT=1")
+	if err := os.MkdirAll(e.data(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	redisDataset(t, e.data("redis"), keys)
+	r := e.run()
+	url := fmt.Sprintf("http://127.0.0.1:%d/health/redis", e.appPort)
+	var progress []string
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-r.done:
+			t.Fatalf("the init exited while Redis loaded:\n%s", r.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis never ready; seen %q\n%s", progress, r.out.String())
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			continue
+		}
+		var body health.Response
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			break
+		}
+		if strings.Contains(body.Output, "loading dataset") && (len(progress) == 0 || progress[len(progress)-1] != body.Output) {
+			progress = append(progress, body.Output)
+		}
+	}
+	t.Logf("health output while loading: %q", progress)
+	if len(progress) == 0 {
+		t.Errorf("the health output never showed the load's progress")
+	}
+	if out := r.out.String(); strings.Contains(out, "killing it") || strings.Contains(out, "restart 1/") {
+		t.Errorf("Redis was killed while it loaded:\n%s", out)
+	}
+	if got := e.redisDo(t, "DBSIZE"); got != fmt.Sprintf(":%d", keys) {
+		t.Errorf("DBSIZE %s after the load, want %d", got, keys)
+	}
+}
+
+// TestRedisStopWritesNoSnapshot: with the append-only file on, Redis's default save points also
+// wrote a full RDB at every SIGTERM (issue 21: 1.2 GB overran the stop budget, SIGKILL, a temp RDB
+// left behind). The init's Redis writes no snapshot at stop, a leftover temp file is cleared at
+// boot, and the data survives through the AOF.
+func TestRedisStopWritesNoSnapshot(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=redis")
+	if err := os.MkdirAll(e.data("redis"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	leftover := e.data("redis", "temp-999.rdb")
+	if err := os.WriteFile(leftover, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.start()
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Errorf("the leftover temp RDB is still there after the boot: %v", err)
+	}
+	if got := e.redisDo(t, "SET", "k", "v"); got != "+OK" {
+		t.Fatalf("SET: %s", got)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("stop: %v\n%s", err, r.out.String())
+	}
+	if snaps, _ := filepath.Glob(e.data("redis", "*.rdb")); len(snaps) > 0 {
+		t.Errorf("Redis wrote %v at stop:\n%s", snaps, r.out.String())
+	}
+	e.start()
+	if got := e.redisDo(t, "GET", "k"); got != "v" {
+		t.Fatalf("GET after the restart: %q", got)
+	}
 }

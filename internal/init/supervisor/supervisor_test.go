@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -179,7 +180,7 @@ func TestServiceFailingPastLimitStopsContainer(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("supervisor kept running")
 	}
-	if err == nil || !strings.Contains(err.Error(), "bad failed 4 times in a row") || !strings.Contains(err.Error(), "status 3") {
+	if err == nil || !strings.Contains(err.Error(), "bad failed (failures in a row: 4)") || !strings.Contains(err.Error(), "status 3") {
 		t.Fatalf("err = %v", err)
 	}
 	if st := svcState(h.board, "bad"); st.State != board.Failed || st.Restarts != 3 {
@@ -348,5 +349,44 @@ func TestLastLinesBeforeExitReachTheLog(t *testing.T) {
 		if !strings.Contains(out.String(), "talker | last words\n") {
 			t.Fatalf("run %d: the last line is missing from the log:\n%s", i, out.String())
 		}
+	}
+}
+
+// TestProgressIsWaitedForUntilItStalls: a service reporting progress (Redis loading its dataset)
+// is waited for beyond the ready timeout while its progress moves, with the progress on the board;
+// one whose progress stops is killed once the ready timeout passes without a move.
+func TestProgressIsWaitedForUntilItStalls(t *testing.T) {
+	policy := testPolicy()
+	policy.ReadyTimeout, policy.MaxRestarts = 300*time.Millisecond, 0
+	var calls atomic.Int64
+	// Progress moves at every call until the 40th (at least 250 ms apart: 10 s, far beyond the
+	// ready timeout), then the service is ready.
+	loading := shService("loading", "sleep 100 & wait")
+	loading.Ready = func(context.Context) error {
+		if n := calls.Add(1); n < 40 {
+			return Progress(fmt.Sprintf("loading dataset %d%%", n*100/40), n)
+		}
+		return nil
+	}
+	h := start(t, policy, loading)
+	waitFor(t, "progress on the board", func() bool { return strings.HasPrefix(svcState(h.board, "loading").Detail, "loading dataset") })
+	waitFor(t, "phase ready", func() bool { return h.board.Snapshot().Phase == board.Ready })
+	if st := svcState(h.board, "loading"); st.Restarts != 0 || st.Detail != "" {
+		t.Fatalf("after the load: %+v, want no restart and no detail", st)
+	}
+	h.stop(t)
+
+	stalled := shService("stalled", "sleep 100 & wait")
+	stalled.Ready = func(context.Context) error { return Progress("loading dataset 42%", 42) }
+	h = start(t, policy, stalled)
+	var err error
+	select {
+	case err = <-h.result:
+		h.result <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("a stalled load was waited for without end")
+	}
+	if err == nil || !strings.Contains(err.Error(), "no progress for 300ms: loading dataset 42%") {
+		t.Fatalf("stalled load: %v", err)
 	}
 }

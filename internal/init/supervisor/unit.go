@@ -50,6 +50,11 @@ func (u *unit) setPID(pid int) {
 	u.s.board.Update(u.svc.Name, func(e *board.Service) { e.PID = pid })
 }
 
+// setDetail shows what a service not ready yet is doing ("" clears it).
+func (u *unit) setDetail(what string) {
+	u.s.board.Update(u.svc.Name, func(e *board.Service) { e.Detail = what })
+}
+
 func (u *unit) setState(st board.ServiceState, lastErr error) {
 	u.s.board.Update(u.svc.Name, func(e *board.Service) {
 		e.State = st
@@ -125,7 +130,7 @@ func (u *unit) run() {
 		}
 		failures++
 		if failures > u.s.policy.MaxRestarts {
-			report(fmt.Errorf("%s failed %d times in a row, giving up: %w", name, failures, err))
+			report(fmt.Errorf("%s failed (failures in a row: %d), giving up: %w", name, failures, err))
 			return
 		}
 		delay := u.s.policy.BackoffMin << (failures - 1)
@@ -155,10 +160,10 @@ func (u *unit) once(first *bool, upSince *time.Time) (err error, final bool) {
 	u.setPID(p.pid)
 	u.setState(board.Booting, nil)
 
-	probe, cancelProbe := context.WithTimeout(u.ctx, u.s.policy.ReadyTimeout)
+	probe, cancelProbe := context.WithCancel(u.ctx)
 	defer cancelProbe()
 	readyErr := make(chan error, 1)
-	go func() { readyErr <- poll(probe, u.svc.Ready) }()
+	go func() { readyErr <- u.waitReady(probe) }()
 
 	select {
 	case ws := <-p.exit:
@@ -178,9 +183,9 @@ func (u *unit) once(first *bool, upSince *time.Time) (err error, final bool) {
 				u.terminate(p)
 				return fmt.Errorf("%s not ready: %w", u.svc.Name, err), true
 			}
-			u.s.log.Printf("init", "%s: not ready after %s: %v; killing it", u.svc.Name, u.s.policy.ReadyTimeout, err)
+			u.s.log.Printf("init", "%s: %v; killing it", u.svc.Name, err)
 			u.kill(p)
-			return fmt.Errorf("not ready after %s: %w", u.s.policy.ReadyTimeout, err), false
+			return err, false
 		}
 	}
 
@@ -260,23 +265,63 @@ func isPermanent(err error) bool {
 	return errors.As(err, &pe)
 }
 
-// poll calls ready until it succeeds or ctx ends: every 5 ms at first, at most every 20 ms, since
-// most services are up in well under a second and each step of the boot waits for this one.
-func poll(ctx context.Context, ready func(context.Context) error) error {
+// progressError is a Ready error saying the service is busy getting ready and how far it is.
+type progressError struct {
+	what string // "loading dataset 42%"
+	mark int64  // grows while the work advances (bytes loaded, ...)
+}
+
+func (e progressError) Error() string { return e.what }
+
+// Progress is what Ready returns while the service is working its way to ready (Redis loading its
+// dataset): what (shown in the health output while it lasts) and a mark that grows as the work
+// advances. The supervisor waits as long as the mark keeps moving, and gives up only when it has
+// not moved for the ready timeout: loading is progress, not failure.
+func Progress(what string, mark int64) error { return progressError{what, mark} }
+
+// waitReady calls Ready until it succeeds, fails for good, or ctx ends: every 5 ms at first, at
+// most every 20 ms, since most services are up in well under a second and each step of the boot
+// waits for this one; every 250 ms while the service reports progress. It gives up when the ready
+// timeout passes without the service becoming ready or its progress moving, and shows the
+// progress on the board meanwhile.
+func (u *unit) waitReady(ctx context.Context) error {
+	ready, timeout := u.svc.Ready, u.s.policy.ReadyTimeout
 	if ready == nil {
 		return nil
 	}
+	defer u.setDetail("")
 	delay := 5 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	var mark int64 = -1
+	progressed := false
 	for {
-		err := ready(ctx)
+		callCtx, cancel := context.WithDeadline(ctx, deadline)
+		err := ready(callCtx)
+		cancel()
 		if err == nil || isPermanent(err) {
 			return err
+		}
+		var pe progressError
+		if errors.As(err, &pe) {
+			if pe.mark != mark {
+				mark, progressed, deadline = pe.mark, true, time.Now().Add(timeout)
+			}
+			u.setDetail(pe.what)
+			delay = 250 * time.Millisecond
+		}
+		if time.Now().After(deadline) {
+			if progressed {
+				return fmt.Errorf("no progress for %s: %w", timeout, err)
+			}
+			return fmt.Errorf("not ready after %s: %w", timeout, err)
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(delay):
+		case <-time.After(min(delay, time.Until(deadline)+time.Millisecond)):
 		}
-		delay = min(2*delay, 20*time.Millisecond)
+		if delay < 250*time.Millisecond {
+			delay = min(2*delay, 20*time.Millisecond)
+		}
 	}
 }
