@@ -91,6 +91,21 @@ func (s *IOStreams) TerminalWidth() int {
 	return 0
 }
 
+// WrapOut is lead and text as one paragraph for stdout: on a terminal wrapped between words to
+// its width, the lines after the first under the text; elsewhere one line, as logs and scripts
+// want a message.
+func (s *IOStreams) WrapOut(lead, text string) string { return s.wrap(s.outTTY, lead, text) }
+
+// WrapErr is WrapOut for stderr: warnings, errors and hints.
+func (s *IOStreams) WrapErr(lead, text string) string { return s.wrap(s.errTTY, lead, text) }
+
+func (s *IOStreams) wrap(tty bool, lead, text string) string {
+	if w := s.TerminalWidth(); tty && w > 1 {
+		return WrapAfter(lead, text, w-1)
+	}
+	return lead + text
+}
+
 // DisableColor turns styling off (--no-color).
 func (s *IOStreams) DisableColor() { s.color = false }
 

@@ -76,7 +76,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 		printMap(io, "annotations", inf.Annotations)
 		layers(io, inf)
 		for _, w := range inf.Warnings {
-			io.Printf("%s %s\n", st.Warn.Render("warning:"), w)
+			io.Printf("%s\n", io.WrapOut(st.Warn.Render("warning:")+" ", w))
 		}
 	}
 }
