@@ -153,7 +153,7 @@ func watch(ctx context.Context, opts *Options, collect func() (shared.Report, er
 	var live *iostreams.Live
 	if opts.IO.IsTTY() && !opts.IO.WantsJSON() {
 		live = opts.IO.NewLive()
-		defer live.Stop()
+		defer live.Keep() // Ctrl-C leaves the last report to read
 	}
 	t := time.NewTicker(opts.Interval)
 	defer t.Stop()
