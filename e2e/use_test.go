@@ -173,8 +173,8 @@ func TestUseWhatRunsInside(t *testing.T) {
 		t.Fatalf("ps: exit %d\n%s", r.code, r.out)
 	}
 
-	// A second run while it runs: the hint fits a running container.
-	if r = e.nixify(run...); r.code != cli.ExitFailure || !strings.Contains(r.errOut, "nixify restart") {
+	// A second run while it runs: it is there already, exit 0, as start says it (issue 23).
+	if r = e.nixify(run...); r.code != 0 || !strings.Contains(r.errOut, "is running already") {
 		t.Fatalf("run while running: exit %d, %q", r.code, r.errOut)
 	}
 
