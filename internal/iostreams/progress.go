@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type Live struct {
 	mu       sync.Mutex
 	lines    []string
 	drawn    []int // display widths of the block's lines currently on screen
+	dirty    bool  // lines changed since they were drawn
 	frame    int
 	lastText time.Time
 	lastSent string
@@ -96,7 +98,10 @@ func (l *Live) Spinner() string {
 func (l *Live) Set(lines ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines[:0], lines...)
+	if !slices.Equal(l.lines, lines) {
+		l.lines = append(l.lines[:0], lines...)
+		l.dirty = true
+	}
 	if !l.tty && time.Since(l.lastText) >= l.every {
 		l.writePlain()
 	}
@@ -112,7 +117,14 @@ func (l *Live) Println(line string) {
 }
 
 // Stop ends redrawing; the block is erased on a terminal, or written one last time as plain lines.
-func (l *Live) Stop() {
+func (l *Live) Stop() { l.end(false) }
+
+// Keep ends redrawing and leaves the block's last lines on the terminal, for a view the user
+// ends with Ctrl-C (health --watch): erasing it would leave nothing to read. Without a terminal
+// it is Stop.
+func (l *Live) Keep() { l.end(true) }
+
+func (l *Live) end(keep bool) {
 	select {
 	case <-l.stop:
 		return
@@ -122,9 +134,14 @@ func (l *Live) Stop() {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.tty {
+	switch {
+	case l.tty && keep:
 		l.clear()
-	} else if strings.Join(l.lines, "\n") != l.lastSent {
+		l.draw()
+		l.drawn = l.drawn[:0] // the lines stay: nothing erases them any more
+	case l.tty:
+		l.clear()
+	case strings.Join(l.lines, "\n") != l.lastSent:
 		l.writePlain()
 	}
 }
@@ -150,9 +167,13 @@ func (l *Live) loop() {
 		case <-t.C:
 			l.mu.Lock()
 			l.frame++
+			// Only a changed block is redrawn: a view that changes every --interval is drawn
+			// every --interval, not ten times a second, and does not flicker.
 			if l.tty {
-				l.clear()
-				l.draw()
+				if l.dirty {
+					l.clear()
+					l.draw()
+				}
 			} else if time.Since(l.lastText) >= l.every && len(l.lines) > 0 {
 				l.writePlain()
 			}
@@ -203,6 +224,7 @@ func (l *Live) draw() {
 	}
 	// The last column stays free: a line that fills it exactly makes some terminals wrap.
 	cols := l.width()
+	l.dirty = false
 	for _, line := range l.lines {
 		line = Clip(line, cols-1)
 		fmt.Fprintln(l.w, line)
