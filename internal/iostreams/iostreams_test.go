@@ -220,28 +220,3 @@ func TestLiveRedrawsOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("the changed block was drawn %d times, want 1:\n%q", n, errOut.String())
 	}
 }
-
-// The bug: Ctrl-C in health --watch erased the table it drew, leaving nothing to read. Keep leaves
-// the last lines on the terminal: nothing is erased after the last draw.
-func TestLiveKeepLeavesTheLastBlock(t *testing.T) {
-	s, _, _, errOut := Test()
-	s.SetTTY(true)
-	s.SetWidth(80)
-	l := s.NewLive()
-	l.Set("first")
-	time.Sleep(250 * time.Millisecond)
-	l.Set("last", "lines")
-	l.Keep()
-	l.Keep() // a second end does nothing
-	if out := errOut.String(); !strings.HasSuffix(out, "last\nlines\n") {
-		t.Fatalf("the block was not left on the terminal: %q", out)
-	}
-	// Without a terminal it is Stop: the last state once as plain lines.
-	s, _, _, errOut = Test()
-	l = s.NewLive()
-	l.Set("last")
-	l.Keep()
-	if got := errOut.String(); got != "last\n" {
-		t.Fatalf("piped: %q", got)
-	}
-}

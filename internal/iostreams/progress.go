@@ -117,14 +117,7 @@ func (l *Live) Println(line string) {
 }
 
 // Stop ends redrawing; the block is erased on a terminal, or written one last time as plain lines.
-func (l *Live) Stop() { l.end(false) }
-
-// Keep ends redrawing and leaves the block's last lines on the terminal, for a view the user
-// ends with Ctrl-C (health --watch): erasing it would leave nothing to read. Without a terminal
-// it is Stop.
-func (l *Live) Keep() { l.end(true) }
-
-func (l *Live) end(keep bool) {
+func (l *Live) Stop() {
 	select {
 	case <-l.stop:
 		return
@@ -134,14 +127,9 @@ func (l *Live) end(keep bool) {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.tty && keep:
+	if l.tty {
 		l.clear()
-		l.draw()
-		l.drawn = l.drawn[:0] // the lines stay: nothing erases them any more
-	case l.tty:
-		l.clear()
-	case strings.Join(l.lines, "\n") != l.lastSent:
+	} else if strings.Join(l.lines, "\n") != l.lastSent {
 		l.writePlain()
 	}
 }
