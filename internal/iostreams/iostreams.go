@@ -107,7 +107,7 @@ func (s *IOStreams) wrap(tty bool, lead, text string) string {
 }
 
 // Fit is a line for stdout: on a terminal too narrow for it, its store paths and digests
-// shortened (ShortStorePath, ShortDigest) and then the line clipped; elsewhere the line whole.
+// shortened (ShortStorePath; a digest to 12 hex digits) and then the line clipped; elsewhere the line whole.
 func (s *IOStreams) Fit(line string) string {
 	w := s.TerminalWidth() - 1
 	if !s.outTTY || w <= 0 || lipgloss.Width(line) <= w {

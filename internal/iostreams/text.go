@@ -35,16 +35,6 @@ func ShortID(id string) string {
 	return id
 }
 
-// ShortDigest is a content digest cut to its algorithm and 12 hex digits (sha256:0123456789ab),
-// enough to tell the digests of one image apart; anything that is not a digest is left alone.
-func ShortDigest(d string) string {
-	alg, hex, ok := strings.Cut(d, ":")
-	if !ok || alg == "" || len(hex) <= 12 || !isHex(hex) {
-		return d
-	}
-	return alg + ":" + hex[:12]
-}
-
 // ShortStorePath is a Nix store path with its hash cut to 7 characters, as `git log --oneline`
 // does for commits: /nix/store/0c4bmhv…-glibc-2.40. The name, which is what a reader looks for,
 // stays whole, and so does a path inside the store entry; anything else is left alone.
@@ -65,8 +55,8 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// shorten is text for a line that does not fit: each store path and digest in it cut the way
-// ShortStorePath and ShortDigest do, the rest kept.
+// shorten is text for a line that does not fit: each store path cut as ShortStorePath does, each
+// digest to its algorithm and 12 hex digits (sha256:3f4ca7e5c9d4), the rest kept.
 func shorten(text string) string {
 	return digestRE.ReplaceAllString(ShortStorePath(text), "$1:$2")
 }
