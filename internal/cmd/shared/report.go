@@ -104,7 +104,7 @@ func PrintHealth(io *iostreams.IOStreams, r Report) error {
 	if len(r.Services) > 0 {
 		healthTable(io, r).Render()
 	}
-	io.Printf("%s\n", Verdict(r, io.Styles()))
+	io.Printf("%s\n", io.WrapOut("", Verdict(r, io.Styles())))
 	return nil
 }
 
@@ -115,7 +115,7 @@ func HealthLines(io *iostreams.IOStreams, r Report) []string {
 	if len(r.Services) > 0 {
 		lines = healthTable(io, r).Lines()
 	}
-	return append(lines, Verdict(r, io.Styles()))
+	return append(lines, strings.Split(io.WrapOut("", Verdict(r, io.Styles())), "\n")...)
 }
 
 func healthTable(io *iostreams.IOStreams, r Report) *iostreams.Table {
