@@ -173,7 +173,8 @@ func (p *Publisher) writeImage(ctx context.Context, ref name.Digest, img v1.Imag
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return pusher.Push(ctx, ref, img)
+	// Every blob is there: the manifest alone is left (Push would walk the layers again).
+	return pusher.Put(ctx, ref, img)
 }
 
 // uploadJobs is how many blobs of one image are uploaded at once, as go-containerregistry does.
