@@ -125,11 +125,6 @@ func otherUsers(ctx context.Context, eng engine.Engine, imageID string, removed 
 	return names, nil
 }
 
-// Empty reports whether there is nothing to remove.
-func (p CleanPlan) Empty() bool {
-	return len(p.Containers) == 0 && len(p.Images) == 0 && len(p.Volumes) == 0
-}
-
 // Apply removes the plan's objects: containers first, as they hold the images and volumes; a
 // running container is stopped in order first (as `nixify stop` does), never killed with its
 // services' data unwritten. It goes on after a failure and returns the failures joined.

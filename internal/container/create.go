@@ -86,6 +86,8 @@ type PortInUseError struct {
 	Bind string
 	Port int
 	Err  string
+	// Twice is a port the spec itself asks for twice: the user's input is wrong (exit 2).
+	Twice bool
 }
 
 func (e *PortInUseError) Error() string {
@@ -110,6 +112,9 @@ const (
 	CreateNew     Action = iota // no container of the name: create one
 	StartExisting               // nixify's stopped container of the same image and settings: start it again
 	ReplaceOld                  // remove the old container, then create
+	// AlreadyRunning is nixify's container of the same image and settings, running: nothing to
+	// do, as `nixify start` of a running container does nothing (both exit 0).
+	AlreadyRunning
 )
 
 // Plan is the outcome of Prepare: every check is done, nothing is changed yet.
@@ -165,8 +170,11 @@ func Prepare(ctx context.Context, eng engine.Engine, s Spec) (*Plan, error) {
 		p.Action, p.Old = ReplaceOld, old
 	case !Managed(old.Labels):
 		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: false}
+	case old.Running && differs(old, s) == "":
+		p.Action, p.Old = AlreadyRunning, old
+		return p, nil
 	case old.Running || old.State == "paused" || old.State == "restarting":
-		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true}
+		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true, Differs: differs(old, s)}
 	default:
 		if why := differs(old, s); why != "" {
 			return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true, Differs: why}
@@ -242,7 +250,7 @@ func (p *Plan) checkPorts(local bool) error {
 	seen := map[int]bool{}
 	for _, b := range p.Spec.Ports() {
 		if seen[b.HostPort] {
-			return &PortInUseError{Bind: b.HostIP, Port: b.HostPort, Err: "asked for twice (the health server and a service, or two services)"}
+			return &PortInUseError{Bind: b.HostIP, Port: b.HostPort, Err: "asked for twice (the health server and a service, or two services)", Twice: true}
 		}
 		seen[b.HostPort] = true
 		if !local {
@@ -267,7 +275,7 @@ func (p *Plan) checkPorts(local bool) error {
 // SIGKILL while PostgreSQL writes), removed, and the new one given the name.
 func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	s := p.Spec
-	if p.Action == StartExisting {
+	if p.Action == StartExisting || p.Action == AlreadyRunning {
 		return p.Old.ID, nil
 	}
 	if err := ensureVolume(ctx, eng, s.Volume); err != nil {

@@ -74,10 +74,16 @@ func TestPrepareDecidesBeforeChangingAnything(t *testing.T) {
 	}
 	id := start(spec)
 
-	// Running: refused, with the state.
+	// Running with the same image and settings: nothing to do. With other settings: refused,
+	// with the state and what differs.
+	if p, err := container.Prepare(ctx, eng, spec); err != nil || p.Action != container.AlreadyRunning || p.Old.ID != id {
+		t.Fatalf("running, same spec: %+v %v", p, err)
+	}
 	var ee *container.ExistsError
-	if _, err := container.Prepare(ctx, eng, spec); !errors.As(err, &ee) || ee.State != "running" || !ee.Ours {
-		t.Fatalf("running: %v", err)
+	otherEnv := spec
+	otherEnv.Env = []string{"POSTGRES_DB=x"}
+	if _, err := container.Prepare(ctx, eng, otherEnv); !errors.As(err, &ee) || ee.State != "running" || !ee.Ours || !strings.Contains(ee.Differs, "POSTGRES_DB") {
+		t.Fatalf("running, other env: %v", err)
 	}
 	// Replace onto a port something else holds: refused, and the container still runs.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")

@@ -106,6 +106,16 @@ func (s *IOStreams) wrap(tty bool, lead, text string) string {
 	return lead + text
 }
 
+// Fit is a line for stdout: on a terminal too narrow for it, its store paths and digests
+// shortened (ShortStorePath; a digest to 12 hex digits) and then the line clipped; elsewhere the line whole.
+func (s *IOStreams) Fit(line string) string {
+	w := s.TerminalWidth() - 1
+	if !s.outTTY || w <= 0 || lipgloss.Width(line) <= w {
+		return line
+	}
+	return Clip(shorten(line), w)
+}
+
 // DisableColor turns styling off (--no-color).
 func (s *IOStreams) DisableColor() { s.color = false }
 

@@ -26,7 +26,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 		if inf.FiledUnder != "" {
 			title = inf.FiledUnder.String() + "  " + title
 		}
-		io.Printf("%s\n", st.Bold.Render(title))
+		io.Printf("%s\n", st.Bold.Render(io.Fit(title)))
 		field := func(k, v string) {
 			if v != "" {
 				io.Printf("  %-12s %s\n", k, v)

@@ -16,6 +16,7 @@ import (
 	"github.com/nixify/nixify/internal/cli"
 	buildcmd "github.com/nixify/nixify/internal/cmd/build"
 	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
+	clientcmd "github.com/nixify/nixify/internal/cmd/client"
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
 	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
 	envcmd "github.com/nixify/nixify/internal/cmd/env"
@@ -23,9 +24,7 @@ import (
 	healthcmd "github.com/nixify/nixify/internal/cmd/health"
 	infocmd "github.com/nixify/nixify/internal/cmd/info"
 	logscmd "github.com/nixify/nixify/internal/cmd/logs"
-	psqlcmd "github.com/nixify/nixify/internal/cmd/psql"
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
-	rediscmd "github.com/nixify/nixify/internal/cmd/rediscli"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
 	startcmd "github.com/nixify/nixify/internal/cmd/start"
@@ -109,8 +108,8 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		startcmd.NewCmdRestart(f, nil),
 		statuscmd.NewCmdStatus(f, nil),
 		envcmd.NewCmdEnv(f, nil),
-		psqlcmd.NewCmdPsql(f, nil),
-		rediscmd.NewCmdRedisCLI(f, nil),
+		clientcmd.NewCmdPsql(f, nil),
+		clientcmd.NewCmdRedisCLI(f, nil),
 		execcmd.NewCmdShell(f, nil),
 		execcmd.NewCmdExec(f, nil),
 		cleancmd.NewCmdClean(f, nil),

@@ -50,8 +50,8 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{"bad output", nil, "", []string{"-o", "yaml", "version"}, `invalid --output "yaml": accepted: text, json`},
 		// cobra.NoArgs called an argument an unknown command and the hint pointed at nixify --help.
 		{"extra argument", nil, "", []string{"version", "extra"}, "nixify: version takes no arguments, not \"extra\"\nhint: see `nixify version --help`\n"},
-		// cobra counted "arg(s)".
-		{"missing argument", nil, "", []string{"exec"}, "nixify: exec takes at least 1 argument, not 0\nhint: see `nixify exec --help`\n"},
+		// exec says what it lacks and how to give it (issue 23), not cobra's "requires at least 1 arg(s)".
+		{"missing argument", nil, "", []string{"exec"}, "nixify: no command to run\nhint: for example: nixify exec -- ls -l /data (or nixify shell)\n"},
 		{"too many arguments", nil, "", []string{"sbom", "a", "b"}, "nixify: sbom takes at most 1 argument, not 2\nhint: see `nixify sbom --help`\n"},
 		{"bad port env", map[string]string{"NIXIFY_PORT": "abc"}, "", []string{"config"}, `invalid port "abc" (env NIXIFY_PORT): a port number from 1 to 65535`},
 		{"bad architecture env", map[string]string{"NIXIFY_ARCHITECTURES": "x86_64,mips"}, "", []string{"config"}, `invalid architectures "mips" (env NIXIFY_ARCHITECTURES)`},
