@@ -187,7 +187,7 @@ func TestUseWhatRunsInside(t *testing.T) {
 	}
 	before, _ := eng.ContainerInspect(ctx, e.container)
 	r = e.nixify(run...)
-	if r.code != 0 || !strings.Contains(r.errOut, "starting the stopped container") {
+	if r.code != 0 || !strings.Contains(r.errOut, "starting the stopped "+e.container+" again") {
 		t.Fatalf("run after stop: exit %d\n%s", r.code, r.errOut)
 	}
 	if after, _ := eng.ContainerInspect(ctx, e.container); after.ID != before.ID {

@@ -63,7 +63,7 @@ func HealthURL(c engine.Container, ep engine.Endpoint) string {
 func Collect(ctx context.Context, c engine.Container, ep engine.Endpoint) Report {
 	r := Report{Container: c.Name, State: c.State, Engine: c.Health, Services: []ServiceReport{}}
 	if !c.Running {
-		r.Error = fmt.Sprintf("the container is %s (exit code %d)", c.State, c.ExitCode)
+		r.Error = fmt.Sprintf("%s, exit code %d", c.State, c.ExitCode)
 		return r
 	}
 	r.URL = HealthURL(c, ep)
@@ -104,7 +104,7 @@ func PrintHealth(io *iostreams.IOStreams, r Report) error {
 	if len(r.Services) > 0 {
 		healthTable(io, r).Render()
 	}
-	io.Printf("%s\n", Verdict(r, io.Styles()))
+	io.Printf("%s\n", io.WrapOut("", Verdict(r, io.Styles())))
 	return nil
 }
 
@@ -115,7 +115,7 @@ func HealthLines(io *iostreams.IOStreams, r Report) []string {
 	if len(r.Services) > 0 {
 		lines = healthTable(io, r).Lines()
 	}
-	return append(lines, Verdict(r, io.Styles()))
+	return append(lines, strings.Split(io.WrapOut("", Verdict(r, io.Styles())), "\n")...)
 }
 
 func healthTable(io *iostreams.IOStreams, r Report) *iostreams.Table {
@@ -136,9 +136,9 @@ func healthTable(io *iostreams.IOStreams, r Report) *iostreams.Table {
 func engineSays(state string, st iostreams.Styles) string {
 	switch state {
 	case "":
-		return "the image has no engine healthcheck"
+		return "no engine healthcheck"
 	case "starting":
-		return "the engine's healthcheck has not reported yet"
+		return "engine check not run yet"
 	}
 	return "engine healthcheck: " + st.Status(state)
 }
@@ -171,6 +171,15 @@ func ProbeError(err error) string {
 // Verdict is the report's last line: healthy or not, the container's and the engine's states, and
 // why when the health server gave no answer.
 func Verdict(r Report, st iostreams.Styles) string {
+	if r.State != "" && r.State != "running" {
+		// Not "not healthy (container exited, engine healthcheck: unhealthy): the container is
+		// exited": one thing to say, once.
+		line := fmt.Sprintf("%s: %s", r.Container, st.Fail.Render("not running"))
+		if r.Error != "" {
+			line += " (" + r.Error + ")"
+		}
+		return line
+	}
 	verdict := st.OK.Render("healthy")
 	if !r.Healthy {
 		verdict = st.Fail.Render("not healthy")

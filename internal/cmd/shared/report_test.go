@@ -59,11 +59,11 @@ func TestReportSaysOneThing(t *testing.T) {
 		t.Errorf("disabled service's status %q, want disabled", r.Services[0].Status)
 	}
 	st := iostreams.Styles{}
-	if v := Verdict(r, st); v != "c: healthy (container running, the engine's healthcheck has not reported yet)" {
+	if v := Verdict(r, st); v != "c: healthy (container running, engine check not run yet)" {
 		t.Errorf("verdict %q", v)
 	}
 	r.Engine = ""
-	if v := Verdict(r, st); !strings.Contains(v, "the image has no engine healthcheck") {
+	if v := Verdict(r, st); !strings.Contains(v, "no engine healthcheck") {
 		t.Errorf("verdict %q", v)
 	}
 
@@ -86,5 +86,14 @@ func TestReportSaysOneThing(t *testing.T) {
 		Ports: []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: ln.Addr().(*net.TCPAddr).Port, ContainerPort: 80}}}, engine.Endpoint{Host: "unix:///x"})
 	if rep.Error != "the health server does not answer: it closed the connection without an answer" {
 		t.Errorf("error %q", rep.Error)
+	}
+}
+
+// TestStoppedVerdictSaysItOnce: a stopped container's verdict is "not running" with its exit code,
+// not "not healthy (container exited, engine healthcheck: unhealthy): the container is exited".
+func TestStoppedVerdictSaysItOnce(t *testing.T) {
+	r := Collect(context.Background(), engine.Container{Name: "c", State: "exited", ExitCode: 0, Health: "unhealthy"}, engine.Endpoint{})
+	if v := Verdict(r, iostreams.Styles{}); v != "c: not running (exited, exit code 0)" {
+		t.Errorf("verdict %q", v)
 	}
 }

@@ -165,11 +165,10 @@ func Run(ctx context.Context, o *RunOptions) error {
 		return Await(ctx, o.IO, eng, id, eng.ContainerWait(waitCtx, id), o.Timeout, began, &loaded)
 	}
 	if plan.Action == container.StartExisting {
-		o.IO.Errorf("%s starting the stopped container %s again (same image and settings; data kept)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
+		o.IO.Errorf("%s starting the stopped %s again (same image, settings and data)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
 	}
 	if r := plan.Replaced; r != nil {
-		o.IO.Errorf("%s replaced the container %s (image %s, %s; data volume %s kept)\n", o.IO.Styles().Accent.Render("→"),
-			cfg.Container, shortImage(plan.Old.Image), replacedHow(r), cfg.Volume)
+		o.IO.Errorf("%s replaced %s (image %s), %s\n", o.IO.Styles().Accent.Render("→"), cfg.Container, shortImage(plan.Old.Image), replacedHow(r))
 	}
 	exited, err := container.Start(ctx, eng, id, plan.Action != container.StartExisting, spec.Ports())
 	if err != nil {
@@ -182,11 +181,13 @@ func Run(ctx context.Context, o *RunOptions) error {
 func replacedHow(r *container.Stopped) string {
 	switch {
 	case !r.WasRunning:
-		return "it was not running"
+		return "which was not running"
 	case r.Killed:
 		return fmt.Sprintf("killed after %s: its ordered shutdown did not finish", r.Took.Round(100*time.Millisecond))
+	case r.ExitCode != 0:
+		return fmt.Sprintf("stopped in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
 	}
-	return fmt.Sprintf("stopped in order in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
+	return fmt.Sprintf("stopped in order in %s", r.Took.Round(100*time.Millisecond))
 }
 
 func shortImage(id string) string {

@@ -204,7 +204,7 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 		}
 		t.Render()
 	}
-	io.Printf("%s\n", shared.Verdict(s.Health, sty))
+	io.Printf("%s\n", io.WrapOut("", shared.Verdict(s.Health, sty)))
 }
 
 // Ago shows a duration the way uptimes are read: 45s, 12m, 3h5m, 2d4h.
