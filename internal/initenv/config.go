@@ -94,13 +94,13 @@ func (r *reader) readPostgres(c *Config) {
 	c.PGPort = r.port("PG_PORT", 5432)
 	c.PGUser = r.role("POSTGRES_USER", "postgres")
 	c.PGDB = r.database("POSTGRES_DB", "postgres")
-	c.PGPassword = r.secret("POSTGRES_PASSWORD")
+	c.PGPassword = r.password("POSTGRES_PASSWORD")
 }
 
 func (r *reader) readRedis(c *Config) {
 	c.RedisHost = r.host("REDIS_HOST", "127.0.0.1")
 	c.RedisPort = r.port("REDIS_PORT", 6379)
-	c.RedisPassword = r.secret("REDIS_PASSWORD")
+	c.RedisPassword = r.password("REDIS_PASSWORD")
 }
 
 func (r *reader) readGarage(c *Config) {
@@ -113,7 +113,7 @@ func (r *reader) readGarage(c *Config) {
 	c.Capacity = int64(r.count("NIXIFY_GARAGE_CAPACITY_GB", 100)) << 30
 	c.AccessKey = r.secret("GARAGE_ACCESS_KEY")
 	c.SecretKey = r.secret("GARAGE_SECRET_KEY")
-	c.AdminToken = r.secret("GARAGE_ADMIN_TOKEN")
+	c.AdminToken = r.password("GARAGE_ADMIN_TOKEN")
 	if c.AccessKey != "" && !accessKey.MatchString(c.AccessKey) {
 		r.fail("GARAGE_ACCESS_KEY is not a Garage key id: use GK followed by 24 lower-case hex digits")
 	}

@@ -69,6 +69,10 @@ func TestErrorsNameVariableValueAndAccepted(t *testing.T) {
 		{map[string]string{"POSTGRES_USER": strings.Repeat("a", 64)}, []string{"POSTGRES_USER"}},
 		{map[string]string{"POSTGRES_DB": "my db"}, []string{"POSTGRES_DB"}},
 		{map[string]string{"REDIS_PASSWORD": strings.Repeat("x", 5000)}, []string{"REDIS_PASSWORD", "at most 4096"}},
+		// Issue 21: a short password is refused (and never echoed): hiding it in the log would
+		// reveal it.
+		{map[string]string{"REDIS_PASSWORD": "o"}, []string{"REDIS_PASSWORD is 1 characters long: use at least 12"}},
+		{map[string]string{"GARAGE_ADMIN_TOKEN": "short-tok"}, []string{"GARAGE_ADMIN_TOKEN is 9 characters long"}},
 		{map[string]string{"GARAGE_ACCESS_KEY": "GK0123456789abcdef01234567"}, []string{"go together"}},
 	}
 	for _, c := range cases {
@@ -83,7 +87,8 @@ func TestErrorsNameVariableValueAndAccepted(t *testing.T) {
 				t.Errorf("%q: error %q does not mention %q", c.env, err, w)
 			}
 		}
-		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "xxxxxxxxxx") {
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "xxxxxxxxxx") ||
+			strings.Contains(err.Error(), "short-tok") || strings.Contains(err.Error(), `"o"`) {
 			t.Errorf("error %q leaks a secret or spans lines", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // reader reads variables with one rule for all of them: surrounding blanks are dropped (secrets
@@ -32,10 +33,26 @@ func (r *reader) get(k, def string) string {
 // configuration files and memory.
 const maxSecret = 4096
 
+// MinSecret is the shortest password or token the init accepts from the environment. A shorter
+// one is guessed quickly and, being a common string, cannot be hidden in the log without revealing
+// it (package redact). Generated ones are 26 characters.
+const MinSecret = 12
+
+// secret reads a secret taken as given. An error names the variable and the length, never the
+// value or a piece of it.
 func (r *reader) secret(k string) string {
 	v := r.getenv(k)
 	if len(v) > maxSecret {
 		r.fail("%s is %d bytes long: use at most %d", k, len(v), maxSecret)
+	}
+	return v
+}
+
+// password reads a password or token: a secret of at least MinSecret characters.
+func (r *reader) password(k string) string {
+	v := r.secret(k)
+	if n := utf8.RuneCountInString(v); v != "" && n < MinSecret {
+		r.fail("%s is %d characters long: use at least %d, or leave it unset to have one generated", k, n, MinSecret)
 	}
 	return v
 }

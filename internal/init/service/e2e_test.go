@@ -90,7 +90,7 @@ func newEnv(t *testing.T, extra ...string) *env {
 		fmt.Sprintf("PG_PORT=%d", e.pgPort),
 		fmt.Sprintf("REDIS_PORT=%d", e.rdPort),
 		fmt.Sprintf("APP_PORT=%d", e.appPort),
-		"REDIS_PASSWORD=redispw",
+		"REDIS_PASSWORD=redis-test-password",
 	}, extra...)
 	return e
 }
