@@ -24,7 +24,7 @@ buildGoModule rec {
   # string in the environment, or an array under structured attributes; ''${ldflags[*]} is both.
   buildPhase = ''
     runHook preBuild
-    sh ${./go-build.sh} ${goarch} "$GOPATH/bin/${pname}" ./${subPackage} "''${ldflags[*]}"
+    bash ${./go-build.sh} ${goarch} "$GOPATH/bin/${pname}" ./${subPackage} "''${ldflags[*]}"
     runHook postBuild
   '';
   # No PIE (a Go PIE needs the dynamic loader); go-build.sh insists on -buildmode=exe as well.

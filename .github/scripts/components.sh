@@ -6,7 +6,8 @@
 # flake itself: packages.<host>.image-components-<arch> (image/components.nix, image/budget.nix).
 #
 #   components.sh build  FLAKE HOST ARCH STATE   nix build -L --keep-going of every component
-#   components.sh table  STATE [IMAGE_BYTES]     the Markdown table for the job summary
+#   components.sh table  STATE [IMAGE_BYTES]     the Markdown table for the job summary (also
+#                                                after the build step was stopped by its timeout)
 #   components.sh budget STATE IMAGE_BYTES       the budget line; over budget: the largest
 #                                                components and their levers, and exit 1
 #
@@ -30,6 +31,16 @@ closure_size() {
 build() {
 	[ $# -eq 4 ] || usage
 	local flake=$1 host=$2 arch=$3 state=$4
+	case $arch in x86_64 | aarch64) ;; *)
+		echo "components.sh: architecture \"$arch\" is not one of the image's: x86_64, aarch64" >&2
+		exit 2
+		;;
+	esac
+	case $host in x86_64-linux | aarch64-linux) ;; *)
+		echo "components.sh: build system \"$host\" is not one the flake builds on: x86_64-linux, aarch64-linux" >&2
+		exit 2
+		;;
+	esac
 	mkdir -p "$state"
 	local agg="packages.$host.image-components-$arch"
 	# One evaluation: each member's derivation name, .drv and output, the budget and its levers.
@@ -63,6 +74,7 @@ build() {
 	# component's own build time can be read from its first and last line.
 	local status=0 start
 	start=$(date +%s)
+	rm -f "$state/seconds" "$state/results.tsv"
 	mkdir -p "$state/roots"
 	nix build -L --keep-going --out-link "$state/roots/result" "${installables[@]}" 2>&1 |
 		while IFS= read -r line; do
@@ -70,8 +82,24 @@ build() {
 			printf '%(%s)T %s\n' -1 "$line"
 		done >"$state/build.log" || status=$?
 	printf '%s\n' "$(($(date +%s) - start))" >"$state/seconds"
+	collect "$state"
+	table "$state" >&2
+	if [ -s "$state/failed.txt" ]; then
+		echo "failed (each derivation with its last log lines):" >&2
+		cat "$state/failed.txt" >&2
+	fi
+	return "$status"
+}
 
-	# After: per component, what happened, its build time and its closure.
+# collect STATE: per component, what happened, its own build time and its closure; then every
+# derivation that did not finish. Also after the build step was stopped (its timeout): there is
+# no "seconds" file then, and what had not finished is "unfinished".
+collect() {
+	local state=$1 arch names=() n out drv before stopped=
+	arch=$(cat "$state/arch")
+	mapfile -t names < <(jq -r '.members | keys[]' "$state/components.json")
+	[ -s "$state/seconds" ] || stopped=1
+	touch "$state/build.log"
 	local prefix first last secs closure result
 	: >"$state/results.tsv"
 	for n in "${names[@]}"; do
@@ -92,6 +120,8 @@ build() {
 			build) result=built ;;
 			*) result=fetched ;;
 			esac
+		elif [ -n "$stopped" ]; then
+			result="unfinished: the step was stopped"
 		elif [ -n "$first" ] || grep -qF "building '$drv'" "$state/build.log"; then
 			result=failed
 		else
@@ -119,18 +149,15 @@ build() {
 			} >>"$state/failed.txt"
 		fi
 	done
-	table "$state" >&2
-	if [ -s "$state/failed.txt" ]; then
-		echo "failed (each derivation with its last log lines):" >&2
-		cat "$state/failed.txt" >&2
-	fi
-	return "$status"
 }
 
 table() {
 	[ $# -ge 1 ] && [ $# -le 2 ] || usage
 	local state=$1 image=${2:-}
 	case $image in *[!0-9]*) image= ;; esac # no size (the image was not built): no budget line
+	if [ ! -s "$state/results.tsv" ] && [ -s "$state/before.tsv" ]; then
+		collect "$state" # the build step was stopped before it could
+	fi
 	[ -s "$state/results.tsv" ] || { echo "components.sh: $state has no results: the build step did not get that far" >&2; exit 1; }
 	echo "| component | output | built or fetched | minutes (its own build) | closure |"
 	echo "|---|---|---|---|---|"
@@ -142,9 +169,11 @@ table() {
 		if [ "$closure" != - ]; then c=$(mib "$closure"); fi
 		echo "| $n | \`$attr\` | $result | $m | $c |"
 	done <"$state/results.tsv"
+	echo
 	if [ -s "$state/seconds" ]; then
-		echo
 		echo "All components: $(awk '{ printf "%.1f", $1 / 60 }' "$state/seconds") minutes wall time."
+	else
+		echo "**The build step was stopped (its timeout) before every component was done: what built is saved in the Actions cache, and the next run resumes from it.**"
 	fi
 	if [ -n "$image" ]; then
 		echo

@@ -73,7 +73,7 @@ func main() {
 		cache := image.NewLayerCache(filepath.Join(cacheDir, "layers.json"))
 		var ims []publish.Image
 		for _, a := range archs {
-			img, err := imagetest.Open(paths[a], image.WithLayers(), image.WithLayerCache(cache), image.WithTempDir(dir))
+			img, err := imagetest.Open(paths[a], image.WithLayerCache(cache), image.WithTempDir(dir))
 			must(err)
 			defer img.Close()
 			ims = append(ims, publish.Image{Arch: a, Image: img.V1})

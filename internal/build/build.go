@@ -154,7 +154,10 @@ func describe(ctx context.Context, b *record.Build, previous []record.Build) (*i
 		return nil, fmt.Errorf("read the image built for %s: %w", b.Arch, err)
 	}
 	defer set.Close()
-	a := set.Images[0].Archive
+	a, err := set.Images[0].Scan()
+	if err != nil {
+		return nil, fmt.Errorf("read the image built for %s: %w", b.Arch, err)
+	}
 	kind := record.Tarball
 	if ref.Kind == image.FromStream {
 		kind = record.Stream

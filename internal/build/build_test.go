@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	statedir "github.com/nixify/nixify/internal/state"
 
@@ -178,6 +179,10 @@ func TestForeignArchWithoutEmulationUsesCross(t *testing.T) {
 	if p.Strategy != Cross || p.Attr != "packages.x86_64-linux.image-cross-aarch64" || len(planned) != 1 || !strings.Contains(planned[0].Reason, "cross-compiled") {
 		t.Fatalf("plan %+v", p)
 	}
+	// The live view prints "• aarch64: " and the reason: it fits an 80-column terminal.
+	if line := "• aarch64: " + p.Reason; utf8.RuneCountInString(line) > 80 {
+		t.Errorf("%d columns: %q", utf8.RuneCountInString(line), line)
+	}
 	b := res[0].Record
 	if !b.Cross || b.Arch != "aarch64" || b.System != "aarch64-linux" || b.RepoTag != "nixify-test:arm64" {
 		t.Fatalf("record %+v", b)
@@ -220,6 +225,9 @@ func TestEmulatedAarch64(t *testing.T) {
 	}
 	if res[0].Plan.Strategy != Emulated || res[0].Record.Cross || res[0].Plan.Attr != "packages.aarch64-linux.image" {
 		t.Fatalf("plan %+v", res[0].Plan)
+	}
+	if line := "• aarch64: " + res[0].Plan.Reason; utf8.RuneCountInString(line) > 80 {
+		t.Errorf("%d columns: %q", utf8.RuneCountInString(line), line)
 	}
 	f, err := os.Open(res[0].Record.OutPath)
 	if err != nil {

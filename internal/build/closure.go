@@ -32,8 +32,11 @@ func recordClosure(ctx context.Context, n *nix.Nix, o Options, p Plan, b *record
 		if err != nil {
 			return fmt.Errorf("read the image built for %s: %w", b.Arch, err)
 		}
+		a, err = set.Images[0].Scan()
 		set.Close()
-		a = set.Images[0].Archive
+		if err != nil {
+			return fmt.Errorf("read the image built for %s: %w", b.Arch, err)
+		}
 	}
 	info, err := image.Describe(&image.Image{Source: b.OutPath, Archive: a})
 	if err != nil {

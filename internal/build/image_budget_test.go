@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,7 +253,7 @@ func TestBuildWorkflowOrder(t *testing.T) {
 		t.Fatalf("the build job has no step that %s", what)
 		return 0, workflowStep{}
 	}
-	plan, _ := find("reports the runner and the cache", func(s workflowStep) bool { return strings.Contains(s.Run, "Cache: $cache") })
+	plan, _ := find("runs nixify build --plan", func(s workflowStep) bool { return strings.Contains(s.Run, "nixify build --arch \"$ARCH\" --plan") })
 	comps, c := find("builds the components", func(s workflowStep) bool { return strings.Contains(s.Run, ".github/scripts/components.sh build ") })
 	image, _ := find("builds the image", func(s workflowStep) bool { return strings.Contains(s.Run, "nixify build --arch \"$ARCH\"\n") })
 	budget, _ := find("checks the budget", func(s workflowStep) bool { return strings.Contains(s.Run, "components.sh budget ") })
@@ -276,8 +278,12 @@ func TestBuildWorkflowOrder(t *testing.T) {
 		t.Errorf("cache key %q: want the image's definition only", k.Run)
 	}
 	script, _ := filepath.Abs("../../.github/scripts/components.sh")
-	if out, err := exec.Command(testpeer.Binary(t, "bash"), script, "build").CombinedOutput(); err == nil || !strings.Contains(string(out), "usage:") {
-		t.Errorf("components.sh build without arguments: %v %s", err, out)
+	for _, args := range [][]string{{"build"}, {"build", ".", "x86_64-linux", "x86_64; rm -rf /", t.TempDir()}, {"build", ".", "riscv64-linux", "x86_64", t.TempDir()}, {"frobnicate"}} {
+		cmd := exec.Command(testpeer.Binary(t, "bash"), append([]string{script}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Errorf("components.sh %q: %v, want exit 2 and one line:\n%s", args, err, out)
+		}
 	}
 }
 
@@ -318,7 +324,7 @@ func TestWorkflowCallsTheCLIItBuilds(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"build --arch x86_64", "info --arch x86_64 --closure --top 10 --max-size 60MiB"} {
+	for _, want := range []string{"build --arch x86_64 --plan", "build --arch x86_64", "info --arch x86_64 --closure --top 10 --max-size 60MiB"} {
 		if !seen[want] {
 			t.Errorf("the workflow does not run nixify %s; it runs %v", want, slices.Sorted(maps.Keys(seen)))
 		}
@@ -602,6 +608,60 @@ func TestComponentsStepKeepsGoingAndNamesTheCulprit(t *testing.T) {
 		if r := got[name]; len(r) != 4 || r[1] != want {
 			t.Errorf("%s: %v, want %s\n%s", name, r, want, out)
 		}
+	}
+}
+
+// TestComponentsStepStoppedByItsTimeout: when the runner stops the build step (its timeout sends
+// the step's processes SIGTERM), the summary still has the table: what built is "built", what was
+// still building is "unfinished", and it says the next run resumes.
+func TestComponentsStepStoppedByItsTimeout(t *testing.T) {
+	n := testNix(t)
+	dir := t.TempDir()
+	data, _ := os.ReadFile("testdata/components/flake.nix")
+	os.WriteFile(filepath.Join(dir, "flake.nix"), data, 0o644)
+	os.WriteFile(filepath.Join(dir, "nonce"), []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+	os.WriteFile(filepath.Join(dir, "slow"), nil, 0o644)
+	state := t.TempDir()
+	script, _ := filepath.Abs("../../.github/scripts/components.sh")
+	cmd := exec.Command(testpeer.Binary(t, "bash"), script, "build", "path:"+dir, "x86_64-linux", "x86_64", state)
+	// Several builds at once, as on GitHub's runners (max-jobs = auto): alpha builds while
+	// epsilon sleeps.
+	cmd.Env = append(os.Environ(), "NIX_CONFIG="+testConfig+"\nmax-jobs = 4", "PATH="+filepath.Dir(n.Path)+":/usr/bin:/bin")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Stop it once alpha is in the store and epsilon is building (or give up after a minute).
+	deadline := time.Now().Add(time.Minute)
+	for {
+		buildLog, _ := os.ReadFile(filepath.Join(state, "build.log"))
+		if bytes.Contains(buildLog, []byte("epsilon> sleeping")) {
+			if out := readMember(t, state, "alpha"); n.Command(context.Background(), "path-info", out).Run() == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("alpha never built while epsilon was building:\n%s", buildLog)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("the build step did not stop on SIGTERM:\n%s", log.String())
+	}
+
+	table, code := componentsScript(t, testConfig, "table", state)
+	if code != 0 || !strings.Contains(table, "| alpha | `alpha-x86_64` | built |") || !strings.Contains(table, "| epsilon | `epsilon-x86_64` | unfinished: the step was stopped |") ||
+		!strings.Contains(table, "the next run resumes from it") {
+		t.Errorf("table after the step was stopped: exit %d\n%s\nbuild step:\n%s", code, table, log.String())
 	}
 }
 

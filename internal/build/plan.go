@@ -93,13 +93,14 @@ func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
 			}
 			asHost := *settings
 			asHost.System = host // the host the plan is for, which tests may set
+			// The reasons fit 80 columns after "• aarch64: ", where the live view prints them.
 			way, why := asHost.CanBuild(sys, proc)
 			switch way {
 			case nix.WayNative:
 				p.Strategy, p.Attr, p.Reason = Native, NativeAttr(sys, o.Attr), "native build on this "+host+" host"
 			case nix.WayEmulated:
 				p.Strategy, p.Attr = Emulated, NativeAttr(sys, o.Attr)
-				p.Reason = "built as " + sys + " under emulation (" + why + ")"
+				p.Reason = "built as " + sys + " under qemu-" + a.String() + " emulation"
 			case nix.WayRemote:
 				p.Strategy, p.Attr = Remote, NativeAttr(sys, o.Attr)
 				p.Reason = "built as " + sys + " on the " + why
@@ -116,7 +117,7 @@ func Choose(ctx context.Context, n *nix.Nix, o Options) ([]Plan, error) {
 					return nil, &NoWayError{Arch: a, Host: host, Attr: attr}
 				}
 				p.Strategy, p.Attr = Cross, attr
-				p.Reason = "cross-compiled on this " + host + " host (no emulation or remote builder for " + sys + ")"
+				p.Reason = "cross-compiled on " + host + ": no " + a.String() + " emulation or builder"
 			}
 		}
 		p.Installable = o.Flake + "#" + p.Attr

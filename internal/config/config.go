@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // Config is the effective configuration of one nixify invocation.
@@ -59,7 +60,7 @@ var Keys = []Key{
 	{"architectures", arch.Strings(arch.All), "architectures built and pushed with --arch all"},
 	{"docker_host", "", "Docker engine endpoint; empty means DOCKER_HOST, then the current docker context"},
 	{"state_dir", ".nixify", "where build records are kept (relative to the working directory)"},
-	{"env", []string{}, "environment for the container, KEY=VALUE items (run --env adds and overrides)"},
+	{"env", []string{}, "environment for the container, KEY=VALUE items (NIXIFY_ENV: one a line, or A=1,B=2; run --env adds and overrides)"},
 	{"publish", []string{}, "services published on the host: postgres, redis, s3 or all, each optionally NAME=HOSTPORT"},
 }
 
@@ -83,6 +84,9 @@ type Origin struct {
 // accepted, in one line.
 type Error struct {
 	Key, Value, Where, Accepted string
+	// Hidden replaces the quoted value when the value may be a secret: "item 2 (7 characters,
+	// not shown)".
+	Hidden string
 }
 
 func (e *Error) Error() string {
@@ -90,7 +94,11 @@ func (e *Error) Error() string {
 	if e.Where != "" {
 		where = " (" + e.Where + ")"
 	}
-	return fmt.Sprintf("invalid %s %q%s: %s", e.Key, e.Value, where, e.Accepted)
+	value := fmt.Sprintf("%q", e.Value)
+	if e.Hidden != "" {
+		value = e.Hidden
+	}
+	return fmt.Sprintf("invalid %s %s%s: %s", e.Key, value, where, e.Accepted)
 }
 
 // Options tell Load where to look.
@@ -241,6 +249,9 @@ func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
 	bad := func(key, value, accepted string) error {
 		return &Error{Key: key, Value: value, Where: where(key), Accepted: accepted}
 	}
+	hidden := func(key, hidden, accepted string) error {
+		return &Error{Key: key, Hidden: hidden, Where: where(key), Accepted: accepted}
+	}
 	c := Config{
 		Flake:      strings.TrimSpace(v.GetString("flake")),
 		Attr:       strings.TrimSpace(v.GetString("attr")),
@@ -284,14 +295,14 @@ func decode(v *viper.Viper, origins map[string]Origin) (Config, error) {
 			return c, bad("docker_host", c.DockerHost, "a URL like unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST")
 		}
 	}
-	if err := decodeLists(v, &c, bad); err != nil {
+	if err := decodeLists(v, &c, bad, hidden); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
 // decodeLists reads the list settings: architectures, publish and env.
-func decodeLists(v *viper.Viper, c *Config, bad func(key, value, accepted string) error) error {
+func decodeLists(v *viper.Viper, c *Config, bad, hidden func(key, value, accepted string) error) error {
 	c.Architectures = nil
 	for _, a := range listSetting(v, "architectures") {
 		norm, err := arch.Parse(a)
@@ -312,24 +323,97 @@ func decodeLists(v *viper.Viper, c *Config, bad func(key, value, accepted string
 		return bad("publish", pe.Item, pe.Accepted)
 	}
 	c.Env = nil
-	for _, kv := range v.GetStringSlice("env") {
+	items := v.GetStringSlice("env")
+	if s, ok := v.Get("env").(string); ok {
+		// NIXIFY_ENV, or a string where the file has a list: never split at the spaces a
+		// value may hold (viper's string-to-list would).
+		items = SplitEnv(s)
+	}
+	const accepted = "items of the form KEY=VALUE, KEY of letters, digits and _ not starting with a digit " +
+		"(NIXIFY_ENV: one item a line, or items separated by commas, as in A=1,B=2)"
+	for i, kv := range items {
+		// The value may be a secret: an error names the item by its key, or by its place.
 		k, _, ok := strings.Cut(kv, "=")
-		if !ok || !envKeyRE.MatchString(k) {
-			// The value may be a secret: name the item by its key only.
-			return bad("env", k, "items of the form KEY=VALUE, KEY of letters, digits and _ not starting with a digit")
+		switch {
+		case !ok:
+			return hidden("env", fmt.Sprintf("item %d (%s without '=', not shown)", i+1, iostreams.Count(len(kv), "character", "characters")), accepted)
+		case !envKeyRE.MatchString(k):
+			return bad("env", k, accepted)
 		}
 		c.Env = append(c.Env, kv)
 	}
 	return nil
 }
 
-// listSetting reads a list; from the environment it comes as one comma list ("x86_64,aarch64").
+// listSetting reads a list; from the environment (or a string in the file) it comes as one comma
+// list ("x86_64, aarch64").
 func listSetting(v *viper.Viper, key string) []string {
-	l := v.GetStringSlice(key)
-	if len(l) == 1 && strings.Contains(l[0], ",") {
-		return strings.Split(l[0], ",")
+	s, ok := v.Get(key).(string)
+	if !ok {
+		return v.GetStringSlice(key)
+	}
+	var l []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			l = append(l, item)
+		}
 	}
 	return l
+}
+
+// envItemStart is what begins an item after a comma in NIXIFY_ENV: a variable's name and '='.
+var envItemStart = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_]*=`)
+
+// SplitEnv reads a container environment written as one string (NIXIFY_ENV): one KEY=VALUE item
+// a line, and on a line a comma followed by NAME= starts the next item, so that A=1,B=2 is two
+// items while PASSWORD=a,b and DATABASE_HOSTS=h1,h2 keep their commas. Spaces belong to the
+// value. A value holding ",NAME=" needs a line of its own, the file's list or run --env.
+func SplitEnv(s string) []string {
+	var items []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		start := 0
+		for i := 0; i < len(line); i++ {
+			if line[i] == ',' && envItemStart.MatchString(line[i+1:]) {
+				items = append(items, line[start:i])
+				start = i + 1
+			}
+		}
+		items = append(items, line[start:])
+	}
+	for i, item := range items {
+		items[i] = strings.TrimLeft(item, " \t")
+	}
+	return items
+}
+
+// SecretKey reports whether an environment variable's name says it holds a secret: its value is
+// never shown.
+func SecretKey(key string) bool {
+	k := strings.ToUpper(key)
+	for _, w := range []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "AUTH", "CREDENTIAL"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactEnv is a KEY=VALUE item as a message may show it: the value hidden ("KEY=…") when the
+// key looks secret (SecretKey) or is not a valid name, and an item without '=' reduced to its
+// length: it may be a value whose key was forgotten.
+func RedactEnv(kv string) string {
+	k, _, ok := strings.Cut(kv, "=")
+	switch {
+	case !ok:
+		return "(" + iostreams.Count(len(kv), "character", "characters") + ", not shown)"
+	case !envKeyRE.MatchString(k) || SecretKey(k):
+		return k + "=…"
+	}
+	return kv
 }
 
 var imageRE = regexp.MustCompile(`^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)

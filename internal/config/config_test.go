@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,7 +136,7 @@ func TestValidationErrorsNameKeyValueAndWhatIsAccepted(t *testing.T) {
 		{"bad bind", "bind: localhost:80\n", nil, nil, `invalid bind "localhost:80"`},
 		{"bad docker host", "", map[string]string{"NIXIFY_DOCKER_HOST": "/var/run/docker.sock"}, nil, `invalid docker_host "/var/run/docker.sock" (env NIXIFY_DOCKER_HOST): a URL like unix://`},
 		{"empty flake", "flake: ''\n", nil, nil, `invalid flake "" (file `},
-		{"env item without =", "env: [\"POSTGRES_PASSWORD\"]\n", nil, nil, `invalid env "POSTGRES_PASSWORD" (file `},
+		{"env item without =", "env: [\"POSTGRES_PASSWORD\"]\n", nil, nil, `invalid env item 1 (17 characters without '=', not shown) (file `},
 		{"env item with bad key, value kept out", "env: [\"1X=s3cret\"]\n", nil, nil, `invalid env "1X" (file `},
 	}
 	for _, tc := range cases {
@@ -207,5 +208,83 @@ func TestPublish(t *testing.T) {
 	_, err = Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_PUBLISH": "pg"})})
 	if err == nil || !strings.Contains(err.Error(), `invalid publish "pg" (env NIXIFY_PUBLISH): accepted: postgres`) {
 		t.Fatalf("bad env: %v", err)
+	}
+}
+
+// The bug: NIXIFY_ENV went through viper's string-to-list, which splits at whitespace, so
+// "REDIS_PASSWORD=sec ret" became two items and the error printed "ret", a piece of the password;
+// and A=1,B=2 silently became one item (A="1,B=2").
+func TestEnvFromTheEnvironmentKeepsSpacesAndSplitsItems(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"REDIS_PASSWORD=sec ret", []string{"REDIS_PASSWORD=sec ret"}},
+		{"A=1,B=2", []string{"A=1", "B=2"}},
+		{"A=1, B=2", []string{"A=1", "B=2"}},
+		{"REDIS_PASSWORD=a,b c,POSTGRES_DB=app", []string{"REDIS_PASSWORD=a,b c", "POSTGRES_DB=app"}},
+		{"DATABASE_HOSTS=h1,h2", []string{"DATABASE_HOSTS=h1,h2"}},
+		{"A=1\nB=x,y=z\r\n\nC= padded ", []string{"A=1", "B=x", "y=z", "C= padded "}},
+		{"PW=a=b,c", []string{"PW=a=b,c"}},
+	} {
+		l, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ENV": c.in})})
+		if err != nil {
+			t.Errorf("%q: %v", c.in, err)
+			continue
+		}
+		if !slices.Equal(l.Config.Env, c.want) {
+			t.Errorf("%q: got %q, want %q", c.in, l.Config.Env, c.want)
+		}
+	}
+	// A string in the file reads the same way; a list's items are taken whole.
+	dir := t.TempDir()
+	writeFile(t, dir, "env: \"REDIS_PASSWORD=sec ret\"\n")
+	if l, err := Load(Options{WorkDir: dir, Getenv: env(nil)}); err != nil || !slices.Equal(l.Config.Env, []string{"REDIS_PASSWORD=sec ret"}) {
+		t.Fatalf("string in the file: %+v %v", l, err)
+	}
+	writeFile(t, dir, "env:\n  - \"A=1,B=2\"\n  - \"PW=x y\"\n")
+	if l, err := Load(Options{WorkDir: dir, Getenv: env(nil)}); err != nil || !slices.Equal(l.Config.Env, []string{"A=1,B=2", "PW=x y"}) {
+		t.Fatalf("list in the file: %+v %v", l, err)
+	}
+	// Other lists from the environment take spaces after their commas.
+	if l, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ARCHITECTURES": "x86_64, aarch64"})}); err != nil || len(l.Config.Architectures) != 2 {
+		t.Fatalf("architectures with a space: %+v %v", l, err)
+	}
+}
+
+// A malformed item never shows a piece of a value in the error.
+func TestEnvErrorsShowNoPieceOfASecret(t *testing.T) {
+	for _, in := range []string{"REDIS_PASSWORD=ok\ns3cr3t-rest", "hunter2", "1X=s3cret", "bad key=s3cret"} {
+		_, err := Load(Options{WorkDir: t.TempDir(), Getenv: env(map[string]string{"NIXIFY_ENV": in})})
+		if err == nil {
+			t.Errorf("%q accepted", in)
+			continue
+		}
+		for _, secret := range []string{"s3cr", "hunter", "rest"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%q: the error shows %q: %v", in, secret, err)
+			}
+		}
+		if !strings.Contains(err.Error(), "(env NIXIFY_ENV)") {
+			t.Errorf("%q: the error does not name NIXIFY_ENV: %v", in, err)
+		}
+	}
+}
+
+func TestRedactEnv(t *testing.T) {
+	for in, want := range map[string]string{
+		"POSTGRES_PASSWORD=s3cret": "POSTGRES_PASSWORD=…",
+		"GARAGE_SECRET_KEY=abc":    "GARAGE_SECRET_KEY=…",
+		"GITHUB_TOKEN=abc":         "GITHUB_TOKEN=…",
+		"REDISCLI_AUTH=abc":        "REDISCLI_AUTH=…",
+		"POSTGRES_DB=app":          "POSTGRES_DB=app",
+		"s3cret":                   "(6 characters, not shown)",
+		"POSTGRES_PASSWORD":        "(17 characters, not shown)",
+		"=s3cret":                  "=…",
+		"1X=s3cret":                "1X=…",
+	} {
+		if got := RedactEnv(in); got != want {
+			t.Errorf("RedactEnv(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

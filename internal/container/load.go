@@ -24,7 +24,7 @@ type Loaded struct {
 	Bytes   int64    `json:"bytes"`   // archive bytes streamed to the engine
 }
 
-// Load makes sure the engine holds img (from image.Open, opened WithoutScan): it streams the
+// Load makes sure the engine holds img (from image.Open): it streams the
 // archive into ImageLoad unless the engine already has the image's config digest.
 func Load(ctx context.Context, eng engine.Images, img *image.Image, progress Progress) (Loaded, error) {
 	if progress == nil {

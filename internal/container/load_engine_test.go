@@ -45,7 +45,7 @@ func TestLoadSources(t *testing.T) {
 	// open opens a source as run does: without reading it ahead.
 	open := func(ref image.Ref) *image.Image {
 		t.Helper()
-		set, err := image.Open(ctx, ref, image.WithoutScan())
+		set, err := image.Open(ctx, ref)
 		if err != nil {
 			t.Fatalf("%s: %v", ref, err)
 		}
@@ -86,7 +86,7 @@ func TestLoadSources(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the store path is gone") {
 		t.Fatalf("failing stream: %v", err)
 	}
-	_, err = image.Open(ctx, image.Ref{Kind: image.FromArchive, Name: filepath.Join(dir, "missing.tar")}, image.WithoutScan())
+	_, err = image.Open(ctx, image.Ref{Kind: image.FromArchive, Name: filepath.Join(dir, "missing.tar")})
 	if err == nil || !strings.Contains(err.Error(), "missing.tar") {
 		t.Fatalf("missing archive: %v", err)
 	}

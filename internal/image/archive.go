@@ -288,7 +288,7 @@ func (s *scanner) assemble() (*Archive, error) {
 	if s.manifest == nil {
 		m, ok := s.jsonFiles[s.resolve("manifest.json")]
 		if !ok {
-			return nil, fmt.Errorf("%w: it has no manifest.json (%d files read)", ErrNotArchive, len(a.files))
+			return nil, fmt.Errorf("%w: it has no manifest.json (files read: %d)", ErrNotArchive, len(a.files))
 		}
 		s.manifest = m
 	}
@@ -341,6 +341,7 @@ var ErrSparse = errors.New("holds a sparse file")
 type peeked struct {
 	configDigest string // sha256:... from manifest.json's config name ("" when it does not say)
 	config       []byte // the config, when the archive holds it where manifest.json says
+	compressed   bool   // the file is gzip or zstd
 }
 
 // peek reads an archive's tar headers and its small JSON files (manifest.json, the config), skips
@@ -354,10 +355,11 @@ func peek(ctx context.Context, f *os.File) (*peeked, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	if detectCompression(head[:n]) != Uncompressed {
+	compressed := detectCompression(head[:n]) != Uncompressed
+	if compressed {
 		dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: f})
 		if err != nil {
-			return &peeked{}, nil
+			return &peeked{compressed: true}, nil
 		}
 		defer closeDec()
 		r = dec
@@ -389,9 +391,9 @@ func peek(ctx context.Context, f *os.File) (*peeked, error) {
 	}
 	var m []struct{ Config string }
 	if json.Unmarshal(jsonFiles["manifest.json"], &m) != nil || len(m) == 0 {
-		return &peeked{}, nil
+		return &peeked{compressed: compressed}, nil
 	}
-	p := &peeked{config: jsonFiles[cleanName(m[0].Config)]}
+	p := &peeked{config: jsonFiles[cleanName(m[0].Config)], compressed: compressed}
 	// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
 	// "sha256:<hex>" from go-containerregistry.
 	if hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:"); len(hex) == 64 {

@@ -23,7 +23,7 @@ type archiveImage struct {
 	err      error
 }
 
-func newArchiveImage(a *Archive, src io.ReaderAt, cache *LayerCache, tmpDir string) (v1.Image, error) {
+func newArchiveImage(a *Archive, src io.ReaderAt, cache *LayerCache, tmpDir string) (*archiveImage, error) {
 	ai := &archiveImage{a: a}
 	for _, l := range a.Layers {
 		if l.Compression != Uncompressed {
@@ -35,7 +35,7 @@ func newArchiveImage(a *Archive, src io.ReaderAt, cache *LayerCache, tmpDir stri
 		}
 		ai.layers = append(ai.layers, &archiveLayer{src: src, entry: a.files[l.Path], diffID: h, cache: cache, tmpDir: tmpDir})
 	}
-	return partial.CompressedToImage(ai)
+	return ai, nil
 }
 
 func (ai *archiveImage) RawConfigFile() ([]byte, error) { return ai.a.Config, nil }

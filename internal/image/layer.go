@@ -1,6 +1,8 @@
 package image
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -106,11 +108,14 @@ func (l *archiveLayer) compress() {
 			return
 		}
 		l.file = f.Name()
-		hw := newHashWriter(f)
-		zw, _ := gzip.NewWriterLevel(hw, gzip.BestSpeed)
+		h := sha256.New()
+		zw, _ := gzip.NewWriterLevel(io.MultiWriter(f, h), gzip.BestSpeed)
 		_, err = io.Copy(zw, l.uncompressed())
 		if err == nil {
 			err = zw.Close()
+		}
+		if err == nil {
+			l.size, err = f.Seek(0, io.SeekCurrent)
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -119,7 +124,7 @@ func (l *archiveLayer) compress() {
 			l.err = fmt.Errorf("compress layer %s: %w", l.diffID, err)
 			return
 		}
-		l.digest, l.size = hw.hash(), hw.n
+		l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 		if c, ok := l.cache.get(l.diffID.String()); ok && c.Digest != l.digest.String() {
 			// Another compressor wrote the cache entry: trust the bytes we have.
 			l.err = fmt.Errorf("compress layer %s: digest %s differs from the cached %s; run again", l.diffID, l.digest, c.Digest)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/record"
@@ -29,96 +30,194 @@ const (
 	FromRegistry Kind = "registry" // a registry reference
 )
 
-// Image is one opened image and what is known of where it came from. Close it when done.
+// Image is one opened image and what is known of where it came from. Opening reads nothing: each
+// use reads what it needs, once, within the context Open was given (go-containerregistry's lazy
+// model). Close it when done.
 type Image struct {
 	Source string    // what was opened, as the user would name it
 	Kind   Kind      // where it came from
 	Arch   arch.Arch // the architecture it is filed under (a build's, an index entry's), if any
 
-	// V1 is the image as go-containerregistry's v1.Image, whatever the source. It is lazy: an
-	// archive's layers are read (and kept in a temporary file) only when something asks for them,
-	// within the context Open was given; WithLayers keeps them on the first read instead.
+	// V1 is the image as go-containerregistry's v1.Image, whatever the source. An archive's layers
+	// are read (and kept in a temporary file unless the archive is a plain file) on first use.
 	V1      v1.Image
-	Archive *Archive       // what a scan of an archive found (build, archive, stream and engine sources); see Scan
-	Entry   *v1.Descriptor // the index entry, for an image reached through an index
-	Build   *record.Build
+	Archive *Archive        // what a scan of an archive found, once Scan has run
+	Entry   *v1.Descriptor  // the index entry, for an image reached through an index
+	Build   *record.Build   // for the last build
 	Tags    []string        // the names the engine holds it under (engine sources)
 	Repo    name.Repository // the repository it was read from (registry sources)
 
-	configDigest string                                       // known without a scan (build record, manifest.json)
-	config       []byte                                       // the raw config, when known without a scan
-	arch         string                                       // the architecture the engine reports
-	size         int64                                        // archive bytes, when known
-	raw          func(context.Context) (io.ReadCloser, error) // the docker-archive's bytes
+	ctx  context.Context
+	o    *options
+	open func(context.Context) (io.ReadCloser, error) // the docker-archive's bytes, as stored or streamed
+	file *os.File                                     // a file source, kept open: what is checked is what is handed on
+	size int64                                        // archive bytes, when known
 
+	configDigest string // known without a scan (build record, engine)
+	arch         string // the architecture the engine reports
+
+	peekOnce sync.Once
+	peeked   *peeked
+	peekErr  error
 	scanOnce sync.Once
-	rescan   func() (*Archive, error)
 	scanErr  error
 
+	mu      sync.Mutex
 	closers []func()
 }
 
-// Scan is what one read of the archive finds (metadata, layers' digests and store paths), read
-// now if the image was opened WithoutScan. Registry images have none.
+// Scan is what one read of the archive finds (metadata, the layers' digests and store paths),
+// read on first use. Registry images have none.
 func (i *Image) Scan() (*Archive, error) {
 	i.scanOnce.Do(func() {
-		if i.Archive == nil && i.rescan != nil {
-			i.Archive, i.scanErr = i.rescan()
+		if i.Archive != nil {
+			return
 		}
+		if i.open == nil {
+			i.scanErr = fmt.Errorf("%s is not an archive", i.Source)
+			return
+		}
+		i.Archive, i.scanErr = i.read(nil)
 	})
-	if i.Archive == nil && i.scanErr == nil {
-		return nil, fmt.Errorf("%s is not an archive", i.Source)
-	}
 	return i.Archive, i.scanErr
 }
 
-// ConfigDigest is the image's config digest (the engine's image ID) when it is known: from a scan,
-// the build record, or an uncompressed archive's manifest.json. Empty otherwise.
-func (i *Image) ConfigDigest() string {
-	if i.Archive != nil {
-		return i.Archive.ConfigDigest
+// read scans the archive once, copying its uncompressed tar stream to keep when it is set.
+func (i *Image) read(keep io.Writer) (*Archive, error) {
+	rc, err := i.open(i.ctx)
+	if err != nil {
+		return nil, err
 	}
-	return i.configDigest
+	a, err := scan(i.ctx, rc, keep)
+	// A script that failed explains itself better than the archive it cut short.
+	if cerr := rc.Close(); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: read image archive: %w", i.Source, err)
+	}
+	return a, nil
+}
+
+// peek looks at a file source's headers and small JSON files, once: the config, and whether the
+// engine may be handed it.
+func (i *Image) peek() (*peeked, error) {
+	i.peekOnce.Do(func() {
+		i.peeked = &peeked{}
+		if i.file != nil {
+			i.peeked, i.peekErr = peek(i.ctx, i.file)
+		}
+	})
+	return i.peeked, i.peekErr
+}
+
+// ConfigDigest is the image's config digest (the engine's image ID) when it is known without
+// reading the layers: from a scan, the build record, the engine, or a file's manifest.json.
+func (i *Image) ConfigDigest() string {
+	switch {
+	case i.Archive != nil:
+		return i.Archive.ConfigDigest
+	case i.configDigest != "":
+		return i.configDigest
+	}
+	if p, _ := i.peek(); p != nil {
+		return p.configDigest
+	}
+	return ""
 }
 
 // Architecture is the architecture (GOARCH spelling) the image's config names, when it is known
-// without reading layers: from the scan, an archive's config, or else the build record. "" when
-// unknown (a stream script opened WithoutScan names only its record's).
+// without reading the layers: from a scan or a file's config, the engine, or else the build
+// record. "" when unknown.
 func (i *Image) Architecture() string {
-	cfg := i.config
+	cfg := []byte(nil)
 	if i.Archive != nil {
 		cfg = i.Archive.Config
+	} else if p, _ := i.peek(); p != nil {
+		cfg = p.config
 	}
 	var c struct {
 		Architecture string `json:"architecture"`
 	}
-	if json.Unmarshal(cfg, &c) == nil && c.Architecture != "" {
+	switch {
+	case json.Unmarshal(cfg, &c) == nil && c.Architecture != "":
 		return c.Architecture
-	}
-	if i.arch != "" {
+	case i.arch != "":
 		return i.arch
-	}
-	if i.Build != nil {
+	case i.Build != nil:
 		return i.Build.Arch.GOARCH()
 	}
 	return ""
 }
 
 // OpenArchive returns the docker-archive's bytes as stored (a file) or streamed (a script), and
-// their count when known; for loading into an engine. Close reports a stream script's failure.
+// their count when known, for loading into an engine. Nothing an engine must not unpack passes: a
+// file is checked first, and handed on as the very bytes checked; a stream is checked entry by
+// entry as it passes. Close reports a stream script's failure.
 func (i *Image) OpenArchive(ctx context.Context) (io.ReadCloser, int64, error) {
-	if i.raw == nil {
-		return nil, 0, fmt.Errorf("%s is not an archive on this machine", i.Source)
+	switch {
+	case i.file != nil:
+		if _, err := i.peek(); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", i.Source, err)
+		}
+		return io.NopCloser(io.NewSectionReader(i.file, 0, i.size)), i.size, nil
+	case i.open != nil && i.Kind != FromEngine:
+		rc, err := i.open(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("image archive %s: %w", i.Source, err)
+		}
+		return guardTar(rc), i.size, nil
 	}
-	rc, err := i.raw(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("image archive %s: %w", i.Source, err)
-	}
-	return rc, i.size, nil
+	return nil, 0, fmt.Errorf("%s is not an archive on this machine", i.Source)
 }
 
-// Close removes temporary files.
+// layers opens the image layer by layer (V1's source for archives): a plain file serves its
+// layers by offset; anything else is decompressed once into a temporary file.
+func (i *Image) layers() (*archiveImage, error) {
+	var a *Archive
+	var src io.ReaderAt
+	var err error
+	if p, perr := i.peek(); perr == nil && i.file != nil && !p.compressed {
+		a, err = i.Scan()
+		src = i.file
+	} else {
+		var tmp *os.File
+		if tmp, err = os.CreateTemp(i.o.tmpDir, "nixify-image-*.tar"); err != nil {
+			return nil, fmt.Errorf("keep image archive: %w", err)
+		}
+		i.onClose(func() { tmp.Close(); os.Remove(tmp.Name()) })
+		bw := bufio.NewWriterSize(tmp, 1<<20)
+		if a, err = i.read(bw); err == nil {
+			err = bw.Flush()
+		}
+		src = tmp
+	}
+	if err != nil {
+		return nil, err
+	}
+	i.scanOnce.Do(func() { i.Archive = a }) // what was read is the scan
+	layersDir, err := os.MkdirTemp(i.o.tmpDir, "nixify-layers-*")
+	if err != nil {
+		return nil, fmt.Errorf("open image archive: %w", err)
+	}
+	i.onClose(func() { os.RemoveAll(layersDir) })
+	v, err := newArchiveImage(a, src, i.o.cache, layersDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", i.Source, err)
+	}
+	return v, nil
+}
+
+func (i *Image) onClose(f func()) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.closers = append(i.closers, f)
+}
+
+// Close releases the source and removes temporary files.
 func (i *Image) Close() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
 	for _, c := range i.closers {
 		c()
 	}
@@ -149,8 +248,6 @@ func (s *Set) Close() {
 }
 
 type options struct {
-	layers bool
-	lazy   bool
 	tmpDir string
 	cache  *LayerCache
 	engine engine.Images
@@ -159,15 +256,6 @@ type options struct {
 
 // Option changes how an image is opened.
 type Option func(*options)
-
-// WithLayers makes archive sources readable layer by layer (for push): compressed archives and
-// streams are then decompressed once into a temporary file.
-func WithLayers() Option { return func(o *options) { o.layers = true } }
-
-// WithoutScan opens archive sources (builds, files, stream scripts) without reading them: for
-// loading into the engine, which reads the archive itself. Archive and Image stay nil; the config
-// digest is known when the build record or an uncompressed archive's manifest.json tells it.
-func WithoutScan() Option { return func(o *options) { o.lazy = true } }
 
 // WithTempDir sets where temporary copies go (default os.TempDir()).
 func WithTempDir(dir string) Option { return func(o *options) { o.tmpDir = dir } }
@@ -183,266 +271,108 @@ func WithRegistry(opts ...registryclient.Option) Option {
 	return func(o *options) { o.client = append(o.client, opts...) }
 }
 
-func collect(opts []Option) *options {
+// Open turns a reference into its images: the one door every command (info, run, up, push, sbom,
+// build) goes through. A registry index gives its images and the index; every other source one
+// image. Only what tells whether the source is there is read now (a file is opened, an engine
+// image inspected, a registry's manifest fetched).
+func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
 	o := &options{}
 	for _, f := range opts {
 		f(o)
 	}
-	return o
-}
-
-// Open turns a reference into its images: the one door every command (info, run, up, push, build)
-// goes through. A registry index gives its images and the index; every other source one image.
-func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
-	o := collect(opts)
 	if ref.Kind == FromRegistry {
 		return openRemote(ctx, ref, o)
 	}
-	img, err := openOne(ctx, ref, o)
+	img := &Image{Source: ref.Name, Kind: ref.Kind, ctx: ctx, o: o}
+	var err error
+	switch ref.Kind {
+	case FromBuild:
+		err = img.openBuild(*ref.Build)
+	case FromArchive:
+		err = img.openFile(ref.Name)
+	case FromStream:
+		img.openStream(ref.Name)
+	case FromEngine:
+		err = img.openEngine(ref.Name)
+	default:
+		err = fmt.Errorf("%s: %w", ref.Name, ErrBadReference)
+	}
 	if err != nil {
+		img.Close()
 		return nil, err
 	}
-	// What was not read now is read when asked for: the source is opened again.
-	again := func(layers bool) (*Image, error) {
-		lo := *o
-		lo.layers, lo.lazy = layers, false
-		return openOne(ctx, ref, &lo)
-	}
-	if img.Archive == nil {
-		img.rescan = func() (*Archive, error) {
-			full, err := again(false)
-			if err != nil {
-				return nil, err
-			}
-			full.Close()
-			return full.Archive, nil
-		}
-	}
-	if img.V1 == nil {
-		img.V1 = &lazyImage{open: func() (v1.Image, error) {
-			full, err := again(true)
-			if err != nil {
-				return nil, err
-			}
-			img.closers = append(img.closers, full.Close)
-			return full.V1, nil
-		}}
+	if img.V1, err = partial.CompressedToImage(&lazyCore{open: img.layers}); err != nil {
+		img.Close()
+		return nil, err
 	}
 	return &Set{Images: []*Image{img}}, nil
 }
 
-// openOne opens a source of one image.
-func openOne(ctx context.Context, ref Ref, o *options) (*Image, error) {
-	var img *Image
-	var err error
-	switch ref.Kind {
-	case FromBuild:
-		img, err = openBuild(ctx, *ref.Build, o)
-	case FromArchive:
-		img, err = openArchiveFile(ctx, ref.Name, o)
-	case FromStream:
-		img, err = openStream(ctx, ref.Name, o)
-	case FromEngine:
-		img, err = openEngine(ctx, ref.Name, o)
-	default:
-		err = fmt.Errorf("%s: %w", ref.Name, ErrBadReference)
-	}
-	return img, err
-}
-
 // openBuild opens an architecture's last build; its record tells the kind and the config digest.
-func openBuild(ctx context.Context, b record.Build, o *options) (*Image, error) {
-	var img *Image
-	var err error
-	switch b.Kind {
-	case record.Stream:
-		// The record is a file anyone with write access to the state directory can edit: it
-		// names a script to run only inside the Nix store.
-		var p string
-		if p, err = storeScript(b.OutPath); err == nil {
-			img, err = openStream(ctx, p, o)
+func (i *Image) openBuild(b record.Build) error {
+	i.Arch, i.Build, i.configDigest, i.size = b.Arch, &b, b.ConfigDigest, b.Size
+	i.Source = fmt.Sprintf("last build (%s): %s", b.Arch, b.OutPath)
+	if b.Kind != record.Stream {
+		if err := i.openFile(b.OutPath); err != nil {
+			return fmt.Errorf("last %s build: %w", b.Arch, err)
 		}
-	default:
-		img, err = openArchiveFile(ctx, b.OutPath, o)
+		return nil
 	}
+	// The record is a file anyone with write access to the state directory can edit: it names a
+	// script to run only inside the Nix store.
+	p, err := storeScript(b.OutPath)
 	if err != nil {
-		return nil, fmt.Errorf("last %s build: %w", b.Arch, err)
+		return fmt.Errorf("last %s build: %w", b.Arch, err)
 	}
-	img.Kind, img.Arch, img.Build = FromBuild, b.Arch, &b
-	img.Source = fmt.Sprintf("last build (%s): %s", b.Arch, b.OutPath)
-	if b.ConfigDigest != "" {
-		img.configDigest = b.ConfigDigest
-	}
-	if img.size == 0 {
-		img.size = b.Size
-	}
-	return img, nil
+	i.openStream(p)
+	return nil
 }
 
-// openArchiveFile opens a docker-archive file, plain, gzip or zstd.
-func openArchiveFile(ctx context.Context, p string, o *options) (*Image, error) {
+// openFile opens a docker-archive file, plain, gzip or zstd, and keeps it open.
+func (i *Image) openFile(p string) error {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("open image archive: %w", err)
+		return fmt.Errorf("open image archive: %w", err)
 	}
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
+	i.onClose(func() { f.Close() })
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("open image archive: %w", err)
+		return fmt.Errorf("open image archive: %w", err)
 	}
-	img := &Image{Source: p, Kind: FromArchive, size: st.Size()}
-	if o.lazy {
-		// Whatever named the file (the user, the build record), it is checked before an engine
-		// unpacks it, and the engine is handed the very bytes that were checked.
-		pk, err := peek(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		img.configDigest, img.config = pk.configDigest, pk.config
-		keep := f
-		f = nil // kept open until Close
-		img.closers = append(img.closers, func() { keep.Close() })
-		img.raw = func(context.Context) (io.ReadCloser, error) {
-			return io.NopCloser(io.NewSectionReader(keep, 0, st.Size())), nil
-		}
-		return img, nil
+	i.file, i.size = f, st.Size()
+	i.open = func(context.Context) (io.ReadCloser, error) {
+		return io.NopCloser(io.NewSectionReader(f, 0, st.Size())), nil
 	}
-	head := make([]byte, sniffBytes)
-	n, _ := io.ReadFull(f, head)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("open image archive: %w", err)
-	}
-	if !o.layers {
-		a, err := ReadArchive(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		img.Archive = a
-		return img, nil
-	}
-	if detectCompression(head[:n]) == Uncompressed {
-		// The file itself serves layers by offset.
-		a, err := ReadArchive(ctx, bufio.NewReaderSize(f, 1<<20))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		src, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("open image archive: %w", err)
-		}
-		img.closers = append(img.closers, func() { src.Close() })
-		return finishArchive(img, a, src, o)
-	}
-	return readKept(ctx, img, f, o)
+	return nil
 }
 
-// readKept scans r while keeping its uncompressed tar stream in a temporary file.
-func readKept(ctx context.Context, img *Image, r io.Reader, o *options) (*Image, error) {
-	tmp, err := os.CreateTemp(o.tmpDir, "nixify-image-*.tar")
-	if err != nil {
-		return nil, fmt.Errorf("keep image archive: %w", err)
-	}
-	img.closers = append(img.closers, func() { tmp.Close(); os.Remove(tmp.Name()) })
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	a, err := scan(ctx, r, bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err != nil {
-		img.Close()
-		return nil, fmt.Errorf("%s: read image archive: %w", img.Source, err)
-	}
-	return finishArchive(img, a, tmp, o)
+// openStream reads the archive a streamLayeredImage script writes to stdout, running it anew for
+// each read.
+func (i *Image) openStream(script string) {
+	i.open = func(ctx context.Context) (io.ReadCloser, error) { return runStream(ctx, script) }
 }
 
-func finishArchive(img *Image, a *Archive, src io.ReaderAt, o *options) (*Image, error) {
-	img.Archive = a
-	layersDir, err := os.MkdirTemp(o.tmpDir, "nixify-layers-*")
-	if err != nil {
-		img.Close()
-		return nil, fmt.Errorf("open image archive: %w", err)
+// openEngine finds an image in the Docker engine (by name or ID); its archive is saved from the
+// engine when read.
+func (i *Image) openEngine(ref string) error {
+	if i.o.engine == nil {
+		return fmt.Errorf("image %s is in the Docker engine, and no engine was given", ref)
 	}
-	img.closers = append(img.closers, func() { os.RemoveAll(layersDir) })
-	v, err := newArchiveImage(a, src, o.cache, layersDir)
-	if err != nil {
-		img.Close()
-		return nil, fmt.Errorf("%s: %w", img.Source, err)
-	}
-	img.V1 = v
-	return img, nil
-}
-
-// openStream runs a streamLayeredImage script and reads the archive it writes to stdout.
-func openStream(ctx context.Context, script string, o *options) (*Image, error) {
-	img := &Image{Source: script, Kind: FromStream}
-	img.raw = func(ctx context.Context) (io.ReadCloser, error) {
-		out, err := RunStream(ctx, script)
-		if err != nil {
-			return nil, err
-		}
-		return guardTar(out), nil
-	}
-	if o.lazy {
-		return img, nil
-	}
-	out, err := RunStream(ctx, script)
-	if err != nil {
-		return nil, err
-	}
-	var res *Image
-	if o.layers {
-		res, err = readKept(ctx, img, out, o)
-	} else {
-		var a *Archive
-		if a, err = ReadArchive(ctx, out); err == nil {
-			img.Archive, res = a, img
-		}
-	}
-	// A script that failed explains itself better than the archive it cut short.
-	if werr := out.Close(); werr != nil {
-		if res != nil {
-			res.Close()
-		}
-		return nil, werr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("stream script %s: %w", script, err)
-	}
-	return res, nil
-}
-
-// openEngine saves an image from the Docker engine (by name or ID) and reads the archive.
-func openEngine(ctx context.Context, ref string, o *options) (*Image, error) {
-	if o.engine == nil {
-		return nil, fmt.Errorf("image %s is in the Docker engine, and no engine was given", ref)
-	}
-	held, err := o.engine.ImageInspect(ctx, ref)
+	held, err := i.o.engine.ImageInspect(i.ctx, ref)
 	if errors.Is(err, engine.ErrNotFound) {
-		return nil, fmt.Errorf("no image %q: not a file, and the Docker engine has no such image: %w", ref, err)
+		return fmt.Errorf("no image %q: not a file, and the Docker engine has no such image: %w", ref, err)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	img := &Image{Source: ref, Kind: FromEngine, configDigest: held.ID, arch: held.Architecture, Tags: held.RepoTags}
-	if o.lazy {
-		return img, nil
+	i.configDigest, i.arch, i.Tags = held.ID, held.Architecture, held.RepoTags
+	eng := i.o.engine
+	i.open = func(ctx context.Context) (io.ReadCloser, error) {
+		rc, err := eng.ImageSave(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("save %s from the Docker engine: %w", ref, err)
+		}
+		return rc, nil
 	}
-	rc, err := o.engine.ImageSave(ctx, ref)
-	if err != nil {
-		return nil, fmt.Errorf("save %s from the Docker engine: %w", ref, err)
-	}
-	defer rc.Close()
-	if o.layers {
-		return readKept(ctx, img, rc, o)
-	}
-	a, err := ReadArchive(ctx, rc)
-	if err != nil {
-		return nil, fmt.Errorf("image %s from the Docker engine: %w", ref, err)
-	}
-	img.Archive = a
-	return img, nil
+	return nil
 }

@@ -11,11 +11,11 @@ import (
 	"syscall"
 )
 
-// RunStream starts a streamLayeredImage script and returns the docker-archive it writes to stdout.
+// runStream starts a streamLayeredImage script and returns the docker-archive it writes to stdout.
 // It is the one way nixify runs a stream script (build, info, run, push): the script gets its own
 // process group, so a cancel stops it and the tools it started; its stderr is kept (the end of it)
 // for the error. Close lets the script finish, waits for it, and returns why it failed.
-func RunStream(ctx context.Context, script string) (io.ReadCloser, error) {
+func runStream(ctx context.Context, script string) (io.ReadCloser, error) {
 	// An absolute path: a bare name would be looked up on PATH.
 	abs, err := filepath.Abs(script)
 	if err != nil {

@@ -4,7 +4,6 @@
 package iostreams
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,13 +63,6 @@ func System() *IOStreams {
 	return s
 }
 
-// Test returns streams writing to buffers, as a pipe would; tests can turn the terminal on.
-func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
-	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	s := &IOStreams{In: in, Out: out, ErrOut: errOut, Format: Text, getenv: func(string) string { return "" }}
-	return s, in, out, errOut
-}
-
 func (s *IOStreams) detect() {
 	s.color = s.outTTY && s.getenv("NO_COLOR") == "" && s.getenv("TERM") != "dumb"
 	switch {
@@ -82,20 +74,6 @@ func (s *IOStreams) detect() {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-
-// SetTTY marks stdout and stderr as terminals (or not); colour follows unless disabled.
-func (s *IOStreams) SetTTY(tty bool) {
-	s.outTTY, s.errTTY, s.color = tty, tty, tty
-}
-
-// SetGetenv replaces the environment lookup (tests) and re-detects colour and CI.
-func (s *IOStreams) SetGetenv(getenv func(string) string) {
-	s.getenv = getenv
-	s.detect()
-}
-
-// SetWidth fixes the terminal's width that live blocks clip to (tests).
-func (s *IOStreams) SetWidth(cols int) { s.width = func() int { return cols } }
 
 // TerminalWidth is the width of the terminal that stdout, or else stderr, writes to: what tables
 // and help texts fit. 0 when neither is a terminal.
@@ -121,12 +99,6 @@ func (s *IOStreams) IsTTY() bool { return s.outTTY }
 
 // IsErrTTY reports whether stderr is a terminal, where live progress is drawn.
 func (s *IOStreams) IsErrTTY() bool { return s.errTTY }
-
-// ColorEnabled reports whether output is styled.
-func (s *IOStreams) ColorEnabled() bool { return s.color }
-
-// CI reports the CI system we run under.
-func (s *IOStreams) CI() CI { return s.ci }
 
 // WantsJSON reports whether the user asked for JSON.
 func (s *IOStreams) WantsJSON() bool { return s.Format == JSON }

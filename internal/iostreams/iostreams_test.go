@@ -42,14 +42,14 @@ func TestNoColorAndCIDetection(t *testing.T) {
 	s.SetGetenv(func(k string) string {
 		return map[string]string{"NO_COLOR": "1", "GITHUB_ACTIONS": "true"}[k]
 	})
-	if s.ColorEnabled() {
+	if s.color {
 		t.Fatal("NO_COLOR set but colour enabled")
 	}
-	if s.CI() != GitHubActions {
+	if s.ci != GitHubActions {
 		t.Fatal("GitHub Actions not detected")
 	}
 	s.SetGetenv(func(k string) string { return "" })
-	if !s.ColorEnabled() {
+	if !s.color {
 		t.Fatal("terminal without NO_COLOR should be coloured")
 	}
 }
@@ -69,7 +69,6 @@ func TestProgressWithoutTerminalPrintsPlainLinesNotRedraws(t *testing.T) {
 	s, _, _, errOut := Test()
 	p := s.StartProgress("loading image")
 	p.Update("layer 1/2", 50, 100)
-	p.Println("kept line")
 	p.Done("loaded")
 	got := errOut.String()
 	if strings.Contains(got, "\x1b[") {
@@ -78,14 +77,14 @@ func TestProgressWithoutTerminalPrintsPlainLinesNotRedraws(t *testing.T) {
 	if strings.ContainsAny(got, strings.Join(spinnerFrames, "")) || !strings.Contains(got, "… loading image") {
 		t.Fatalf("a spinner frame in plain lines (want a steady …): %q", got)
 	}
-	if !strings.Contains(got, "kept line\n") || !strings.Contains(got, "✓ loading image: loaded") {
+	if !strings.Contains(got, "✓ loading image: loaded") {
 		t.Fatalf("missing lines: %q", got)
 	}
 }
 
 func TestLiveThrottlesPlainLines(t *testing.T) {
 	s, _, _, errOut := Test()
-	l := s.NewLive(Every(time.Hour))
+	l := s.newLive(time.Hour)
 	for i := range 100 {
 		l.Set("step", string(rune('a'+i%26)))
 	}
@@ -114,7 +113,8 @@ func TestLiveClipsEachLineToTheTerminalAndRereadsItOnResize(t *testing.T) {
 	s.SetTTY(true)
 	var cols atomic.Int64
 	cols.Store(40)
-	l := s.NewLive(Width(func() int { return int(cols.Load()) }))
+	s.width = func() int { return int(cols.Load()) }
+	l := s.NewLive()
 	long := s.Styles().Bold.Render(strings.Repeat("x", 50)) + " │ " + strings.Repeat("é", 30)
 	l.Set(long, "short")
 	time.Sleep(250 * time.Millisecond)
@@ -166,7 +166,6 @@ func TestProgressNobodyLooksAtDoesNothing(t *testing.T) {
 	s.Format = JSON
 	p := s.StartProgress("loading")
 	p.Update("1/2", 1, 2)
-	p.Println("x")
 	p.Done("ok")
 	p.Fail("no")
 	p.Stop()

@@ -29,7 +29,7 @@ type Live struct {
 	w     io.Writer
 	tty   bool
 	every time.Duration
-	width func() int // columns of the terminal; 0 when unknown
+	width func() int // columns of the terminal (IOStreams.termWidth); 0 when unknown
 
 	mu       sync.Mutex
 	lines    []string
@@ -41,22 +41,13 @@ type Live struct {
 	done     chan struct{}
 }
 
-// LiveOption changes a Live block.
-type LiveOption func(*Live)
-
-// Every sets how often the block is written as plain lines without a terminal (default 10 s).
-func Every(d time.Duration) LiveOption { return func(l *Live) { l.every = d } }
-
-// Width sets how the terminal's width is read (tests); the default asks the terminal of stderr.
-func Width(f func() int) LiveOption { return func(l *Live) { l.width = f } }
-
 // NewLive starts a live block on stderr. Call Stop when done.
-func (s *IOStreams) NewLive(opts ...LiveOption) *Live {
-	l := &Live{w: s.ErrOut, tty: s.IsErrTTY(), every: 10 * time.Second, width: s.termWidth,
+func (s *IOStreams) NewLive() *Live { return s.newLive(10 * time.Second) }
+
+// newLive starts a live block that writes its plain lines at most once per every.
+func (s *IOStreams) newLive(every time.Duration) *Live {
+	l := &Live{w: s.ErrOut, tty: s.IsErrTTY(), every: every, width: s.termWidth,
 		stop: make(chan struct{}), done: make(chan struct{})}
-	for _, o := range opts {
-		o(l)
-	}
 	go l.loop()
 	return l
 }
@@ -256,13 +247,6 @@ func (p *Progress) Update(status string, done, total int64) {
 		b.WriteString(" " + p.st.Faint.Render(status))
 	}
 	p.live.Set(b.String())
-}
-
-// Println prints a line that stays.
-func (p *Progress) Println(line string) {
-	if !p.quiet() {
-		p.live.Println(line)
-	}
 }
 
 // Done ends the progress with a final line: ✓ title (message) in elapsed time.

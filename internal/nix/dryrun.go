@@ -104,7 +104,7 @@ func (n *Nix) Substitutes(ctx context.Context, substituters, paths []string) (ma
 		}
 		data, err := n.run(ctx, append([]string{"path-info", "--json", "--store", cache}, left...)...)
 		if err != nil {
-			return out, fmt.Errorf("ask %s for %d paths: %w", cache, len(left), err)
+			return out, fmt.Errorf("ask %s for %s: %w", cache, iostreams.Count(len(left), "path", "paths"), err)
 		}
 		infos, invalid, err := parsePathInfos(data)
 		if err != nil {

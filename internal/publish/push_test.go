@@ -82,7 +82,7 @@ func openImages(t *testing.T) []publish.Image {
 		if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: a.GOARCH(), Layers: 3, LayerSize: 256 << 10, Seed: uint64(i), Labels: labels}); err != nil {
 			t.Fatal(err)
 		}
-		img, err := imagetest.Open(p, image.WithLayers(), image.WithTempDir(dir), image.WithLayerCache(cache))
+		img, err := imagetest.Open(p, image.WithTempDir(dir), image.WithLayerCache(cache))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ It builds nothing.`,
 	}
 	fl := cmd.Flags()
 	cli.ArchsFlag(cmd, &opts.Arch, "", "architectures to build (default: this machine's; all: the configured ones)")
-	fl.BoolVar(&opts.Plan, "plan", false, "print what the build would build and fetch, with time and size estimates, and build nothing")
+	fl.BoolVar(&opts.Plan, "plan", false, "show what the build would build and fetch, with estimates; build nothing")
 	fl.String("flake", "", "flake reference that defines the image (config key flake, default .)")
 	fl.String("attr", "", "package attribute of the image (config key attr, default docker-image-static)")
 	f.BindFlag("flake", fl.Lookup("flake"))
@@ -94,7 +94,10 @@ func buildRun(ctx context.Context, opts *Options) error {
 
 	if opts.Plan {
 		// Nix evaluates the flake and asks the binary caches first: that can take a while.
-		p := opts.IO.StartProgress("asking nix what the build would do")
+		var p *iostreams.Progress
+		if opts.IO.IsErrTTY() {
+			p = opts.IO.StartProgress("asking nix what the build would do")
+		}
 		pvs, err := build.Previews(ctx, n, build.Options{Flake: cfg.Flake, Attr: cfg.Attr, Archs: archs, StateDir: cfg.StateDir})
 		p.Stop()
 		if err != nil {

@@ -41,11 +41,10 @@ type jsonFetch struct {
 	UnpackedBytes int64  `json:"unpackedBytes"`
 }
 
-// nameWidth is how much of a store name a terminal row shows: with the other columns it fits 80.
-const nameWidth = 36
-
 // reportPlan prints what each architecture's build would do: a heading, then one row per
-// derivation to build and path to fetch, and a total.
+// derivation to build and path to fetch, and a total. The plan is for people (-o json is for
+// programs), so its columns are aligned under a header even when piped: the workflow copies it
+// into the job summary. On a terminal the table fits its width.
 func reportPlan(io *iostreams.IOStreams, pvs []build.Preview) error {
 	if io.WantsJSON() {
 		out := struct {
@@ -57,12 +56,6 @@ func reportPlan(io *iostreams.IOStreams, pvs []build.Preview) error {
 		return io.WriteJSON(out)
 	}
 	st := io.Styles()
-	name := func(s string) string {
-		if io.IsTTY() {
-			return iostreams.Clip(s, nameWidth)
-		}
-		return s
-	}
 	for i, pv := range pvs {
 		if i > 0 {
 			fmt.Fprintln(io.Out)
@@ -78,17 +71,17 @@ func reportPlan(io *iostreams.IOStreams, pvs []build.Preview) error {
 			if !s.New {
 				last = humanDuration(s.Last)
 			}
-			t.Row("build", name(s.Name), last, "", "")
+			t.Row("build", s.Name, last, "", "")
 		}
 		for _, f := range pv.Fetch {
 			dl, un := "?", "?"
 			if f.DownloadBytes > 0 || f.UnpackedBytes > 0 {
 				dl, un = iostreams.Bytes(f.DownloadBytes), iostreams.Bytes(f.UnpackedBytes)
 			}
-			t.Row("fetch", name(f.Name), "", dl, un)
+			t.Row("fetch", f.Name, "", dl, un)
 		}
 		for _, u := range pv.Unknown {
-			t.Row(st.Fail.Render("missing"), name(nix.StoreName(strings.TrimSuffix(u, ".drv"))), "", "", "")
+			t.Row(st.Fail.Render("missing"), nix.StoreName(strings.TrimSuffix(u, ".drv")), "", "", "")
 		}
 		total := fmt.Sprintf("%d %s, %d %s", len(pv.Build), plural(len(pv.Build), "build", "builds"), len(pv.Fetch), plural(len(pv.Fetch), "fetch", "fetches"))
 		dl, un := "", ""
@@ -96,7 +89,9 @@ func reportPlan(io *iostreams.IOStreams, pvs []build.Preview) error {
 			dl, un = iostreams.Bytes(pv.DownloadBytes), iostreams.Bytes(pv.UnpackedBytes)
 		}
 		t.Row("total", total, estimate(pv), dl, un)
-		t.Render()
+		for _, l := range t.Lines() {
+			fmt.Fprintln(io.Out, l)
+		}
 		if pv.SizesErr != nil {
 			io.Errorf("warning: %s: no size per path (%v); the totals are nix's\n", pv.Plan.Arch, pv.SizesErr)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,8 @@ func TestPlanShowsOnlyWhatIsNotBuilt(t *testing.T) {
 	if err := buildRun(context.Background(), &text); err != nil {
 		t.Fatal(err)
 	}
-	if o := out.String(); !strings.Contains(o, "build\tstream-test-image-amd64\tnew") || strings.Contains(o, "test-image-amd64.tar") ||
+	if o := out.String(); !regexp.MustCompile(`(?m)^DO +NAME +LAST TIME +DOWNLOAD +UNPACKED$`).MatchString(o) ||
+		!regexp.MustCompile(`(?m)^build +stream-test-image-amd64 +new$`).MatchString(o) || strings.Contains(o, "test-image-amd64.tar") ||
 		!strings.Contains(o, "x86_64: native build") {
 		t.Fatalf("plan text:\n%s", o)
 	}
@@ -122,7 +124,8 @@ func staticConfigFrom(t *testing.T, opts *Options, attr string) func() (*config.
 }
 
 // TestPlanFetchesFromABinaryCache: an image built, copied to a local binary cache and deleted
-// from the store is fetched, with the sizes the cache gives; the script on top is built.
+// from the store is fetched, with the sizes the cache gives (the second one nix is configured
+// with: the first lacks it); the script on top is built.
 func TestPlanFetchesFromABinaryCache(t *testing.T) {
 	opts, _, _, _ := testOptions(t, "stream")
 	n, _ := opts.Nix()
@@ -139,7 +142,7 @@ func TestPlanFetchesFromABinaryCache(t *testing.T) {
 		}
 	}
 	withCache := *n
-	withCache.Env = []string{"NIX_CONFIG=experimental-features = nix-command flakes\nsubstituters = " + cache + "\nrequire-sigs = false\nsandbox = false\nbuild-users-group ="}
+	withCache.Env = []string{"NIX_CONFIG=experimental-features = nix-command flakes\nsubstituters = file://" + t.TempDir() + " " + cache + "\nrequire-sigs = false\nsandbox = false\nbuild-users-group ="}
 	o := *opts
 	o.Nix = func() (*nix.Nix, error) { return &withCache, nil }
 	p := planJSONOf(t, &o)
@@ -158,6 +161,7 @@ func TestPlanFetchesFromABinaryCache(t *testing.T) {
 func TestPlanTextFitsEightyColumns(t *testing.T) {
 	io, _, out, _ := iostreams.Test()
 	io.SetTTY(true)
+	io.SetWidth(80)
 	long := "rust-std-1.86.0-aarch64-unknown-linux-musl-with-a-very-long-suffix"
 	pv := build.Preview{
 		Plan: build.Plan{Arch: arch.X86_64, Reason: "native build on this x86_64-linux host"},
@@ -177,7 +181,7 @@ func TestPlanTextFitsEightyColumns(t *testing.T) {
 			t.Errorf("%d columns: %q", w, l)
 		}
 	}
-	for _, want := range []string{"redis-7.2.4", "12m34s", "rust-std-1.86.0-aarch64-unknown-lin…", "~12m34s + 1 new", "123 MiB", "1000 MiB"} {
+	for _, want := range []string{"redis-7.2.4", "12m34s", "rust-std-1.86.0-aarch64", "…", "~12m34s + 1 new", "123 MiB", "1000 MiB"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("lacks %q:\n%s", want, o)
 		}

@@ -276,7 +276,7 @@ func (v *view) printTail(drv string) {
 	if len(tail) == 0 {
 		return
 	}
-	fmt.Fprintf(v.io.ErrOut, "%s\n", v.st.Fail.Render(fmt.Sprintf("last %d log lines of %s:", len(tail), nix.StoreName(drv))))
+	fmt.Fprintf(v.io.ErrOut, "%s\n", v.st.Fail.Render(fmt.Sprintf("last %s of %s:", iostreams.Count(len(tail), "log line", "log lines"), nix.StoreName(drv))))
 	for _, l := range tail {
 		fmt.Fprintf(v.io.ErrOut, "  %s\n", l)
 	}

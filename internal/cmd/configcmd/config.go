@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/iostreams"
@@ -70,8 +71,11 @@ func configRun(opts *Options) error {
 	t := opts.IO.NewTable("key", "value", "source")
 	for _, e := range entries {
 		val := fmt.Sprint(e.Value)
-		if list, ok := e.Value.([]string); ok {
+		switch list := e.Value.(type) {
+		case []string:
 			val = strings.Join(list, ",")
+		case []arch.Arch:
+			val = strings.Join(arch.Strings(list), ",") // as the key is written, not [x86_64 aarch64]
 		}
 		src := string(e.Origin.Source)
 		if e.Origin.Detail != "" {

@@ -65,7 +65,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 				s += ", every " + hc.Interval
 			}
 			if hc.Retries > 0 {
-				s += fmt.Sprintf(", %d retries", hc.Retries)
+				s += ", " + iostreams.Count(hc.Retries, "retry", "retries")
 			}
 			field("healthcheck", s)
 		}

@@ -238,7 +238,7 @@ func buildsRequest(ctx context.Context, opts *Options, cfg config.Config, archs 
 	}
 	cache := image.NewLayerCache(state.Dir(cfg.StateDir).LayerCache())
 	for _, b := range builds {
-		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayers(), image.WithLayerCache(cache))
+		set, err := image.Open(ctx, image.BuildRef(b), image.WithLayerCache(cache))
 		if err != nil {
 			done()
 			return req, nil, cli.Fail(err)

@@ -157,3 +157,13 @@ func TestCompletionCompletesFlagValues(t *testing.T) {
 		}
 	}
 }
+
+// config's piped lines are what the keys take: architectures as a comma list (it printed Go's
+// [x86_64 aarch64]), and the container environment by key only, whatever NIXIFY_ENV holds.
+func TestConfigLinesAreWhatTheKeysTake(t *testing.T) {
+	r := run(t, map[string]string{"NIXIFY_ENV": "REDIS_PASSWORD=sec ret,POSTGRES_DB=app"}, t.TempDir(), "config")
+	if r.code != 0 || !strings.Contains(r.out, "architectures\tx86_64,aarch64\tdefault\n") ||
+		!strings.Contains(r.out, "env\tREDIS_PASSWORD=…,POSTGRES_DB=…\tenv NIXIFY_ENV\n") || strings.Contains(r.out, "sec") {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.out, r.errOut)
+	}
+}

@@ -34,8 +34,9 @@ func TestFlags(t *testing.T) {
 		{[]string{"--arch", "mips"}, `invalid argument "mips" for "--arch" flag: unknown architecture "mips": accepted: x86_64 (alias amd64), aarch64 (alias arm64)`},
 		{[]string{"--arch", "all"}, `this command runs one image`},
 		{[]string{"--image", "a", "--tar", "b"}, "--image and --tar both name an image"},
-		{[]string{"-e", "NOVALUE"}, `invalid --env "NOVALUE": accepted: KEY=VALUE`},
-		{[]string{"-e", "=x"}, `invalid --env "=x"`},
+		{[]string{"-e", "NOVALUE"}, `invalid --env "(7 characters, not shown)": accepted: KEY=VALUE`},
+		{[]string{"-e", "=x"}, `invalid --env "=…"`},
+		{[]string{"-e", "s3cret value"}, `invalid --env "(12 characters, not shown)"`},
 		{[]string{"--timeout", "0s"}, "invalid --timeout 0s"},
 		{[]string{"--stop-timeout", "10ms"}, "invalid --stop-timeout 10ms"},
 	} {

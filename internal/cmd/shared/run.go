@@ -66,7 +66,7 @@ func (o *RunOptions) Validate() error {
 	for _, kv := range o.Env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return cli.Usagef("invalid --env %q: accepted: KEY=VALUE", redact(kv))
+			return cli.Usagef("invalid --env %q: accepted: KEY=VALUE", config.RedactEnv(kv))
 		}
 	}
 	if o.Timeout <= 0 {
@@ -93,14 +93,6 @@ func MergeEnv(base, over []string) []string {
 		out = append(out, kv)
 	}
 	return out
-}
-
-// redact keeps a malformed --env value out of messages when it may hold a secret.
-func redact(kv string) string {
-	if len(kv) > 24 {
-		return kv[:8] + "..."
-	}
-	return kv
 }
 
 // Run makes sure the engine holds the image, checks everything that can be checked, then creates
@@ -219,7 +211,7 @@ func (o *RunOptions) loadImage(ctx context.Context, eng engine.Engine, cfg confi
 	}
 	// Opened without reading the layers: the engine reads them. What could refuse the image
 	// (a sparse file, another architecture) is checked before the engine is handed anything.
-	set, err := image.Open(ctx, ref, image.WithoutScan())
+	set, err := image.Open(ctx, ref)
 	if err != nil {
 		return container.Loaded{}, ImageError(err)
 	}
@@ -273,7 +265,7 @@ func (o *RunOptions) heldImage(ctx context.Context, eng engine.Engine) (containe
 	if err != nil {
 		return container.Loaded{}, cli.UsageError(fmt.Errorf("invalid --image: %w", err))
 	}
-	set, err := image.Open(ctx, ref, image.WithEngine(eng), image.WithoutScan())
+	set, err := image.Open(ctx, ref, image.WithEngine(eng))
 	if errors.Is(err, engine.ErrNotFound) {
 		return container.Loaded{}, cli.Failed(fmt.Errorf("the engine holds no image %q", o.Image), "load it first, or run the last build with `nixify run`")
 	}

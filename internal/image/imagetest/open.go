@@ -38,10 +38,11 @@ func ReadFile(p string) (*image.Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	return img.Archive, nil
+	defer img.Close()
+	return img.Scan()
 }
 
 // WithLayersIn are the options that make an archive pushable, its temporary files in dir.
 func WithLayersIn(dir string) []image.Option {
-	return []image.Option{image.WithLayers(), image.WithTempDir(dir)}
+	return []image.Option{image.WithTempDir(dir)}
 }

@@ -266,7 +266,7 @@ func TestForeignOwnedVolumeIsReowned(t *testing.T) {
 		t.Fatalf("chown: %v: %s", err, out)
 	}
 	r = e.start()
-	if !strings.Contains(r.out.String(), "belonged to uid 4711; re-owned to redis") {
+	if !strings.Contains(r.out.String(), "belonged to uid 4711 re-owned to redis") {
 		t.Errorf("the log does not say the data was re-owned:\n%s", r.out.String())
 	}
 	if got := e.redisDo(t, "GET", "k"); got != "kept" {

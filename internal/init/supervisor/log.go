@@ -127,7 +127,7 @@ func (l *Log) copyLines(source string, r io.Reader) (why string) {
 				line += "\n"
 			}
 			if dropped > 0 {
-				if l.send(fmt.Sprintf("%s | [%d lines dropped: output too fast]\n", source, dropped), false) {
+				if l.send(fmt.Sprintf("%s | [lines dropped, output too fast: %d]\n", source, dropped), false) {
 					dropped = 0
 				}
 			}

@@ -128,7 +128,7 @@ func TestForeignOwnedDataIsReowned(t *testing.T) {
 	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != acct.uid {
 		t.Errorf("%s still owned by %d", file, uid)
 	}
-	if want := fmt.Sprintf("3 files in %s belonged to uid 4711; re-owned to nobody", data); !strings.Contains(out.String(), want) {
+	if want := fmt.Sprintf("files in %s that belonged to uid 4711 re-owned to nobody (uid 65534): 3", data); !strings.Contains(out.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, out.String())
 	}
 }

@@ -160,7 +160,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	s.board.SetPhase(board.Ready)
-	s.log.Printf("init", "ready: %d services running, %d ms after the start", len(units), time.Since(began).Milliseconds())
+	s.log.Printf("init", "ready, %d ms after the start: services running: %d", time.Since(began).Milliseconds(), len(units))
 
 	for {
 		select {
@@ -240,7 +240,7 @@ func (s *Supervisor) ensureDir(name, dir string, mode os.FileMode, owner string)
 			dir, owner, err, acct.uid, acct.gid, dir)
 	}
 	if n > 0 {
-		s.log.Printf(name, "%d files in %s belonged to uid %d; re-owned to %s (uid %d)", n, dir, other, owner, acct.uid)
+		s.log.Printf(name, "files in %s that belonged to uid %d re-owned to %s (uid %d): %d", dir, other, owner, acct.uid, n)
 	}
 	return nil
 }

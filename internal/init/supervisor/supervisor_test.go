@@ -180,7 +180,7 @@ func TestServiceFailingPastLimitStopsContainer(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("supervisor kept running")
 	}
-	if err == nil || !strings.Contains(err.Error(), "bad failed 4 times in a row") || !strings.Contains(err.Error(), "status 3") {
+	if err == nil || !strings.Contains(err.Error(), "bad failed (failures in a row: 4)") || !strings.Contains(err.Error(), "status 3") {
 		t.Fatalf("err = %v", err)
 	}
 	if st := svcState(h.board, "bad"); st.State != board.Failed || st.Restarts != 3 {

@@ -149,7 +149,7 @@ func (u *unit) run() {
 		}
 		failures++
 		if failures > u.s.policy.MaxRestarts {
-			report(fmt.Errorf("%s failed %d times in a row, giving up: %w", name, failures, err))
+			report(fmt.Errorf("%s failed (failures in a row: %d), giving up: %w", name, failures, err))
 			return
 		}
 		delay := u.s.policy.BackoffMin << (failures - 1)
