@@ -13,7 +13,7 @@ func TestReportFromResponse(t *testing.T) {
 	resp := &health.Response{Status: health.Fail, Checks: map[string][]health.Check{
 		"postgres:responseTime": {{Status: health.Pass, ObservedValue: &lat, ObservedUnit: "s"}},
 		"redis:responseTime":    {{Status: health.Fail, Output: "connection refused"}},
-		"garage:responseTime":   {{Status: health.Pass, Output: "disabled", Disabled: true}},
+		"garage:responseTime":   {{Status: health.Disabled, Output: "disabled"}},
 	}}
 	r := FromResponse(Report{Container: "c", State: "running", Engine: "healthy"}, resp, 503)
 	if r.Healthy || len(r.Services) != 3 || r.Services[1].Name != "postgres" || r.Services[1].LatencySeconds != 0.0123 {

@@ -292,6 +292,12 @@ func TestFirstBootAndDurability(t *testing.T) {
 	e := newEnv(t)
 	r := e.start()
 
+	// Issue 23: initdb without TZ scanned the time-zone database (about 1 s of a first boot in a
+	// container) and picked what it found ("Etc/UTC" here); it is given UTC.
+	if conf := readFile(t, e.data("postgres", "postgresql.conf")); !strings.Contains(conf, "\ntimezone = 'UTC'") {
+		t.Errorf("postgresql.conf's timezone is not the UTC initdb was given:\n%s", grepLines(conf, "timezone"))
+	}
+
 	// Services run as their users, without supplementary groups.
 	want := map[string]string{"postgres": "postgres", "redis-server": "redis"}
 	seen := map[string]bool{}
@@ -398,6 +404,17 @@ func TestFirstBootAndDurability(t *testing.T) {
 	if readFile(t, e.data("secrets", "postgres-password")) == readFile(t, e2.data("secrets", "postgres-password")) {
 		t.Error("two fresh data roots share a generated password")
 	}
+}
+
+// grepLines keeps the lines of s that hold substr.
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func readFile(t *testing.T, p string) string {

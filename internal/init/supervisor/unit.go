@@ -53,6 +53,14 @@ func (u *unit) setPID(pid int) {
 	u.s.board.Update(u.svc.Name, func(e *board.Service) { e.PID = pid })
 }
 
+// restarted counts a restart on the board, with when and why.
+func (u *unit) restarted(why error) {
+	u.s.board.Update(u.svc.Name, func(e *board.Service) {
+		e.Restarts++
+		e.LastRestart, e.RestartReason = time.Now(), why.Error()
+	})
+}
+
 // setDetail shows what a service not ready yet is doing ("" clears it).
 func (u *unit) setDetail(what string) {
 	u.s.board.Update(u.svc.Name, func(e *board.Service) { e.Detail = what })
@@ -158,7 +166,8 @@ func (u *unit) run() {
 		}
 		u.s.log.Printf("init", "%s: %v; restart %d/%d in %s", name, err, failures, u.s.policy.MaxRestarts, delay)
 		u.setState(board.Restarting, err)
-		u.s.board.Update(name, func(e *board.Service) { e.Restarts++; e.Detail = "" })
+		u.s.board.Update(name, func(e *board.Service) { e.Detail = "" })
+		u.restarted(err)
 		select {
 		case <-time.After(delay):
 		case <-u.ctx.Done():
@@ -251,7 +260,8 @@ func (u *unit) waitForSpace(why string, err error, said *bool, first bool) bool 
 		*said = true
 	}
 	u.setState(board.Restarting, err)
-	u.s.board.Update(name, func(e *board.Service) { e.Restarts++; e.Detail = why })
+	u.s.board.Update(name, func(e *board.Service) { e.Detail = why })
+	u.restarted(err)
 	if first {
 		select {
 		case u.blocked <- struct{}{}:
