@@ -97,10 +97,15 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("container labels: %+v %v", c.Labels, err)
 	}
 
-	// A second run without --replace refuses.
+	// A second run of the same container finds it running: exit 0, as start does (issue 23);
+	// with other settings it refuses and points at --replace.
 	r = e.nixify(run...)
-	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "--replace") {
+	if r.code != 0 || !strings.Contains(r.errOut, "is running already") {
 		t.Fatalf("second run: exit %d, stderr %q", r.code, r.errOut)
+	}
+	r = e.nixify(append(run, "-e", "POSTGRES_DB=other")...)
+	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "--replace") {
+		t.Fatalf("second run with other settings: exit %d, stderr %q", r.code, r.errOut)
 	}
 
 	// Write data, stop gracefully, run again: everything is there.
@@ -254,10 +259,10 @@ func TestUpRunsTheRecordedBuild(t *testing.T) {
 	r := e.nixify("status", "-o", "json")
 	var st struct {
 		Build *struct {
-			Arch string `json:"arch"`
+			Architecture string `json:"architecture"`
 		} `json:"build"`
 	}
-	if err := json.Unmarshal([]byte(r.out), &st); err != nil || st.Build == nil || st.Build.Arch != "x86_64" {
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil || st.Build == nil || st.Build.Architecture != "amd64" {
 		t.Fatalf("status does not name the recorded build: %v\n%s", err, r.out)
 	}
 	r = e.nixify("clean", "--all", "--yes", "-o", "json")

@@ -69,7 +69,7 @@ func TestReplaceAndCleanStopInOrder(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("run --replace: exit %d", r.code)
 	}
-	if !strings.Contains(r.errOut, "replaced the container "+e.container) || !strings.Contains(r.errOut, "stopped in order") {
+	if !strings.Contains(r.errOut, "replaced "+e.container) || !strings.Contains(r.errOut, "stopped in order") {
 		t.Errorf("run --replace does not say what it replaced and how:\n%s", r.errOut)
 	}
 	assertCleanShutdown(t, "run --replace", oldLog())

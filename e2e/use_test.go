@@ -173,8 +173,8 @@ func TestUseWhatRunsInside(t *testing.T) {
 		t.Fatalf("ps: exit %d\n%s", r.code, r.out)
 	}
 
-	// A second run while it runs: the hint fits a running container.
-	if r = e.nixify(run...); r.code != cli.ExitFailure || !strings.Contains(r.errOut, "nixify restart") {
+	// A second run while it runs: it is there already, exit 0, as start says it (issue 23).
+	if r = e.nixify(run...); r.code != 0 || !strings.Contains(r.errOut, "is running already") {
 		t.Fatalf("run while running: exit %d, %q", r.code, r.errOut)
 	}
 
@@ -187,7 +187,7 @@ func TestUseWhatRunsInside(t *testing.T) {
 	}
 	before, _ := eng.ContainerInspect(ctx, e.container)
 	r = e.nixify(run...)
-	if r.code != 0 || !strings.Contains(r.errOut, "starting the stopped container") {
+	if r.code != 0 || !strings.Contains(r.errOut, "starting the stopped "+e.container+" again") {
 		t.Fatalf("run after stop: exit %d\n%s", r.code, r.errOut)
 	}
 	if after, _ := eng.ContainerInspect(ctx, e.container); after.ID != before.ID {

@@ -50,7 +50,7 @@ func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPla
 	}
 	var cs []engine.Container
 	for _, c := range all {
-		if strings.TrimPrefix(c.Name, "/") == o.Container {
+		if n := strings.TrimPrefix(c.Name, "/"); n == o.Container || isReplacing(n, o.Container) {
 			cs = append(cs, c)
 		}
 	}
@@ -123,11 +123,6 @@ func otherUsers(ctx context.Context, eng engine.Engine, imageID string, removed 
 		}
 	}
 	return names, nil
-}
-
-// Empty reports whether there is nothing to remove.
-func (p CleanPlan) Empty() bool {
-	return len(p.Containers) == 0 && len(p.Images) == 0 && len(p.Volumes) == 0
 }
 
 // Apply removes the plan's objects: containers first, as they hold the images and volumes; a

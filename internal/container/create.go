@@ -2,6 +2,8 @@ package container
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -86,6 +88,8 @@ type PortInUseError struct {
 	Bind string
 	Port int
 	Err  string
+	// Twice is a port the spec itself asks for twice: the user's input is wrong (exit 2).
+	Twice bool
 }
 
 func (e *PortInUseError) Error() string {
@@ -110,6 +114,9 @@ const (
 	CreateNew     Action = iota // no container of the name: create one
 	StartExisting               // nixify's stopped container of the same image and settings: start it again
 	ReplaceOld                  // remove the old container, then create
+	// AlreadyRunning is nixify's container of the same image and settings, running: nothing to
+	// do, as `nixify start` of a running container does nothing (both exit 0).
+	AlreadyRunning
 )
 
 // Plan is the outcome of Prepare: every check is done, nothing is changed yet.
@@ -165,8 +172,11 @@ func Prepare(ctx context.Context, eng engine.Engine, s Spec) (*Plan, error) {
 		p.Action, p.Old = ReplaceOld, old
 	case !Managed(old.Labels):
 		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: false}
+	case old.Running && differs(old, s) == "":
+		p.Action, p.Old = AlreadyRunning, old
+		return p, nil
 	case old.Running || old.State == "paused" || old.State == "restarting":
-		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true}
+		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true, Differs: differs(old, s)}
 	default:
 		if why := differs(old, s); why != "" {
 			return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true, Differs: why}
@@ -242,7 +252,7 @@ func (p *Plan) checkPorts(local bool) error {
 	seen := map[int]bool{}
 	for _, b := range p.Spec.Ports() {
 		if seen[b.HostPort] {
-			return &PortInUseError{Bind: b.HostIP, Port: b.HostPort, Err: "asked for twice (the health server and a service, or two services)"}
+			return &PortInUseError{Bind: b.HostIP, Port: b.HostPort, Err: "asked for twice (the health server and a service, or two services)", Twice: true}
 		}
 		seen[b.HostPort] = true
 		if !local {
@@ -267,7 +277,7 @@ func (p *Plan) checkPorts(local bool) error {
 // SIGKILL while PostgreSQL writes), removed, and the new one given the name.
 func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	s := p.Spec
-	if p.Action == StartExisting {
+	if p.Action == StartExisting || p.Action == AlreadyRunning {
 		return p.Old.ID, nil
 	}
 	if err := ensureVolume(ctx, eng, s.Volume); err != nil {
@@ -276,13 +286,9 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	if p.Action != ReplaceOld {
 		return p.create(ctx, eng, s.Name)
 	}
-	temp := s.Name + "-nixify-replacing"
-	// A temporary container a failed replace left behind is nixify's own: it goes first.
-	if t, err := eng.ContainerInspect(ctx, temp); err == nil && Managed(t.Labels) && !t.Running {
-		if err := eng.ContainerRemove(ctx, t.ID); err != nil {
-			return "", err
-		}
-	}
+	// A name of this run's own: two replaces at once never touch each other's new container (the
+	// second finds the old one gone and gives up), and clean finds one a crash left behind.
+	temp := ReplacingName(s.Name)
 	id, err := p.create(ctx, eng, temp)
 	if err != nil {
 		return "", err
@@ -296,6 +302,9 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 		return undo(err)
 	}
 	p.Replaced = &st
+	// From here the swap is finished even on Ctrl-C: stopping between the removal and the rename
+	// would leave neither container.
+	ctx = context.WithoutCancel(ctx)
 	if err := eng.ContainerRemove(ctx, p.Old.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return undo(err)
 	}
@@ -304,6 +313,19 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	}
 	return id, nil
 }
+
+// replacingInfix names the new container while it waits for the old one's name.
+const replacingInfix = "-nixify-replacing-"
+
+// ReplacingName is a new container's name while it waits for name: unique to the run.
+func ReplacingName(name string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return name + replacingInfix + hex.EncodeToString(b)
+}
+
+// isReplacing reports whether c is a new container for name that a replace left behind.
+func isReplacing(c, name string) bool { return strings.HasPrefix(c, name+replacingInfix) }
 
 // create creates the spec's container under name.
 func (p *Plan) create(ctx context.Context, eng engine.Engine, name string) (string, error) {

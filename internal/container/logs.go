@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nixify/nixify/internal/engine"
 )
@@ -19,39 +20,75 @@ var Services = []string{"postgres", "redis", "garage", "health", "init"}
 // LogOptions choose the container's log lines.
 type LogOptions struct {
 	engine.LogOptions
-	Service string // only lines of this service; empty for all
+	Services []string // only these services' lines; none for all
 }
 
-// Logs copies the container's logs, stdout to stdout and stderr to stderr, keeping only the
-// service's lines when one is named.
+// Logs copies the container's logs, stdout to stdout and stderr to stderr, in whole lines (each
+// Write is one line, so the caller may decorate them), keeping only the services' lines when some
+// are named. The tail counts the lines the user sees: the services' last lines, not the
+// container's (the engine counts before any filter, and a followed --tail 3 of a quiet service
+// would show nothing).
 func Logs(ctx context.Context, eng engine.Engine, name string, opts LogOptions, stdout, stderr io.Writer) error {
-	if opts.Service != "" && !slices.Contains(Services, opts.Service) {
-		return fmt.Errorf("unknown service %q: accepted: %s", opts.Service, strings.Join(Services, ", "))
+	for _, s := range opts.Services {
+		if !slices.Contains(Services, s) {
+			return fmt.Errorf("unknown service %q: accepted: %s", s, strings.Join(Services, ", "))
+		}
 	}
-	if opts.Service == "" {
-		return eng.ContainerLogs(ctx, name, opts.LogOptions, stdout, stderr)
+	n, err := strconv.Atoi(opts.Tail)
+	if len(opts.Services) == 0 || err != nil {
+		return copyLogs(ctx, eng, name, opts.LogOptions, opts.Services, &stamp{}, "", stdout, stderr)
 	}
-	// The engine counts --tail over every line; the user means the service's last lines. Without
-	// -f, read everything and keep the service's last N of each stream.
-	if n, err := strconv.Atoi(opts.Tail); err == nil && !opts.Follow {
-		opts.Tail = "all"
-		outTail, errTail := &tailWriter{w: stdout, n: n}, &tailWriter{w: stderr, n: n}
-		out, errOut := NewServiceFilter(outTail, opts.Service), NewServiceFilter(errTail, opts.Service)
-		err := eng.ContainerLogs(ctx, name, opts.LogOptions, out, errOut)
-		out.Flush()
-		errOut.Flush()
-		outTail.flush()
-		errTail.flush()
+	// Past lines first: all of them, filtered, the last n of each stream kept.
+	past := opts.LogOptions
+	past.Follow, past.Tail, past.Timestamps = false, "all", true
+	outTail, errTail := &tailWriter{w: stdout, n: n}, &tailWriter{w: stderr, n: n}
+	last := &stamp{strip: !opts.Timestamps}
+	if err := copyLogs(ctx, eng, name, past, opts.Services, last, "", outTail, errTail); err != nil {
 		return err
 	}
-	out, errOut := NewServiceFilter(stdout, opts.Service), NewServiceFilter(stderr, opts.Service)
-	err := eng.ContainerLogs(ctx, name, opts.LogOptions, out, errOut)
+	outTail.flush()
+	errTail.flush()
+	if !opts.Follow {
+		return nil
+	}
+	// Then what comes, from the last line read on: the engine's --since is inclusive, so the lines
+	// of that instant are skipped by their stamp.
+	next := opts.LogOptions
+	next.Tail, next.Timestamps = "all", true
+	after := last.seen
+	if after != "" {
+		next.Since = sinceOf(after)
+	}
+	return copyLogs(ctx, eng, name, next, opts.Services, last, after, stdout, stderr)
+}
+
+// copyLogs is one engine call through the line filters.
+func copyLogs(ctx context.Context, eng engine.Engine, name string, opts engine.LogOptions, services []string, st *stamp, after string, stdout, stderr io.Writer) error {
+	out := &LineFilter{w: stdout, services: services, stamp: st, after: after}
+	errOut := &LineFilter{w: stderr, services: services, stamp: st, after: after}
+	err := eng.ContainerLogs(ctx, name, opts, out, errOut)
 	out.Flush()
 	errOut.Flush()
 	return err
 }
 
-// tailWriter keeps the last n whole lines written to it (ServiceFilter writes whole lines).
+// stamp is the engine's time stamp of the last line read, shared by a call's two streams; strip
+// removes the stamps nixify asked for itself.
+type stamp struct {
+	seen  string
+	strip bool
+}
+
+// sinceOf turns an engine time stamp into --since's Unix form, which keeps the nanoseconds.
+func sinceOf(ts string) string {
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
+}
+
+// tailWriter keeps the last n whole lines written to it (LineFilter writes whole lines).
 type tailWriter struct {
 	w     io.Writer
 	n     int
@@ -75,20 +112,18 @@ func (t *tailWriter) flush() {
 	}
 }
 
-// ServiceFilter passes on whole lines that carry one service's prefix. The engine hands out logs
-// in frames that need not end at a line's end, so partial lines wait for their rest.
-type ServiceFilter struct {
-	w       io.Writer
-	prefix  []byte
-	partial []byte
+// LineFilter passes on whole lines, one Write each, of the chosen services (all when none is
+// chosen). The engine hands out logs in frames that need not end at a line's end, so partial
+// lines wait for their rest.
+type LineFilter struct {
+	w        io.Writer
+	services []string
+	stamp    *stamp
+	after    string // skip lines stamped at or before this
+	partial  []byte
 }
 
-// NewServiceFilter writes to w the lines of service.
-func NewServiceFilter(w io.Writer, service string) *ServiceFilter {
-	return &ServiceFilter{w: w, prefix: []byte(service + " | ")}
-}
-
-func (f *ServiceFilter) Write(p []byte) (int, error) {
+func (f *LineFilter) Write(p []byte) (int, error) {
 	data := p
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
@@ -110,7 +145,7 @@ func (f *ServiceFilter) Write(p []byte) (int, error) {
 }
 
 // Flush writes a last line that had no newline.
-func (f *ServiceFilter) Flush() error {
+func (f *LineFilter) Flush() error {
 	if len(f.partial) == 0 {
 		return nil
 	}
@@ -119,17 +154,35 @@ func (f *ServiceFilter) Flush() error {
 	return f.emit(line)
 }
 
-func (f *ServiceFilter) emit(line []byte) error {
+func (f *LineFilter) emit(line []byte) error {
 	// With --timestamps the engine puts the time first: "2024-...Z redis | ...".
 	body := line
-	if sp := bytes.IndexByte(line, ' '); sp > 0 && !bytes.HasPrefix(line, f.prefix) && looksLikeTime(line[:sp]) {
+	if sp := bytes.IndexByte(line, ' '); sp > 0 && looksLikeTime(line[:sp]) {
+		ts := string(line[:sp])
+		if f.after != "" && !later(ts, f.after) {
+			return nil
+		}
+		f.stamp.seen = ts
 		body = line[sp+1:]
+		if f.stamp.strip {
+			line = body
+		}
 	}
-	if !bytes.HasPrefix(body, f.prefix) {
+	if len(f.services) > 0 && !slices.ContainsFunc(f.services, func(s string) bool { return bytes.HasPrefix(body, []byte(s+" | ")) }) {
 		return nil
 	}
 	_, err := f.w.Write(line)
 	return err
+}
+
+// later reports whether engine time stamp a is after b.
+func later(a, b string) bool {
+	ta, err1 := time.Parse(time.RFC3339Nano, a)
+	tb, err2 := time.Parse(time.RFC3339Nano, b)
+	if err1 != nil || err2 != nil {
+		return a > b
+	}
+	return ta.After(tb)
 }
 
 func looksLikeTime(b []byte) bool {

@@ -9,7 +9,7 @@ import (
 
 func TestServiceFilterKeepsWholeLinesOfOneService(t *testing.T) {
 	var out bytes.Buffer
-	f := NewServiceFilter(&out, "redis")
+	f := &LineFilter{w: &out, services: []string{"redis"}, stamp: &stamp{}}
 	// Frames from the engine split lines anywhere.
 	for _, chunk := range []string{"postgres | a\nre", "dis | b\nredis-x | c\n", "redis | d", " e\n", "2024-05-01T10:00:00.123456789Z redis | f\n", "redis | g"} {
 		if _, err := f.Write([]byte(chunk)); err != nil {

@@ -30,19 +30,8 @@ type Timeouts struct {
 // DefaultTimeouts are generous for a busy engine on a slow machine and still end a hang.
 var DefaultTimeouts = Timeouts{Ping: 10 * time.Second, Query: 30 * time.Second, Change: 2 * time.Minute, Stall: 2 * time.Minute}
 
-// Option changes how New connects.
+// Option changes how New connects (the tests' WithTimeouts, in export_test.go).
 type Option func(*docker)
-
-// WithTimeouts replaces DefaultTimeouts; a zero field keeps its default.
-func WithTimeouts(t Timeouts) Option {
-	return func(d *docker) {
-		for _, f := range []struct{ to, from *time.Duration }{{&d.t.Ping, &t.Ping}, {&d.t.Query, &t.Query}, {&d.t.Change, &t.Change}, {&d.t.Stall, &t.Stall}} {
-			if *f.from > 0 {
-				*f.to = *f.from
-			}
-		}
-	}
-}
 
 // SilentError is the cause of a call ended because the engine said nothing for Limit.
 type SilentError struct{ Limit time.Duration }

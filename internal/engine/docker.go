@@ -548,7 +548,7 @@ func (d *docker) ContainerReadFile(ctx context.Context, id, path string, limit i
 
 func (d *docker) ContainerAttachExec(ctx context.Context, id string, spec ExecSpec, s ExecStreams) (int, error) {
 	what := "exec " + strings.Join(spec.Cmd, " ")
-	opts := container.ExecOptions{Cmd: spec.Cmd, User: spec.User, Env: spec.Env, Tty: spec.TTY,
+	opts := container.ExecOptions{Cmd: spec.Cmd, User: spec.User, Env: spec.Env, WorkingDir: spec.Dir, Tty: spec.TTY,
 		AttachStdin: s.Stdin != nil, AttachStdout: true, AttachStderr: true}
 	if s.Resize != nil && spec.TTY {
 		// Start at the right size: a first resize sent after the start races the program's first
@@ -581,13 +581,16 @@ func (d *docker) ContainerAttachExec(ctx context.Context, id string, spec ExecSp
 	}
 	stopResize := d.followResize(ctx, ex.ID, spec, s.Resize)
 	defer stopResize()
+	// A program that cannot start never writes: the runtime's refusal is then the stream's first
+	// line, which the caller gets as an ExecStartError rather than as the program's output.
+	out := &startSniffer{w: s.Stdout}
 	copied := make(chan error, 1)
 	go func() {
 		var err error
 		if spec.TTY {
-			_, err = io.Copy(s.Stdout, att.Reader)
+			_, err = io.Copy(out, att.Reader)
 		} else {
-			_, err = stdcopy.StdCopy(s.Stdout, s.Stderr, att.Reader)
+			_, err = stdcopy.StdCopy(out, s.Stderr, att.Reader)
 		}
 		copied <- err
 	}()
@@ -599,7 +602,58 @@ func (d *docker) ContainerAttachExec(ctx context.Context, id string, spec ExecSp
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
-	return d.execExitCode(ctx, ex.ID, what)
+	code, err := d.execExitCode(ctx, ex.ID, what)
+	if err == nil && code == 126 && out.refused.Len() > 0 {
+		return code, execStartError(spec.Cmd, out.refused.String())
+	}
+	if out.refused.Len() > 0 {
+		s.Stdout.Write(out.refused.Bytes()) // not the runtime's after all
+	}
+	return code, err
+}
+
+// runtimeRefusal opens the line the engine writes when the runtime cannot start an exec'd program.
+const runtimeRefusal = "OCI runtime exec failed"
+
+// startSniffer passes output through, except a first write that is the runtime's refusal, which
+// it keeps for ContainerAttachExec to report.
+type startSniffer struct {
+	w       io.Writer
+	started bool
+	refused bytes.Buffer
+}
+
+func (s *startSniffer) Write(p []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		if bytes.HasPrefix(p, []byte(runtimeRefusal)) {
+			s.refused.Write(p)
+			return len(p), nil
+		}
+	}
+	if s.refused.Len() > 0 {
+		return s.refused.Write(p)
+	}
+	return s.w.Write(p)
+}
+
+// execStartError reads the runtime's refusal: `OCI runtime exec failed: exec failed: unable to
+// start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown`.
+func execStartError(cmd []string, msg string) error {
+	msg = strings.TrimSpace(iostreams.FirstLine(msg))
+	reason := msg
+	if _, after, ok := strings.Cut(msg, `exec: "`); ok {
+		if _, r, ok := strings.Cut(after, `": `); ok {
+			reason = r
+		}
+	}
+	reason = strings.TrimSuffix(reason, ": unknown")
+	name := ""
+	if len(cmd) > 0 {
+		name = cmd[0]
+	}
+	notFound := strings.Contains(reason, "not found") || strings.Contains(reason, "no such file")
+	return &ExecStartError{Cmd: name, Reason: reason, NotFound: notFound}
 }
 
 // followResize passes the caller's terminal sizes on to the exec until the returned stop is called.

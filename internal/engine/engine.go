@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -127,8 +128,22 @@ type ExecSpec struct {
 	Cmd  []string
 	User string   // empty: the image's user
 	Env  []string // KEY=VALUE items added to the container's environment
+	Dir  string   // working directory; empty: the image's
 	// TTY gives the command a terminal: one raw output stream, and the caller sends resizes.
 	TTY bool
+}
+
+// ExecStartError is a command the container could not start (no such program, not executable):
+// the engine's runtime says so in the command's output stream, with exit code 126.
+type ExecStartError struct {
+	Cmd    string
+	Reason string // "executable file not found in $PATH"
+	// NotFound is a missing program (a shell's 127) rather than one that cannot run (126).
+	NotFound bool
+}
+
+func (e *ExecStartError) Error() string {
+	return fmt.Sprintf("cannot run %q in the container: %s", e.Cmd, e.Reason)
 }
 
 // ExecStreams are the caller's ends of an attached exec. Stdin may be nil (nothing to send);

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -76,7 +75,7 @@ var ErrNotArchive = errors.New("not a docker-archive")
 // manifest.json and the configs may come before or after the layers: nixpkgs' streamLayeredImage
 // writes them last. Layers are hashed as they stream past and never kept. Cancelling ctx stops it.
 func ReadArchive(ctx context.Context, r io.Reader) (*Archive, error) {
-	a, err := scan(ctx, r, nil)
+	a, err := scan(ctx, r, nil, false)
 	if err != nil {
 		return nil, fmt.Errorf("read image archive: %w", err)
 	}
@@ -99,6 +98,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Seek lets tar skip a plain file's data instead of reading it, when the source can seek.
+func (c *countingReader) Seek(off int64, whence int) (int64, error) {
+	s, ok := c.r.(io.Seeker)
+	if !ok {
+		return 0, errors.ErrUnsupported
+	}
+	n, err := s.Seek(off, whence)
+	if err == nil {
+		c.n = n
+	}
+	return n, err
+}
+
 // bufPool keeps the read buffers of finished scans: a small archive (a fuzzing input, a config)
 // would otherwise spend most of its time clearing a fresh 64 KiB buffer.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
@@ -117,21 +129,31 @@ type scanner struct {
 	h         hash.Hash
 	buf       []byte
 	br        *bufio.Reader
+	headers   bool
 }
 
 // scan reads the archive once; when tee is set, the uncompressed tar stream is copied to it, so that
-// layers can later be read by offset from the copy.
-func scan(ctx context.Context, r io.Reader, tee io.Writer) (*Archive, error) {
+// layers can later be read by offset from the copy. With headers, it reads only what an engine
+// must be checked for before it is handed the archive: the tar headers (a sparse entry is refused)
+// and the small JSON files; layers are neither hashed nor read for store paths, and a plain file's
+// are skipped by seeking.
+func scan(ctx context.Context, r io.Reader, tee io.Writer, headers bool) (*Archive, error) {
 	src := &countingReader{ctx: ctx, r: r}
 	dec, comp, closeDec, err := decompress(src)
 	if err != nil {
 		return nil, err
 	}
 	defer closeDec()
+	if rs, ok := r.(io.ReadSeeker); ok && headers && comp == Uncompressed {
+		if _, err := rs.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		dec = rs
+	}
 	if tee != nil {
 		dec = io.TeeReader(dec, tee)
 	}
-	s := &scanner{ctx: ctx, src: src, tarStream: &countingReader{ctx: ctx, r: dec}, comp: comp,
+	s := &scanner{ctx: ctx, src: src, tarStream: &countingReader{ctx: ctx, r: dec}, comp: comp, headers: headers,
 		a: &Archive{Compression: comp, files: map[string]fileEntry{}}, jsonFiles: map[string][]byte{},
 		links: map[string]string{}, h: sha256.New()}
 	buf := bufPool.Get().(*[]byte)
@@ -176,6 +198,8 @@ func (s *scanner) entries() error {
 			s.links[name] = path.Join(path.Dir(name), hdr.Linkname)
 		case hdr.Typeflag == tar.TypeLink:
 			s.links[name] = cleanName(hdr.Linkname)
+		case sparse(hdr) && s.headers:
+			return fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, hdr.Name, hdr.Size)
 		case sparse(hdr):
 			// A sparse file's size is what it claims once its holes are filled (10^15 bytes of
 			// zeros in a 227-byte archive); docker-archives never hold one. Skipping reads only
@@ -225,6 +249,9 @@ func (s *scanner) readFile(hdr *tar.Header, name string) error {
 				s.jsonFiles[name] = data
 			}
 		}
+	case s.headers:
+		s.a.files[name] = e // tar skips the rest
+		return nil
 	case isTar(head):
 		e.storePaths = storePathsIn(s.ctx, tar.NewReader(s.br))
 		_, err = io.CopyBuffer(io.Discard, s.br, s.buf)
@@ -325,7 +352,7 @@ func (s *scanner) assemble() (*Archive, error) {
 			return nil, fmt.Errorf("corrupt archive: layer %q named in manifest.json is missing", lp)
 		}
 		l := Layer{Path: name, Size: f.size, Digest: f.digest, DiffID: conf.RootFS.DiffIDs[i], Compression: f.compression, StorePaths: f.storePaths}
-		if l.Compression == Uncompressed && l.DiffID != l.Digest {
+		if l.Compression == Uncompressed && l.DiffID != l.Digest && !s.headers {
 			return nil, fmt.Errorf("corrupt archive: layer %s has digest %s but the config expects %s", lp, l.Digest, l.DiffID)
 		}
 		a.Layers = append(a.Layers, l)
@@ -336,71 +363,6 @@ func (s *scanner) assemble() (*Archive, error) {
 // ErrSparse means an archive holds a sparse file: its declared size is what it claims once its
 // holes are filled, not what the archive holds, and an engine unpacking it writes that many zeros.
 var ErrSparse = errors.New("holds a sparse file")
-
-// peeked is what a look at an archive's headers found, before an engine is handed it.
-type peeked struct {
-	configDigest string // sha256:... from manifest.json's config name ("" when it does not say)
-	config       []byte // the config, when the archive holds it where manifest.json says
-	compressed   bool   // the file is gzip or zstd
-}
-
-// peek reads an archive's tar headers and its small JSON files (manifest.json, the config), skips
-// layer data (by seeking, in a plain file), and refuses sparse entries: what an engine would be
-// handed is checked first. A damaged archive is the engine's to refuse, with its own words.
-func peek(ctx context.Context, f *os.File) (*peeked, error) {
-	defer f.Seek(0, io.SeekStart)
-	var r io.Reader = f
-	head := make([]byte, sniffBytes)
-	n, _ := io.ReadFull(f, head)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	compressed := detectCompression(head[:n]) != Uncompressed
-	if compressed {
-		dec, _, closeDec, err := decompress(&countingReader{ctx: ctx, r: f})
-		if err != nil {
-			return &peeked{compressed: true}, nil
-		}
-		defer closeDec()
-		r = dec
-	}
-	tr := tar.NewReader(r)
-	jsonFiles := map[string][]byte{}
-	for {
-		h, err := tr.Next()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err != nil {
-			break
-		}
-		if sparse(h) {
-			return nil, fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, h.Name, h.Size)
-		}
-		if h.Typeflag != tar.TypeReg || h.Size > maxJSON {
-			continue
-		}
-		first := make([]byte, 1)
-		if _, err := io.ReadFull(tr, first); err != nil || (first[0] != '{' && first[0] != '[') {
-			continue
-		}
-		rest, err := io.ReadAll(tr)
-		if err == nil {
-			jsonFiles[cleanName(h.Name)] = append(first, rest...)
-		}
-	}
-	var m []struct{ Config string }
-	if json.Unmarshal(jsonFiles["manifest.json"], &m) != nil || len(m) == 0 {
-		return &peeked{compressed: compressed}, nil
-	}
-	p := &peeked{config: jsonFiles[cleanName(m[0].Config)], compressed: compressed}
-	// "<hex>.json" in the classic layout, "blobs/sha256/<hex>" in the OCI-shaped one,
-	// "sha256:<hex>" from go-containerregistry.
-	if hex := strings.TrimPrefix(strings.TrimSuffix(path.Base(m[0].Config), ".json"), "sha256:"); len(hex) == 64 {
-		p.configDigest = "sha256:" + hex
-	}
-	return p, nil
-}
 
 func cleanName(n string) string {
 	n = path.Clean("/" + n)

@@ -10,39 +10,24 @@ import (
 
 // guardTar passes a plain tar stream (a stream script's output) on to an engine entry by entry,
 // and ends it with ErrSparse at the first sparse entry before a byte of that entry's headers has
-// been passed on: an engine unpacking one writes the zeros it claims to disk. Close stops the
-// copy, closes src, and says why the stream was cut.
+// been passed on: an engine unpacking one writes the zeros it claims to disk. Close closes src and
+// says why the stream was cut.
 func guardTar(src io.ReadCloser) io.ReadCloser {
-	pr, pw := io.Pipe()
-	g := &guarded{PipeReader: pr, src: src, done: make(chan struct{})}
-	go func() {
-		defer close(g.done)
-		g.err = copyChecked(pw, src)
-		pw.CloseWithError(g.err)
-	}()
+	g := &guarded{src: src, held: &held{r: src}, buf: make([]byte, 1<<16)}
+	g.tr = tar.NewReader(g.held)
 	return g
 }
 
 type guarded struct {
-	*io.PipeReader
-	src  io.ReadCloser
-	done chan struct{}
-	err  error // why the copy stopped, set before done closes
+	src    io.ReadCloser
+	held   *held       // what the tar reader has read and nobody has been handed yet
+	tr     *tar.Reader // nil once the end marker has passed
+	inData bool
+	buf    []byte
+	err    error
 }
 
-func (g *guarded) Close() error {
-	g.PipeReader.Close()
-	<-g.done
-	if err := g.src.Close(); err != nil {
-		return err // a script that failed explains itself best
-	}
-	if g.err != nil && !errors.Is(g.err, io.ErrClosedPipe) {
-		return g.err
-	}
-	return nil
-}
-
-// held records what the tar reader reads until it is released to the engine's side.
+// held records what the tar reader reads, to be handed on once it is known to be harmless.
 type held struct {
 	r   io.Reader
 	buf bytes.Buffer
@@ -54,42 +39,50 @@ func (h *held) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (h *held) release(w io.Writer) error {
-	_, err := h.buf.WriteTo(w)
-	return err
+func (g *guarded) Read(p []byte) (int, error) {
+	for g.held.buf.Len() == 0 && g.err == nil {
+		g.step()
+	}
+	if g.held.buf.Len() > 0 {
+		return g.held.buf.Read(p)
+	}
+	return 0, g.err
 }
 
-func copyChecked(w io.Writer, r io.Reader) error {
-	h := &held{r: r}
-	tr := tar.NewReader(h)
-	buf := make([]byte, 1<<16)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			if err := h.release(w); err != nil {
-				return err
-			}
-			_, err := io.CopyBuffer(w, r, buf) // padding after the end marker
-			return err
+// step reads one header or one buffer of an entry's data, or after the end marker what follows.
+func (g *guarded) step() {
+	var err error
+	switch {
+	case g.tr == nil:
+		_, err = g.held.Read(g.buf)
+	case g.inData:
+		if _, err = g.tr.Read(g.buf); err == io.EOF {
+			g.inData, err = false, nil
 		}
-		if err != nil {
-			return fmt.Errorf("read image archive: %w", err)
-		}
-		if sparse(hdr) {
-			return fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, hdr.Name, hdr.Size)
-		}
-		// The entry's data passes as it is read, a buffer at a time.
-		for {
-			_, rerr := tr.Read(buf)
-			if err := h.release(w); err != nil {
-				return err
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				return fmt.Errorf("read image archive: %w", rerr)
-			}
+	default:
+		var hdr *tar.Header
+		switch hdr, err = g.tr.Next(); {
+		case err == io.EOF:
+			g.tr, err = nil, nil
+		case err == nil && sparse(hdr):
+			g.held.buf.Reset()
+			err = fmt.Errorf("%w (%s claims %d bytes): not a docker-archive", ErrSparse, hdr.Name, hdr.Size)
+		case err == nil:
+			g.inData = true
 		}
 	}
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("read image archive: %w", err)
+	}
+	g.err = err
+}
+
+func (g *guarded) Close() error {
+	if err := g.src.Close(); err != nil {
+		return err // a script that failed explains itself best
+	}
+	if errors.Is(g.err, ErrSparse) {
+		return g.err
+	}
+	return nil
 }

@@ -57,7 +57,7 @@ type Image struct {
 	arch         string // the architecture the engine reports
 
 	peekOnce sync.Once
-	peeked   *peeked
+	peeked   *Archive // what scan's header pass found in a file source
 	peekErr  error
 	scanOnce sync.Once
 	scanErr  error
@@ -88,7 +88,7 @@ func (i *Image) read(keep io.Writer) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := scan(i.ctx, rc, keep)
+	a, err := scan(i.ctx, rc, keep, false)
 	// A script that failed explains itself better than the archive it cut short.
 	if cerr := rc.Close(); cerr != nil {
 		return nil, cerr
@@ -101,11 +101,11 @@ func (i *Image) read(keep io.Writer) (*Archive, error) {
 
 // peek looks at a file source's headers and small JSON files, once: the config, and whether the
 // engine may be handed it.
-func (i *Image) peek() (*peeked, error) {
+func (i *Image) peek() (*Archive, error) {
 	i.peekOnce.Do(func() {
-		i.peeked = &peeked{}
+		i.peekErr = fmt.Errorf("%s is not a file", i.Source)
 		if i.file != nil {
-			i.peeked, i.peekErr = peek(i.ctx, i.file)
+			i.peeked, i.peekErr = scan(i.ctx, io.NewSectionReader(i.file, 0, i.size), nil, true)
 		}
 	})
 	return i.peeked, i.peekErr
@@ -120,8 +120,8 @@ func (i *Image) ConfigDigest() string {
 	case i.configDigest != "":
 		return i.configDigest
 	}
-	if p, _ := i.peek(); p != nil {
-		return p.configDigest
+	if p, err := i.peek(); err == nil {
+		return p.ConfigDigest
 	}
 	return ""
 }
@@ -133,8 +133,8 @@ func (i *Image) Architecture() string {
 	cfg := []byte(nil)
 	if i.Archive != nil {
 		cfg = i.Archive.Config
-	} else if p, _ := i.peek(); p != nil {
-		cfg = p.config
+	} else if p, err := i.peek(); err == nil {
+		cfg = p.Config
 	}
 	var c struct {
 		Architecture string `json:"architecture"`
@@ -177,7 +177,7 @@ func (i *Image) layers() (*archiveImage, error) {
 	var a *Archive
 	var src io.ReaderAt
 	var err error
-	if p, perr := i.peek(); perr == nil && i.file != nil && !p.compressed {
+	if p, perr := i.peek(); perr == nil && p.Compression == Uncompressed {
 		a, err = i.Scan()
 		src = i.file
 	} else {

@@ -167,3 +167,24 @@ func TestEveryOpenedImageHasAV1Image(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDigestWithoutReadingTheLayers: an archive file's config digest (what run asks the
+// engine about before loading) comes from its headers and small files, for plain, gzip and zstd.
+func TestConfigDigestWithoutReadingTheLayers(t *testing.T) {
+	dir := t.TempDir()
+	for _, comp := range []string{"", "gzip", "zstd"} {
+		p := filepath.Join(dir, "img-"+comp+".tar")
+		w, err := imagetest.WriteFile(p, imagetest.Spec{Compress: comp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := imagetest.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := img.ConfigDigest(); got != w.ConfigDigest || img.Archive != nil || img.Architecture() != "amd64" {
+			t.Errorf("%q: config digest %q (want %q), scanned %v, arch %q", comp, got, w.ConfigDigest, img.Archive != nil, img.Architecture())
+		}
+		img.Close()
+	}
+}

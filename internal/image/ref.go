@@ -62,7 +62,7 @@ func Parse(arg string, builds ...record.Build) (Ref, error) {
 	switch {
 	case err == nil && st.IsDir():
 		return Ref{}, fmt.Errorf("%s is a directory, not an image: name a docker-archive (buildLayeredImage) or a stream script (streamLayeredImage)", arg)
-	case err == nil && IsScript(arg):
+	case err == nil && isScript(arg):
 		p, err := recordedScript(arg, builds)
 		if err != nil {
 			return Ref{}, err
@@ -75,7 +75,7 @@ func Parse(arg string, builds ...record.Build) (Ref, error) {
 	case looksLikePath(arg):
 		return Ref{}, fmt.Errorf("%s: %w", arg, ErrNoSuchFile)
 	}
-	if LooksRemote(arg) {
+	if looksRemote(arg) {
 		r, err := name.ParseReference(arg)
 		if err != nil {
 			return Ref{}, fmt.Errorf("%w %q: %v", ErrBadReference, arg, err)
@@ -112,7 +112,7 @@ func recordedScript(arg string, builds []record.Build) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("%s is an executable script, not an image archive: %w: nixify runs only the stream script its own last build recorded in the Nix store (give the archive it writes instead: %s > image.tar)", arg, ErrRefused, arg)
+	return "", fmt.Errorf("%s is an executable, not an image archive: %w (nixify runs only the stream script its last build recorded in %s; give a docker-archive)", arg, ErrRefused, StoreDir)
 }
 
 // storeScript resolves p and requires it to lie in the Nix store.
@@ -148,8 +148,8 @@ func isImageID(s string) bool {
 	return strings.Trim(s, "0123456789abcdef") == ""
 }
 
-// IsScript tells a streamLayeredImage script (an executable file starting with #!) from an archive.
-func IsScript(p string) bool {
+// isScript tells a streamLayeredImage script (an executable file starting with #!) from an archive.
+func isScript(p string) bool {
 	st, err := os.Stat(p)
 	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		return false
@@ -164,9 +164,9 @@ func IsScript(p string) bool {
 	return bytes.Equal(head[:n], []byte("#!"))
 }
 
-// LooksRemote reports whether ref names a registry (its first part is a host: it has a dot or a
+// looksRemote reports whether ref names a registry (its first part is a host: it has a dot or a
 // port, or is localhost), as opposed to a name the Docker engine holds.
-func LooksRemote(ref string) bool {
+func looksRemote(ref string) bool {
 	first, _, ok := strings.Cut(ref, "/")
 	if !ok {
 		return false

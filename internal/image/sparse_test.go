@@ -2,6 +2,7 @@ package image_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/image"
+	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/record"
 )
 
@@ -141,4 +143,28 @@ func forEngine(ref image.Ref) error {
 		err = cerr
 	}
 	return err
+}
+
+// TestGuardPassesAnArchiveWhole: what the guard hands on is the stream byte for byte.
+func TestGuardPassesAnArchiveWhole(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "img.tar")
+	if _, err := imagetest.WriteFile(p, imagetest.Spec{Layers: 3, LayerSize: 200 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(p)
+	script := filepath.Join(t.TempDir(), "stream")
+	os.WriteFile(script, []byte("#!/bin/sh\nexec cat "+p+"\n"), 0o755)
+	set, err := image.Open(context.Background(), image.Ref{Kind: image.FromStream, Name: script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	rc, _, err := set.Images[0].OpenArchive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	if cerr := rc.Close(); err != nil || cerr != nil || !bytes.Equal(got, want) {
+		t.Errorf("passed %d of %d bytes, equal %v; %v, %v", len(got), len(want), bytes.Equal(got, want), err, cerr)
+	}
 }

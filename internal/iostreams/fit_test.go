@@ -135,11 +135,13 @@ func TestShortForms(t *testing.T) {
 		{ShortID("sha256:" + strings.Repeat("ab", 32)), "abababababab"},
 		{ShortID(strings.Repeat("0f", 32)), "0f0f0f0f0f0f"},
 		{ShortID("nixify-health-check"), "nixify-health-check"},
-		{ShortDigest(digest), "sha256:3f4ca7e5c9d4"},
-		{ShortDigest("localhost:5000"), "localhost:5000"},
+		{shorten(digest), "sha256:3f4ca7e5c9d4"},
+		{shorten("localhost:5000 sha256:abc"), "localhost:5000 sha256:abc"},
 		{ShortStorePath(glibc), "/nix/store/0c4bmhv…-glibc-2.40-66"},
 		{ShortStorePath("/nix/store/not-a-store-path"), "/nix/store/not-a-store-path"},
 		{ShortStorePath("/home/u/store/0c4bmhvq5ac9kw4hzlxk2m0mnxxbv9f8-x"), "/home/u/store/0c4bmhv…-x"},
+		{ShortStorePath(glibc + "/lib/libc.so.6"), "/nix/store/0c4bmhv…-glibc-2.40-66/lib/libc.so.6"},
+		{shorten("last build (x86_64): " + glibc + ", " + digest), "last build (x86_64): /nix/store/0c4bmhv…-glibc-2.40-66, sha256:3f4ca7e5c9d4"},
 		{Count(1, "layer", "layers"), "1 layer"},
 		{Count(0, "layer", "layers"), "0 layers"},
 		{Count(3, "retry", "retries"), "3 retries"},
@@ -147,5 +149,22 @@ func TestShortForms(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
+	}
+}
+
+// A line for stdout too wide for the terminal is shortened, then clipped; piped it stays whole.
+func TestFitShortensThenClipsOnATerminalOnly(t *testing.T) {
+	s, _, _, _ := Test()
+	s.SetWidth(70)
+	line := "x86_64  last build (x86_64): " + glibc
+	if got := s.Fit(line); got != line {
+		t.Fatalf("piped: %q", got)
+	}
+	s.SetTTY(true)
+	if got := s.Fit(line); got != "x86_64  last build (x86_64): /nix/store/0c4bmhv…-glibc-2.40-66" {
+		t.Fatalf("terminal: %q", got)
+	}
+	if got := s.Fit(line + " " + openssl); lipgloss.Width(got) != 69 || !strings.HasSuffix(got, "…") {
+		t.Fatalf("terminal, clipped: %q", got)
 	}
 }

@@ -91,6 +91,31 @@ func (s *IOStreams) TerminalWidth() int {
 	return 0
 }
 
+// WrapOut is lead and text as one paragraph for stdout: on a terminal wrapped between words to
+// its width, the lines after the first under the text; elsewhere one line, as logs and scripts
+// want a message.
+func (s *IOStreams) WrapOut(lead, text string) string { return s.wrap(s.outTTY, lead, text) }
+
+// WrapErr is WrapOut for stderr: warnings, errors and hints.
+func (s *IOStreams) WrapErr(lead, text string) string { return s.wrap(s.errTTY, lead, text) }
+
+func (s *IOStreams) wrap(tty bool, lead, text string) string {
+	if w := s.TerminalWidth(); tty && w > 1 {
+		return WrapAfter(lead, text, w-1)
+	}
+	return lead + text
+}
+
+// Fit is a line for stdout: on a terminal too narrow for it, its store paths and digests
+// shortened (ShortStorePath; a digest to 12 hex digits) and then the line clipped; elsewhere the line whole.
+func (s *IOStreams) Fit(line string) string {
+	w := s.TerminalWidth() - 1
+	if !s.outTTY || w <= 0 || lipgloss.Width(line) <= w {
+		return line
+	}
+	return Clip(shorten(line), w)
+}
+
 // DisableColor turns styling off (--no-color).
 func (s *IOStreams) DisableColor() { s.color = false }
 

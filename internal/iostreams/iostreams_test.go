@@ -197,3 +197,26 @@ func TestFirstLine(t *testing.T) {
 		}
 	}
 }
+
+// The bug: a live block was erased and redrawn every 100 ms whatever it held, so health --watch
+// redrew ten times a second whatever --interval said, and flickered. An unchanged block is drawn
+// once.
+func TestLiveRedrawsOnlyWhatChanged(t *testing.T) {
+	s, _, _, errOut := Test()
+	s.SetTTY(true)
+	s.SetWidth(80)
+	l := s.NewLive()
+	l.Set("SERVICE  STATUS", "redis    pass")
+	time.Sleep(450 * time.Millisecond) // four ticks
+	l.Set("SERVICE  STATUS", "redis    pass")
+	time.Sleep(250 * time.Millisecond)
+	l.Set("SERVICE  STATUS", "redis    fail")
+	time.Sleep(250 * time.Millisecond)
+	l.Stop()
+	if n := strings.Count(errOut.String(), "redis    pass\n"); n != 1 {
+		t.Fatalf("the unchanged block was drawn %d times, want 1:\n%q", n, errOut.String())
+	}
+	if n := strings.Count(errOut.String(), "redis    fail\n"); n != 1 {
+		t.Fatalf("the changed block was drawn %d times, want 1:\n%q", n, errOut.String())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type Live struct {
 	mu       sync.Mutex
 	lines    []string
 	drawn    []int // display widths of the block's lines currently on screen
+	dirty    bool  // lines changed since they were drawn
 	frame    int
 	lastText time.Time
 	lastSent string
@@ -96,7 +98,10 @@ func (l *Live) Spinner() string {
 func (l *Live) Set(lines ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines[:0], lines...)
+	if !slices.Equal(l.lines, lines) {
+		l.lines = append(l.lines[:0], lines...)
+		l.dirty = true
+	}
 	if !l.tty && time.Since(l.lastText) >= l.every {
 		l.writePlain()
 	}
@@ -150,9 +155,13 @@ func (l *Live) loop() {
 		case <-t.C:
 			l.mu.Lock()
 			l.frame++
+			// Only a changed block is redrawn: a view that changes every --interval is drawn
+			// every --interval, not ten times a second, and does not flicker.
 			if l.tty {
-				l.clear()
-				l.draw()
+				if l.dirty {
+					l.clear()
+					l.draw()
+				}
 			} else if time.Since(l.lastText) >= l.every && len(l.lines) > 0 {
 				l.writePlain()
 			}
@@ -203,6 +212,7 @@ func (l *Live) draw() {
 	}
 	// The last column stays free: a line that fills it exactly makes some terminals wrap.
 	cols := l.width()
+	l.dirty = false
 	for _, line := range l.lines {
 		line = Clip(line, cols-1)
 		fmt.Fprintln(l.w, line)

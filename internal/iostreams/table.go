@@ -12,7 +12,7 @@ import (
 //
 // On a terminal the table fits the terminal's width, because a line the terminal wraps splits a
 // word or a path in two and breaks the columns. When it is too wide, store paths and digests are
-// shortened first (ShortStorePath, ShortDigest), then the widest columns are narrowed and their
+// shortened first (ShortStorePath; a digest to 12 hex digits), then the widest columns are narrowed and their
 // cells clipped with …, down to their header's width. A column chosen with WrapColumn wraps its
 // cells between words instead, on rows of their own under the column. Piped, every cell is whole.
 type Table struct {

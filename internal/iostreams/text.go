@@ -2,6 +2,7 @@ package iostreams
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -34,45 +35,16 @@ func ShortID(id string) string {
 	return id
 }
 
-// ShortDigest is a content digest cut to its algorithm and 12 hex digits (sha256:0123456789ab),
-// enough to tell the digests of one image apart; anything that is not a digest is left alone.
-func ShortDigest(d string) string {
-	alg, hex, ok := strings.Cut(d, ":")
-	if !ok || alg == "" || len(hex) <= 12 || !isHex(hex) {
-		return d
-	}
-	return alg + ":" + hex[:12]
-}
-
 // ShortStorePath is a Nix store path with its hash cut to 7 characters, as `git log --oneline`
-// does for commits: /nix/store/0123456-glibc-2.40. The name, which is what a reader looks for,
-// stays whole; anything that is not a store path is left alone.
-func ShortStorePath(p string) string {
-	dir, base, ok := cutStorePath(p)
-	if !ok {
-		return p
-	}
-	return dir + base[:7] + "…" + base[32:]
-}
+// does for commits: /nix/store/0c4bmhv…-glibc-2.40. The name, which is what a reader looks for,
+// stays whole, and so does a path inside the store entry; anything else is left alone.
+func ShortStorePath(p string) string { return storeHashRE.ReplaceAllString(p, "/store/$1…-") }
 
-// cutStorePath splits /nix/store/<32 characters of hash>-<name> at the hash.
-func cutStorePath(p string) (dir, base string, ok bool) {
-	i := strings.LastIndex(p, "/")
-	if i < 0 {
-		return "", "", false
-	}
-	dir, base = p[:i+1], p[i+1:]
-	if !strings.HasSuffix(dir, "/store/") || len(base) < 34 || base[32] != '-' {
-		return "", "", false
-	}
-	for _, c := range base[:32] {
-		// Nix's base-32 alphabet: digits and lower-case letters but e, o, u and t.
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') || strings.ContainsRune("eotu", c) {
-			return "", "", false
-		}
-	}
-	return dir, base, true
-}
+// storeHashRE is a store path's hash (Nix's base-32: digits and letters but e, o, u and t).
+var storeHashRE = regexp.MustCompile(`/store/([0-9a-df-np-sv-z]{7})[0-9a-df-np-sv-z]{25}-`)
+
+// digestRE is a sha256 or sha512 digest, its first 12 hex digits kept.
+var digestRE = regexp.MustCompile(`\b(sha256|sha512):([0-9a-f]{12})[0-9a-f]{20,}\b`)
 
 func isHex(s string) bool {
 	for _, c := range s {
@@ -83,17 +55,10 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// shorten is a cell's shorter form for a table that does not fit: each store path and digest in
-// it cut the way ShortStorePath and ShortDigest do, the rest of the text kept.
-func shorten(cell string) string {
-	if !strings.Contains(cell, "/store/") && !strings.Contains(cell, ":") {
-		return cell
-	}
-	words := strings.Split(cell, " ")
-	for i, w := range words {
-		words[i] = ShortDigest(ShortStorePath(w))
-	}
-	return strings.Join(words, " ")
+// shorten is text for a line that does not fit: each store path cut as ShortStorePath does, each
+// digest to its algorithm and 12 hex digits (sha256:3f4ca7e5c9d4), the rest kept.
+func shorten(text string) string {
+	return digestRE.ReplaceAllString(ShortStorePath(text), "$1:$2")
 }
 
 // Reflow wraps text written as paragraphs (help texts, long messages) to width columns, breaking

@@ -67,7 +67,7 @@ func ForRepository(r name.Repository, opts ...Option) (*Client, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	auth, source, err := resolveAuth(r.Registry, o.creds)
+	auth, source, err := resolveAuthWithin(r.Registry, o.creds, o.requestTimeout)
 	if err != nil {
 		return nil, err
 	}

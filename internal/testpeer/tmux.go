@@ -95,11 +95,3 @@ func (term *Terminal) capture(joined bool) string {
 	}
 	return out
 }
-
-// Keys types keys into the terminal (tmux send-keys names: C-c, Enter, ...).
-func (term *Terminal) Keys(keys ...string) {
-	term.t.Helper()
-	if out, err := term.run(append([]string{"send-keys", "-t", "t"}, keys...)...); err != nil {
-		term.t.Fatalf("tmux send-keys: %v\n%s", err, out)
-	}
-}

@@ -6,7 +6,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"strings"
+
+	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/state"
 
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
@@ -93,6 +97,7 @@ func cleanRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	res := resultOf(plan, opts)
+	res.Records = opts.All && len(stateFiles(l.Config.StateDir)) > 0
 	if len(plan.Volumes) > 0 && !opts.Yes && !opts.DryRun {
 		ok, err := confirm(opts.IO, res.Volumes)
 		if err != nil {
@@ -103,9 +108,18 @@ func cleanRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	if !opts.DryRun {
+		// A running container is stopped in order first, which takes seconds: say so.
+		var p *iostreams.Progress
+		for _, c := range plan.Containers {
+			if c.Running {
+				p = opts.IO.StartProgress("stopping " + c.Name + " in order, then removing")
+			}
+		}
 		if err := apply(ctx, eng, plan, store, opts.All); err != nil {
+			p.Fail("")
 			return err
 		}
+		p.Done("")
 	}
 	return printResult(opts.IO, res, store.Path())
 }
@@ -155,8 +169,31 @@ func apply(ctx context.Context, eng engine.Engine, plan container.CleanPlan, sto
 		if err := store.Clear(); err != nil {
 			return cli.Fail(fmt.Errorf("remove build records: %w", err))
 		}
+		// The result-<arch> links keep the last builds from Nix's garbage collector: with the
+		// records gone nothing names those builds any more.
+		for _, a := range arch.All {
+			link := state.Dir(store.Dir).Result(a)
+			if fi, err := os.Lstat(link); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				if err := os.Remove(link); err != nil {
+					return cli.Fail(fmt.Errorf("remove %s: %w", link, err))
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// stateFiles lists what clean --all removes from the state directory and is there: the records
+// and the links to the last builds.
+func stateFiles(dir string) []string {
+	d := state.Dir(dir)
+	var there []string
+	for _, p := range []string{d.Builds(), d.BuildTimes(), d.Closures(), d.Result(arch.X86_64), d.Result(arch.AArch64)} {
+		if _, err := os.Lstat(p); err == nil {
+			there = append(there, p)
+		}
+	}
+	return there
 }
 
 // printResult writes what was (or, with --dry-run, would be) removed.
@@ -179,7 +216,7 @@ func printResult(io *iostreams.IOStreams, res Result, recordsPath string) error 
 		t.Row("volume", n)
 	}
 	if res.Records {
-		t.Row("build records", recordsPath)
+		t.Row("build records", recordsPath+" (and the result-* links)")
 	}
 	for _, k := range res.Kept {
 		t.Row("kept image", iostreams.ShortID(k.ID)+" (used by "+strings.Join(k.UsedBy, ", ")+")")

@@ -1,8 +1,11 @@
 package clean
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/record"
 )
 
 func TestResultListsEverythingAndDryRunSaysWouldRemove(t *testing.T) {
@@ -24,7 +28,7 @@ func TestResultListsEverythingAndDryRunSaysWouldRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Image IDs as docker prints them: 12 hex digits (the JSON has them whole).
-	want := "would remove:\ncontainer\tc\nimage\t0123456789ab\nvolume\tv\nbuild records\t.nixify\n"
+	want := "would remove:\ncontainer\tc\nimage\t0123456789ab\nvolume\tv\nbuild records\t.nixify (and the result-* links)\n"
 	if out.String() != want {
 		t.Fatalf("got %q\nwant %q", out.String(), want)
 	}
@@ -80,5 +84,30 @@ func TestKeptImagesSayWhichContainerHoldsThem(t *testing.T) {
 	}
 	if want := "removed:\nkept image\tsha256:bb (used by web, db)\n"; out.String() != want {
 		t.Fatalf("got %q\nwant %q", out.String(), want)
+	}
+}
+
+// TestAllRemovesTheResultLinks (issue 23): clean --all left the result-<arch> links that keep the
+// last builds in the Nix store; and with nothing in the state directory it promised to remove
+// "build records" all the same.
+func TestAllRemovesTheResultLinks(t *testing.T) {
+	dir := t.TempDir()
+	if got := stateFiles(dir); len(got) != 0 {
+		t.Fatalf("empty state directory: %v", got)
+	}
+	os.WriteFile(filepath.Join(dir, "builds.json"), []byte(`{"builds":{}}`), 0o644)
+	for _, a := range []string{"x86_64", "aarch64"} {
+		if err := os.Symlink("/nix/store/0000-nixify-image-"+a, filepath.Join(dir, "result-"+a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := stateFiles(dir); len(got) != 3 {
+		t.Fatalf("state files %v, want builds.json and two links", got)
+	}
+	if err := apply(context.Background(), nil, container.CleanPlan{}, record.Store{Dir: dir}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateFiles(dir); len(got) != 0 {
+		t.Fatalf("left after clean --all: %v", got)
 	}
 }

@@ -76,7 +76,7 @@ func TestVarsForS3AndRedisWithPassword(t *testing.T) {
 	for _, v := range vars {
 		got[v.Key] = v.Value
 	}
-	want := map[string]string{"REDIS_URL": "redis://default:r%20p@127.0.0.1:6379", "REDISCLI_AUTH": "r p",
+	want := map[string]string{"REDIS_URL": "redis://default:r%20p@127.0.0.1:6379", "REDISCLI_AUTH": "r p", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379",
 		"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:13900", "AWS_ACCESS_KEY_ID": "GK1", "AWS_SECRET_ACCESS_KEY": "sk", "AWS_REGION": "eu", "S3_BUCKET": "files"}
 	for k, v := range want {
 		if got[k] != v {

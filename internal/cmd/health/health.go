@@ -5,6 +5,9 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
@@ -25,26 +28,41 @@ type Options struct {
 	Wait     time.Duration
 	Watch    bool
 	Interval time.Duration
+	Services []string // only these services' rows, and the verdict on them
 }
 
 // NewCmdHealth wires the command; runF replaces the run function in tests.
 func NewCmdHealth(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine}
 	cmd := &cobra.Command{
-		Use:   "health",
+		Use:   "health [SERVICE...]",
 		Short: "Show the health of the running container's services",
 		Long: `Ask the container's health server, through the published port, how PostgreSQL, Redis and
 Garage are, and show the engine's own healthcheck state beside it.
 
-Exit codes: 0 healthy (pass or warn); 3 not healthy (a service fails, the health server does not
-answer, or the container does not run); 4 the Docker engine cannot be reached.
---wait keeps asking until healthy or the duration passes: what CI scripts use after ` + "`nixify run`" + `.`,
+Services named as arguments (postgres, redis, garage) narrow the table and the verdict to them:
+` + "`nixify health postgres`" + ` exits 0 when PostgreSQL passes, whatever Redis says.
+
+Exit codes: 0 healthy (pass or warn); 3 not healthy (a service fails or is disabled, the health
+server does not answer, or the container does not run); 4 the Docker engine cannot be reached.
+--wait keeps asking until healthy or the duration passes: what CI scripts use after ` + "`nixify run`" + `.
+--watch redraws every --interval with the time of the last answer; Ctrl-C leaves the last table.`,
 		Example: `  nixify health
+  nixify health postgres
   nixify health --wait 60s
-  nixify health --watch
+  nixify health --watch --interval 5s
   nixify health -o json`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if !slices.Contains(checked, a) {
+					return cli.Usagef("unknown service %q: accepted: %s", a, strings.Join(checked, ", "))
+				}
+			}
+			return nil
+		},
+		ValidArgs: checked,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Services = args
 			if opts.Wait < 0 {
 				return cli.Usagef("invalid --wait %s: accepted: a duration of 0 or more, e.g. 60s", opts.Wait)
 			}
@@ -83,7 +101,7 @@ func healthRun(ctx context.Context, opts *Options) error {
 		case err != nil:
 			return shared.Report{Container: name}, shared.EngineError(err)
 		}
-		return shared.Collect(ctx, c, eng.Endpoint()), nil
+		return only(shared.Collect(ctx, c, eng.Endpoint()), opts.Services), nil
 	}
 	switch {
 	case opts.Watch:
@@ -96,6 +114,27 @@ func healthRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	return verdict(opts.IO, r)
+}
+
+// checked are the services the health server checks, which health takes as arguments.
+var checked = []string{"postgres", "redis", "garage"}
+
+// only narrows the report to the named services (all when none is): the verdict is theirs, and a
+// disabled one is not healthy, since the user asked about it.
+func only(r shared.Report, services []string) shared.Report {
+	if len(services) == 0 || r.Error != "" {
+		return r
+	}
+	kept := []shared.ServiceReport{}
+	healthy := r.HTTPStatus != 0
+	for _, s := range r.Services {
+		if slices.Contains(services, s.Name) {
+			kept = append(kept, s)
+			healthy = healthy && !s.Disabled && s.Status.OK()
+		}
+	}
+	r.Services, r.Healthy = kept, healthy && len(kept) > 0
+	return r
 }
 
 // wait asks until healthy or --wait has passed; Ctrl-C ends it with the interrupt alone.
@@ -147,14 +186,12 @@ func verdict(io *iostreams.IOStreams, r shared.Report) error {
 	return nil
 }
 
-// watch shows the report every --interval until Ctrl-C: redrawn in place, in colour, on a
-// terminal; one report after another otherwise. Ctrl-C is the interrupt, as for every command.
+// watch shows the report every --interval until Ctrl-C: on a terminal the table is redrawn in
+// place once per answer, under the time of that answer, and stays on the screen when Ctrl-C ends
+// the watch; otherwise one report follows another. Ctrl-C is the interrupt, as for every command.
 func watch(ctx context.Context, opts *Options, collect func() (shared.Report, error)) error {
-	var live *iostreams.Live
-	if opts.IO.IsTTY() && !opts.IO.WantsJSON() {
-		live = opts.IO.NewLive()
-		defer live.Stop()
-	}
+	redraw := opts.IO.IsTTY() && !opts.IO.WantsJSON()
+	drawn := 0
 	t := time.NewTicker(opts.Interval)
 	defer t.Stop()
 	for {
@@ -165,8 +202,12 @@ func watch(ctx context.Context, opts *Options, collect func() (shared.Report, er
 		if err != nil {
 			return err
 		}
-		if live != nil {
-			live.Set(shared.HealthLines(opts.IO, r)...)
+		if redraw {
+			lines := append(shared.HealthLines(opts.IO, r), opts.IO.Styles().Faint.Render(
+				fmt.Sprintf("updated %s, every %s; Ctrl-C stops", time.Now().Format("15:04:05"), opts.Interval)))
+			// Up over the last drawing, erasing it line by line, then the new one.
+			opts.IO.Printf("%s%s\n", strings.Repeat("\x1b[1A\x1b[2K", drawn), strings.Join(lines, "\n"))
+			drawn = len(lines)
 		} else if err := shared.PrintHealth(opts.IO, r); err != nil {
 			return err
 		}

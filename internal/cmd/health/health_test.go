@@ -11,6 +11,7 @@ import (
 	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/pkg/health"
 )
 
 func TestFlags(t *testing.T) {
@@ -67,5 +68,64 @@ func TestWaitInterruptedSaysNothingElse(t *testing.T) {
 	})
 	if cli.Code(err) != cli.ExitInterrupted || strings.Contains(errOut.String(), "not healthy") || out.Len() != 0 {
 		t.Fatalf("err %v (exit %d)\nstdout %q\nstderr %q", err, cli.Code(err), out.String(), errOut.String())
+	}
+}
+
+// TestWatchOnATerminalDrawsOncePerAnswer (issue 23): the table is drawn once per --interval (it
+// was redrawn ten times a second), under the time of the answer, each drawing erasing the last,
+// and Ctrl-C leaves the last drawing as it is (it used to erase it).
+func TestWatchOnATerminalDrawsOncePerAnswer(t *testing.T) {
+	io, _, out, _ := iostreams.Test()
+	io.SetTTY(true)
+	io.DisableColor()
+	ctx, cancel := context.WithCancel(context.Background())
+	rounds := 0
+	err := watch(ctx, &Options{IO: io, Interval: time.Millisecond}, func() (shared.Report, error) {
+		rounds++
+		if rounds == 3 {
+			cancel()
+		}
+		return shared.Report{Container: "c", State: "running", Healthy: true,
+			Services: []shared.ServiceReport{{Name: "redis", Status: health.Pass}}}, nil
+	})
+	if cli.Code(err) != cli.ExitInterrupted {
+		t.Fatalf("err = %v", err)
+	}
+	s := out.String()
+	// Two answers drawn (the third came after Ctrl-C); the second erased the first's 4 lines.
+	if n := strings.Count(s, "updated "); n != 2 {
+		t.Fatalf("%d drawings, want 2:\n%q", n, s)
+	}
+	if n := strings.Count(s, "\x1b[1A\x1b[2K"); n != 4 {
+		t.Fatalf("%d lines erased, want 4 (one drawing):\n%q", n, s)
+	}
+	if !strings.HasSuffix(s, "Ctrl-C stops\n") || !strings.Contains(s, "every 1ms") {
+		t.Fatalf("the last drawing does not stay whole:\n%q", s)
+	}
+}
+
+// TestServiceArguments (issue 23): `nixify health postgres` is a service to look at, not an
+// unknown command; the verdict is the named services'.
+func TestServiceArguments(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	f := clitest.Factory(t, io)
+	var got *Options
+	if err := clitest.Execute(NewCmdHealth(f, func(o *Options) error { got = o; return nil }), "postgres", "redis"); err != nil || len(got.Services) != 2 {
+		t.Fatalf("health postgres redis: %+v %v", got, err)
+	}
+	err := clitest.Execute(NewCmdHealth(f, func(o *Options) error { return nil }), "mysql")
+	if cli.Code(err) != cli.ExitUsage || !strings.Contains(err.Error(), `unknown service "mysql": accepted: postgres, redis, garage`) {
+		t.Fatalf("health mysql: %v", err)
+	}
+	r := shared.Report{HTTPStatus: 503, Services: []shared.ServiceReport{{Name: "postgres", Status: health.Pass}, {Name: "redis", Status: health.Fail},
+		{Name: "garage", Status: shared.Disabled, Disabled: true}}}
+	if o := only(r, []string{"postgres"}); !o.Healthy || len(o.Services) != 1 {
+		t.Errorf("postgres passes, redis fails: %+v", o)
+	}
+	if o := only(r, []string{"postgres", "redis"}); o.Healthy {
+		t.Errorf("redis fails: %+v", o)
+	}
+	if o := only(r, []string{"garage"}); o.Healthy {
+		t.Errorf("garage is disabled: %+v", o)
 	}
 }

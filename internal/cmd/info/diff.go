@@ -97,7 +97,7 @@ func diffSources(ctx context.Context, opts *Options, archs []arch.Arch, oldSrc, 
 			}
 			inf, err := image.Describe(img)
 			if err != nil {
-				return nil, nil, cli.Fail(err)
+				return nil, nil, openError(err)
 			}
 			a := arch.FromOCI(inf.Architecture).String()
 			byArch[a], names[a] = nixclosure.FromLayers(nixclosure.Layers(inf)), img.Source

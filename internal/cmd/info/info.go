@@ -133,7 +133,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 		}
 		inf, err := image.Describe(img)
 		if err != nil {
-			return cli.Fail(err)
+			return openError(err) // the source is read now
 		}
 		rep.Images = append(rep.Images, inf)
 	}
@@ -187,22 +187,16 @@ func open(ctx context.Context, opts *Options, archs []arch.Arch) (*image.Set, er
 func openError(err error) error {
 	var nf *image.NotFoundError
 	switch {
-	case errors.Is(err, context.Canceled):
-		return err
-	case errors.Is(err, image.ErrRefused), errors.Is(err, image.ErrSparse):
-		return cli.UsageError(err)
 	case errors.As(err, &nf):
 		return cli.Fail(err)
 	case errors.Is(err, engine.ErrNotFound):
 		return cli.Failed(err, "registry references need a host, e.g. ghcr.io/owner/name:tag")
-	case errors.Is(err, engine.ErrUnavailable):
-		return cli.EngineUnreachable(err)
 	case errors.Is(err, registryclient.ErrUnreachable):
 		return cli.Unavailable(err, "check the registry's host and the network")
 	case errors.Is(err, registryclient.ErrDenied):
 		return cli.Failed(err, "check your registry credentials (docker login, or GITHUB_TOKEN for ghcr.io)")
 	}
-	return cli.Fail(err)
+	return shared.ImageError(err)
 }
 
 // openBuilds opens the last build of each architecture asked (default: the configured ones).

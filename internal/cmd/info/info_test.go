@@ -117,7 +117,7 @@ func TestInfoNeverRunsTheFileItReads(t *testing.T) {
 		if _, serr := os.Stat(marker); serr == nil {
 			t.Fatalf("info %s ran the file", src)
 		}
-		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "script") {
+		if cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "not an image archive") {
 			t.Errorf("info %s: exit %d, %v", src, cli.Code(err), err)
 		}
 	}

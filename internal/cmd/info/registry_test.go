@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/publish"
@@ -82,7 +83,7 @@ func pushed(t *testing.T, repo string) {
 	if _, err := imagetest.WriteFile(p, imagetest.Spec{Arch: "amd64"}); err != nil {
 		t.Fatal(err)
 	}
-	img, err := imagetest.Open(p, imagetest.WithLayersIn(t.TempDir())...)
+	img, err := imagetest.Open(p, image.WithTempDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

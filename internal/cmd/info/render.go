@@ -26,7 +26,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 		if inf.FiledUnder != "" {
 			title = inf.FiledUnder.String() + "  " + title
 		}
-		io.Printf("%s\n", st.Bold.Render(title))
+		io.Printf("%s\n", st.Bold.Render(io.Fit(title)))
 		field := func(k, v string) {
 			if v != "" {
 				io.Printf("  %-12s %s\n", k, v)
@@ -76,7 +76,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 		printMap(io, "annotations", inf.Annotations)
 		layers(io, inf)
 		for _, w := range inf.Warnings {
-			io.Printf("%s %s\n", st.Warn.Render("warning:"), w)
+			io.Printf("%s\n", io.WrapOut(st.Warn.Render("warning:")+" ", w))
 		}
 	}
 }

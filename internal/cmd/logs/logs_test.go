@@ -22,8 +22,12 @@ func TestFlags(t *testing.T) {
 		return got, err
 	}
 	o, err := parse("-f", "--since", "10m", "-n", "20", "--service", "redis")
-	if err != nil || !o.Follow || o.Since != "10m" || o.Tail != "20" || o.Service != "redis" {
+	if err != nil || !o.Follow || o.Since != "10m" || o.Tail != "20" || !slices.Equal(o.Services, []string{"redis"}) {
 		t.Fatalf("%+v %v", o, err)
+	}
+	o, err = parse("--service", "postgres,redis", "-s", "init")
+	if err != nil || !slices.Equal(o.Services, []string{"postgres", "redis", "init"}) {
+		t.Fatalf("--service postgres,redis -s init: %+v %v", o, err)
 	}
 	for _, ok := range []string{"2024-05-01T10:00:00Z", "1714557600", "1h30m"} {
 		if _, err := parse("--since", ok); err != nil {
@@ -38,6 +42,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--tail", "many"}, `invalid --tail "many"`},
 		{[]string{"--since", "yesterday"}, `invalid --since "yesterday"`},
 		{[]string{"--service", "mysql"}, `invalid --service "mysql": accepted: postgres, redis, garage, health, init`},
+		{[]string{"--service", "redis,mysql"}, `invalid --service "mysql"`},
 	} {
 		_, err := parse(c.args...)
 		var ee *cli.ExitError
@@ -73,5 +78,23 @@ func TestJSONLinesOneObjectALineWithServiceAndTime(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+// TestAlignedColouredPrefixes: every source's prefix is padded to the widest one shown, and
+// coloured on a colour terminal only; lines without a known prefix pass as they are.
+func TestAlignedColouredPrefixes(t *testing.T) {
+	var plain, color bytes.Buffer
+	a := newAligner(&plain, false, nil)
+	for _, l := range []string{"redis | ready\n", "postgres | up\n", "2024-05-01T10:00:00.000000001Z init | go\n", "not a prefix | x\n"} {
+		a.Write([]byte(l))
+	}
+	want := "redis    | ready\npostgres | up\n2024-05-01T10:00:00.000000001Z init     | go\nnot a prefix | x\n"
+	if plain.String() != want {
+		t.Fatalf("got %q, want %q", plain.String(), want)
+	}
+	newAligner(&color, true, []string{"redis"}).Write([]byte("redis | ready\n"))
+	if color.String() != "\x1b[35mredis |\x1b[0m ready\n" {
+		t.Fatalf("coloured: %q", color.String())
 	}
 }

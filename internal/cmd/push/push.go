@@ -179,6 +179,9 @@ func publisher(opts *Options, repo string) (*publish.Publisher, error) {
 		publish.WithSource(publish.SourceFromEnv(opts.Getenv)), publish.WithoutIndex(opts.NoIndex), publish.WithForce(opts.Force),
 		publish.WithRegistry(append([]registryclient.Option{registryclient.WithCredentials(creds), registryclient.WithRequestTimeout(opts.StallTimeout)}, opts.Client...)...))
 	if err != nil {
+		if errors.Is(err, registryclient.ErrUnreachable) {
+			return nil, cli.Unavailable(err, "check the credential helper the docker config names (docker-credential-NAME get), or pass --username and --password-stdin")
+		}
 		return nil, cli.UsageError(err)
 	}
 	return pub, nil

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"io"
 	"log"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -134,5 +137,85 @@ func TestPushToARegistryThatStallsMidAnswer(t *testing.T) {
 	_, _, err := run(t, opt(cfg2, dir, func(o *Options) { o.Timeout = time.Minute }))
 	if err == nil || cli.Code(err) != cli.ExitUnavailable || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "did not answer within 300ms") {
 		t.Fatalf("err = %v (exit %d)", err, cli.Code(err))
+	}
+}
+
+// TestInterruptMidUpload: Ctrl-C while a blob is on its way (the proxy holds every upload of blob
+// bytes in front of a real registry) ends the push at once with exit 130 and no tag moved.
+func TestInterruptMidUpload(t *testing.T) {
+	reg := testpeer.StartRegistry(t, "", "")
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: reg.Addr()})
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	uploading := make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			select {
+			case uploading <- struct{}{}:
+			default:
+			}
+			io.Copy(io.Discard, r.Body) // (the server notices a client gone only once the body is read)
+			<-r.Context().Done()        // no answer until the client goes away
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	proxy := strings.TrimPrefix(srv.URL, "http://")
+	dir, _, cfg := fixture(t, "", "x86_64")
+	cfg2 := func() (*config.Loaded, error) {
+		l, _ := cfg()
+		l.Config.Repo = proxy + "/o/n"
+		return l, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-uploading
+		cancel() // what Ctrl-C does to the command's context
+	}()
+	err := pushRun(ctx, opt(cfg2, dir, func(o *Options) { o.StallTimeout = time.Hour }))
+	if cli.Code(err) != cli.ExitInterrupted {
+		t.Fatalf("err = %v (exit %d)", err, cli.Code(err))
+	}
+	tags, _ := remote.List(mustRepo(t, reg.Addr()+"/o/n"))
+	if len(tags) != 0 {
+		t.Errorf("tags moved by an interrupted push: %q", tags)
+	}
+}
+
+// TestCredentialHelperThatNeverAnswers: the docker config names a credential helper for the
+// registry, and the helper hangs. The push gives up after the request timeout with one line
+// naming the helper and exit 4; it used to wait forever, before any deadline applied.
+func TestCredentialHelperThatNeverAnswers(t *testing.T) {
+	reg := testpeer.StartRegistry(t, "", "")
+	bin := t.TempDir()
+	helper := filepath.Join(bin, "docker-credential-nixifyhang")
+	// A helper of the test's own making: it answers nothing for 30 s (then exits, so no test leaves it behind for long).
+	if err := os.WriteFile(helper, []byte("#!/bin/sh\nexec sleep 30 </dev/null >/dev/null 2>&1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := t.TempDir()
+	if err := os.WriteFile(filepath.Join(conf, "config.json"), []byte(`{"credHelpers":{"`+reg.Addr()+`":"nixifyhang"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", conf)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir, _, cfg := fixture(t, "", "x86_64")
+	cfg2 := func() (*config.Loaded, error) {
+		l, _ := cfg()
+		l.Config.Repo = reg.Addr() + "/o/n"
+		return l, nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := run(t, opt(cfg2, dir, nil))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || cli.Code(err) != cli.ExitUnavailable || !strings.Contains(err.Error(), "nixifyhang") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("err = %v (exit %d)", err, cli.Code(err))
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("push still waits for the credential helper after a minute")
 	}
 }

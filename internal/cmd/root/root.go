@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/nixify/nixify/internal/cli"
+	backupcmd "github.com/nixify/nixify/internal/cmd/backup"
 	buildcmd "github.com/nixify/nixify/internal/cmd/build"
 	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
+	clientcmd "github.com/nixify/nixify/internal/cmd/client"
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
 	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
 	envcmd "github.com/nixify/nixify/internal/cmd/env"
@@ -21,9 +25,8 @@ import (
 	healthcmd "github.com/nixify/nixify/internal/cmd/health"
 	infocmd "github.com/nixify/nixify/internal/cmd/info"
 	logscmd "github.com/nixify/nixify/internal/cmd/logs"
-	psqlcmd "github.com/nixify/nixify/internal/cmd/psql"
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
-	rediscmd "github.com/nixify/nixify/internal/cmd/rediscli"
+	restorecmd "github.com/nixify/nixify/internal/cmd/restore"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
 	startcmd "github.com/nixify/nixify/internal/cmd/start"
@@ -107,10 +110,11 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		startcmd.NewCmdRestart(f, nil),
 		statuscmd.NewCmdStatus(f, nil),
 		envcmd.NewCmdEnv(f, nil),
-		psqlcmd.NewCmdPsql(f, nil),
-		rediscmd.NewCmdRedisCLI(f, nil),
+		clientcmd.NewCmdPsql(f, nil),
+		clientcmd.NewCmdRedisCLI(f, nil),
 		execcmd.NewCmdShell(f, nil),
 		execcmd.NewCmdExec(f, nil),
+		backupcmd.NewCmdBackup(f, nil), restorecmd.NewCmdRestore(f, nil),
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),
@@ -125,7 +129,7 @@ func Main(f *cli.Factory, args []string) int {
 	defer stop()
 	cmd := NewCmdRoot(f)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	failed, err := cmd.ExecuteContextC(ctx)
 	if err == nil {
 		return cli.ExitOK
 	}
@@ -133,21 +137,23 @@ func Main(f *cli.Factory, args []string) int {
 		err = &cli.ExitError{Code: cli.ExitInterrupted, Err: errors.New("interrupted")}
 	}
 	if isCobraUsage(err) {
-		err = cobraUsage(err)
+		err = cobraUsage(err, failed)
 	}
 	if !cli.IsSilent(err) {
 		st := f.IO.Styles()
-		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", st.Fail.Render("nixify:"), err)
+		// One line each in a log; on a terminal wrapped between words, not by the terminal.
+		fmt.Fprintln(f.IO.ErrOut, f.IO.WrapErr(st.Fail.Render("nixify:")+" ", err.Error()))
 		if h := cli.Hint(err); h != "" {
-			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", st.Faint.Render("hint:"), h)
+			fmt.Fprintln(f.IO.ErrOut, f.IO.WrapErr(st.Faint.Render("hint:")+" ", h))
 		}
 	}
 	return cli.Code(err)
 }
 
-// cobraUsage turns one of cobra's own usage errors into one line and a hint: cobra spreads its
-// typo suggestion ("Did you mean this?") over four lines.
-func cobraUsage(err error) error {
+// cobraUsage turns one of cobra's own usage errors into one line and a hint naming the command's
+// help: cobra spreads its typo suggestion ("Did you mean this?") over four lines and counts
+// arguments as "arg(s)".
+func cobraUsage(err error, failed *cobra.Command) error {
 	first, rest, _ := strings.Cut(err.Error(), "\n")
 	first = strings.TrimSuffix(first, ` for "nixify"`)
 	if _, suggested, ok := strings.Cut(rest, "Did you mean this?"); ok {
@@ -155,11 +161,45 @@ func cobraUsage(err error) error {
 			first += ": did you mean " + strings.Join(names, " or ") + "?"
 		}
 	}
-	hint := "see `nixify --help`"
-	if strings.HasPrefix(first, "unknown command") {
-		hint = "`nixify --help` lists the commands"
+	path := "nixify"
+	if failed != nil {
+		path = failed.CommandPath()
+	}
+	name := strings.TrimPrefix(path, "nixify ") // the line already starts with "nixify:"
+	hint := "see `" + path + " --help`"
+	if m := argCountRE.FindStringSubmatch(first); m != nil {
+		first = name + " takes " + argsWanted(m[1:6]) + ", not " + m[6]
+	} else if m := unknownRE.FindStringSubmatch(first); m != nil && failed != nil && !failed.HasSubCommands() {
+		// cobra.NoArgs calls an argument an unknown command, as if there were commands to choose.
+		first = name + " takes no arguments, not " + m[1]
+	} else if strings.HasPrefix(first, "unknown command") {
+		hint = "`" + path + " --help` lists the commands"
 	}
 	return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New(first), Hint: hint}
+}
+
+// argCountRE matches cobra's argument-count errors: ExactArgs, MinimumNArgs, MaximumNArgs,
+// RangeArgs.
+var argCountRE = regexp.MustCompile(`^(?:accepts (\d+)|requires at least (\d+)|accepts at most (\d+)|accepts between (\d+) and (\d+)) arg\(s\), (?:only )?received (\d+)$`)
+
+// unknownRE is cobra's "unknown command" error, which cobra.NoArgs returns for any argument.
+var unknownRE = regexp.MustCompile(`^unknown command (".*") for "`)
+
+// argsWanted says what argCountRE's groups ask for.
+func argsWanted(g []string) string { // exact, at least, at most, between A and B
+	n := func(s string) string {
+		v, _ := strconv.Atoi(s)
+		return iostreams.Count(v, "argument", "arguments")
+	}
+	switch {
+	case g[0] != "":
+		return n(g[0])
+	case g[1] != "":
+		return "at least " + n(g[1])
+	case g[2] != "":
+		return "at most " + n(g[2])
+	}
+	return "between " + g[3] + " and " + n(g[4])
 }
 
 // isCobraUsage recognises cobra's own argument errors, which it does not type.

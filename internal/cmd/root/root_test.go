@@ -48,7 +48,11 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{"typo", nil, "", []string{"biuld"}, `nixify: unknown command "biuld": did you mean build?` + "\nhint: `nixify --help` lists the commands\n"},
 		{"unknown flag", nil, "", []string{"config", "--frob"}, "unknown flag: --frob"},
 		{"bad output", nil, "", []string{"-o", "yaml", "version"}, `invalid --output "yaml": accepted: text, json`},
-		{"extra argument", nil, "", []string{"version", "extra"}, `unknown command "extra" for "nixify version"`},
+		// cobra.NoArgs called an argument an unknown command and the hint pointed at nixify --help.
+		{"extra argument", nil, "", []string{"version", "extra"}, "nixify: version takes no arguments, not \"extra\"\nhint: see `nixify version --help`\n"},
+		// exec says what it lacks and how to give it (issue 23), not cobra's "requires at least 1 arg(s)".
+		{"missing argument", nil, "", []string{"exec"}, "nixify: no command to run\nhint: for example: nixify exec -- ls -l /data (or nixify shell)\n"},
+		{"too many arguments", nil, "", []string{"sbom", "a", "b"}, "nixify: sbom takes at most 1 argument, not 2\nhint: see `nixify sbom --help`\n"},
 		{"bad port env", map[string]string{"NIXIFY_PORT": "abc"}, "", []string{"config"}, `invalid port "abc" (env NIXIFY_PORT): a port number from 1 to 65535`},
 		{"bad architecture env", map[string]string{"NIXIFY_ARCHITECTURES": "x86_64,mips"}, "", []string{"config"}, `invalid architectures "mips" (env NIXIFY_ARCHITECTURES)`},
 		{"unknown key in file", nil, dir, []string{"config"}, `line 2: unknown key "unknown_key"`},

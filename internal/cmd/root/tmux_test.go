@@ -104,3 +104,20 @@ func TestDoctorFitsAn80ColumnTerminal(t *testing.T) {
 		}
 	}
 }
+
+// The bug: an error line longer than the terminal was wrapped by the terminal, mid-word. On a
+// terminal it is wrapped between words under its text; piped it stays one line, as logs want.
+func TestErrorsWrapBetweenWordsOnATerminalAndStayOneLinePiped(t *testing.T) {
+	env := map[string]string{"NIXIFY_PUBLISH": "postgres,mysql"}
+	piped := run(t, env, t.TempDir(), "config")
+	if piped.code != 2 || strings.Count(piped.errOut, "\n") != 1 || !strings.HasPrefix(piped.errOut, "nixify: invalid publish \"mysql\"") {
+		t.Fatalf("piped: exit %d, %q", piped.code, piped.errOut)
+	}
+	rows, lines, code := nixifyInTerminal(t, 80, []string{"NIXIFY_PUBLISH=postgres,mysql"}, "config")
+	if code != 2 || rows != lines || strings.Count(rows, "\n") < 1 {
+		t.Fatalf("exit %d; the terminal wrapped the error, or nixify did not:\n%s", code, rows)
+	}
+	if got, want := strings.Fields(rows), strings.Fields(piped.errOut); !slices.Equal(got, want) {
+		t.Fatalf("words differ:\n got %q\nwant %q", got, want)
+	}
+}

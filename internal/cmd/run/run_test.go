@@ -39,6 +39,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-e", "s3cret value"}, `invalid --env "(12 characters, not shown)"`},
 		{[]string{"--timeout", "0s"}, "invalid --timeout 0s"},
 		{[]string{"--stop-timeout", "10ms"}, "invalid --stop-timeout 10ms"},
+		{[]string{"--publish", "postgres,postgres=18433"}, `invalid --publish: postgres is named twice ("postgres" and "postgres=18433")`},
+		{[]string{"--publish", "redis=1", "--publish", "redis"}, `invalid --publish: redis is named twice`},
 	} {
 		_, err := parse(t, c.args...)
 		var ee *cli.ExitError

@@ -172,16 +172,13 @@ func fromFile(ctx context.Context, opts *Options, ref image.Ref, format string) 
 	}
 	set, err := image.Open(ctx, ref)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, cli.Failed(err, "")
+		return nil, shared.ImageError(err)
 	}
 	defer set.Close()
 	img := set.Images[0]
 	info, err := image.Describe(img)
 	if err != nil {
-		return nil, cli.Failed(err, "")
+		return nil, shared.ImageError(err)
 	}
 	layers := closure.Layers(info)
 	c := closure.FromLayers(layers)

@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -50,6 +51,14 @@ func Attach(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id 
 		streams.Resize = resize
 	}
 	code, err := eng.ContainerAttachExec(ctx, id, spec, streams)
+	var se *engine.ExecStartError
+	if errors.As(err, &se) {
+		// As a shell says it: 127 for no such program, 126 for one that cannot run.
+		if se.NotFound {
+			return &cli.ExitError{Code: 127, Err: err, Hint: "the image holds busybox's programs, PostgreSQL's and redis-cli: `nixify exec -- ls /bin` lists them"}
+		}
+		return &cli.ExitError{Code: 126, Err: err}
+	}
 	if err != nil {
 		return EngineError(err)
 	}

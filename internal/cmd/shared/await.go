@@ -34,7 +34,7 @@ func Await(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id s
 		return EngineError(err)
 	}
 	url := HealthURL(c, eng.Endpoint())
-	p := io.StartProgress("waiting for " + c.Name + " to be healthy")
+	p := io.StartProgress("waiting for " + c.Name)
 	resp, err := container.WaitReady(ctx, eng, id, url, exited, timeout, func(r *health.Response, err error) {
 		p.Update(waitStatus(r, err), 0, 0)
 	})
@@ -53,7 +53,8 @@ func Await(ctx context.Context, io *iostreams.IOStreams, eng engine.Engine, id s
 		p.Fail(err.Error())
 		return EngineError(err)
 	}
-	p.Done(url)
+	// "✓ waiting for NAME (2.8s)", then the result once: "✓ NAME is healthy at URL".
+	p.Done("")
 	if io.WantsJSON() {
 		return io.WriteJSON(res)
 	}
@@ -97,9 +98,11 @@ func notReady(io *iostreams.IOStreams, res Started, re *container.ReadyError) er
 	return &cli.ExitError{Code: cli.ExitUnhealthy, Err: re, Hint: "see `nixify logs`, or wait longer with `nixify health --wait 2m`"}
 }
 
+// waitStatus is what the wait's progress line adds after "waiting for NAME": a separator, then
+// what is not ready yet.
 func waitStatus(r *health.Response, err error) string {
 	if err != nil {
-		return "health server not answering yet"
+		return "· the health server is not answering yet"
 	}
 	var waiting []string
 	for _, s := range r.Services() {
@@ -108,9 +111,9 @@ func waitStatus(r *health.Response, err error) string {
 		}
 	}
 	if len(waiting) == 0 {
-		return string(r.Status)
+		return "· " + string(r.Status)
 	}
-	return "waiting for " + strings.Join(waiting, ", ")
+	return "· not ready yet: " + strings.Join(waiting, ", ")
 }
 
 func printLogs(io *iostreams.IOStreams, lines []string) {

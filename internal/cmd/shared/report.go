@@ -2,8 +2,14 @@ package shared
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nixify/nixify/internal/container"
@@ -24,6 +30,9 @@ type Report struct {
 	Error      string          `json:"error,omitempty"` // why the health server gave no answer
 	Services   []ServiceReport `json:"services"`
 }
+
+// Disabled is the status of a service the container does not run (NIXIFY_SERVICES leaves it out).
+const Disabled health.Status = "disabled"
 
 // ServiceReport is one service's row.
 type ServiceReport struct {
@@ -54,7 +63,7 @@ func HealthURL(c engine.Container, ep engine.Endpoint) string {
 func Collect(ctx context.Context, c engine.Container, ep engine.Endpoint) Report {
 	r := Report{Container: c.Name, State: c.State, Engine: c.Health, Services: []ServiceReport{}}
 	if !c.Running {
-		r.Error = fmt.Sprintf("the container is %s (exit code %d)", c.State, c.ExitCode)
+		r.Error = fmt.Sprintf("%s, exit code %d", c.State, c.ExitCode)
 		return r
 	}
 	r.URL = HealthURL(c, ep)
@@ -64,7 +73,7 @@ func Collect(ctx context.Context, c engine.Container, ep engine.Endpoint) Report
 	}
 	resp, code, err := container.Probe(ctx, r.URL)
 	if err != nil {
-		r.Error = "the health server does not answer: " + err.Error()
+		r.Error = "the health server does not answer: " + ProbeError(err)
 		return r
 	}
 	return FromResponse(r, resp, code)
@@ -76,8 +85,12 @@ func FromResponse(r Report, resp *health.Response, code int) Report {
 	r.Healthy = code == http.StatusOK && resp.Status.OK()
 	r.Services = []ServiceReport{}
 	for _, s := range resp.Services() {
-		r.Services = append(r.Services, ServiceReport{Name: s.Name, Status: s.Status, LatencySeconds: s.Latency.Seconds(), Message: s.Output, Disabled: s.Disabled,
-			State: s.State, Since: s.Since, Restarts: s.Restarts})
+		sr := ServiceReport{Name: s.Name, Status: s.Status, LatencySeconds: s.Latency.Seconds(), Message: s.Output, Disabled: s.Disabled,
+			State: s.State, Since: s.Since, Restarts: s.Restarts}
+		if s.Disabled {
+			sr.Status = Disabled // as the text says it, not the health server's neutral "pass"
+		}
+		r.Services = append(r.Services, sr)
 	}
 	return r
 }
@@ -91,7 +104,7 @@ func PrintHealth(io *iostreams.IOStreams, r Report) error {
 	if len(r.Services) > 0 {
 		healthTable(io, r).Render()
 	}
-	io.Printf("%s\n", Verdict(r, io.Styles()))
+	io.Printf("%s\n", io.WrapOut("", Verdict(r, io.Styles())))
 	return nil
 }
 
@@ -102,7 +115,7 @@ func HealthLines(io *iostreams.IOStreams, r Report) []string {
 	if len(r.Services) > 0 {
 		lines = healthTable(io, r).Lines()
 	}
-	return append(lines, Verdict(r, io.Styles()))
+	return append(lines, strings.Split(io.WrapOut("", Verdict(r, io.Styles())), "\n")...)
 }
 
 func healthTable(io *iostreams.IOStreams, r Report) *iostreams.Table {
@@ -118,21 +131,60 @@ func healthTable(io *iostreams.IOStreams, r Report) *iostreams.Table {
 	return t
 }
 
+// engineSays words the engine's own healthcheck beside nixify's verdict: "starting" is the
+// engine's probe not having run yet, not the container starting.
+func engineSays(state string, st iostreams.Styles) string {
+	switch state {
+	case "":
+		return "no engine healthcheck"
+	case "starting":
+		return "engine check not run yet"
+	}
+	return "engine healthcheck: " + st.Status(state)
+}
+
 // Millis shows a latency in milliseconds with one decimal, the unit health checks are read in.
 func Millis(seconds float64) string { return fmt.Sprintf("%.1fms", seconds*1000) }
+
+// ProbeError says in a few words why the health server gave no answer: the reason at the bottom
+// of Go's "GET url: Get "url": EOF" chain.
+func ProbeError(err error) string {
+	var ue *url.Error
+	for errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		strings.Contains(err.Error(), "server closed idle connection"): // net/http's name for the same, unexported
+		return "it closed the connection without an answer"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the connection was reset"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer in time"
+	}
+	return iostreams.FirstLine(err.Error())
+}
 
 // Verdict is the report's last line: healthy or not, the container's and the engine's states, and
 // why when the health server gave no answer.
 func Verdict(r Report, st iostreams.Styles) string {
-	engineState := r.Engine
-	if engineState == "" {
-		engineState = "no healthcheck"
+	if r.State != "" && r.State != "running" {
+		// Not "not healthy (container exited, engine healthcheck: unhealthy): the container is
+		// exited": one thing to say, once.
+		line := fmt.Sprintf("%s: %s", r.Container, st.Fail.Render("not running"))
+		if r.Error != "" {
+			line += " (" + r.Error + ")"
+		}
+		return line
 	}
 	verdict := st.OK.Render("healthy")
 	if !r.Healthy {
 		verdict = st.Fail.Render("not healthy")
 	}
-	line := fmt.Sprintf("%s: %s (container %s, engine healthcheck: %s)", r.Container, verdict, r.State, st.Status(engineState))
+	line := fmt.Sprintf("%s: %s (container %s, %s)", r.Container, verdict, r.State, engineSays(r.Engine, st))
 	if r.Error != "" {
 		line += ": " + r.Error
 	}

@@ -1,9 +1,12 @@
 package shared
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
 
+	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/pkg/health"
 )
@@ -41,5 +44,56 @@ func TestHealthLinesKeepColourOnATerminal(t *testing.T) {
 	}
 	if !strings.Contains(lines[1], "\x1b[") || !strings.Contains(lines[2], "\x1b[") {
 		t.Fatalf("no colour in the live view: %q", lines)
+	}
+}
+
+// TestReportSaysOneThing (issue 23): a disabled service is "disabled" in JSON as in text; the
+// engine's "starting" healthcheck does not read as the container starting; a health server that
+// hangs up is one short reason, not Go's doubled "GET url: Get "url": EOF".
+func TestReportSaysOneThing(t *testing.T) {
+	resp := &health.Response{Status: health.Pass, Checks: map[string][]health.Check{
+		"garage:responseTime": {{Status: health.Pass, Output: "disabled", Disabled: true}},
+	}}
+	r := FromResponse(Report{Container: "c", State: "running", Engine: "starting"}, resp, 200)
+	if r.Services[0].Status != "disabled" {
+		t.Errorf("disabled service's status %q, want disabled", r.Services[0].Status)
+	}
+	st := iostreams.Styles{}
+	if v := Verdict(r, st); v != "c: healthy (container running, engine check not run yet)" {
+		t.Errorf("verdict %q", v)
+	}
+	r.Engine = ""
+	if v := Verdict(r, st); !strings.Contains(v, "no engine healthcheck") {
+		t.Errorf("verdict %q", v)
+	}
+
+	// A server that accepts and closes at once: the EOF users saw.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	rep := Collect(context.Background(), engine.Container{Name: "c", State: "running", Running: true,
+		Ports: []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: ln.Addr().(*net.TCPAddr).Port, ContainerPort: 80}}}, engine.Endpoint{Host: "unix:///x"})
+	if rep.Error != "the health server does not answer: it closed the connection without an answer" {
+		t.Errorf("error %q", rep.Error)
+	}
+}
+
+// TestStoppedVerdictSaysItOnce: a stopped container's verdict is "not running" with its exit code,
+// not "not healthy (container exited, engine healthcheck: unhealthy): the container is exited".
+func TestStoppedVerdictSaysItOnce(t *testing.T) {
+	r := Collect(context.Background(), engine.Container{Name: "c", State: "exited", ExitCode: 0, Health: "unhealthy"}, engine.Endpoint{})
+	if v := Verdict(r, iostreams.Styles{}); v != "c: not running (exited, exit code 0)" {
+		t.Errorf("verdict %q", v)
 	}
 }

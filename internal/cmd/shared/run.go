@@ -18,6 +18,7 @@ import (
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/version"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // RunOptions is what running the container needs, for `nixify run` and the run half of `nixify up`.
@@ -34,6 +35,29 @@ type RunOptions struct {
 	ReplaceOwn  bool // replace only nixify's own container (up)
 	Timeout     time.Duration
 	StopTimeout time.Duration
+
+	publish *pflag.Flag // --publish as given, for checkPublish
+}
+
+// checkPublish refuses a service named twice in --publish ("postgres,postgres=18433" used to take
+// the last silently): which port was meant is the user's to say.
+func checkPublish(fl *pflag.Flag) error {
+	if fl == nil || !fl.Changed {
+		return nil
+	}
+	sv, ok := fl.Value.(pflag.SliceValue)
+	if !ok {
+		return nil
+	}
+	seen := map[string]string{}
+	for _, item := range sv.GetSlice() {
+		name, _, _ := strings.Cut(strings.TrimSpace(item), "=")
+		if prev, ok := seen[name]; ok {
+			return cli.Usagef("invalid --publish: %s is named twice (%q and %q): give each service once", name, prev, item)
+		}
+		seen[name] = item
+	}
+	return nil
 }
 
 // AddRunFlags declares the flags of how the container is made, started and awaited: the
@@ -48,6 +72,7 @@ func AddRunFlags(f *cli.Factory, cmd *cobra.Command, o *RunOptions) {
 	fl.String("bind", "", "host address the ports are published on (default 127.0.0.1)")
 	fl.String("volume", "", "named volume for /data")
 	fl.StringSlice("publish", nil, "publish services on the host: postgres, redis, s3 or all, each optionally NAME=HOSTPORT (e.g. postgres=15432)")
+	o.publish = fl.Lookup("publish")
 	for _, k := range []string{"port", "bind", "volume", "publish"} {
 		f.BindFlag(k, fl.Lookup(k))
 	}
@@ -57,6 +82,9 @@ func AddRunFlags(f *cli.Factory, cmd *cobra.Command, o *RunOptions) {
 
 // Validate checks the flags before anything runs.
 func (o *RunOptions) Validate() error {
+	if err := checkPublish(o.publish); err != nil {
+		return err
+	}
 	if err := cli.HostArchIfEmpty(&o.Arch); err != nil {
 		return err
 	}
@@ -130,12 +158,17 @@ func Run(ctx context.Context, o *RunOptions) error {
 	if err != nil {
 		return StartError(err)
 	}
+	if plan.Action == container.AlreadyRunning {
+		o.IO.Errorf("%s %s is running already (same image and settings)\n", o.IO.Styles().OK.Render("✓"), cfg.Container)
+		waitCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		return Await(ctx, o.IO, eng, id, eng.ContainerWait(waitCtx, id), o.Timeout, began, &loaded)
+	}
 	if plan.Action == container.StartExisting {
-		o.IO.Errorf("%s starting the stopped container %s again (same image and settings; data kept)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
+		o.IO.Errorf("%s starting the stopped %s again (same image, settings and data)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
 	}
 	if r := plan.Replaced; r != nil {
-		o.IO.Errorf("%s replaced the container %s (image %s, %s; data volume %s kept)\n", o.IO.Styles().Accent.Render("→"),
-			cfg.Container, shortImage(plan.Old.Image), replacedHow(r), cfg.Volume)
+		o.IO.Errorf("%s replaced %s (image %s), %s\n", o.IO.Styles().Accent.Render("→"), cfg.Container, shortImage(plan.Old.Image), replacedHow(r))
 	}
 	exited, err := container.Start(ctx, eng, id, plan.Action != container.StartExisting, spec.Ports())
 	if err != nil {
@@ -148,11 +181,13 @@ func Run(ctx context.Context, o *RunOptions) error {
 func replacedHow(r *container.Stopped) string {
 	switch {
 	case !r.WasRunning:
-		return "it was not running"
+		return "which was not running"
 	case r.Killed:
 		return fmt.Sprintf("killed after %s: its ordered shutdown did not finish", r.Took.Round(100*time.Millisecond))
+	case r.ExitCode != 0:
+		return fmt.Sprintf("stopped in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
 	}
-	return fmt.Sprintf("stopped in order in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
+	return fmt.Sprintf("stopped in order in %s", r.Took.Round(100*time.Millisecond))
 }
 
 func shortImage(id string) string {
@@ -175,6 +210,8 @@ func StartError(err error) error {
 		return cli.Usagef("%v: pass --arch %s, or run an image built for %s", err, arch.FromOCI(ae.Has), arch.FromOCI(ae.Wants))
 	case errors.As(err, &env):
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err, Hint: "fix the value with --env, or in the env key of nixify.yaml"}
+	case errors.As(err, &pe) && pe.Twice:
+		return &cli.ExitError{Code: cli.ExitUsage, Err: err, Hint: "give each service its own host port (--publish NAME=PORT), other than the health server's --port"}
 	case errors.As(err, &pe):
 		return cli.Failed(err, fmt.Sprintf("free port %d, or choose another host port (--port for the health server, --publish NAME=PORT for a service)", pe.Port))
 	case errors.As(err, &ve):
@@ -191,10 +228,10 @@ func existsHint(e *container.ExistsError) string {
 	switch {
 	case !e.Ours:
 		return fmt.Sprintf("the name belongs to a container nixify did not make: choose another with --container, or remove it yourself (docker rm -f %s)", e.Name)
+	case e.State == "running":
+		return "it is running with other settings: `nixify run --replace` replaces it (the data volume is kept), `nixify status` shows it"
 	case e.Differs != "":
 		return "replace it with `nixify run --replace` (the data volume is kept), or start it as it is with `nixify start`"
-	case e.State == "running":
-		return "it is running: `nixify status` shows it, `nixify restart` restarts it, `nixify run --replace` replaces it (the data volume is kept)"
 	}
 	return fmt.Sprintf("it is %s: `nixify stop` then `nixify start`, or replace it with `nixify run --replace`", e.State)
 }

@@ -22,7 +22,7 @@ func TestExistsHintFitsEachState(t *testing.T) {
 		err  container.ExistsError
 		want string
 	}{
-		{container.ExistsError{Name: "c", State: "running", Ours: true}, "`nixify restart`"},
+		{container.ExistsError{Name: "c", State: "running", Ours: true, Differs: "another image"}, "`nixify run --replace`"},
 		{container.ExistsError{Name: "c", State: "exited", Ours: true, Differs: "another image"}, "`nixify run --replace`"},
 		{container.ExistsError{Name: "c", State: "created", Ours: true, Differs: "other published ports"}, "`nixify start`"},
 		{container.ExistsError{Name: "c", State: "paused", Ours: true}, "`nixify stop` then `nixify start`"},
@@ -32,6 +32,18 @@ func TestExistsHintFitsEachState(t *testing.T) {
 		if cli.Code(err) != cli.ExitFailure || !strings.Contains(cli.Hint(err), c.want) {
 			t.Errorf("%+v: hint %q, want %q", c.err, cli.Hint(err), c.want)
 		}
+	}
+}
+
+// TestAPortAskedForTwiceIsAUsageError (issue 23): --publish postgres=<the health port> is the
+// user's input contradicting itself: exit 2, not 1.
+func TestAPortAskedForTwiceIsAUsageError(t *testing.T) {
+	err := StartError(&container.PortInUseError{Bind: "127.0.0.1", Port: 8080, Err: "asked for twice", Twice: true})
+	if cli.Code(err) != cli.ExitUsage {
+		t.Fatalf("exit %d, want %d", cli.Code(err), cli.ExitUsage)
+	}
+	if err := StartError(&container.PortInUseError{Bind: "127.0.0.1", Port: 8080, Err: "in use"}); cli.Code(err) != cli.ExitFailure {
+		t.Fatalf("a port something else holds: exit %d, want 1", cli.Code(err))
 	}
 }
 

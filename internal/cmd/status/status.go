@@ -39,8 +39,9 @@ func NewCmdStatus(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 it (architecture, flake revision, build time, from the build records), what it publishes and how
 to connect, and for each service its health, the supervisor's state and its restart count.
 
-Exit codes: 0 running and healthy; 3 not running or not healthy; 1 no such container; 4 the
-Docker engine cannot be reached.`,
+Exit codes: 0 running and healthy; 3 not running, not healthy or no such container; 4 the
+Docker engine cannot be reached. In JSON the architecture is "architecture" with the OCI name
+(amd64, arm64), as info says it.`,
 		Example: `  nixify status
   nixify ps -o json`,
 		Args: cobra.NoArgs,
@@ -66,7 +67,7 @@ type Status struct {
 	ExitCode      int                  `json:"exitCode"`
 	Image         string               `json:"image"`
 	ImageNames    []string             `json:"imageNames"`
-	Arch          string               `json:"arch,omitempty"`
+	Architecture  string               `json:"architecture,omitempty"` // OCI's name: amd64, arm64
 	Build         *Build               `json:"build,omitempty"`
 	Ports         []engine.PortBinding `json:"ports"`
 	Published     []shared.Connection  `json:"published"`
@@ -75,7 +76,8 @@ type Status struct {
 
 // Build is the recorded build the image came from.
 type Build struct {
-	Arch          arch.Arch `json:"arch"`
+	Arch          arch.Arch `json:"-"`
+	Architecture  string    `json:"architecture"` // OCI's name: amd64, arm64
 	Flake         string    `json:"flake"`
 	FlakeRevision string    `json:"flakeRevision,omitempty"`
 	BuiltAt       time.Time `json:"builtAt,omitzero"`
@@ -106,7 +108,7 @@ func statusRun(ctx context.Context, opts *Options) error {
 func Collect(ctx context.Context, x *shared.Existing, now time.Time) Status {
 	c := x.Container
 	st := Status{Container: c.Name, ID: c.ID, State: c.State, Running: c.Running, ExitCode: c.ExitCode, Image: c.Image,
-		ImageNames: []string{}, Arch: c.Labels[container.LabelArch], Ports: c.Ports, Published: shared.Connections(c, x.Engine.Endpoint())}
+		ImageNames: []string{}, Architecture: ociArch(c.Labels[container.LabelArch]), Ports: c.Ports, Published: shared.Connections(c, x.Engine.Endpoint())}
 	if st.Ports == nil {
 		st.Ports = []engine.PortBinding{}
 	}
@@ -130,7 +132,7 @@ func buildOf(stateDir, imageID string) *Build {
 	}
 	for _, b := range builds {
 		if b.ConfigDigest == imageID {
-			return &Build{Arch: b.Arch, Flake: b.Flake, FlakeRevision: b.FlakeRevision, BuiltAt: b.BuiltAt}
+			return &Build{Arch: b.Arch, Architecture: b.Arch.GOARCH(), Flake: b.Flake, FlakeRevision: b.FlakeRevision, BuiltAt: b.BuiltAt}
 		}
 	}
 	return nil
@@ -183,7 +185,10 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	if s.Health.URL != "" {
 		line("health", s.Health.URL)
 	}
-	shared.PrintConnections(io, s.Published)
+	if s.Running {
+		// A stopped container's addresses answer nothing: `nixify start` comes first.
+		shared.PrintConnections(io, s.Published)
+	}
 	if len(s.Health.Services) > 0 {
 		t := io.NewTable("service", "health", "state", "since", "restarts", "latency", "message")
 		for _, svc := range s.Health.Services {
@@ -199,7 +204,7 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 		}
 		t.Render()
 	}
-	io.Printf("%s\n", shared.Verdict(s.Health, sty))
+	io.Printf("%s\n", io.WrapOut("", shared.Verdict(s.Health, sty)))
 }
 
 // Ago shows a duration the way uptimes are read: 45s, 12m, 3h5m, 2d4h.
@@ -213,6 +218,14 @@ func Ago(d time.Duration) string {
 		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// ociArch is the label's Nix name (x86_64) as OCI says it (amd64); "" stays "".
+func ociArch(label string) string {
+	if label == "" {
+		return ""
+	}
+	return arch.Arch(label).GOARCH()
 }
 
 func shortID(id string) string {

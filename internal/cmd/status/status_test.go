@@ -73,3 +73,21 @@ func TestAgo(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppedListsNoAddresses (issue 23): a stopped container's connect URLs answer nothing, so
+// status does not list them; and JSON names the architecture as info does.
+func TestStoppedListsNoAddresses(t *testing.T) {
+	s := Status{Container: "c", State: "exited", ExitCode: 0, Image: "sha256:01", Architecture: "amd64",
+		Build:     &Build{Arch: "x86_64", Architecture: "amd64"},
+		Published: []shared.Connection{{Service: "postgres", URL: "postgres://app@127.0.0.1:5432/app", Running: true}}}
+	io, _, out, _ := iostreams.Test()
+	Print(io, s, time.Now())
+	if strings.Contains(out.String(), "connect:") || strings.Contains(out.String(), "postgres://") {
+		t.Errorf("a stopped container's status lists connect URLs:\n%s", out.String())
+	}
+	io, _, out, _ = iostreams.Test()
+	io.WriteJSON(s)
+	if !strings.Contains(out.String(), `"architecture": "amd64"`) || strings.Contains(out.String(), `"arch"`) {
+		t.Errorf("JSON architecture: %s", out.String())
+	}
+}

@@ -44,6 +44,7 @@ kept. Every check (image, ports, volume) is done before the previous container i
 
 Exit codes: as ` + "`nixify run`" + `; a failed build exits 1.`,
 		Example: `  nixify up
+  nixify up --flake github:owner/repo --attr docker-image-static
   nixify up --publish all
   nixify up --no-build --port 9090`,
 		Args: cobra.NoArgs,
@@ -60,6 +61,11 @@ Exit codes: as ` + "`nixify run`" + `; a failed build exits 1.`,
 	fl := cmd.Flags()
 	cli.ArchFlag(cmd, &ro.Arch, "architecture to build and run")
 	fl.BoolVar(&opts.NoBuild, "no-build", false, "run the last build without building")
+	// As build has them: the build step and the "did the flake change" check both read the keys.
+	fl.String("flake", "", "flake reference that defines the image (config key flake, default .)")
+	fl.String("attr", "", "package attribute of the image (config key attr, default docker-image-static)")
+	f.BindFlag("flake", fl.Lookup("flake"))
+	f.BindFlag("attr", fl.Lookup("attr"))
 	shared.AddRunFlags(f, cmd, ro)
 	return cmd
 }

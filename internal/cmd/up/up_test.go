@@ -70,3 +70,20 @@ func TestUpBuildsOnlyWhenNeeded(t *testing.T) {
 		})
 	}
 }
+
+// TestUpTakesFlakeAndAttr (issue 23): up builds, so it takes build's --flake and --attr, and the
+// build step and the change check (both read the configuration) see them.
+func TestUpTakesFlakeAndAttr(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	f := clitest.Factory(t, io)
+	var got *Options
+	cmd := NewCmdUp(f, nil, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"--flake", "github:owner/repo", "--attr", "other-image"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := got.Run.Config()
+	if err != nil || l.Config.Flake != "github:owner/repo" || l.Config.Attr != "other-image" {
+		t.Fatalf("configuration seen by the build step: %+v %v", l, err)
+	}
+}

@@ -41,8 +41,3 @@ func ReadFile(p string) (*image.Archive, error) {
 	defer img.Close()
 	return img.Scan()
 }
-
-// WithLayersIn are the options that make an archive pushable, its temporary files in dir.
-func WithLayersIn(dir string) []image.Option {
-	return []image.Option{image.WithTempDir(dir)}
-}
