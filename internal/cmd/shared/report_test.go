@@ -52,7 +52,7 @@ func TestHealthLinesKeepColourOnATerminal(t *testing.T) {
 // hangs up is one short reason, not Go's doubled "GET url: Get "url": EOF".
 func TestReportSaysOneThing(t *testing.T) {
 	resp := &health.Response{Status: health.Pass, Checks: map[string][]health.Check{
-		"garage:responseTime": {{Status: health.Pass, Output: "disabled", Disabled: true}},
+		"garage:responseTime": {{Status: health.Disabled, Output: "disabled"}},
 	}}
 	r := FromResponse(Report{Container: "c", State: "running", Engine: "starting"}, resp, 200)
 	if r.Services[0].Status != "disabled" {
