@@ -102,7 +102,7 @@ func TestStoppedVerdictSaysItOnce(t *testing.T) {
 func TestRunWaitStatusIsSeparated(t *testing.T) {
 	resp := &health.Response{Status: health.Fail, Checks: map[string][]health.Check{
 		"postgres:responseTime": {{Status: health.Fail}}, "redis:responseTime": {{Status: health.Fail}},
-		"garage:responseTime": {{Status: health.Pass, Disabled: true}}}}
+		"garage:responseTime": {{Status: health.Disabled}}}}
 	if got := waitStatus(resp, nil); got != "· not ready yet: postgres, redis" {
 		t.Errorf("got %q", got)
 	}
