@@ -50,7 +50,7 @@ func PlanClean(ctx context.Context, eng engine.Engine, o CleanOptions) (CleanPla
 	}
 	var cs []engine.Container
 	for _, c := range all {
-		if strings.TrimPrefix(c.Name, "/") == o.Container {
+		if n := strings.TrimPrefix(c.Name, "/"); n == o.Container || isReplacing(n, o.Container) {
 			cs = append(cs, c)
 		}
 	}

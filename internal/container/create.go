@@ -2,6 +2,8 @@ package container
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -284,13 +286,9 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	if p.Action != ReplaceOld {
 		return p.create(ctx, eng, s.Name)
 	}
-	temp := s.Name + "-nixify-replacing"
-	// A temporary container a failed replace left behind is nixify's own: it goes first.
-	if t, err := eng.ContainerInspect(ctx, temp); err == nil && Managed(t.Labels) && !t.Running {
-		if err := eng.ContainerRemove(ctx, t.ID); err != nil {
-			return "", err
-		}
-	}
+	// A name of this run's own: two replaces at once never touch each other's new container (the
+	// second finds the old one gone and gives up), and clean finds one a crash left behind.
+	temp := ReplacingName(s.Name)
 	id, err := p.create(ctx, eng, temp)
 	if err != nil {
 		return "", err
@@ -304,6 +302,9 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 		return undo(err)
 	}
 	p.Replaced = &st
+	// From here the swap is finished even on Ctrl-C: stopping between the removal and the rename
+	// would leave neither container.
+	ctx = context.WithoutCancel(ctx)
 	if err := eng.ContainerRemove(ctx, p.Old.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return undo(err)
 	}
@@ -312,6 +313,19 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 	}
 	return id, nil
 }
+
+// replacingInfix names the new container while it waits for the old one's name.
+const replacingInfix = "-nixify-replacing-"
+
+// ReplacingName is a new container's name while it waits for name: unique to the run.
+func ReplacingName(name string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return name + replacingInfix + hex.EncodeToString(b)
+}
+
+// isReplacing reports whether c is a new container for name that a replace left behind.
+func isReplacing(c, name string) bool { return strings.HasPrefix(c, name+replacingInfix) }
 
 // create creates the spec's container under name.
 func (p *Plan) create(ctx context.Context, eng engine.Engine, name string) (string, error) {

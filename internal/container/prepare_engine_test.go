@@ -170,7 +170,6 @@ func TestRefusedReplaceLeavesTheOldContainer(t *testing.T) {
 	name, vol := "nixify-replace-"+suffix(), "nixify-replace-vol-"+suffix()
 	t.Cleanup(func() {
 		eng.ContainerRemove(ctx, name)
-		eng.ContainerRemove(ctx, name+"-nixify-replacing")
 		eng.VolumeRemove(ctx, vol)
 	})
 	spec := container.Spec{Name: name, ImageID: img, Arch: "x86_64", Volume: vol, Bind: "127.0.0.1", Port: testpeer.FreePort(t), StopTimeout: time.Second}
@@ -205,5 +204,26 @@ func TestRefusedReplaceLeavesTheOldContainer(t *testing.T) {
 	}
 	if c := mustInspect(t, eng, name); !c.Running || c.ID != id {
 		t.Fatalf("a refused replace changed the old container: running %v, id %s (was %s)", c.Running, c.ID, id)
+	}
+	// Nothing of the refused new container is left (it was removed again), and clean would find
+	// one a crash left behind.
+	all, err := eng.ContainerList(ctx, container.LabelManaged, "true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		if strings.HasPrefix(c.Name, name+"-nixify-replacing-") {
+			t.Errorf("left behind: %s", c.Name)
+		}
+	}
+	leftover, err := eng.ContainerCreate(ctx, engine.ContainerSpec{Name: container.ReplacingName(name), Image: img,
+		Labels: map[string]string{container.LabelManaged: "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.ContainerRemove(ctx, leftover) })
+	plan, err := container.PlanClean(ctx, eng, container.CleanOptions{Container: name})
+	if err != nil || len(plan.Containers) != 2 {
+		t.Fatalf("clean plan: %+v %v, want the container and the leftover", plan.Containers, err)
 	}
 }

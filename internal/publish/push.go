@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nixify/nixify/internal/arch"
@@ -115,6 +116,9 @@ func (p *Publisher) write(ctx context.Context, it *Item, progress Progress) erro
 	switch obj := it.obj.(type) {
 	case v1.ImageIndex:
 		err = remote.WriteIndex(ref, obj, p.c.Options(ctx, extra...)...)
+		if racedAnotherPush(err) {
+			err = remote.WriteIndex(ref, obj, p.c.Options(ctx)...)
+		}
 		ch = nil // closed by WriteIndex
 	case v1.Image:
 		err = p.writeImage(ctx, ref, obj, p.c.Options(ctx, extra...))
@@ -173,7 +177,29 @@ func (p *Publisher) writeImage(ctx context.Context, ref name.Digest, img v1.Imag
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return pusher.Push(ctx, ref, img)
+	// Every blob is there: the manifest alone is left (Push would walk the layers again).
+	err = pusher.Put(ctx, ref, img)
+	if racedAnotherPush(err) {
+		err = remote.Write(ref, img, p.c.Options(ctx)...) // every blob checked again, what is missing uploaded
+	}
+	return err
+}
+
+// racedAnotherPush tells the registry's answer when another push wrote the same blobs at the same
+// moment: distribution 2.8 can then find a blob it holds unknown, or its content not matching,
+// for an instant. The write is tried once more; a blob really missing fails the same way again.
+func racedAnotherPush(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, d := range te.Errors {
+		switch d.Code {
+		case transport.ManifestBlobUnknownErrorCode, transport.BlobUnknownErrorCode, transport.DigestInvalidErrorCode:
+			return true
+		}
+	}
+	return false
 }
 
 // uploadJobs is how many blobs of one image are uploaded at once, as go-containerregistry does.

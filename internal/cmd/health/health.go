@@ -165,14 +165,25 @@ func wait(ctx context.Context, opts *Options, name string, collect func() (share
 	}
 }
 
+// waitStatus is what the progress line adds after "waiting for NAME to be healthy": a separator,
+// then what is not ready yet (run's wait says it the same way).
 func waitStatus(r shared.Report, err error) string {
 	if err != nil {
-		return err.Error()
+		return "· " + err.Error()
 	}
 	if r.Error != "" {
-		return r.Error
+		return "· " + r.Error
 	}
-	return "status " + string(r.Status)
+	var waiting []string
+	for _, s := range r.Services {
+		if !s.Disabled && !s.Status.OK() {
+			waiting = append(waiting, s.Name)
+		}
+	}
+	if len(waiting) > 0 {
+		return "· not ready yet: " + strings.Join(waiting, ", ")
+	}
+	return "· status " + string(r.Status)
 }
 
 // verdict prints the report and turns it into the exit code.

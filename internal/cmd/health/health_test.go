@@ -129,3 +129,16 @@ func TestServiceArguments(t *testing.T) {
 		t.Errorf("garage is disabled: %+v", o)
 	}
 }
+
+// TestWaitStatusIsSeparated (issue 23): the wait's progress read "... to be healthy waiting for
+// postgres, redis"; what follows the title is set off and says what is not ready.
+func TestWaitStatusIsSeparated(t *testing.T) {
+	r := shared.Report{Status: health.Fail, Services: []shared.ServiceReport{{Name: "postgres", Status: health.Fail},
+		{Name: "redis", Status: health.Pass}, {Name: "garage", Status: shared.Disabled, Disabled: true}}}
+	if got := waitStatus(r, nil); got != "· not ready yet: postgres" {
+		t.Errorf("got %q", got)
+	}
+	if got := waitStatus(shared.Report{Error: "the health server does not answer: connection refused"}, nil); got != "· the health server does not answer: connection refused" {
+		t.Errorf("got %q", got)
+	}
+}

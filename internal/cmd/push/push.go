@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/moby/sys/atomicwriter"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
@@ -308,7 +310,9 @@ func execute(ctx context.Context, opts *Options, pub *publish.Publisher, plan *p
 // --image-refs), one line per manifest with its tags, and a closing line with the counts.
 func report(opts *Options, res *publish.Result) error {
 	if opts.ImageRefs != "" {
-		if err := os.WriteFile(opts.ImageRefs, []byte(strings.Join(res.Refs(), "\n")+"\n"), 0o644); err != nil {
+		// Replaced whole (a temporary file renamed over it): a CI step reading it, or a second
+		// push writing it, never sees half a list.
+		if err := atomicwriter.WriteFile(opts.ImageRefs, []byte(strings.Join(res.Refs(), "\n")+"\n"), 0o644); err != nil {
 			return cli.Fail(fmt.Errorf("write --image-refs: %w", err))
 		}
 	}
@@ -398,14 +402,18 @@ func newestBuild(store record.Store, archs []arch.Arch) time.Time {
 func readRefs(files []string) ([]string, error) {
 	var refs []string
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readSmall(f, maxRefsFile)
 		if err != nil {
 			return nil, cli.Usagef("--index-from %s: %v", f, err)
 		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				refs = append(refs, line)
+		for n, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line == "" {
+				continue
 			}
+			if _, err := name.NewDigest(line); err != nil {
+				return nil, cli.Usagef("--index-from %s line %d: %.80q is not a digest reference: accepted: REPO@sha256:DIGEST, one a line, as --image-refs writes", f, n+1, line)
+			}
+			refs = append(refs, line)
 		}
 	}
 	if len(refs) == 0 {
@@ -413,6 +421,29 @@ func readRefs(files []string) ([]string, error) {
 	}
 	return refs, nil
 }
+
+// maxRefsFile bounds an --index-from file: an --image-refs file of a few architectures is a few
+// hundred bytes.
+const maxRefsFile = 1 << 20
+
+// readSmall reads a file nixify did not write, refusing one larger than limit before reading it all.
+func readSmall(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %s: not an --image-refs file", iostreams.Bytes(limit))
+	}
+	return data, nil
+}
+
+const maxPassword = 64 << 10
 
 // credentials reads --password-stdin; the password is never echoed or logged.
 func credentials(opts *Options) (*registryclient.Credentials, error) {
@@ -425,8 +456,12 @@ func credentials(opts *Options) (*registryclient.Credentials, error) {
 	if !opts.PasswordStdin {
 		return nil, cli.Usagef("--username needs --password-stdin (passwords are not taken as flags)")
 	}
-	line, err := bufio.NewReader(opts.IO.In).ReadString('\n')
+	// At most 64 KiB (a token is a few KiB): stdin without a newline is not read to the end.
+	line, err := bufio.NewReader(io.LimitReader(opts.IO.In, maxPassword+1)).ReadString('\n')
 	line = strings.TrimRight(line, "\r\n")
+	if len(line) > maxPassword {
+		return nil, cli.Usagef("--password-stdin: the first line of stdin is longer than %s: not a password or token", iostreams.Bytes(maxPassword))
+	}
 	if line == "" {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, cli.Fail(fmt.Errorf("read the password from stdin: %w", err))

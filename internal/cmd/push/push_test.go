@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log"
@@ -12,12 +13,14 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image/imagetest"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/record"
+	"github.com/nixify/nixify/internal/testpeer"
 )
 
 // fixture records a build of each architecture (written with compress: "", "gzip" or "zstd") and
@@ -144,5 +147,78 @@ func TestDryRunPredictsPushWithoutGit(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // a clock-based created time would now differ
 	if pushed := run(false); pushed != planned {
 		t.Fatalf("dry run printed\n%s\npush printed\n%s", planned, pushed)
+	}
+}
+
+// TestFilesAndStdinPushDidNotWrite: an --index-from file is read as data with a bound, each line
+// checked before anything is asked of the registry (exit 2, the line named); a password on stdin
+// longer than any token is refused rather than read to the end.
+func TestFilesAndStdinPushDidNotWrite(t *testing.T) {
+	dir, _, cfg := fixture(t, "", "x86_64")
+	bad := filepath.Join(dir, "bad.txt")
+	os.WriteFile(bad, []byte("127.0.0.1:1/o/n@sha256:"+strings.Repeat("a", 64)+"\n$(rm -rf /)\n"), 0o644)
+	huge := filepath.Join(dir, "huge.txt")
+	os.WriteFile(huge, bytes.Repeat([]byte("x"), 2<<20), 0o644)
+	for name, file := range map[string]string{"bad line": bad, "huge": huge} {
+		_, _, err := run(t, opt(cfg, dir, func(o *Options) { o.IndexFrom = []string{file} }))
+		if err == nil || cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v (exit %d)", name, err, cli.Code(err))
+		}
+		if name == "bad line" && (err == nil || !strings.Contains(err.Error(), "line 2")) {
+			t.Errorf("bad line: %v does not name line 2", err)
+		}
+	}
+
+	ios, in, _, _ := iostreams.Test()
+	in.Write(bytes.Repeat([]byte("p"), 1<<20))
+	o := opt(cfg, dir, func(o *Options) { o.Username, o.PasswordStdin = "ci", true })
+	o.IO = ios
+	if err := pushRun(context.Background(), o); err == nil || cli.Code(err) != cli.ExitUsage || strings.Contains(err.Error(), "pppp") {
+		t.Errorf("1 MiB password: %v (exit %d)", err, cli.Code(err))
+	}
+}
+
+// TestTwoPushesAtOnce: two pushes of the same builds to the same repository (Debian's
+// docker-registry) and the same --image-refs file at once both succeed; every tag ends on the
+// index they both computed, and the refs file holds one whole list.
+func TestTwoPushesAtOnce(t *testing.T) {
+	reg := testpeer.StartRegistry(t, "", "")
+	dir, _, cfg := fixture(t, "", "x86_64", "aarch64")
+	repo := reg.Addr() + "/o/n"
+	cfg2 := func() (*config.Loaded, error) {
+		l, _ := cfg()
+		l.Config.Repo = repo
+		return l, nil
+	}
+	refs := filepath.Join(dir, "refs.txt")
+	errs := make(chan error, 2)
+	outs := make(chan string, 2)
+	for range 2 {
+		go func() {
+			out, _, err := run(t, opt(cfg2, dir, func(o *Options) { o.ImageRefs, o.StallTimeout = refs, 10*time.Second }))
+			errs <- err
+			outs <- out
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := <-outs
+	lines := strings.Fields(out)
+	index := lines[len(lines)-1] // REPO@sha256:... of the index
+	tags, err := remote.List(mustRepo(t, repo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"latest", "main-fedcba9"} {
+		d, err := remote.Head(mustRepo(t, repo).Tag(tag))
+		if err != nil || !strings.HasSuffix(index, d.Digest.String()) {
+			t.Errorf("%s: %v %v, want %s (tags %q)", tag, d, err, index, tags)
+		}
+	}
+	if data, _ := os.ReadFile(refs); len(strings.Fields(string(data))) != 3 {
+		t.Errorf("refs file %q", data)
 	}
 }

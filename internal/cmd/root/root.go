@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/nixify/nixify/internal/cli"
+	backupcmd "github.com/nixify/nixify/internal/cmd/backup"
 	buildcmd "github.com/nixify/nixify/internal/cmd/build"
 	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
 	clientcmd "github.com/nixify/nixify/internal/cmd/client"
@@ -25,6 +26,7 @@ import (
 	infocmd "github.com/nixify/nixify/internal/cmd/info"
 	logscmd "github.com/nixify/nixify/internal/cmd/logs"
 	pushcmd "github.com/nixify/nixify/internal/cmd/push"
+	restorecmd "github.com/nixify/nixify/internal/cmd/restore"
 	runcmd "github.com/nixify/nixify/internal/cmd/run"
 	sbomcmd "github.com/nixify/nixify/internal/cmd/sbom"
 	startcmd "github.com/nixify/nixify/internal/cmd/start"
@@ -139,6 +141,7 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		clientcmd.NewCmdRedisCLI(f, nil),
 		execcmd.NewCmdShell(f, nil),
 		execcmd.NewCmdExec(f, nil),
+		backupcmd.NewCmdBackup(f, nil), restorecmd.NewCmdRestore(f, nil),
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),

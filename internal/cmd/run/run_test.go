@@ -4,9 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cli/clitest"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
@@ -77,5 +80,20 @@ func TestPublishFlagIsValidatedWithTheConfiguration(t *testing.T) {
 	var ee *cli.ExitError
 	if err := cmd.Execute(); !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), `invalid publish "mysql" (flag --publish)`) {
 		t.Fatalf("--publish mysql: %v", err)
+	}
+}
+
+// TestOneStopTimeout (issue 23): run said 10 s and restart 15 s. One default, recorded in the
+// container; stop and restart use the container's own unless told otherwise.
+func TestOneStopTimeout(t *testing.T) {
+	o, err := parse(t)
+	if err != nil || o.StopTimeout != container.DefaultStopTimeout {
+		t.Fatalf("run's --stop-timeout default: %v %v, want %s", o.StopTimeout, err, container.DefaultStopTimeout)
+	}
+	if got := container.StopTimeoutOf(engine.Container{}); got != container.DefaultStopTimeout {
+		t.Errorf("a container with none recorded: %s", got)
+	}
+	if got := container.StopTimeoutOf(engine.Container{StopTimeout: 40 * time.Second}); got != 40*time.Second {
+		t.Errorf("a container with 40s recorded: %s", got)
 	}
 }

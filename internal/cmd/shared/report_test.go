@@ -97,3 +97,13 @@ func TestStoppedVerdictSaysItOnce(t *testing.T) {
 		t.Errorf("verdict %q", v)
 	}
 }
+
+// TestRunWaitStatusIsSeparated: run's wait says what it waits for after a separator.
+func TestRunWaitStatusIsSeparated(t *testing.T) {
+	resp := &health.Response{Status: health.Fail, Checks: map[string][]health.Check{
+		"postgres:responseTime": {{Status: health.Fail}}, "redis:responseTime": {{Status: health.Fail}},
+		"garage:responseTime": {{Status: health.Pass, Disabled: true}}}}
+	if got := waitStatus(resp, nil); got != "· not ready yet: postgres, redis" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -1,12 +1,15 @@
 package stop
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cli/clitest"
+	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
@@ -25,5 +28,14 @@ func TestFlags(t *testing.T) {
 	var ee *cli.ExitError
 	if err := cmd.Execute(); !errors.As(err, &ee) || ee.Code != cli.ExitUsage {
 		t.Fatalf("--timeout 100ms: %v", err)
+	}
+}
+
+// TestJSONSaysContainer (issue 23): stop -o json names the container "container", as every
+// other command does (it said "name").
+func TestJSONSaysContainer(t *testing.T) {
+	b, err := json.Marshal(container.Stopped{Container: "c", WasRunning: true})
+	if err != nil || !strings.Contains(string(b), `"container":"c"`) || strings.Contains(string(b), `"name"`) {
+		t.Fatalf("%s %v", b, err)
 	}
 }

@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nixify/nixify/e2e/testimage"
+	"github.com/nixify/nixify/internal/testpeer"
+)
+
+var (
+	backupOnce sync.Once
+	backupImg  archive
+)
+
+// backupImage is the full test image plus pg_dumpall and pg_dump, which `nixify backup` runs
+// inside the container (the Nix image keeps them: image/postgresql/trim.sh).
+func backupImage(t *testing.T) archive {
+	t.Helper()
+	fullImage(t) // the same peers are needed; it reports the missing ones
+	backupOnce.Do(func() {
+		backupImg.tag = "nixify-e2e-backup:" + randomSuffix()
+		init, err := testimage.BuildInit(moduleRoot(t), "amd64", workDir)
+		if err != nil {
+			backupImg.err = err
+			return
+		}
+		spec, err := testimage.Services(init, backupImg.tag)
+		if err != nil {
+			backupImg.err = err
+			return
+		}
+		extra, err := testimage.WithLibraries(filepath.Join(testimage.PostgresBin, "pg_dumpall"), filepath.Join(testimage.PostgresBin, "pg_dump"))
+		if err != nil {
+			backupImg.err = err
+			return
+		}
+		spec.Entries = append(spec.Entries, extra...)
+		spec.Labels["io.nixify.test.run"] = backupImg.tag
+		backupImg.path = filepath.Join(workDir, "backup.tar")
+		backupImg.digest, backupImg.err = testimage.Write(spec, backupImg.path)
+	})
+	if backupImg.err != nil {
+		t.Fatalf("assemble the backup test image: %v", backupImg.err)
+	}
+	return backupImg
+}
+
+// TestBackupRestore is issue 24's round trip on the real engine: rows in PostgreSQL and keys in
+// Redis, backed up while the container runs, restored into a fresh volume (rows and keys back);
+// a flipped byte refused before anything exists; a volume with data refused without --force and,
+// with it, its data moved to a new volume first.
+func TestBackupRestore(t *testing.T) {
+	eng := testpeer.Engine(t)
+	img := backupImage(t)
+	ctx := context.Background()
+	src := newEnv(t)
+	src.removeAfter(eng, img)
+	if r := src.nixify("run", "--tar", img.path, "--timeout", "90s"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.errOut)
+	}
+	sql := "CREATE TABLE kept (n int, s text); INSERT INTO kept SELECT g, 'row ''' || g || E'''\\n\\\\' FROM generate_series(1, 5000) g;\n" +
+		"CREATE DATABASE second; \\connect second\nCREATE TABLE t2 (x text); INSERT INTO t2 VALUES ('in the second database');\n"
+	if r := src.nixifyIn(sql, "psql", "--", "-q", "-v", "ON_ERROR_STOP=1"); r.code != 0 {
+		t.Fatalf("write rows: exit %d\n%s", r.code, r.errOut)
+	}
+	if r := src.nixifyIn("SET k1 v1\nSET \"k 2\" \"quote\\\" and\\nnewline\"\nRPUSH list a b c\n", "redis-cli"); r.code != 0 {
+		t.Fatalf("write keys: exit %d", r.code)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "b.nxb")
+	r := src.nixify("-o", "json", "backup", file)
+	if r.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", r.code, r.errOut)
+	}
+	var sum struct {
+		Bytes    int64 `json:"bytes"`
+		Services []struct {
+			Name, Method, Version string
+			Bytes                 int64
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &sum); err != nil || len(sum.Services) != 2 || sum.Services[0].Name != "postgres" ||
+		sum.Services[1].Name != "redis" || sum.Services[1].Method != "bgsave" || !strings.HasPrefix(sum.Services[0].Version, "15.") {
+		t.Fatalf("backup -o json: %v %+v", err, sum)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Size() != sum.Bytes || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("archive: %v, %v (summary says %d bytes)", fi, err, sum.Bytes)
+	}
+	if r := src.nixify("backup", file); r.code != 2 || !strings.Contains(r.errOut, "exists") {
+		t.Fatalf("backup onto an existing file: exit %d, %q", r.code, r.errOut)
+	}
+
+	// One flipped byte: exit 2, and nothing was made on the engine.
+	dst := newEnv(t)
+	dst.removeAfter(eng, img)
+	t.Cleanup(func() {
+		aside, _ := eng.VolumeList(context.Background(), "io.nixify.restore.before", dst.volume)
+		for _, v := range aside {
+			eng.VolumeRemove(context.Background(), v.Name)
+		}
+	})
+	data, _ := os.ReadFile(file)
+	data[len(data)/2] ^= 0x10
+	bad := filepath.Join(dir, "bad.nxb")
+	os.WriteFile(bad, data, 0o600)
+	if r := dst.nixify("restore", bad); r.code != 2 || !strings.Contains(r.errOut, "nothing was written") {
+		t.Fatalf("restore of a flipped byte: exit %d, %q", r.code, r.errOut)
+	}
+	if _, err := eng.VolumeInspect(ctx, dst.volume); err == nil {
+		t.Fatal("a refused archive created the volume")
+	}
+	if _, err := eng.ContainerInspect(ctx, dst.container); err == nil {
+		t.Fatal("a refused archive created the container")
+	}
+
+	// The restore into a fresh volume: rows, the second database and keys are back.
+	if r := dst.nixify("restore", file); r.code != 0 || !strings.Contains(r.out, "healthy") {
+		t.Fatalf("restore: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	checkRestored(t, dst)
+
+	// A volume that holds data: refused without --force, and untouched.
+	if r := dst.nixify("stop"); r.code != 0 {
+		t.Fatalf("stop: exit %d", r.code)
+	}
+	if r := dst.nixify("restore", file); r.code != 1 || !strings.Contains(r.errOut, "holds data") {
+		t.Fatalf("restore into a volume with data: exit %d, %q", r.code, r.errOut)
+	}
+	if r := dst.nixify("start"); r.code != 0 {
+		t.Fatalf("start after the refusal: exit %d", r.code)
+	}
+	checkRestored(t, dst) // untouched by the refusal
+	if r := dst.nixifyIn("INSERT INTO kept VALUES (1, 'after the backup');\n", "psql", "--", "-v", "ON_ERROR_STOP=1"); r.code != 0 {
+		t.Fatalf("insert after the backup: exit %d", r.code)
+	}
+	if r := dst.nixify("restore", "--force", file); r.code != 1 || !strings.Contains(r.errOut, "running") {
+		t.Fatalf("restore --force into a running container: exit %d, %q", r.code, r.errOut)
+	}
+	dst.nixify("stop")
+	// With --force: the old data goes to a new volume first, then the archive is restored.
+	r = dst.nixify("restore", "--force", file)
+	if r.code != 0 || !strings.Contains(r.out, "before-restore") {
+		t.Fatalf("restore --force: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	checkRestored(t, dst) // the row inserted after the backup is gone: 5000 rows, not 5001
+	restoredAgain := dst.nixifyIn("SELECT count(*) FROM kept WHERE s = 'after the backup';\n", "psql", "--", "-tA")
+	if strings.TrimSpace(restoredAgain.out) != "0" {
+		t.Fatalf("the volume was not emptied before the restore: %q", restoredAgain.out)
+	}
+	aside, err := eng.VolumeList(ctx, "io.nixify.restore.before", dst.volume)
+	if err != nil || len(aside) != 1 {
+		t.Fatalf("the moved-aside volume: %v %v", aside, err)
+	}
+}
+
+func checkRestored(t *testing.T, e *env) {
+	t.Helper()
+	r := e.nixifyIn("SELECT count(*), sum(n), max(s) FROM kept;\n\\connect second\nSELECT x FROM t2;\n", "psql", "--", "-tA", "-v", "ON_ERROR_STOP=1")
+	if r.code != 0 || !strings.Contains(r.out, "5000|12502500|row '999'\n\\\n") || !strings.Contains(r.out, "in the second database") {
+		t.Fatalf("rows after the restore: exit %d %q %s", r.code, r.out, r.errOut)
+	}
+	r = e.nixifyIn("GET k1\nGET \"k 2\"\nLRANGE list 0 -1\n", "redis-cli")
+	if r.code != 0 || !strings.Contains(r.out, "v1") || !strings.Contains(r.out, "quote\" and\nnewline") || !strings.Contains(r.out, "a\nb\nc") {
+		t.Fatalf("keys after the restore: exit %d %q", r.code, r.out)
+	}
+}

@@ -1,0 +1,239 @@
+// Package backup implements `nixify backup`: one archive of every service's data, taken from the
+// running container without stopping it (internal/backup is the archive and the taking).
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nixify/nixify/internal/backup"
+	"github.com/nixify/nixify/internal/cli"
+	"github.com/nixify/nixify/internal/cmd/shared"
+	"github.com/nixify/nixify/internal/config"
+	"github.com/nixify/nixify/internal/container"
+	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/iostreams"
+	"github.com/nixify/nixify/internal/version"
+	"github.com/spf13/cobra"
+)
+
+// Options is what `nixify backup` needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Loaded, error)
+	Engine func() (engine.Engine, error)
+
+	Dest           string
+	IncludeSecrets bool
+	Wait           time.Duration
+}
+
+// Summary is what the command reports at the end (-o json prints it).
+type Summary struct {
+	Container string           `json:"container"`
+	Dest      string           `json:"dest"`
+	Bytes     int64            `json:"bytes"`     // the archive's, compressed
+	DataBytes int64            `json:"dataBytes"` // the parts', uncompressed
+	Seconds   float64          `json:"seconds"`
+	Services  []backup.Service `json:"services"`
+	Members   int              `json:"members"`
+}
+
+// NewCmdBackup wires the command; runF replaces the run function in tests.
+func NewCmdBackup(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine}
+	cmd := &cobra.Command{
+		Use:   "backup FILE|-",
+		Short: "Back up PostgreSQL, Redis and Garage from the running container into one archive",
+		Long: `Take one archive of the running container's data without stopping it: PostgreSQL as a
+logical pg_dumpall (restorable into another major version), Redis as a BGSAVE snapshot (copied
+once Redis has finished writing it), Garage's metadata and data directories, and the secrets
+under /data/secrets only with --include-secrets. The archive is a tar compressed with zstd: a
+manifest (image, each service's version, the time each part was taken, the size and SHA-256 of
+every member) and the parts. It is written to FILE.partial first and renamed when complete;
+"-" writes it to stdout (the summary then goes to stderr). FILE must not exist.`,
+		Example: `  nixify backup nixify-$(date +%F).nxb
+  nixify backup --include-secrets - | ssh host 'cat > backup.nxb'
+  nixify backup -o json backup.nxb`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dest = args[0]
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return backupRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.IncludeSecrets, "include-secrets", false, "include /data/secrets (the services' passwords and keys) so that a restore keeps them")
+	cmd.Flags().DurationVar(&opts.Wait, "wait", 10*time.Minute, "how long to wait for a service's snapshot (Redis's BGSAVE) to finish")
+	shared.AddContainerFlag(f, cmd)
+	return cmd
+}
+
+func (o *Options) validate() error {
+	switch {
+	case strings.HasPrefix(o.Dest, "s3://"):
+		return cli.Usagef("invalid destination %q: S3 is not supported yet: write a file and copy it", o.Dest)
+	case strings.Contains(o.Dest, "://"):
+		return cli.Usagef("invalid destination %q: accepted: a file path, or - for stdout", o.Dest)
+	case o.Wait <= 0:
+		return cli.Usagef("invalid --wait %s: accepted: a positive duration, e.g. 10m", o.Wait)
+	case o.Dest == "-":
+		if o.IO.IsTTY() {
+			return cli.Usagef("refusing to write the archive to a terminal: give a file, or pipe stdout")
+		}
+		return nil
+	}
+	if _, err := os.Lstat(o.Dest); err == nil {
+		return cli.Usagef("%s exists: nixify backup does not overwrite; choose another name", o.Dest)
+	}
+	if fi, err := os.Stat(filepath.Dir(o.Dest)); err != nil || !fi.IsDir() {
+		return cli.Usagef("invalid destination %q: its directory %s does not exist", o.Dest, filepath.Dir(o.Dest))
+	}
+	return nil
+}
+
+func backupRun(ctx context.Context, opts *Options) error {
+	began := time.Now()
+	x, err := shared.FindContainer(ctx, opts.Config, opts.Engine)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	c := x.Container
+	if err := shared.RequireRunning(c); err != nil {
+		return err
+	}
+	sec, err := container.ReadSecrets(ctx, x.Engine, c)
+	if err != nil {
+		return shared.EngineError(err)
+	}
+	spool, err := backup.NewSpool("")
+	if err != nil {
+		return cli.Fail(fmt.Errorf("temporary space for the backup: %w", err))
+	}
+	defer spool.Close()
+
+	var p *iostreams.Progress
+	services, err := backup.Take(ctx, backup.Source{
+		Engine: x.Engine, Container: c, Secrets: sec, IncludeSecrets: opts.IncludeSecrets, Wait: opts.Wait,
+		Step: func(s string) {
+			if p != nil {
+				p.Done("")
+			}
+			p = opts.IO.StartProgress("backing up " + s)
+		},
+	}, spool)
+	if err != nil {
+		if p != nil {
+			p.Fail("")
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, engine.ErrUnavailable) {
+			return cli.EngineUnreachable(err)
+		}
+		return cli.Failed(fmt.Errorf("backup of %s: %w", c.Name, err), "nothing was written; see `nixify logs` for the service's side")
+	}
+	if p != nil {
+		p.Done("")
+	}
+	m := backup.Manifest{Nixify: version.Get().Version, Created: began.UTC(), Container: c.Name, ImageID: c.Image,
+		Services: services, Secrets: opts.IncludeSecrets}
+	if img, err := x.Engine.ImageInspect(ctx, c.Image); err == nil && len(img.RepoTags) > 0 {
+		m.Image = shared.ImageName(img.RepoTags)
+	}
+	p = opts.IO.StartProgress("writing " + opts.Dest)
+	n, err := write(opts, spool, m)
+	if err != nil {
+		p.Fail("")
+		return cli.Fail(fmt.Errorf("write %s: %w", opts.Dest, err))
+	}
+	p.Done("")
+	var data int64
+	for _, mem := range spool.Members() {
+		data += mem.Size
+	}
+	sum := Summary{Container: c.Name, Dest: opts.Dest, Bytes: n, DataBytes: data, Seconds: time.Since(began).Seconds(),
+		Services: services, Members: len(spool.Members())}
+	return report(opts, sum)
+}
+
+// write writes the archive to stdout, or to FILE.partial-* renamed to FILE once complete.
+func write(opts *Options, spool *backup.Spool, m backup.Manifest) (int64, error) {
+	if opts.Dest == "-" {
+		return spool.WriteTo(opts.IO.Out, m)
+	}
+	dir, base := filepath.Split(opts.Dest)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, base+".partial-*")
+	if err != nil {
+		return 0, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	n, err := spool.WriteTo(f, m)
+	if err != nil {
+		return n, err
+	}
+	if err := f.Sync(); err != nil {
+		return n, err
+	}
+	if err := f.Close(); err != nil {
+		return n, err
+	}
+	// Link, not rename: a FILE made meanwhile by someone else is not replaced.
+	if err := os.Link(f.Name(), opts.Dest); err != nil {
+		return n, err
+	}
+	done = true
+	os.Remove(f.Name())
+	return n, nil
+}
+
+func report(opts *Options, s Summary) error {
+	out := opts.IO.Out
+	if opts.Dest == "-" {
+		out = opts.IO.ErrOut
+	}
+	if opts.IO.WantsJSON() {
+		if opts.Dest != "-" {
+			return opts.IO.WriteJSON(s)
+		}
+		enc := json.NewEncoder(opts.IO.ErrOut)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	var parts []string
+	for _, sv := range s.Services {
+		part := sv.Name
+		if sv.Version != "" {
+			part += " " + sv.Version
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s, %s)", part, sv.Method, iostreams.Bytes(sv.Bytes)))
+	}
+	dest := s.Dest
+	if dest == "-" {
+		dest = "stdout"
+	}
+	fmt.Fprintf(out, "%s backed up %s: %s → %s, %s in %.1fs\n", opts.IO.Styles().OK.Render("✓"), s.Container,
+		strings.Join(parts, ", "), dest, iostreams.Bytes(s.Bytes), s.Seconds)
+	return nil
+}
