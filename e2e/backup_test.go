@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nixify/nixify/e2e/testimage"
+	"github.com/nixify/nixify/internal/backup"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -96,6 +97,14 @@ func TestBackupRestore(t *testing.T) {
 	if r := src.nixify("backup", file); r.code != 2 || !strings.Contains(r.errOut, "exists") {
 		t.Fatalf("backup onto an existing file: exit %d, %q", r.code, r.errOut)
 	}
+	// To stdout: the archive alone there, the summary on stderr.
+	piped := src.nixify("backup", "-")
+	if piped.code != 0 || !strings.Contains(piped.errOut, "backed up") || strings.Contains(piped.out, "backed up") {
+		t.Fatalf("backup -: exit %d, %q", piped.code, piped.errOut)
+	}
+	if _, err := backup.Verify(strings.NewReader(piped.out)); err != nil {
+		t.Fatalf("the archive backup - wrote: %v", err)
+	}
 
 	// One flipped byte: exit 2, and nothing was made on the engine.
 	dst := newEnv(t)
@@ -145,7 +154,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 	dst.nixify("stop")
 	// With --force: the old data goes to a new volume first, then the archive is restored.
-	r = dst.nixify("restore", "--force", file)
+	r = dst.nixifyIn(piped.out, "restore", "--force", "-")
 	if r.code != 0 || !strings.Contains(r.out, "before-restore") {
 		t.Fatalf("restore --force: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}

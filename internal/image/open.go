@@ -112,7 +112,7 @@ func (i *Image) peek() (*Archive, error) {
 }
 
 // ConfigDigest is the image's config digest (the engine's image ID) when it is known without
-// reading the layers: from a scan, the build record, the engine, or a file's manifest.json.
+// reading the layers: from a scan, the build record, the engine, or a file's headers and config.
 func (i *Image) ConfigDigest() string {
 	switch {
 	case i.Archive != nil:
