@@ -53,7 +53,7 @@ func (r *reader) secret(k string) string {
 func (r *reader) password(k string) string {
 	v := r.secret(k)
 	if n := utf8.RuneCountInString(v); v != "" && n < MinSecret {
-		r.fail("%s is %d characters long: use at least %d, or leave it unset to have one generated", k, n, MinSecret)
+		r.fail("%s is shorter than %d characters (length %d): use at least %d, or leave it unset to have one generated", k, MinSecret, n, MinSecret)
 	}
 	return v
 }
@@ -90,9 +90,16 @@ func (r *reader) duration(k string, def, lo, hi time.Duration) time.Duration {
 	case err != nil || d <= 0:
 		r.fail("%s=%q is not a positive duration: use for example 500ms, 5s, 2m or 5 (seconds)", k, clip(v))
 	case d < lo || d > hi:
-		r.fail("%s=%q is out of bounds: use from %s to %s", k, clip(v), lo, hi)
+		r.fail("%s=%q is out of bounds: use from %s to %s", k, clip(v), short(lo), short(hi))
+	default:
+		return d
 	}
-	return d
+	return 0 // refused: nothing else is judged by it
+}
+
+// short writes a round duration the way people do: 1h, 24h, 1m rather than 1h0m0s.
+func short(d time.Duration) string {
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
 var (
@@ -152,8 +159,12 @@ func (r *reader) checkPaths(c Config) {
 		if !path.IsAbs(p.v) {
 			continue // already refused
 		}
-		if sys := systemDir(p.v); sys != "" {
-			r.fail("%s=%q is the system directory %s or inside it: use a directory of its own, such as %s", p.k, p.v, sys, p.example)
+		if sys := systemDir(p.v); sys == p.v {
+			r.fail("%s=%q is the system directory %s: use a directory of its own, such as %s", p.k, p.v, sys, p.example)
+			return
+		} else if sys != "" {
+			r.fail("%s=%q is inside the system directory %s: use a directory of its own, such as %s", p.k, p.v, sys, p.example)
+			return
 		}
 	}
 	for _, root := range []struct{ k, v string }{{"NIXIFY_DATA_DIR", c.DataDir}, {"the image's volume", "/data"}} {

@@ -470,11 +470,11 @@ func TestBadEnvironmentIsOneLine(t *testing.T) {
 		{[]string{"NIXIFY_SERVICES= "}, `NIXIFY_SERVICES=" " names no service`},
 		{[]string{"NIXIFY_LISTEN=127.0.0.1\nenable-debug-command yes"}, `NIXIFY_LISTEN="127.0.0.1\nenable-debug-command yes" is not an IP address or host name`},
 		{[]string{"POSTGRES_USER=pg_app"}, `POSTGRES_USER="pg_app" is not a role PostgreSQL accepts`},
-		{[]string{"NIXIFY_DATA_DIR=/proc/nixify", "NIXIFY_SERVICES=redis"}, `NIXIFY_DATA_DIR="/proc/nixify" is the system directory /proc or inside it`},
+		{[]string{"NIXIFY_DATA_DIR=/proc/nixify", "NIXIFY_SERVICES=redis"}, `NIXIFY_DATA_DIR="/proc/nixify" is inside the system directory /proc`},
 		// Issue 21: the run directory on the data root had the init chown it to postgres and
 		// chmod it 0700 (the data root is then created: the check below fails).
 		{[]string{"NIXIFY_RUN_DIR=" + filepath.Join(root, "data")}, `NIXIFY_RUN_DIR="` + filepath.Join(root, "data") + `" overlaps NIXIFY_DATA_DIR`},
-		{[]string{"NIXIFY_HEALTH_INTERVAL=0.0000001"}, `NIXIFY_HEALTH_INTERVAL="0.0000001" is out of bounds: use from 100ms to 1h0m0s`},
+		{[]string{"NIXIFY_HEALTH_INTERVAL=0.0000001"}, `NIXIFY_HEALTH_INTERVAL="0.0000001" is out of bounds: use from 100ms to 1h`},
 		{[]string{"PG_PORT=7001", "REDIS_PORT=7001"}, "REDIS_PORT=7001 collides with PG_PORT=7001"},
 		{[]string{"NIXIFY_SERVICES=redis", "PATH=/nonexistent"}, "redis-server not found on PATH"},
 	}
