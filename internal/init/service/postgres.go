@@ -122,7 +122,7 @@ func initCluster(ctx context.Context, run supervisor.Runner, c initenv.Config, i
 	if err := os.Chown(scratch, uid, gid); err != nil {
 		return err
 	}
-	err := run.Exec(ctx, "postgres", supervisor.Command{Path: initdb, User: "postgres", Args: []string{
+	err := run.Exec(ctx, "postgres", supervisor.Command{Path: initdb, User: "postgres", Env: initdbEnv(), Args: []string{
 		"-D", scratch, "-U", c.PGUser, "--encoding=UTF8", "--locale=C",
 		"--auth-local=peer", "--auth-host=scram-sha-256", "--no-instructions"}})
 	if err != nil {
@@ -138,6 +138,17 @@ func initCluster(ctx context.Context, run supervisor.Runner, c initenv.Config, i
 		return fmt.Errorf("move initdb output: %w", err)
 	}
 	return syncDir(c.DataDir)
+}
+
+// initdbEnv gives initdb a time zone: without TZ it scans the whole time-zone database for the
+// one matching the system's clock (about a second of a first boot in a container, issue 23). The
+// container's TZ, when set, reaches initdb anyway (the child environment keeps it); else UTC, which
+// is what a container without a zone runs in.
+func initdbEnv() []string {
+	if os.Getenv("TZ") != "" {
+		return nil
+	}
+	return []string{"TZ=UTC"}
 }
 
 func syncDir(dir string) error {
