@@ -20,7 +20,7 @@ func attachments(opts *Options, repo string, store record.Store) publish.AttachF
 			return nil, err
 		}
 		if b.Closure == "" {
-			opts.IO.Errorf("note: the %s build has no closure record (built by an older nixify): build again to attach its SBOM\n", a)
+			opts.IO.Errorf("note: %s build has no closure record: build again to attach its SBOM\n", a)
 			return nil, nil
 		}
 		c, err := closure.Load(b.Closure)
