@@ -345,3 +345,38 @@ func TestHostileRevisionsAndTags(t *testing.T) {
 		t.Errorf("--no-index --tag v1: %v (exit %d)", err, cli.Code(err))
 	}
 }
+
+// TestTagNamingAnotherImageIsNotMoved: push --tag v1 at one commit, then the builds of another
+// commit with --tag v1 again: latest and the branch tag move (that is what they are for), v1 is
+// a release another push made and is refused (exit 1, the digest it names), unless --force.
+func TestTagNamingAnotherImageIsNotMoved(t *testing.T) {
+	dir, repo, cfg := fixture(t, "", "x86_64")
+	v1 := func(o *Options) { o.Tags = []string{"v1"} }
+	if _, _, err := run(t, opt(cfg, dir, v1)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := remote.Head(mustRepo(t, repo).Tag("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same builds again: v1 already names this index, nothing to refuse.
+	if _, _, err := run(t, opt(cfg, dir, v1)); err != nil {
+		t.Fatalf("unchanged re-push with --tag v1: %v", err)
+	}
+	setRevision(t, dir, "x86_64", "abcdef0123456789")
+	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "abcdef0123456789", "GITHUB_ACTIONS": "true"}
+	other := func(o *Options) { v1(o); o.Getenv = func(k string) string { return env[k] } }
+	_, _, err = run(t, opt(cfg, dir, other))
+	if err == nil || cli.Code(err) != cli.ExitFailure || !strings.Contains(err.Error(), ":v1 names "+first.Digest.String()[:19]) || !strings.Contains(cli.Hint(err), "--force") {
+		t.Fatalf("moving v1: %v (exit %d, hint %q)", err, cli.Code(err), cli.Hint(err))
+	}
+	if d, _ := remote.Head(mustRepo(t, repo).Tag("v1")); d == nil || d.Digest != first.Digest {
+		t.Errorf("v1 moved to %v although refused", d)
+	}
+	if _, _, err := run(t, opt(cfg, dir, func(o *Options) { other(o); o.Force = true })); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := remote.Head(mustRepo(t, repo).Tag("v1")); d == nil || d.Digest == first.Digest {
+		t.Errorf("--force left v1 on %v", d)
+	}
+}
