@@ -498,10 +498,18 @@ func TestRedisStopWritesNoSnapshot(t *testing.T) {
 	if err := os.WriteFile(leftover, make([]byte, 1<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	notRedis := e.data("redis", "temp-notes.rdb") // not a name Redis gives: not its to delete
+	if err := os.WriteFile(notRedis, []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r := e.start()
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Errorf("the leftover temp RDB is still there after the boot: %v", err)
 	}
+	if _, err := os.Stat(notRedis); err != nil {
+		t.Errorf("a file Redis did not make was deleted: %v", err)
+	}
+	os.Remove(notRedis)
 	if got := e.redisDo(t, "SET", "k", "v"); got != "+OK" {
 		t.Fatalf("SET: %s", got)
 	}
