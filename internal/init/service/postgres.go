@@ -128,10 +128,16 @@ func initCluster(ctx context.Context, run supervisor.Runner, c initenv.Config, i
 	if err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
-	// dir holds no cluster (no PG_VERSION), at most the leftovers of an interrupted boot. One rename
-	// replaces it with the complete cluster; a crash before it leaves no cluster, and the next boot
-	// runs initdb again.
-	if err := os.RemoveAll(dir); err != nil {
+	// dir holds no cluster (no PG_VERSION). An interrupted boot leaves it empty (the cluster only
+	// ever arrives by the rename below), so files in it are someone else's: a restore that lost
+	// PG_VERSION, another program's data. They are never deleted; the boot stops and says so.
+	// One rename puts the complete cluster in place; a crash before it leaves no cluster, and the
+	// next boot runs initdb again.
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("%s holds files but no PG_VERSION, so it is not a cluster nixify-init made, and it "+
+				"deletes nothing it did not make: move them elsewhere (or restore the cluster with its PG_VERSION) and start again", dir)
+		}
 		return fmt.Errorf("clear %s: %w", dir, err)
 	}
 	if err := os.Rename(scratch, dir); err != nil {
