@@ -98,12 +98,18 @@ func TestArchPushKeepsMultiArchLatest(t *testing.T) {
 	}
 }
 
-// TestRepushSaysUnchanged: the second push of the same builds uploads nothing and says so.
+// TestRepushSaysUnchanged: the second push of the same builds uploads nothing and says so; what a
+// usual push prints on stderr fits 80 columns.
 func TestRepushSaysUnchanged(t *testing.T) {
 	dir, _, cfg := fixture(t, "gzip", "x86_64", "aarch64")
 	_, first, err := run(t, opt(cfg, dir, nil))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, l := range strings.Split(first, "\n") {
+		if len(l) > 80 {
+			t.Errorf("%d columns: %q", len(l), l)
+		}
 	}
 	last := lastLine(first)
 	if !strings.HasPrefix(last, "uploaded 8 blobs (") || !strings.Contains(last, "iB), reused 0, 2 manifests, 1 index, 6 tags in ") {

@@ -337,11 +337,12 @@ func report(opts *Options, res *publish.Result) error {
 			what = string(it.Kind)
 		}
 		opts.IO.Printf("%s\n", it.Ref)
-		tags := "no tags"
-		if len(it.Tags) > 0 {
-			tags = "tags: " + strings.Join(it.Tags, ", ")
+		// The tags on a line of their own: with them, the line overran 80 columns.
+		if len(it.Tags) == 0 {
+			opts.IO.Errorf("%s %s %s (no tags)\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]))
+			continue
 		}
-		opts.IO.Errorf("%s %s %s %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), tags)
+		opts.IO.Errorf("%s %s %s\n  tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), strings.Join(it.Tags, ", "))
 	}
 	reportReferrers(opts, res)
 	opts.IO.Errorf("%s\n", summary(res))

@@ -42,6 +42,7 @@ func reportReferrers(opts *Options, res *publish.Result) {
 		verb = "in place"
 	}
 	for _, it := range res.Referrers {
-		opts.IO.Errorf("%s %s %s %s to %s\n", st.OK.Render(verb), it.Arch, it.ArtifactType, st.Faint.Render(it.Digest[:19]), st.Faint.Render(it.Subject[:19]))
+		// To the image of that architecture listed above (-o json names it): the line fits 80 columns.
+		opts.IO.Errorf("%s %s %s %s\n", st.OK.Render(verb), it.Arch, it.ArtifactType, st.Faint.Render(it.Digest[:19]))
 	}
 }
