@@ -1,6 +1,7 @@
 // Package engine is nixify's one door to the Docker Engine API. Everything nixify asks of the engine
 // goes through the Engine interface; docker.go is the only file that imports the Docker SDK, so
-// moving to its successor module touches one file.
+// moving to its successor module touches one file. Every call has a deadline (deadline.go): an
+// engine that accepts and never answers is ErrUnavailable after seconds, not a hang.
 package engine
 
 import (

@@ -69,6 +69,31 @@ func TestErrorsNameVariableValueAndAccepted(t *testing.T) {
 		{map[string]string{"POSTGRES_USER": strings.Repeat("a", 64)}, []string{"POSTGRES_USER"}},
 		{map[string]string{"POSTGRES_DB": "my db"}, []string{"POSTGRES_DB"}},
 		{map[string]string{"REDIS_PASSWORD": strings.Repeat("x", 5000)}, []string{"REDIS_PASSWORD", "at most 4096"}},
+		// Issue 21: harmful values. A run directory on the data root made the init chown and chmod
+		// it 0700; an interval of 0.0000001 s burnt 185 % CPU; REDIS_PORT = PG_PORT crash-looped.
+		{map[string]string{"NIXIFY_RUN_DIR": "/data"}, []string{`NIXIFY_RUN_DIR="/data" overlaps NIXIFY_DATA_DIR (/data)`, "/run/postgresql"}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/srv/x/../../data/run/"}, []string{`NIXIFY_RUN_DIR="/data/run" overlaps`}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/srv/d", "NIXIFY_DATA_DIR": "/srv/d/data"}, []string{"overlaps NIXIFY_DATA_DIR (/srv/d/data)"}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/srv/r", "NIXIFY_DATA_DIR": "/srv/r"}, []string{"overlaps NIXIFY_DATA_DIR"}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/data/run", "NIXIFY_DATA_DIR": "/srv/d"}, []string{"overlaps the image's volume (/data)"}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/"}, []string{`NIXIFY_RUN_DIR="/" is the system directory /: use`}},
+		{map[string]string{"NIXIFY_DATA_DIR": "/"}, []string{`NIXIFY_DATA_DIR="/" is the system directory /`, "such as /data"}},
+		{map[string]string{"NIXIFY_DATA_DIR": "/etc/nixify"}, []string{`NIXIFY_DATA_DIR="/etc/nixify" is inside the system directory /etc`}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/proc/self"}, []string{"system directory /proc"}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/usr"}, []string{"system directory /usr"}},
+		{map[string]string{"NIXIFY_RUN_DIR": "/tmp"}, []string{"system directory /tmp"}},
+		{map[string]string{"NIXIFY_HEALTH_INTERVAL": "0.0000001"}, []string{`NIXIFY_HEALTH_INTERVAL="0.0000001" is out of bounds: use from 100ms to 1h`}},
+		{map[string]string{"NIXIFY_HEALTH_INTERVAL": "2h"}, []string{"NIXIFY_HEALTH_INTERVAL", "out of bounds"}},
+		{map[string]string{"NIXIFY_HEALTH_TIMEOUT": "1ms"}, []string{"NIXIFY_HEALTH_TIMEOUT", "from 50ms to 1m"}},
+		{map[string]string{"NIXIFY_READY_TIMEOUT": "10ms"}, []string{"NIXIFY_READY_TIMEOUT", "from 1s to 24h"}},
+		{map[string]string{"REDIS_PORT": "5432"}, []string{"REDIS_PORT=5432 collides with PG_PORT=5432"}},
+		{map[string]string{"APP_PORT": "6379"}, []string{"REDIS_PORT=6379 collides with APP_PORT=6379"}},
+		{map[string]string{"GARAGE_ADMIN_PORT": "3900"}, []string{"GARAGE_ADMIN_PORT=3900 collides with GARAGE_S3_PORT=3900"}},
+		{map[string]string{"NIXIFY_GARAGE_RPC_PORT": "80"}, []string{"NIXIFY_GARAGE_RPC_PORT=80 collides with APP_PORT=80"}},
+		// Issue 21: a short password is refused (and never echoed): hiding it in the log would
+		// reveal it.
+		{map[string]string{"REDIS_PASSWORD": "o"}, []string{"REDIS_PASSWORD is shorter than 12 characters (length 1): use at least 12"}},
+		{map[string]string{"GARAGE_ADMIN_TOKEN": "short-tok"}, []string{"GARAGE_ADMIN_TOKEN is shorter than 12 characters (length 9)"}},
 		{map[string]string{"GARAGE_ACCESS_KEY": "GK0123456789abcdef01234567"}, []string{"go together"}},
 	}
 	for _, c := range cases {
@@ -83,7 +108,8 @@ func TestErrorsNameVariableValueAndAccepted(t *testing.T) {
 				t.Errorf("%q: error %q does not mention %q", c.env, err, w)
 			}
 		}
-		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "xxxxxxxxxx") {
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "xxxxxxxxxx") ||
+			strings.Contains(err.Error(), "short-tok") || strings.Contains(err.Error(), `"o"`) {
 			t.Errorf("error %q leaks a secret or spans lines", err)
 		}
 	}
@@ -96,6 +122,10 @@ func TestAcceptedNames(t *testing.T) {
 		{"NIXIFY_LISTEN": "::"},
 		{"NIXIFY_LISTEN": "db.internal"},
 		{"REDIS_PASSWORD": `back\slash "quoted" and spaces`},
+		// Ports only collide between listeners that run: a disabled service's default is free.
+		{"NIXIFY_SERVICES": "redis", "PG_PORT": "6379", "APP_PORT": "5432"},
+		{"NIXIFY_RUN_DIR": "/tmp/nixify-run", "NIXIFY_DATA_DIR": "/tmp/nixify-data"},
+		{"NIXIFY_HEALTH_INTERVAL": "100ms", "NIXIFY_HEALTH_TIMEOUT": "50ms", "NIXIFY_READY_TIMEOUT": "1s"},
 	} {
 		if _, err := FromEnv(envMap(env)); err != nil {
 			t.Errorf("%q refused: %v", env, err)

@@ -3,10 +3,12 @@ package initenv
 import (
 	"fmt"
 	"net"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // reader reads variables with one rule for all of them: surrounding blanks are dropped (secrets
@@ -32,10 +34,26 @@ func (r *reader) get(k, def string) string {
 // configuration files and memory.
 const maxSecret = 4096
 
+// MinSecret is the shortest password or token the init accepts from the environment. A shorter
+// one is guessed quickly and, being a common string, cannot be hidden in the log without revealing
+// it (package redact). Generated ones are 26 characters.
+const MinSecret = 12
+
+// secret reads a secret taken as given. An error names the variable and the length, never the
+// value or a piece of it.
 func (r *reader) secret(k string) string {
 	v := r.getenv(k)
 	if len(v) > maxSecret {
 		r.fail("%s is %d bytes long: use at most %d", k, len(v), maxSecret)
+	}
+	return v
+}
+
+// password reads a password or token: a secret of at least MinSecret characters.
+func (r *reader) password(k string) string {
+	v := r.secret(k)
+	if n := utf8.RuneCountInString(v); v != "" && n < MinSecret {
+		r.fail("%s is shorter than %d characters (length %d): use at least %d, or leave it unset to have one generated", k, MinSecret, n, MinSecret)
 	}
 	return v
 }
@@ -59,8 +77,8 @@ func (r *reader) count(k string, def int) int {
 }
 
 // duration accepts Go's spelling (500ms, 5s, 2m) or a bare number of seconds, as compose files
-// often write it.
-func (r *reader) duration(k string, def time.Duration) time.Duration {
+// often write it, from lo to hi.
+func (r *reader) duration(k string, def, lo, hi time.Duration) time.Duration {
 	v := r.get(k, def.String())
 	d, err := time.ParseDuration(v)
 	if err != nil {
@@ -68,10 +86,20 @@ func (r *reader) duration(k string, def time.Duration) time.Duration {
 			d, err = time.Duration(n*float64(time.Second)), nil
 		}
 	}
-	if err != nil || d <= 0 {
+	switch {
+	case err != nil || d <= 0:
 		r.fail("%s=%q is not a positive duration: use for example 500ms, 5s, 2m or 5 (seconds)", k, clip(v))
+	case d < lo || d > hi:
+		r.fail("%s=%q is out of bounds: use from %s to %s", k, clip(v), short(lo), short(hi))
+	default:
+		return d
 	}
-	return d
+	return 0 // refused: nothing else is judged by it
+}
+
+// short writes a round duration the way people do: 1h, 24h, 1m rather than 1h0m0s.
+func short(d time.Duration) string {
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
 var (
@@ -88,12 +116,89 @@ var (
 
 // path accepts an absolute path of plain characters: it is written into redis.conf and
 // garage.toml and passed to PostgreSQL, where a blank, quote or newline would change their meaning.
+// It comes back cleaned ("/data/" and "/x/../data" are "/data").
 func (r *reader) path(k, def string) string {
 	v := r.get(k, def)
 	if !safePath.MatchString(v) || len(v) > 200 {
 		r.fail("%s=%q is not a usable directory: use an absolute path of letters, digits, '.', '_', '-' and '/'", k, clip(v))
+		return v
 	}
-	return v
+	return path.Clean(v)
+}
+
+// systemDirs are directories the init must never take for its own (it creates, chowns and chmods
+// its directories 0700): none of them, and nothing inside the ones marked true, where the system's
+// own files live.
+var systemDirs = map[string]bool{
+	"/": false, "/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": false, "/lib": true,
+	"/lib32": true, "/lib64": true, "/libx32": true, "/media": false, "/mnt": false, "/nix": true,
+	"/opt": false, "/proc": true, "/root": false, "/run": false, "/sbin": true, "/srv": false,
+	"/sys": true, "/tmp": false, "/usr": true, "/var": false,
+}
+
+// within reports whether p is dir or inside it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// systemDir names the system directory p is or lies in, or "".
+func systemDir(p string) string {
+	for dir, inside := range systemDirs {
+		if p == dir || inside && within(p, dir) {
+			return dir
+		}
+	}
+	return ""
+}
+
+// checkPaths refuses directories that would harm what they overlap (issue 21: NIXIFY_RUN_DIR=/data
+// made the init chown the data root to postgres and chmod it 0700, and the damage stayed on the
+// volume): a system directory, or a run directory overlapping the data root or the image's volume.
+func (r *reader) checkPaths(c Config) {
+	for _, p := range []struct{ k, v, example string }{{"NIXIFY_DATA_DIR", c.DataDir, "/data"}, {"NIXIFY_RUN_DIR", c.RunDir, "/run/postgresql"}} {
+		if !path.IsAbs(p.v) {
+			continue // already refused
+		}
+		if sys := systemDir(p.v); sys == p.v {
+			r.fail("%s=%q is the system directory %s: use a directory of its own, such as %s", p.k, p.v, sys, p.example)
+			return
+		} else if sys != "" {
+			r.fail("%s=%q is inside the system directory %s: use a directory of its own, such as %s", p.k, p.v, sys, p.example)
+			return
+		}
+	}
+	for _, root := range []struct{ k, v string }{{"NIXIFY_DATA_DIR", c.DataDir}, {"the image's volume", "/data"}} {
+		if within(c.RunDir, root.v) || within(root.v, c.RunDir) {
+			r.fail("NIXIFY_RUN_DIR=%q overlaps %s (%s): use a directory of its own outside it, such as /run/postgresql", c.RunDir, root.k, root.v)
+			return
+		}
+	}
+}
+
+// checkPorts refuses two listeners of this container on one port (issue 21: REDIS_PORT equal to
+// PG_PORT was accepted and crash-looped): the health server's and those of the enabled services.
+func (r *reader) checkPorts(c Config) {
+	type port struct {
+		k string
+		n int
+	}
+	ports := []port{{"APP_PORT", c.AppPort}}
+	if c.Enabled(Postgres) {
+		ports = append(ports, port{"PG_PORT", c.PGPort})
+	}
+	if c.Enabled(Redis) {
+		ports = append(ports, port{"REDIS_PORT", c.RedisPort})
+	}
+	if c.Enabled(Garage) {
+		ports = append(ports, port{"GARAGE_S3_PORT", c.S3Port}, port{"GARAGE_ADMIN_PORT", c.AdminPort}, port{"NIXIFY_GARAGE_RPC_PORT", c.RPCPort})
+	}
+	for i, a := range ports {
+		for _, b := range ports[:i] {
+			if a.n == b.n && a.n > 0 {
+				r.fail("%s=%d collides with %s=%d: give each listener of the container a port of its own", a.k, a.n, b.k, b.n)
+			}
+		}
+	}
 }
 
 // host accepts an IP address or a host name and nothing else (no port, scheme, blank or newline):

@@ -168,3 +168,18 @@ func TestFitShortensThenClipsOnATerminalOnly(t *testing.T) {
 		t.Fatalf("terminal, clipped: %q", got)
 	}
 }
+
+// Any width, however narrow, gives an answer with every word: a definition whose description no
+// longer fits beside its term goes under it, once.
+func TestReflowAtNarrowWidths(t *testing.T) {
+	text := "Some prose here.\n\n  (nothing)              the last build of each architecture (--arch to choose)\n  echo code"
+	for _, w := range []int{1, 5, 10, 20, 33, 40} {
+		got := Reflow(text, w)
+		if !slices.Equal(strings.Fields(got), strings.Fields(text)) {
+			t.Fatalf("width %d lost words:\n%s", w, got)
+		}
+	}
+	if got := Reflow(text, 40); !strings.Contains(got, "  (nothing)\n      the last build of each") {
+		t.Fatalf("a term too long for the width keeps its description beside it:\n%s", got)
+	}
+}

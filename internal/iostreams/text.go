@@ -133,11 +133,11 @@ type unit struct {
 
 func (u *unit) wrap(width int) []string {
 	hang, first := u.hang, u.first
-	if width-hang < 30 && hang > 4 {
+	if u.kind == defItem && width-hang < 30 && hang > 4 {
 		// A term so long that its description would be a narrow column: the description
 		// goes under it instead, indented a little deeper than the term.
 		indent := len(first) - len(strings.TrimLeft(first, " "))
-		return append([]string{strings.TrimRight(first, " ")}, (&unit{first: strings.Repeat(" ", indent+4), hang: indent + 4, text: u.text}).wrap(width)...)
+		return append([]string{strings.TrimRight(first, " ")}, (&unit{kind: prose, first: strings.Repeat(" ", indent+4), hang: indent + 4, text: u.text}).wrap(width)...)
 	}
 	lines := WrapWords(u.text, max(width-hang, 1))
 	pad := strings.Repeat(" ", hang)

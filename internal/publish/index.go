@@ -50,9 +50,18 @@ func (e *ReplaceError) Error() string {
 		e.Repo, e.Tag, strings.Join(arch.Strings(e.Had), ", "), strings.Join(arch.Strings(e.Lost), ", "))
 }
 
+// TagMoveError refuses to move an extra tag (--tag v1.2.0) that names another image already:
+// latest and the branch tags move by design, a release tag does not.
+type TagMoveError struct{ Repo, Tag, From, To string }
+
+func (e *TagMoveError) Error() string {
+	return fmt.Sprintf("%s:%s names %s already; this push would move it to %s", e.Repo, e.Tag, shortDigest(e.From), shortDigest(e.To))
+}
+
 // checkReplace refuses to move an index tag (latest, above all) to an index that lacks an
 // architecture the tag's current index has: `push --arch x86_64` would otherwise turn the
-// multi-arch latest into an x86_64-only one.
+// multi-arch latest into an x86_64-only one. An extra tag that names another image is not moved
+// at all.
 func (p *Publisher) checkReplace(ctx context.Context, plan *Plan) error {
 	var planned []arch.Arch
 	for _, i := range plan.Images {
@@ -68,7 +77,14 @@ func (p *Publisher) checkReplace(ctx context.Context, plan *Plan) error {
 			}
 			return err
 		}
-		if desc.Digest.String() == plan.Index.Digest || !desc.MediaType.IsIndex() {
+		if desc.Digest.String() == plan.Index.Digest {
+			continue
+		}
+		if slices.Contains(p.o.tags, tag) {
+			// A --tag names a release: moving it is overwriting what another push made.
+			return &TagMoveError{Repo: p.Repo(), Tag: tag, From: desc.Digest.String(), To: plan.Index.Digest}
+		}
+		if !desc.MediaType.IsIndex() {
 			continue
 		}
 		im, err := desc.ImageIndex()

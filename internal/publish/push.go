@@ -164,13 +164,16 @@ func (p *Publisher) writeImage(ctx context.Context, ref name.Digest, img v1.Imag
 			if err == nil || gctx.Err() != nil && ctx.Err() == nil {
 				return err // (another blob's failure stopped this one: that one is told)
 			}
+			n := t.n.Load()
+			if n == 0 {
+				return err // no request of this blob's failed: the registry did (its ping, say)
+			}
 			d, _ := l.Digest()
 			size, _ := l.Size()
 			blob := fmt.Sprintf("layer %d of %d", i+1, len(layers))
 			if i == len(layers) {
 				blob = "config"
 			}
-			n := t.n.Load()
 			return &blobError{what: fmt.Sprintf("%s (%s, %s) failed after %d %s", blob, shortDigest(d.String()), bytesText(size), n, plural(n, "try", "tries")), err: err}
 		})
 	}

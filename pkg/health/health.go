@@ -23,14 +23,20 @@ const (
 	Pass Status = "pass" // healthy
 	Warn Status = "warn" // healthy, with a concern worth reading (for example a degraded Garage)
 	Fail Status = "fail" // unhealthy or not ready
+	// Disabled is a service switched off (not in NIXIFY_SERVICES): not checked, and it counts for
+	// nothing in the verdict. Only a service or its checks have it, never a whole response; it is
+	// an extension to the draft's three, so that JSON and text say the same thing.
+	Disabled Status = "disabled"
 )
 
-// OK reports whether the status counts as healthy (pass or warn), as HTTP 2xx does.
-func (s Status) OK() bool { return s == Pass || s == Warn }
+// OK reports whether the status does not make the container unhealthy: pass or warn (as HTTP 2xx
+// does), or disabled.
+func (s Status) OK() bool { return s == Pass || s == Warn || s == Disabled }
 
-// Worse returns the more severe of two statuses.
+// Worse returns the more severe of two statuses; disabled is below pass (a running service's
+// status wins over a switched-off one's).
 func (s Status) Worse(o Status) Status {
-	rank := map[Status]int{Pass: 0, Warn: 1, Fail: 2}
+	rank := map[Status]int{Disabled: -1, Pass: 0, Warn: 1, Fail: 2}
 	if rank[o] > rank[s] {
 		return o
 	}
@@ -47,9 +53,6 @@ type Check struct {
 	// Time is when the measurement was taken; zero for a check not run yet or not run at all.
 	Time   time.Time `json:"time,omitzero"`
 	Output string    `json:"output,omitempty"`
-	// Disabled marks a service that is switched off (not in NIXIFY_SERVICES): it is not checked and
-	// does not count against the verdict. An extension to the draft, which allows extra fields.
-	Disabled bool `json:"disabled,omitempty"`
 
 	// What the init's supervisor knows of the service's process (extensions too). State is
 	// running, booting, restarting, failed, waiting, exited or disabled ("external" when the
@@ -77,10 +80,10 @@ type Service struct {
 	Latency  time.Duration // slowest component's response time; 0 when not measured
 	Output   string        // why it did not pass, components joined with "; "
 	Checked  time.Time     // when the oldest component was measured
-	Disabled bool
-	State    string    // the supervisor's state of the service (see Check.State)
-	Since    time.Time // when it entered State
-	Restarts int       // restarts since the container started
+	Disabled bool          // Status is Disabled: switched off, not checked
+	State    string        // the supervisor's state of the service (see Check.State)
+	Since    time.Time     // when it entered State
+	Restarts int           // restarts since the container started
 }
 
 // Services flattens the checks into one row per service, sorted by name. A service measured through
@@ -91,12 +94,11 @@ func (r *Response) Services() []Service {
 		name, _, _ := strings.Cut(key, ":")
 		svc := byName[name]
 		if svc == nil {
-			svc = &Service{Name: name, Status: Pass, Disabled: true}
+			svc = &Service{Name: name, Status: Disabled}
 			byName[name] = svc
 		}
 		for _, c := range checks {
 			svc.Status = svc.Status.Worse(c.Status)
-			svc.Disabled = svc.Disabled && c.Disabled
 			svc.State, svc.Since, svc.Restarts = c.State, c.Since, c.Restarts
 			if c.ObservedValue != nil && c.ObservedUnit == "s" {
 				if d := time.Duration(*c.ObservedValue * float64(time.Second)); d > svc.Latency {
@@ -120,6 +122,7 @@ func (r *Response) Services() []Service {
 	}
 	out := make([]Service, 0, len(byName))
 	for _, s := range byName {
+		s.Disabled = s.Status == Disabled
 		out = append(out, *s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -128,13 +131,19 @@ func (r *Response) Services() []Service {
 
 // Info is the body of GET / for programs (a browser gets a status page instead).
 type Info struct {
-	Name     string        `json:"name"`
-	Version  string        `json:"version"`
-	Started  time.Time     `json:"started"`
-	Uptime   float64       `json:"uptimeSeconds"`
-	Phase    string        `json:"phase"`
-	Status   Status        `json:"status"`
-	Services []ServiceInfo `json:"services"`
+	Name string `json:"name"`
+	// Container and Host name where the page comes from: the container's name
+	// (NIXIFY_CONTAINER_NAME when set, else its hostname, which Docker sets to the container's
+	// short ID) and the host:port the request was addressed to.
+	Container string        `json:"container,omitempty"`
+	Host      string        `json:"host,omitempty"`
+	Rendered  time.Time     `json:"rendered"`
+	Version   string        `json:"version"`
+	Started   time.Time     `json:"started"`
+	Uptime    float64       `json:"uptimeSeconds"`
+	Phase     string        `json:"phase"`
+	Status    Status        `json:"status"`
+	Services  []ServiceInfo `json:"services"`
 }
 
 // ServiceInfo is one service on GET /: what the init knows of it and its latest check.
@@ -149,9 +158,13 @@ type ServiceInfo struct {
 	Restarts int       `json:"restarts"` // restarts since the container started
 	// Port is where the service listens inside the container; what the host publishes, if
 	// anything, only the engine knows.
-	Port      int       `json:"port,omitempty"`
-	Status    Status    `json:"status"`
-	CheckedAt time.Time `json:"checkedAt,omitzero"` // when the latest check finished
-	Latency   float64   `json:"latencySeconds,omitempty"`
-	Output    string    `json:"output,omitempty"`
+	Port   int    `json:"port,omitempty"`
+	Status Status `json:"status"` // pass, warn, fail or disabled
+	// LastRestart is when the init last restarted the service, and LastRestartReason why (its
+	// exit and last words, secrets hidden); zero and empty when it never did.
+	LastRestart       time.Time `json:"lastRestart,omitzero"`
+	LastRestartReason string    `json:"lastRestartReason,omitempty"`
+	CheckedAt         time.Time `json:"checkedAt,omitzero"` // when the latest check finished
+	Latency           float64   `json:"latencySeconds,omitempty"`
+	Output            string    `json:"output,omitempty"`
 }

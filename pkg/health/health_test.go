@@ -18,7 +18,7 @@ func TestServicesFlattensChecks(t *testing.T) {
 			{ComponentID: "admin", ObservedValue: &fast, ObservedUnit: "s", Status: Warn, Time: now, Output: "degraded: x"},
 			{ComponentID: "s3", ObservedValue: &slow, ObservedUnit: "s", Status: Fail, Time: now.Add(-time.Second), Output: "no such bucket"},
 		},
-		"postgres:responseTime": {{ComponentID: "postgres", Status: Pass, Output: "disabled", Disabled: true}},
+		"postgres:responseTime": {{ComponentID: "postgres", Status: Disabled, Output: "not in NIXIFY_SERVICES"}},
 	}}
 	rows := r.Services()
 	if len(rows) != 3 || rows[0].Name != "garage" || rows[1].Name != "postgres" || rows[2].Name != "redis" {
@@ -29,8 +29,12 @@ func TestServicesFlattensChecks(t *testing.T) {
 		!g.Checked.Equal(now.Add(-time.Second)) || g.Disabled {
 		t.Fatalf("garage %+v", g)
 	}
-	if !rows[1].Disabled || rows[1].Status != Pass {
+	// Issue 23: a disabled service was "status":"pass" in JSON while text said disabled.
+	if !rows[1].Disabled || rows[1].Status != Disabled {
 		t.Fatalf("postgres %+v", rows[1])
+	}
+	if !Disabled.OK() || Pass.Worse(Disabled) != Pass || Disabled.Worse(Fail) != Fail {
+		t.Fatalf("disabled must count for nothing in a verdict")
 	}
 	if rows[2].Latency != 2*time.Millisecond || rows[2].Output != "" {
 		t.Fatalf("redis %+v", rows[2])

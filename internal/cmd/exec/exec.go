@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/nixify/nixify/internal/cli"
@@ -73,6 +74,9 @@ func wire(f *cli.Factory, cmd *cobra.Command, fixed []string, runF func(*Options
 				return &cli.ExitError{Code: cli.ExitUsage, Err: errNoCommand, Hint: "for example: nixify exec -- ls -l /data (or nixify shell)"}
 			}
 			opts.Cmd = args
+		}
+		if opts.Dir != "" && !path.IsAbs(opts.Dir) {
+			return cli.Usagef("invalid --workdir %q: accepted: an absolute path in the container, e.g. /data", opts.Dir)
 		}
 		for _, kv := range opts.Env {
 			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

@@ -142,3 +142,14 @@ func TestWaitStatusIsSeparated(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestIntervalHasAFloor: --watch --interval 1ms would ask the engine and the health server a
+// thousand times a second.
+func TestIntervalHasAFloor(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	f := clitest.Factory(t, io)
+	err := clitest.Execute(NewCmdHealth(f, func(o *Options) error { return nil }), "--watch", "--interval", "1ms")
+	if cli.Code(err) != cli.ExitUsage || !strings.Contains(err.Error(), "invalid --interval 1ms: accepted: 250ms or more") {
+		t.Fatalf("--interval 1ms: %v", err)
+	}
+}

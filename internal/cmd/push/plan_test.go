@@ -98,12 +98,18 @@ func TestArchPushKeepsMultiArchLatest(t *testing.T) {
 	}
 }
 
-// TestRepushSaysUnchanged: the second push of the same builds uploads nothing and says so.
+// TestRepushSaysUnchanged: the second push of the same builds uploads nothing and says so; what a
+// usual push prints on stderr fits 80 columns.
 func TestRepushSaysUnchanged(t *testing.T) {
 	dir, _, cfg := fixture(t, "gzip", "x86_64", "aarch64")
 	_, first, err := run(t, opt(cfg, dir, nil))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, l := range strings.Split(first, "\n") {
+		if len(l) > 80 {
+			t.Errorf("%d columns: %q", len(l), l)
+		}
 	}
 	last := lastLine(first)
 	if !strings.HasPrefix(last, "uploaded 8 blobs (") || !strings.Contains(last, "iB), reused 0, 2 manifests, 1 index, 6 tags in ") {
@@ -138,9 +144,10 @@ func TestPushToPeersThatAreNotRegistries(t *testing.T) {
 	}))
 	defer web.Close()
 	for name, host := range map[string]string{
-		"silent": testpeer.Silent(t),
-		"closed": testpeer.Refused(t),
-		"web":    strings.TrimPrefix(web.URL, "http://"),
+		"silent":          testpeer.Silent(t),
+		"silent, --force": testpeer.Silent(t), // no plan read: the upload meets the silence
+		"closed":          testpeer.Refused(t),
+		"web":             strings.TrimPrefix(web.URL, "http://"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir, _, cfg := fixture(t, "", "x86_64")
@@ -150,8 +157,9 @@ func TestPushToPeersThatAreNotRegistries(t *testing.T) {
 				return l, nil
 			}
 			start := time.Now()
-			_, _, err := run(t, opt(cfg2, dir, nil))
-			if err == nil || cli.Code(err) != cli.ExitUnavailable || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "html") || cli.Hint(err) == "" {
+			_, _, err := run(t, opt(cfg2, dir, func(o *Options) { o.Force = strings.HasSuffix(name, "--force") }))
+			if err == nil || cli.Code(err) != cli.ExitUnavailable || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "html") || cli.Hint(err) == "" ||
+				strings.Contains(err.Error(), "0 tries") {
 				t.Fatalf("err = %q (exit %d, hint %q)", err, cli.Code(err), cli.Hint(err))
 			}
 			if took := time.Since(start); took > 10*time.Second {
@@ -341,5 +349,40 @@ func TestHostileRevisionsAndTags(t *testing.T) {
 	_, _, err = run(t, withEnv(ciEnv, func(o *Options) { o.NoIndex, o.Tags = true, []string{"v1"} }))
 	if err == nil || cli.Code(err) != cli.ExitUsage {
 		t.Errorf("--no-index --tag v1: %v (exit %d)", err, cli.Code(err))
+	}
+}
+
+// TestTagNamingAnotherImageIsNotMoved: push --tag v1 at one commit, then the builds of another
+// commit with --tag v1 again: latest and the branch tag move (that is what they are for), v1 is
+// a release another push made and is refused (exit 1, the digest it names), unless --force.
+func TestTagNamingAnotherImageIsNotMoved(t *testing.T) {
+	dir, repo, cfg := fixture(t, "", "x86_64")
+	v1 := func(o *Options) { o.Tags = []string{"v1"} }
+	if _, _, err := run(t, opt(cfg, dir, v1)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := remote.Head(mustRepo(t, repo).Tag("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same builds again: v1 already names this index, nothing to refuse.
+	if _, _, err := run(t, opt(cfg, dir, v1)); err != nil {
+		t.Fatalf("unchanged re-push with --tag v1: %v", err)
+	}
+	setRevision(t, dir, "x86_64", "abcdef0123456789")
+	env := map[string]string{"GITHUB_REF_NAME": "main", "GITHUB_SHA": "abcdef0123456789", "GITHUB_ACTIONS": "true"}
+	other := func(o *Options) { v1(o); o.Getenv = func(k string) string { return env[k] } }
+	_, _, err = run(t, opt(cfg, dir, other))
+	if err == nil || cli.Code(err) != cli.ExitFailure || !strings.Contains(err.Error(), ":v1 names "+first.Digest.String()[:19]) || !strings.Contains(cli.Hint(err), "--force") {
+		t.Fatalf("moving v1: %v (exit %d, hint %q)", err, cli.Code(err), cli.Hint(err))
+	}
+	if d, _ := remote.Head(mustRepo(t, repo).Tag("v1")); d == nil || d.Digest != first.Digest {
+		t.Errorf("v1 moved to %v although refused", d)
+	}
+	if _, _, err := run(t, opt(cfg, dir, func(o *Options) { other(o); o.Force = true })); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := remote.Head(mustRepo(t, repo).Tag("v1")); d == nil || d.Digest == first.Digest {
+		t.Errorf("--force left v1 on %v", d)
 	}
 }

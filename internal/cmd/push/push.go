@@ -74,7 +74,8 @@ flake's revision); the branch comes from GITHUB_REF_NAME, else from the flake's 
 (wherever build --flake pointed). A build from a tree with uncommitted changes, or a checkout
 whose HEAD moved since the build, is refused unless --force. An index tag
 whose current index has architectures this push lacks (push --arch X would turn a multi-arch
-latest into a one-architecture one) is refused unless --force.
+latest into a one-architecture one), or a --tag that names another image already, is refused
+unless --force.
 Every request gives up after --request-timeout without progress (raise it for a registry that
 takes long to accept a large layer); the whole push after --timeout.
 Credentials: GITHUB_TOKEN for ghcr.io, then docker config and credential helpers, or
@@ -264,6 +265,7 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 	var ee *cli.ExitError
 	var re *publish.RevisionError
 	var rep *publish.ReplaceError
+	var moved *publish.TagMoveError
 	var envErr *publish.EnvError
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -278,6 +280,8 @@ func pushError(ctx context.Context, opts *Options, err error) error {
 		return cli.Failed(err, "commit, build again (nixify build) and push; or pass --force to push it anyway")
 	case errors.As(err, &rep):
 		return cli.Failed(err, "push every architecture of the index, or use --no-index, or pass --force to replace it")
+	case errors.As(err, &moved):
+		return cli.Failed(err, "choose another --tag, or pass --force to move it")
 	case errors.Is(err, publish.ErrNoTags):
 		return cli.Failed(err, "pass --tag, or set GITHUB_REF_NAME and GITHUB_SHA")
 	case errors.Is(err, registryclient.ErrUnreachable):
@@ -333,11 +337,12 @@ func report(opts *Options, res *publish.Result) error {
 			what = string(it.Kind)
 		}
 		opts.IO.Printf("%s\n", it.Ref)
-		tags := "no tags"
-		if len(it.Tags) > 0 {
-			tags = "tags: " + strings.Join(it.Tags, ", ")
+		// The tags on a line of their own: with them, the line overran 80 columns.
+		if len(it.Tags) == 0 {
+			opts.IO.Errorf("%s %s %s (no tags)\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]))
+			continue
 		}
-		opts.IO.Errorf("%s %s %s %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), tags)
+		opts.IO.Errorf("%s %s %s\n  tags: %s\n", st.OK.Render(verb), what, st.Faint.Render(it.Digest[:19]), strings.Join(it.Tags, ", "))
 	}
 	reportReferrers(opts, res)
 	opts.IO.Errorf("%s\n", summary(res))

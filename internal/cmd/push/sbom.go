@@ -20,7 +20,7 @@ func attachments(opts *Options, repo string, store record.Store) publish.AttachF
 			return nil, err
 		}
 		if b.Closure == "" {
-			opts.IO.Errorf("note: the %s build has no closure record (built by an older nixify): build again to attach its SBOM\n", a)
+			opts.IO.Errorf("note: %s build has no closure record: build again to attach its SBOM\n", a)
 			return nil, nil
 		}
 		c, err := closure.Load(b.Closure)
@@ -42,6 +42,7 @@ func reportReferrers(opts *Options, res *publish.Result) {
 		verb = "in place"
 	}
 	for _, it := range res.Referrers {
-		opts.IO.Errorf("%s %s %s %s to %s\n", st.OK.Render(verb), it.Arch, it.ArtifactType, st.Faint.Render(it.Digest[:19]), st.Faint.Render(it.Subject[:19]))
+		// To the image of that architecture listed above (-o json names it): the line fits 80 columns.
+		opts.IO.Errorf("%s %s %s %s\n", st.OK.Render(verb), it.Arch, it.ArtifactType, st.Faint.Render(it.Digest[:19]))
 	}
 }

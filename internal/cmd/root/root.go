@@ -91,9 +91,36 @@ checks its health and pushes multi-arch images to a registry.`,
 		c.GroupID = "image"
 		cmd.AddCommand(c)
 	}
-	cmd.SetHelpCommandGroupID("setup")
+	cmd.SetHelpCommand(newCmdHelp())
 	cmd.SetCompletionCommandGroupID("setup")
+	// cobra's completion command shows its help, exit 0, for a shell it does not know.
+	cmd.InitDefaultCompletionCmd()
+	for _, c := range cmd.Commands() {
+		if c.Name() == "completion" {
+			c.Args = cobra.NoArgs
+			c.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+		}
+	}
 	return cmd
+}
+
+// newCmdHelp is cobra's help command, but a topic it does not know is a usage error (one line,
+// exit 2), not "Unknown help topic" and the whole usage with exit 0.
+func newCmdHelp() *cobra.Command {
+	return &cobra.Command{
+		Use:     "help [command]",
+		Short:   "Help about any command",
+		GroupID: "setup",
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("no help topic %q", strings.Join(args, " ")),
+					Hint: "`nixify --help` lists the commands"}
+			}
+			target.InitDefaultHelpFlag()
+			return target.Help()
+		},
+	}
 }
 
 // imageCommands are the commands of an image's life, in the order help lists them.

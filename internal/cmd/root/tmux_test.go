@@ -121,3 +121,12 @@ func TestErrorsWrapBetweenWordsOnATerminalAndStayOneLinePiped(t *testing.T) {
 		t.Fatalf("words differ:\n got %q\nwant %q", got, want)
 	}
 }
+
+// The bug: below about 34 columns reflowing a definition list never ended. Help at 30 columns
+// ends, with exit 0.
+func TestHelpAtANarrowTerminalEnds(t *testing.T) {
+	rows, _, code := nixifyInTerminal(t, 30, nil, "info", "--help")
+	if code != 0 || !strings.Contains(rows, "REGISTRY/REPO[:TAG]") {
+		t.Fatalf("exit %d:\n%s", code, rows)
+	}
+}

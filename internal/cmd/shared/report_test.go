@@ -16,7 +16,7 @@ func TestReportFromResponse(t *testing.T) {
 	resp := &health.Response{Status: health.Fail, Checks: map[string][]health.Check{
 		"postgres:responseTime": {{Status: health.Pass, ObservedValue: &lat, ObservedUnit: "s"}},
 		"redis:responseTime":    {{Status: health.Fail, Output: "connection refused"}},
-		"garage:responseTime":   {{Status: health.Pass, Output: "disabled", Disabled: true}},
+		"garage:responseTime":   {{Status: health.Disabled, Output: "disabled"}},
 	}}
 	r := FromResponse(Report{Container: "c", State: "running", Engine: "healthy"}, resp, 503)
 	if r.Healthy || len(r.Services) != 3 || r.Services[1].Name != "postgres" || r.Services[1].LatencySeconds != 0.0123 {
@@ -52,7 +52,7 @@ func TestHealthLinesKeepColourOnATerminal(t *testing.T) {
 // hangs up is one short reason, not Go's doubled "GET url: Get "url": EOF".
 func TestReportSaysOneThing(t *testing.T) {
 	resp := &health.Response{Status: health.Pass, Checks: map[string][]health.Check{
-		"garage:responseTime": {{Status: health.Pass, Output: "disabled", Disabled: true}},
+		"garage:responseTime": {{Status: health.Disabled, Output: "disabled"}},
 	}}
 	r := FromResponse(Report{Container: "c", State: "running", Engine: "starting"}, resp, 200)
 	if r.Services[0].Status != "disabled" {
@@ -102,7 +102,7 @@ func TestStoppedVerdictSaysItOnce(t *testing.T) {
 func TestRunWaitStatusIsSeparated(t *testing.T) {
 	resp := &health.Response{Status: health.Fail, Checks: map[string][]health.Check{
 		"postgres:responseTime": {{Status: health.Fail}}, "redis:responseTime": {{Status: health.Fail}},
-		"garage:responseTime": {{Status: health.Pass, Disabled: true}}}}
+		"garage:responseTime": {{Status: health.Disabled}}}}
 	if got := waitStatus(resp, nil); got != "· not ready yet: postgres, redis" {
 		t.Errorf("got %q", got)
 	}

@@ -23,7 +23,7 @@ func TestPrintSaysStateUptimeBuildAndServices(t *testing.T) {
 		Published: []shared.Connection{{Service: "postgres", URL: "postgres://app@127.0.0.1:5432/app", Running: true},
 			{Service: "s3", URL: "http://127.0.0.1:3900", Region: "garage", Bucket: "nixify"}},
 		Health: shared.Report{Container: "c", State: "running", Healthy: true, Services: []shared.ServiceReport{
-			{Name: "garage", Status: health.Pass, Disabled: true},
+			{Name: "garage", Status: health.Disabled, Disabled: true},
 			{Name: "redis", Status: health.Pass, State: "running", Since: now.Add(-2 * time.Minute), Restarts: 2, LatencySeconds: 0.0004},
 		}},
 	}

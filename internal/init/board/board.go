@@ -44,6 +44,9 @@ type Service struct {
 	LastError string       `json:"lastError,omitempty"`
 	// Detail is what a service that is not ready yet reports doing ("loading dataset 42%").
 	Detail string `json:"detail,omitempty"`
+	// LastRestart is when the supervisor last restarted the service, and RestartReason why.
+	LastRestart   time.Time `json:"lastRestart,omitzero"`
+	RestartReason string    `json:"restartReason,omitempty"`
 }
 
 // Snapshot is a consistent copy of the board at one moment.

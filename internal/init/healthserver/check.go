@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/init/redact"
 	"github.com/nixify/nixify/pkg/health"
 )
 
@@ -90,21 +91,10 @@ func checkerFor(service string, cfg Config) checker {
 	return func(ctx context.Context) []observation {
 		obs := c(ctx)
 		for i := range obs {
-			obs[i].Output = redact(obs[i].Output, secrets...)
+			obs[i].Output = redact.String(obs[i].Output, secrets...)
 		}
 		return obs
 	}
-}
-
-// redact replaces every secret in s; secrets shorter than 4 characters are still replaced, since
-// leaking a short password is no better than a long one.
-func redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
 }
 
 // describeNetErr turns a dial or I/O error into one line: refused, timeout, unknown host, closed.

@@ -1,6 +1,7 @@
 package healthserver
 
 import (
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -26,7 +27,9 @@ type Config struct {
 	Timeout  time.Duration // limit of one check; shorter than Interval
 	Services []string      // enabled services (NIXIFY_SERVICES), in known order
 	Name     string        // shown on GET /
-	Version  string        // shown on GET / and in health bodies
+	// Container names the container on GET / (NIXIFY_CONTAINER_NAME, else the hostname).
+	Container string
+	Version   string // shown on GET / and in health bodies
 
 	Redis    RedisTarget
 	Postgres PostgresTarget
@@ -85,15 +88,26 @@ func (c Config) Port(service string) int {
 // package initenv), whose secrets the init has already filled in from /data/secrets.
 func FromConfig(c initenv.Config) Config {
 	return Config{
-		Addr:     ":" + strconv.Itoa(c.AppPort),
-		Interval: c.HealthInterval,
-		Timeout:  c.HealthTimeout,
-		Services: c.Services,
-		Name:     "nixify",
-		Version:  version.Get().Version,
-		Redis:    RedisTarget{Host: c.RedisHost, Port: c.RedisPort, Password: c.RedisPassword},
-		Postgres: PostgresTarget{Host: c.PGHost, Port: c.PGPort, User: c.PGUser, Password: c.PGPassword, Database: c.PGDB},
+		Addr:      ":" + strconv.Itoa(c.AppPort),
+		Interval:  c.HealthInterval,
+		Timeout:   c.HealthTimeout,
+		Services:  c.Services,
+		Name:      "nixify",
+		Container: containerName(),
+		Version:   version.Get().Version,
+		Redis:     RedisTarget{Host: c.RedisHost, Port: c.RedisPort, Password: c.RedisPassword},
+		Postgres:  PostgresTarget{Host: c.PGHost, Port: c.PGPort, User: c.PGUser, Password: c.PGPassword, Database: c.PGDB},
 		Garage: GarageTarget{Host: c.GarageHost, S3Port: c.S3Port, AdminPort: c.AdminPort, Region: c.Region,
 			Bucket: c.Bucket, AccessKey: c.AccessKey, SecretKey: c.SecretKey, AdminToken: c.AdminToken},
 	}
+}
+
+// containerName is what the status page calls the container: NIXIFY_CONTAINER_NAME when whoever
+// runs it says, else the hostname (Docker's default is the container's short ID).
+func containerName() string {
+	if n := os.Getenv("NIXIFY_CONTAINER_NAME"); n != "" {
+		return n
+	}
+	h, _ := os.Hostname()
+	return h
 }

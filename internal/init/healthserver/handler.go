@@ -98,7 +98,7 @@ func (s *Server) render(v view, service string) (int, []byte) {
 
 func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	v := s.view()
-	in := s.info(v)
+	in := s.info(v, r.Host)
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		s.count("/", http.StatusOK)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -27,7 +27,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	help("nixify_health_check_status", "gauge", "Latest status of each checked component: 1 for the status it has, 0 for the others.")
 	for _, sv := range v.Services {
 		for _, c := range checks(sv) {
-			if c.Disabled {
+			if c.Status == health.Disabled {
 				continue
 			}
 			for _, st := range []health.Status{health.Pass, health.Warn, health.Fail} {

@@ -11,7 +11,8 @@ import (
 )
 
 // The status page is plain HTML with inline CSS and no script: it renders in any browser, including a
-// headless one in tests, and reloads itself every ten seconds. It is written with fmt and
+// headless one in tests, and reloads itself every ten seconds. It names the container and the
+// address it was reached at, says when it was rendered, and why each service last restarted. It is written with fmt and
 // html.EscapeString rather than html/template, whose reflection keeps about 2 MB of otherwise dead
 // code in nixify-init.
 const pageHead = `<!doctype html>
@@ -25,13 +26,14 @@ table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid
 </style></head>
 <body>
 <h1>%s <span class="%s" id="overall">%s</span></h1>
+<p id="where">container %s · reached at %s · rendered <time datetime="%s">%s</time></p>
 <p>version %s · phase %s · up %s</p>
 <table id="services">
 <thead><tr><th>service</th><th>state</th><th>uptime</th><th>restarts</th><th>status</th><th>last check</th><th>latency</th><th>detail</th></tr></thead>
 <tbody>
 `
 
-const pageRow = `<tr class="service" data-service="%s"><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td class="%s">%s</td><td>%s</td><td>%s</td><td>%s</td></tr>
+const pageRow = `<tr class="service" data-service="%s"><td>%s</td><td>%s</td><td>%s</td><td class="restarts">%s</td><td class="%s">%s</td><td>%s</td><td>%s</td><td>%s</td></tr>
 `
 
 const pageFoot = `</tbody></table>
@@ -43,12 +45,15 @@ func renderPage(w io.Writer, in *health.Info) {
 	e := html.EscapeString
 	var b strings.Builder
 	st := e(string(in.Status))
-	fmt.Fprintf(&b, pageHead, e(in.Name), st, e(in.Name), st, st, e(in.Version), e(in.Phase),
+	rendered := in.Rendered.UTC().Format(time.RFC3339)
+	fmt.Fprintf(&b, pageHead, e(in.Name), st, e(in.Name), st, st, e(in.Container), e(in.Host), rendered,
+		in.Rendered.UTC().Format("2006-01-02 15:04:05 UTC"), e(in.Version), e(in.Phase),
 		readable(time.Duration(in.Uptime*float64(time.Second))))
 	for _, s := range in.Services {
 		status := string(s.Status)
-		if s.State == "disabled" {
-			status = "disabled"
+		restarts := fmt.Sprint(s.Restarts)
+		if !s.LastRestart.IsZero() {
+			restarts += fmt.Sprintf(" (last %s ago: %s)", readable(in.Rendered.Sub(s.LastRestart)), s.LastRestartReason)
 		}
 		uptime, checked := "", ""
 		if s.Uptime > 0 {
@@ -61,7 +66,7 @@ func renderPage(w io.Writer, in *health.Info) {
 		if s.Latency > 0 {
 			latency = readable(time.Duration(s.Latency * float64(time.Second)))
 		}
-		fmt.Fprintf(&b, pageRow, e(s.Name), e(s.Name), e(s.State), uptime, s.Restarts, e(status), e(status), checked, latency, e(s.Output))
+		fmt.Fprintf(&b, pageRow, e(s.Name), e(s.Name), e(s.State), uptime, e(restarts), e(status), e(status), checked, latency, e(s.Output))
 	}
 	b.WriteString(pageFoot)
 	io.WriteString(w, b.String())

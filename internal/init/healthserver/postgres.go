@@ -12,10 +12,10 @@ import (
 	"github.com/nixify/nixify/pkg/health"
 )
 
-// postgresCheck logs in with nixify's own small PostgreSQL client (pgwire) and runs SELECT 1; pgx's
-// connection layer would cost nixify-init more than the rest of the health server. A fresh connection
-// each time proves that logging in still works; at one probe per interval it costs the server nothing
-// worth keeping a pool for.
+// postgresCheck logs in with nixify's own small PostgreSQL client (pgwire) and proves that PostgreSQL
+// can still write (writeProbe); pgx's connection layer would cost nixify-init more than the rest of
+// the health server. A fresh connection each time proves that logging in still works; at one probe
+// per interval it costs the server nothing worth keeping a pool for.
 func postgresCheck(t PostgresTarget, timeout time.Duration) checker {
 	addr := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 	return func(ctx context.Context) []observation {
@@ -34,11 +34,18 @@ func postgresQuery(ctx context.Context, t PostgresTarget, addr string, timeout t
 		return health.Fail, describePostgresErr(err, t, addr)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "SELECT 1"); err != nil {
+	if err := conn.Exec(ctx, writeProbe); err != nil {
 		return health.Fail, describePostgresErr(err, t, addr)
 	}
 	return health.Pass, ""
 }
+
+// writeProbe makes PostgreSQL extend a file on the data volume, as every INSERT that grows a table
+// does, and keeps nothing: one row into a temporary table (its own file, a page written at the
+// insert), rolled back, so the file is unlinked and the catalog rows are left to autovacuum. On a
+// full disk it fails as the users' writes do ("could not extend file", SQLSTATE 53100), where
+// SELECT 1 passed (issue 21).
+const writeProbe = "BEGIN; CREATE TEMP TABLE nixify_write_probe (x int); INSERT INTO nixify_write_probe VALUES (1); ROLLBACK"
 
 // describePostgresErr says in one line why PostgreSQL did not answer. "Starting up" (SQLSTATE 57P03)
 // means not ready yet rather than broken, and says so.
@@ -58,6 +65,8 @@ func describePostgresErr(err error, t PostgresTarget, addr string) string {
 			return fmt.Sprintf("database %q does not exist", t.Database)
 		case "53300":
 			return "too many connections: PostgreSQL refused a new one"
+		case "53100":
+			return "cannot write: the disk holding PostgreSQL's data is full (" + truncate(pgErr.Message, 120) + "): free space on the volume or grow it"
 		}
 		return fmt.Sprintf("PostgreSQL error %s: %s", pgErr.Code, truncate(pgErr.Message, 160))
 	}

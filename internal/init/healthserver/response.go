@@ -3,6 +3,7 @@ package healthserver
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nixify/nixify/internal/init/board"
 	"github.com/nixify/nixify/pkg/health"
@@ -20,7 +21,7 @@ func checks(sv serviceView) []health.Check {
 func observed(sv serviceView) []health.Check {
 	switch {
 	case sv.Disabled:
-		return []health.Check{{ComponentID: sv.Name, Status: health.Pass, Output: "disabled", Disabled: true}}
+		return []health.Check{{ComponentID: sv.Name, Status: health.Disabled, Output: sv.output()}}
 	case !sv.running() || sv.Result == nil:
 		return []health.Check{{ComponentID: sv.Name, Status: health.Fail, Output: sv.output()}}
 	}
@@ -46,12 +47,12 @@ func (sv serviceView) running() bool {
 	return sv.State == string(board.Running) || sv.State == stateExternal
 }
 
-// status is a service's verdict: disabled counts as pass; not running (booting, restarting,
-// failed) or not yet checked as fail.
+// status is a service's verdict: disabled (which counts for nothing); not running (booting,
+// restarting, failed) or not yet checked: fail.
 func (sv serviceView) status() health.Status {
 	switch {
 	case sv.Disabled:
-		return health.Pass
+		return health.Disabled
 	case !sv.running() || sv.Result == nil:
 		return health.Fail
 	}
@@ -61,7 +62,7 @@ func (sv serviceView) status() health.Status {
 func (sv serviceView) output() string {
 	switch {
 	case sv.Disabled:
-		return "disabled"
+		return "not in NIXIFY_SERVICES"
 	case !sv.running() && sv.Detail != "":
 		return "not ready: the init reports it " + sv.State + ": " + sv.Detail
 	case !sv.running():
@@ -117,16 +118,20 @@ func (s *Server) response(v view, service string) *health.Response {
 	return r
 }
 
-// info builds the body of GET / for programs.
-func (s *Server) info(v view) *health.Info {
+// info builds the body of GET / for programs, for a request addressed to host.
+func (s *Server) info(v view, host string) *health.Info {
 	st, _ := v.overall()
 	in := &health.Info{
-		Name: s.cfg.Name, Version: s.cfg.Version, Started: s.started.UTC(),
+		Name: s.cfg.Name, Container: s.cfg.Container, Host: host, Rendered: time.Now().UTC(),
+		Version: s.cfg.Version, Started: s.started.UTC(),
 		Uptime: roundTo(sinceSeconds(s.started), 3), Phase: string(v.Phase), Status: st,
 	}
 	for _, sv := range v.Services {
 		si := health.ServiceInfo{Name: sv.Name, State: sv.State, Since: sv.Since, Restarts: sv.Restarts,
-			Port: sv.Port, Status: sv.status(), Output: sv.output()}
+			Port: sv.Port, Status: sv.status(), Output: sv.output(), LastRestartReason: sv.RestartReason}
+		if !sv.LastRestart.IsZero() {
+			si.LastRestart = sv.LastRestart.UTC()
+		}
 		if sv.State == string(board.Running) && !sv.Since.IsZero() {
 			si.Uptime = roundTo(sinceSeconds(sv.Since), 3)
 		}

@@ -294,8 +294,11 @@ type serviceView struct {
 	Restarts int
 	Port     int
 	Disabled bool
-	Detail   string  // what the service reports doing while not ready ("loading dataset 42%")
-	Result   *Result // nil: not checked yet, or disabled
+	Detail   string // what the service reports doing while not ready ("loading dataset 42%")
+	// LastRestart and RestartReason: when and why the supervisor last restarted it.
+	LastRestart   time.Time
+	RestartReason string
+	Result        *Result // nil: not checked yet, or disabled
 }
 
 // boardVersion is the board's change count: a cached body depends on it besides the results.
@@ -326,6 +329,7 @@ func (s *Server) view() view {
 			sv.State = "unknown"
 			if b, ok := snap.Service(name); ok {
 				sv.State, sv.Since, sv.Restarts, sv.Detail = string(b.State), b.Since.UTC(), b.Restarts, b.Detail
+				sv.LastRestart, sv.RestartReason = b.LastRestart, b.RestartReason
 				if b.Port > 0 {
 					sv.Port = b.Port
 				}

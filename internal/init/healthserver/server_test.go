@@ -223,7 +223,8 @@ func TestServerFollowsBoard(t *testing.T) {
 		t.Fatalf("readyz: %d", code)
 	}
 	code, body = get(t, base+"/health/garage")
-	if code != 200 || !strings.Contains(body, `"disabled":true`) {
+	// Issue 23: "status":"pass" while the text said disabled; one word now, everywhere.
+	if code != 200 || !strings.HasPrefix(body, `{"status":"disabled"`) || strings.Contains(body, `"pass"`) {
 		t.Fatalf("disabled garage: %d %s", code, body)
 	}
 	if p.admin.Hits() != 0 {
@@ -231,7 +232,7 @@ func TestServerFollowsBoard(t *testing.T) {
 	}
 	_, body = get(t, base+"/")
 	if !strings.Contains(body, `"name":"redis","state":"running","since":"`) || !strings.Contains(body, `"port":16379`) ||
-		!strings.Contains(body, `"name":"garage","state":"disabled"`) {
+		!strings.Contains(body, `"name":"garage","state":"disabled"`) || !strings.Contains(body, `"status":"disabled"`) {
 		t.Fatalf("GET / does not show the board: %s", body)
 	}
 	b.SetPhase(board.Stopping)
@@ -355,9 +356,13 @@ func TestStatusPageInChromium(t *testing.T) {
 	p := startPeers(t)
 	b := board.NewBoard(Postgres, Redis, Garage)
 	b.Update(Garage, func(s *board.Service) { s.State = board.Disabled })
-	b.Update(Redis, func(s *board.Service) { s.State = board.Running })
+	b.Update(Redis, func(s *board.Service) {
+		s.State, s.Restarts = board.Running, 1
+		s.LastRestart, s.RestartReason = time.Now().Add(-90*time.Minute), "exited (exit status 1): Out Of Memory"
+	})
 	b.Update(Postgres, func(s *board.Service) { s.State = board.Running })
 	b.SetPhase(board.Ready)
+	p.cfg.Container = "shop-db"
 	base := serve(t, NewServer(p.cfg, b))
 	eventually(t, "/health 200", func() bool { code, _ := get(t, base+"/health"); return code == 200 })
 
@@ -376,7 +381,11 @@ func TestStatusPageInChromium(t *testing.T) {
 	// Issue 13: per service its state, uptime, restarts, last check and latency in readable units;
 	// no port column, since what the container publishes only the engine knows.
 	for _, want := range []string{`data-service="postgres"`, `data-service="redis"`, `data-service="garage"`, `id="overall">pass<`, ">disabled<",
-		"<th>uptime</th>", "<th>restarts</th>", "<th>last check</th>", " ago<", " ms<"} {
+		"<th>uptime</th>", "<th>restarts</th>", "<th>last check</th>", " ago<", " ms<",
+		// Issue 23: the page names the container and where it was reached, says when it was
+		// rendered and why a service last restarted.
+		"container shop-db · reached at " + strings.TrimPrefix(base, "http://") + " · rendered <time datetime=\"",
+		"1 (last 1 h 30 min ago: exited (exit status 1): Out Of Memory)"} {
 		if !strings.Contains(dom, want) {
 			t.Fatalf("page lacks %q:\n%s", want, dom)
 		}

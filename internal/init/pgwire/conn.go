@@ -44,7 +44,6 @@ const maxMessage = 64 << 20
 type Conn struct {
 	nc     net.Conn
 	fe     *pgproto3.Frontend
-	params map[string]string
 	closed bool
 }
 
@@ -63,7 +62,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{nc: nc, fe: pgproto3.NewFrontend(nc, nc), params: map[string]string{}}
+	c := &Conn{nc: nc, fe: pgproto3.NewFrontend(nc, nc)}
 	c.fe.SetMaxBodyLen(maxMessage)
 	stop := c.watch(ctx)
 	err = c.startup(cfg)
@@ -122,10 +121,9 @@ func (c *Conn) startup(cfg Config) error {
 			return err
 		}
 		switch m := msg.(type) {
-		case *pgproto3.ParameterStatus:
-			c.params[m.Name] = m.Value
-		case *pgproto3.BackendKeyData, *pgproto3.NoticeResponse, *pgproto3.NegotiateProtocolVersion:
-			// No cancel requests are sent, notices are not shown, and 3.0 needs no negotiation.
+		case *pgproto3.ParameterStatus, *pgproto3.BackendKeyData, *pgproto3.NoticeResponse, *pgproto3.NegotiateProtocolVersion:
+			// No caller reads the server's parameters, no cancel requests are sent, notices are
+			// not shown, and 3.0 needs no negotiation.
 		case *pgproto3.ErrorResponse:
 			return serverError(m)
 		case *pgproto3.ReadyForQuery:
@@ -135,9 +133,6 @@ func (c *Conn) startup(cfg Config) error {
 		}
 	}
 }
-
-// Param returns a parameter the server reported at login (server_version, TimeZone, ...), or "".
-func (c *Conn) Param(name string) string { return c.params[name] }
 
 // Close ends the session politely (Terminate) and closes the socket.
 func (c *Conn) Close() error {

@@ -112,9 +112,6 @@ func TestConn(t *testing.T) {
 	t.Run("scram", func(t *testing.T) {
 		conn := connect(t, c.tcp(c.pg.User, c.pg.Password))
 		whoami(t, conn, c.pg.User)
-		if conn.Param("server_version") == "" || conn.Param("client_encoding") != "UTF8" {
-			t.Fatalf("parameters from login: server_version=%q client_encoding=%q", conn.Param("server_version"), conn.Param("client_encoding"))
-		}
 	})
 	t.Run("md5", func(t *testing.T) {
 		// The server asks for MD5 only when the stored password is an MD5 hash, not a SCRAM verifier.

@@ -56,10 +56,9 @@ func (c *Conn) query(sql string) ([][]*string, error) {
 		case *pgproto3.DataRow:
 			rows = append(rows, textRow(m.Values))
 		case *pgproto3.RowDescription, *pgproto3.CommandComplete, *pgproto3.EmptyQueryResponse,
-			*pgproto3.NoticeResponse, *pgproto3.NotificationResponse, *pgproto3.CopyData, *pgproto3.CopyDone:
-			// Column names are not needed by the callers; COPY TO STDOUT's data is dropped.
-		case *pgproto3.ParameterStatus:
-			c.params[m.Name] = m.Value
+			*pgproto3.NoticeResponse, *pgproto3.NotificationResponse, *pgproto3.CopyData, *pgproto3.CopyDone,
+			*pgproto3.ParameterStatus:
+			// Column names and parameters are not needed by the callers; COPY TO STDOUT's data is dropped.
 		case *pgproto3.CopyOutResponse:
 		case *pgproto3.CopyInResponse:
 			// The server waits for data this API cannot supply; refusing ends the statement with an error.

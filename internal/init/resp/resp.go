@@ -12,6 +12,10 @@ import (
 	"strings"
 )
 
+// MaxBulk bounds a bulk reply Do reads: the init asks for INFO sections and the tests for small
+// values, and a server that announces gigabytes must not make PID 1 allocate them.
+const MaxBulk = 16 << 20
+
 // Conn is a connection to a Redis server. Deadlines are the caller's, on the net.Conn it wraps.
 type Conn struct {
 	c net.Conn
@@ -56,6 +60,9 @@ func (c *Conn) Do(args ...string) (string, error) {
 		}
 		if n < 0 {
 			return "", nil
+		}
+		if n > MaxBulk {
+			return "", fmt.Errorf("redis: a reply of %d bytes, over the %d this client takes", n, MaxBulk)
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(c.r, buf); err != nil {

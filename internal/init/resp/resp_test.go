@@ -47,3 +47,22 @@ func TestAgainstRealRedis(t *testing.T) {
 		t.Fatalf("PING: %q %v", line, err)
 	}
 }
+
+// TestHugeBulkIsRefused: Do allocated whatever length a server announced; a reply over MaxBulk is
+// now an error (a real Redis holding a 17 MB value announces one).
+func TestHugeBulkIsRefused(t *testing.T) {
+	addr := testpeer.StartRedis(t, testpeer.RedisOptions{})
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	c := resp.NewConn(conn)
+	if v, err := c.Do("SET", "big", strings.Repeat("x", resp.MaxBulk+1)); err != nil || v != "OK" {
+		t.Fatalf("SET: %q %v", v, err)
+	}
+	if _, err := c.Do("GET", "big"); err == nil || !strings.Contains(err.Error(), "over the 16777216 this client takes") {
+		t.Fatalf("GET of a value over MaxBulk: %v", err)
+	}
+}

@@ -90,7 +90,7 @@ func newEnv(t *testing.T, extra ...string) *env {
 		fmt.Sprintf("PG_PORT=%d", e.pgPort),
 		fmt.Sprintf("REDIS_PORT=%d", e.rdPort),
 		fmt.Sprintf("APP_PORT=%d", e.appPort),
-		"REDIS_PASSWORD=redispw",
+		"REDIS_PASSWORD=redis-test-password",
 	}, extra...)
 	return e
 }
@@ -292,6 +292,12 @@ func TestFirstBootAndDurability(t *testing.T) {
 	e := newEnv(t)
 	r := e.start()
 
+	// Issue 23: initdb without TZ scanned the time-zone database (about 1 s of a first boot in a
+	// container) and picked what it found ("Etc/UTC" here); it is given UTC.
+	if conf := readFile(t, e.data("postgres", "postgresql.conf")); !strings.Contains(conf, "\ntimezone = 'UTC'") {
+		t.Errorf("postgresql.conf's timezone is not the UTC initdb was given:\n%s", grepLines(conf, "timezone"))
+	}
+
 	// Services run as their users, without supplementary groups.
 	want := map[string]string{"postgres": "postgres", "redis-server": "redis"}
 	seen := map[string]bool{}
@@ -400,6 +406,17 @@ func TestFirstBootAndDurability(t *testing.T) {
 	}
 }
 
+// grepLines keeps the lines of s that hold substr.
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func readFile(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -453,7 +470,12 @@ func TestBadEnvironmentIsOneLine(t *testing.T) {
 		{[]string{"NIXIFY_SERVICES= "}, `NIXIFY_SERVICES=" " names no service`},
 		{[]string{"NIXIFY_LISTEN=127.0.0.1\nenable-debug-command yes"}, `NIXIFY_LISTEN="127.0.0.1\nenable-debug-command yes" is not an IP address or host name`},
 		{[]string{"POSTGRES_USER=pg_app"}, `POSTGRES_USER="pg_app" is not a role PostgreSQL accepts`},
-		{[]string{"NIXIFY_DATA_DIR=/proc/nixify", "NIXIFY_SERVICES=redis"}, "NIXIFY_DATA_DIR=/proc/nixify cannot be created"},
+		{[]string{"NIXIFY_DATA_DIR=/proc/nixify", "NIXIFY_SERVICES=redis"}, `NIXIFY_DATA_DIR="/proc/nixify" is inside the system directory /proc`},
+		// Issue 21: the run directory on the data root had the init chown it to postgres and
+		// chmod it 0700 (the data root is then created: the check below fails).
+		{[]string{"NIXIFY_RUN_DIR=" + filepath.Join(root, "data")}, `NIXIFY_RUN_DIR="` + filepath.Join(root, "data") + `" overlaps NIXIFY_DATA_DIR`},
+		{[]string{"NIXIFY_HEALTH_INTERVAL=0.0000001"}, `NIXIFY_HEALTH_INTERVAL="0.0000001" is out of bounds: use from 100ms to 1h`},
+		{[]string{"PG_PORT=7001", "REDIS_PORT=7001"}, "REDIS_PORT=7001 collides with PG_PORT=7001"},
 		{[]string{"NIXIFY_SERVICES=redis", "PATH=/nonexistent"}, "redis-server not found on PATH"},
 	}
 	for _, c := range cases {

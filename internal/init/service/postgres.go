@@ -122,22 +122,39 @@ func initCluster(ctx context.Context, run supervisor.Runner, c initenv.Config, i
 	if err := os.Chown(scratch, uid, gid); err != nil {
 		return err
 	}
-	err := run.Exec(ctx, "postgres", supervisor.Command{Path: initdb, User: "postgres", Args: []string{
+	err := run.Exec(ctx, "postgres", supervisor.Command{Path: initdb, User: "postgres", Env: initdbEnv(), Args: []string{
 		"-D", scratch, "-U", c.PGUser, "--encoding=UTF8", "--locale=C",
 		"--auth-local=peer", "--auth-host=scram-sha-256", "--no-instructions"}})
 	if err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
-	// dir holds no cluster (no PG_VERSION), at most the leftovers of an interrupted boot. One rename
-	// replaces it with the complete cluster; a crash before it leaves no cluster, and the next boot
-	// runs initdb again.
-	if err := os.RemoveAll(dir); err != nil {
+	// dir holds no cluster (no PG_VERSION). An interrupted boot leaves it empty (the cluster only
+	// ever arrives by the rename below), so files in it are someone else's: a restore that lost
+	// PG_VERSION, another program's data. They are never deleted; the boot stops and says so.
+	// One rename puts the complete cluster in place; a crash before it leaves no cluster, and the
+	// next boot runs initdb again.
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("%s holds files but no PG_VERSION, so it is not a cluster nixify-init made, and it "+
+				"deletes nothing it did not make: move them elsewhere (or restore the cluster with its PG_VERSION) and start again", dir)
+		}
 		return fmt.Errorf("clear %s: %w", dir, err)
 	}
 	if err := os.Rename(scratch, dir); err != nil {
 		return fmt.Errorf("move initdb output: %w", err)
 	}
 	return syncDir(c.DataDir)
+}
+
+// initdbEnv gives initdb a time zone: without TZ it scans the whole time-zone database for the
+// one matching the system's clock (about a second of a first boot in a container, issue 23). The
+// container's TZ, when set, reaches initdb anyway (the child environment keeps it); else UTC, which
+// is what a container without a zone runs in.
+func initdbEnv() []string {
+	if os.Getenv("TZ") != "" {
+		return nil
+	}
+	return []string{"TZ=UTC"}
 }
 
 func syncDir(dir string) error {

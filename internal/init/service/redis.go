@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,16 +83,23 @@ func redisQuote(s string) string {
 	return b.String()
 }
 
-// removeRedisTemps deletes what a Redis killed mid-write leaves in its directory: temp-PID.rdb
-// (a snapshot being written) and temp-rewriteaof-*.aof (an AOF rewrite). Redis never reads them
-// back, and each can be as large as the dataset.
+// redisTemp matches what a Redis killed mid-write leaves in its directory: temp-PID.rdb (a
+// snapshot being written) and temp-rewriteaof-[bg-]PID.aof (an AOF rewrite).
+var redisTemp = regexp.MustCompile(`^temp-([0-9]+\.rdb|rewriteaof-(bg-)?[0-9]+\.aof)$`)
+
+// removeRedisTemps deletes Redis's own leftovers (redisTemp) from its directory, and nothing
+// else: Redis never reads them back, and each can be as large as the dataset.
 func removeRedisTemps(dir string) error {
-	for _, pattern := range []string{"temp-*.rdb", "temp-rewriteaof-*.aof"} {
-		found, _ := filepath.Glob(filepath.Join(dir, pattern))
-		for _, f := range found {
-			if err := os.Remove(f); err != nil {
-				return fmt.Errorf("remove Redis's leftover %s: %w", f, unwrapPath(err))
-			}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // a first boot: nothing there yet
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !redisTemp.MatchString(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("remove Redis's leftover %s: %w", filepath.Join(dir, e.Name()), unwrapPath(err))
 		}
 	}
 	return nil

@@ -498,10 +498,18 @@ func TestRedisStopWritesNoSnapshot(t *testing.T) {
 	if err := os.WriteFile(leftover, make([]byte, 1<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	notRedis := e.data("redis", "temp-notes.rdb") // not a name Redis gives: not its to delete
+	if err := os.WriteFile(notRedis, []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r := e.start()
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Errorf("the leftover temp RDB is still there after the boot: %v", err)
 	}
+	if _, err := os.Stat(notRedis); err != nil {
+		t.Errorf("a file Redis did not make was deleted: %v", err)
+	}
+	os.Remove(notRedis)
 	if got := e.redisDo(t, "SET", "k", "v"); got != "+OK" {
 		t.Fatalf("SET: %s", got)
 	}
@@ -514,5 +522,28 @@ func TestRedisStopWritesNoSnapshot(t *testing.T) {
 	e.start()
 	if got := e.redisDo(t, "GET", "k"); got != "v" {
 		t.Fatalf("GET after the restart: %q", got)
+	}
+}
+
+// TestForeignFilesInThePostgresDirectoryAreKept: a postgres directory without PG_VERSION was
+// emptied with RemoveAll before initdb's cluster was moved in, whatever it held (a restore that
+// lost PG_VERSION, say). The init now deletes nothing it did not make: it stops, names the
+// directory and the fix, and the files stay.
+func TestForeignFilesInThePostgresDirectoryAreKept(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=postgres")
+	if err := os.MkdirAll(e.data("postgres", "base"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kept := e.data("postgres", "base", "restored-table")
+	if err := os.WriteFile(kept, []byte("someone's data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run()
+	code, out := r.exited(t)
+	if code != ExitFailed || !strings.Contains(lastLine(out), "holds files but no PG_VERSION") || !strings.Contains(lastLine(out), "move them elsewhere") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	if got := readFile(t, kept); got != "someone's data" {
+		t.Fatalf("the foreign file holds %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/nixify/nixify/internal/initenv"
 )
@@ -124,6 +126,9 @@ func writeGenerated(path string, data []byte, mode os.FileMode, uid, gid int) er
 }
 
 func writeFile(path string, data []byte, mode os.FileMode, uid, gid int, sync bool) error {
+	if same(path, data, mode, uid, gid) {
+		return nil // nothing to write: a boot on a full disk does not fail here
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -153,6 +158,19 @@ func writeFile(path string, data []byte, mode os.FileMode, uid, gid int, sync bo
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// same reports whether path already holds data with mode and (when uid is not -1) owner.
+func same(path string, data []byte, mode os.FileMode, uid, gid int) bool {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != mode || st.Size() != int64(len(data)) {
+		return false
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || uid >= 0 && (int(sys.Uid) != uid || int(sys.Gid) != gid) {
+		return false
+	}
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Equal(b, data)
 }
 
 // randomHex is n random bytes in hex: the init's one generator of the hex that Garage's formats

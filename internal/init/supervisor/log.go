@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/nixify/nixify/internal/init/redact"
 )
 
 // maxLine is the longest line passed through whole; longer output is cut into pieces of this size
@@ -26,9 +28,9 @@ type Log struct {
 	secrets []string
 }
 
-// Redact makes the log replace each of the secrets wherever a child prints one, a second line of
-// defence: a service that echoes a configuration line holding a password (Redis does on a parse
-// error) must not put it in `docker logs`.
+// Redact makes the log hide each of the secrets wherever a child prints one (package redact), a
+// second line of defence: a service that echoes a configuration line holding a password (Redis
+// does on a parse error) must not put it in `docker logs`.
 func (l *Log) Redact(secrets ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -65,9 +67,7 @@ func (l *Log) send(line string, wait bool) bool {
 	if l.closed {
 		return false
 	}
-	for _, sec := range l.secrets {
-		line = strings.ReplaceAll(line, sec, "[redacted]")
-	}
+	line = redact.String(line, l.secrets...)
 	if wait {
 		l.lines <- line
 		return true
@@ -78,6 +78,14 @@ func (l *Log) send(line string, wait bool) bool {
 	default:
 		return false
 	}
+}
+
+// redacted is s with the secrets hidden, for a child's words that travel beyond the log (the
+// reason a service exited, on the board and in the health output).
+func (l *Log) redacted(s string) string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return redact.String(s, l.secrets...)
 }
 
 // Close waits until every queued line is written.

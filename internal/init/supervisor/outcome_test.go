@@ -132,3 +132,16 @@ func TestForeignOwnedDataIsReowned(t *testing.T) {
 		t.Errorf("log lacks %q:\n%s", want, out.String())
 	}
 }
+
+// TestLogRedactionRevealsNoPiece: with REDIS_PASSWORD=o the log read "p[redacted]stgres" (issue
+// 21), giving the password away; a short secret is hidden only where it stands alone.
+func TestLogRedactionRevealsNoPiece(t *testing.T) {
+	var out testpeer.Buffer
+	l := NewLog(&out)
+	l.Redact("o", "a-long-generated-secret")
+	l.Printf("postgres", "database system is ready; AUTH o; key=a-long-generated-secret")
+	l.Close()
+	if got, want := out.String(), "postgres | database system is ready; AUTH [redacted]; key=[redacted]\n"; got != want {
+		t.Fatalf("log line %q, want %q", got, want)
+	}
+}

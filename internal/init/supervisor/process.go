@@ -86,7 +86,7 @@ func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
 	go func() {
 		l := s.log.copyLines(source, r)
 		r.Close()
-		*last = l
+		*last = s.log.redacted(l)
 		close(copied)
 	}()
 	// The exit is passed on once the child's last lines are in the log (PostgreSQL's "database

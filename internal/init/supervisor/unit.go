@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,12 +15,13 @@ import (
 // unit is one service's life under the supervisor: prepare, start, wait until ready, restart on
 // death with backoff, stop on request. Each unit has its own goroutine.
 type unit struct {
-	s      *Supervisor
-	svc    Service
-	ctx    context.Context
-	cancel context.CancelFunc
-	ready  chan error    // receives once: nil when first ready, or why the first boot failed
-	done   chan struct{} // closed when run returns
+	s       *Supervisor
+	svc     Service
+	ctx     context.Context
+	cancel  context.CancelFunc
+	ready   chan error    // receives once: nil when first ready, or why the first boot failed
+	blocked chan struct{} // receives once if the first boot waits for disk space: start the next services
+	done    chan struct{} // closed when run returns
 
 	mu      sync.Mutex
 	pid     int
@@ -34,7 +36,8 @@ func (s *Supervisor) newUnit(svc Service) *unit {
 	if svc.StopBudget == 0 {
 		svc.StopBudget = 3 * time.Second
 	}
-	return &unit{s: s, svc: svc, ctx: ctx, cancel: cancel, ready: make(chan error, 1), done: make(chan struct{})}
+	return &unit{s: s, svc: svc, ctx: ctx, cancel: cancel, ready: make(chan error, 1),
+		blocked: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (u *unit) currentPID() int {
@@ -48,6 +51,14 @@ func (u *unit) setPID(pid int) {
 	u.pid = pid
 	u.mu.Unlock()
 	u.s.board.Update(u.svc.Name, func(e *board.Service) { e.PID = pid })
+}
+
+// restarted counts a restart on the board, with when and why.
+func (u *unit) restarted(why error) {
+	u.s.board.Update(u.svc.Name, func(e *board.Service) {
+		e.Restarts++
+		e.LastRestart, e.RestartReason = time.Now(), why.Error()
+	})
 }
 
 // setDetail shows what a service not ready yet is doing ("" clears it).
@@ -101,13 +112,22 @@ func (u *unit) run() {
 			return
 		}
 	}
-	if u.svc.Prepare != nil {
-		if err := u.svc.Prepare(u.ctx, u.s); err != nil {
-			if u.ctx.Err() != nil {
-				u.setState(board.Exited, nil)
-				return
-			}
+	saidFull := false
+	for u.svc.Prepare != nil {
+		err := u.svc.Prepare(u.ctx, u.s)
+		if err == nil {
+			break
+		}
+		if u.ctx.Err() != nil {
+			u.setState(board.Exited, nil)
+			return
+		}
+		why := diskFull(u.svc.DataDir, err)
+		if why == "" {
 			report(fmt.Errorf("%s first boot: %w", name, err))
+			return
+		}
+		if !u.waitForSpace(why, fmt.Errorf("first boot: %w", err), &saidFull, first) {
 			return
 		}
 	}
@@ -125,6 +145,13 @@ func (u *unit) run() {
 			u.setState(board.Exited, nil)
 			return
 		}
+		if why := diskFull(u.svc.DataDir, err); why != "" {
+			if !u.waitForSpace(why, err, &saidFull, first) {
+				return
+			}
+			continue
+		}
+		saidFull = false
 		if !upSince.IsZero() && time.Since(upSince) >= u.s.policy.ResetAfter {
 			failures = 0
 		}
@@ -139,7 +166,8 @@ func (u *unit) run() {
 		}
 		u.s.log.Printf("init", "%s: %v; restart %d/%d in %s", name, err, failures, u.s.policy.MaxRestarts, delay)
 		u.setState(board.Restarting, err)
-		u.s.board.Update(name, func(e *board.Service) { e.Restarts++ })
+		u.s.board.Update(name, func(e *board.Service) { e.Detail = "" })
+		u.restarted(err)
 		select {
 		case <-time.After(delay):
 		case <-u.ctx.Done():
@@ -168,7 +196,7 @@ func (u *unit) once(first *bool, upSince *time.Time) (err error, final bool) {
 	select {
 	case ws := <-p.exit:
 		u.killGroup(p.pid)
-		return fmt.Errorf("exited before ready (%s)", describe(ws)), false
+		return fmt.Errorf("exited before ready (%s)%s", describe(ws), saying(p.lastLine)), false
 	case <-u.ctx.Done():
 		u.terminate(p)
 		return nil, false
@@ -199,6 +227,7 @@ func (u *unit) once(first *bool, upSince *time.Time) (err error, final bool) {
 		}
 	}
 	u.setState(board.Running, nil)
+	u.setDetail("")
 	*upSince = time.Now()
 	if *first {
 		*first = false
@@ -212,11 +241,70 @@ func (u *unit) once(first *bool, upSince *time.Time) (err error, final bool) {
 	case ws := <-p.exit:
 		u.killGroup(p.pid)
 		u.setPID(0)
-		return fmt.Errorf("exited (%s)", describe(ws)), false
+		return fmt.Errorf("exited (%s)%s", describe(ws), saying(p.lastLine)), false
 	case <-u.ctx.Done():
 		u.terminate(p)
 		return nil, false
 	}
+}
+
+// waitForSpace is what a unit does when its service failed for want of disk space: restarting
+// cannot help until there is room, and giving up would take the services that run fine down with
+// this one. It says once what fixes it, shows it on the board, lets the first boot go on with the
+// next services, and waits the longest backoff before the next try; false means the unit was
+// stopped meanwhile.
+func (u *unit) waitForSpace(why string, err error, said *bool, first bool) bool {
+	name, delay := u.svc.Name, u.s.policy.BackoffMax
+	if !*said {
+		u.s.log.Printf("init", "%s cannot run: %s; the other services keep running and %s is tried again every %s", name, why, name, delay)
+		*said = true
+	}
+	u.setState(board.Restarting, err)
+	u.s.board.Update(name, func(e *board.Service) { e.Detail = why })
+	u.restarted(err)
+	if first {
+		select {
+		case u.blocked <- struct{}{}:
+		default:
+		}
+	}
+	select {
+	case <-time.After(delay):
+		return true
+	case <-u.ctx.Done():
+		u.setState(board.Exited, nil)
+		return false
+	}
+}
+
+// saying appends a child's last words (redacted by the log) to why it exited.
+func saying(lastLine string) string {
+	if lastLine == "" {
+		return ""
+	}
+	return ": " + lastLine
+}
+
+// minFree is the room a service's data volume needs: less, and a failed start is taken for a full
+// disk (PostgreSQL asks for 16 MB at a time for its write-ahead log).
+const minFree = 16 << 20
+
+// diskFull says why a service's failure is a full disk ("" when it is not): it said "No space
+// left on device", or its data directory has less than minFree left.
+func diskFull(dir string, err error) string {
+	if dir == "" || err == nil {
+		return ""
+	}
+	var st syscall.Statfs_t
+	if serr := syscall.Statfs(dir, &st); serr != nil {
+		return ""
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if msg := strings.ToLower(err.Error()); free >= minFree && !strings.Contains(msg, "no space left on device") {
+		return ""
+	}
+	return fmt.Sprintf("the disk holding %s is full (%d MB free of %d MB): free space on that volume or grow it",
+		dir, free>>20, (st.Blocks*uint64(st.Bsize))>>20)
 }
 
 // terminate stops the process the service's way, waits its budget, then kills its whole group.
@@ -289,7 +377,6 @@ func (u *unit) waitReady(ctx context.Context) error {
 	if ready == nil {
 		return nil
 	}
-	defer u.setDetail("")
 	delay := 5 * time.Millisecond
 	deadline := time.Now().Add(timeout)
 	var mark int64 = -1
@@ -306,7 +393,9 @@ func (u *unit) waitReady(ctx context.Context) error {
 			if pe.mark != mark {
 				mark, progressed, deadline = pe.mark, true, time.Now().Add(timeout)
 			}
-			u.setDetail(pe.what)
+			if ctx.Err() == nil { // else the unit has moved on, and the board says why
+				u.setDetail(pe.what)
+			}
 			delay = 250 * time.Millisecond
 		}
 		if time.Now().After(deadline) {
