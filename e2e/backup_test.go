@@ -131,6 +131,27 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("the archive backup - wrote: %v", err)
 	}
 
+	// Through S3: the same archive up to the real S3 server and back into another fresh volume.
+	vgw := testpeer.StartVersitygwMultipart(t, "nixifykey", "nixify/secret+", "garage")
+	vgw.Bucket(t, "backups")
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "nixifykey", "AWS_SECRET_ACCESS_KEY": "nixify/secret+", "AWS_REGION": "garage",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none"), "AWS_PROFILE": "", "AWS_ENDPOINT_URL_S3": ""} {
+		t.Setenv(k, v)
+	}
+	endpoint := "http://" + vgw.Addr()
+	if r := src.nixify("backup", "--s3-endpoint", endpoint, "s3://backups/nixify/b.nxb"); r.code != 0 || !strings.Contains(r.out, "s3://backups/nixify/b.nxb") {
+		t.Fatalf("backup to S3: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	viaS3 := newEnv(t)
+	viaS3.removeAfter(eng, img)
+	if r := viaS3.nixify("restore", "--s3-endpoint", endpoint, "s3://backups/nixify/absent.nxb"); r.code != 1 {
+		t.Fatalf("restore of a key the bucket lacks: exit %d, %q", r.code, r.errOut)
+	}
+	if r := viaS3.nixify("restore", "--s3-endpoint", endpoint, "s3://backups/nixify/b.nxb"); r.code != 0 {
+		t.Fatalf("restore from S3: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	checkRestored(t, viaS3)
+
 	// One flipped byte: exit 2, and nothing was made on the engine.
 	dst := newEnv(t)
 	dst.removeAfter(eng, img)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,9 @@ type Options struct {
 	Dest           string
 	IncludeSecrets bool
 	Wait           time.Duration
+	S3Endpoint     string
+
+	s3 *backup.S3Location
 }
 
 // Summary is what the command reports at the end (-o json prints it).
@@ -49,7 +53,7 @@ type Summary struct {
 func NewCmdBackup(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine}
 	cmd := &cobra.Command{
-		Use:   "backup FILE|-",
+		Use:   "backup FILE|-|s3://BUCKET/KEY",
 		Short: "Back up PostgreSQL, Redis and Garage from the running container into one archive",
 		Long: `Take one archive of the running container's data without stopping it: PostgreSQL as a
 logical pg_dumpall (restorable into another major version), Redis as a BGSAVE snapshot (copied
@@ -59,10 +63,13 @@ manifest (image, each service's version, the time each part was taken, the size 
 every member) and the parts. The parts are spooled to a
 temporary directory beside FILE (TMPDIR for "-"), so memory stays flat and that disk needs room
 for the parts once more. The archive is written to FILE.partial-* and linked to FILE when complete;
-"-" writes it to stdout (the summary then goes to stderr). FILE must not exist.`,
+"-" writes it to stdout (the summary then goes to stderr). FILE must not exist.
+s3://BUCKET/KEY uploads it (multipart, 8 MiB parts) to --s3-endpoint with the credentials of the
+usual AWS environment variables or profile; an endpoint silent for 2 minutes ends it (exit 4).`,
 		Example: `  nixify backup nixify-$(date +%F).nxb
   nixify backup --include-secrets - | ssh host 'cat > backup.nxb'
-  nixify backup -o json backup.nxb`,
+  nixify backup -o json backup.nxb
+  nixify backup --s3-endpoint http://127.0.0.1:3900 s3://backups/nixify-$(date +%F).nxb`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dest = args[0]
@@ -76,6 +83,7 @@ for the parts once more. The archive is written to FILE.partial-* and linked to 
 		},
 	}
 	cmd.Flags().BoolVar(&opts.IncludeSecrets, "include-secrets", false, "include /data/secrets (the services' passwords and keys) so that a restore keeps them")
+	cmd.Flags().StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL for s3:// destinations (default: AWS, or AWS_ENDPOINT_URL_S3); credentials and region from the AWS environment variables or profile")
 	cmd.Flags().DurationVar(&opts.Wait, "wait", 10*time.Minute, "how long to wait for a service's snapshot (Redis's BGSAVE) to finish")
 	shared.AddContainerFlag(f, cmd)
 	return cmd
@@ -84,9 +92,14 @@ for the parts once more. The archive is written to FILE.partial-* and linked to 
 func (o *Options) validate() error {
 	switch {
 	case strings.HasPrefix(o.Dest, "s3://"):
-		return cli.Usagef("invalid destination %q: S3 is not supported yet: write a file and copy it", o.Dest)
+		loc, _, err := backup.ParseS3(o.Dest)
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		o.s3 = &loc
+		return nil
 	case strings.Contains(o.Dest, "://"):
-		return cli.Usagef("invalid destination %q: accepted: a file path, or - for stdout", o.Dest)
+		return cli.Usagef("invalid destination %q: accepted: a file path, - for stdout, or s3://BUCKET/KEY", o.Dest)
 	case o.Wait <= 0:
 		return cli.Usagef("invalid --wait %s: accepted: a positive duration, e.g. 10m", o.Wait)
 	case o.Dest == "-":
@@ -121,7 +134,7 @@ func backupRun(ctx context.Context, opts *Options) error {
 	}
 	// The parts wait beside the archive (not in a /tmp that may be memory); stdout's in TMPDIR.
 	spoolDir := ""
-	if opts.Dest != "-" {
+	if opts.Dest != "-" && opts.s3 == nil {
 		spoolDir = filepath.Dir(opts.Dest)
 	}
 	spool, err := backup.NewSpool(spoolDir)
@@ -161,8 +174,11 @@ func backupRun(ctx context.Context, opts *Options) error {
 		m.Image = shared.ImageName(img.RepoTags)
 	}
 	p = opts.IO.StartProgress("writing " + opts.Dest)
-	n, err := write(opts, spool, m)
+	n, err := write(ctx, opts, spool, m)
 	if err != nil {
+		if errors.Is(err, backup.ErrStalled) {
+			return cli.Unavailable(fmt.Errorf("write %s: %w", opts.Dest, err), "the S3 endpoint stopped answering; nothing is kept there (the upload was aborted)")
+		}
 		p.Fail("")
 		return cli.Fail(fmt.Errorf("write %s: %w", opts.Dest, err))
 	}
@@ -177,9 +193,25 @@ func backupRun(ctx context.Context, opts *Options) error {
 }
 
 // write writes the archive to stdout, or to FILE.partial-* renamed to FILE once complete.
-func write(opts *Options, spool *backup.Spool, m backup.Manifest) (int64, error) {
+func write(ctx context.Context, opts *Options, spool *backup.Spool, m backup.Manifest) (int64, error) {
 	if opts.Dest == "-" {
 		return spool.WriteTo(opts.IO.Out, m)
+	}
+	if opts.s3 != nil {
+		client, err := backup.NewS3(ctx, opts.S3Endpoint, 2*time.Minute)
+		if err != nil {
+			return 0, err
+		}
+		pr, pw := io.Pipe()
+		var n int64
+		go func() {
+			var err error
+			n, err = spool.WriteTo(pw, m)
+			pw.CloseWithError(err)
+		}()
+		err = client.Upload(ctx, *opts.s3, pr)
+		pr.CloseWithError(errors.New("upload ended"))
+		return n, err
 	}
 	dir, base := filepath.Split(opts.Dest)
 	if dir == "" {

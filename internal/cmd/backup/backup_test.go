@@ -22,7 +22,8 @@ func TestRefusedBeforeAnythingRuns(t *testing.T) {
 	}{
 		{[]string{existing}, false, "exists"},
 		{[]string{filepath.Join(dir, "no", "such", "dir", "b.nxb")}, false, "does not exist"},
-		{[]string{"s3://bucket/key"}, false, "S3 is not supported yet"},
+		{[]string{"s3://bucket"}, false, "accepted: s3://BUCKET/KEY"},
+		{[]string{"s3:///key"}, false, "accepted: s3://BUCKET/KEY"},
 		{[]string{"ftp://host/x"}, false, "accepted: a file path"},
 		{[]string{"-"}, true, "terminal"},
 		{[]string{"--wait", "0s", filepath.Join(dir, "b.nxb")}, false, "invalid --wait"},

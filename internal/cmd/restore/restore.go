@@ -29,10 +29,11 @@ type Options struct {
 	Config func() (*config.Loaded, error)
 	Engine func() (engine.Engine, error)
 
-	File    string
-	Force   bool
-	Image   string
-	Timeout time.Duration
+	File       string
+	S3Endpoint string
+	Force      bool
+	Image      string
+	Timeout    time.Duration
 }
 
 // Summary is what the command reports at the end (-o json prints it).
@@ -50,10 +51,11 @@ type Summary struct {
 func NewCmdRestore(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Config: f.Config, Engine: f.Engine}
 	cmd := &cobra.Command{
-		Use:   "restore FILE|-",
+		Use:   "restore FILE|-|s3://BUCKET/KEY",
 		Short: "Restore a backup into the data volume, start the container and wait until healthy",
 		Long: `Restore an archive of nixify backup ("-" reads it from stdin) into the configured data
-volume. The whole archive is read and every member's size and SHA-256, and the archive's own
+volume; s3://BUCKET/KEY downloads it first (--s3-endpoint, AWS credentials as for backup).
+The whole archive is read and every member's size and SHA-256, and the archive's own
 checksum, are checked before anything is written: a damaged, truncated or hostile archive (a
 member leaving its directory) is exit 2 and leaves everything as it was.
 
@@ -80,6 +82,7 @@ Without secrets in the archive the container generates new passwords (see nixify
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL for s3:// archives (default: AWS, or AWS_ENDPOINT_URL_S3)")
 	fl.BoolVar(&opts.Force, "force", false, "restore into a volume that holds data, after copying that data to a new volume")
 	fl.StringVar(&opts.Image, "image", "", "image to create the container from (default: the existing container's, else the archive's)")
 	fl.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
@@ -102,7 +105,17 @@ func restoreRun(ctx context.Context, opts *Options) error {
 	}
 	cfg := l.Config
 	file := opts.File
-	if file == "-" {
+	if loc, isS3, err := backup.ParseS3(file); isS3 {
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		tmp, err := download(ctx, opts, loc)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		file = tmp
+	} else if file == "-" {
 		tmp, err := spoolStdin(opts.IO.In)
 		if err != nil {
 			return cli.Fail(fmt.Errorf("read the archive from stdin: %w", err))
@@ -288,6 +301,33 @@ func spoolStdin(in io.Reader) (string, error) {
 		return "", err
 	}
 	return f.Name(), f.Close()
+}
+
+// download copies the archive from S3 to a private temporary file.
+func download(ctx context.Context, opts *Options, loc backup.S3Location) (string, error) {
+	client, err := backup.NewS3(ctx, opts.S3Endpoint, 2*time.Minute)
+	if err != nil {
+		return "", cli.UsageError(err)
+	}
+	f, err := os.CreateTemp("", "nixify-restore-*.nxb")
+	if err != nil {
+		return "", cli.Fail(err)
+	}
+	p := opts.IO.StartProgress("downloading " + loc.String())
+	err = client.Download(ctx, loc, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		p.Fail("")
+		if errors.Is(err, backup.ErrStalled) {
+			return "", cli.Unavailable(err, "the S3 endpoint stopped answering; nothing was written")
+		}
+		return "", cli.Failed(err, "check the bucket, the key, --s3-endpoint and the AWS credentials; nothing was written")
+	}
+	p.Done("")
+	return f.Name(), nil
 }
 
 // chooseImage is --image, else the existing container's image, else the archive's when the engine
