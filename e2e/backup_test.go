@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,9 +75,33 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("write keys: exit %d", r.code)
 	}
 
+	// A writer keeps inserting, one transaction a row, while the backup runs; every row committed
+	// before the backup began must come back.
+	if r := src.nixifyIn("CREATE TABLE w (i int primary key);\n", "psql", "--", "-q", "-v", "ON_ERROR_STOP=1"); r.code != 0 {
+		t.Fatalf("create w: exit %d", r.code)
+	}
+	c, err := eng.ContainerInspect(ctx, src.container)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := `i=1; while [ ! -e /tmp/stop-writer ]; do psql -h /run/postgresql -U postgres -qAtc "insert into w values ($i)" >/dev/null || exit 1; i=$((i+1)); done`
+	go eng.ContainerExec(ctx, c.ID, []string{"sh", "-c", writer}, "postgres")
+	t.Cleanup(func() { eng.ContainerExec(ctx, c.ID, []string{"sh", "-c", ": > /tmp/stop-writer"}, "postgres") })
+	var before int
+	for tries := 0; before < 20; tries++ {
+		if tries == 300 {
+			t.Fatal("the writer wrote nothing")
+		}
+		out := src.nixify("psql", "--", "-tAc", "select count(*) from w").out
+		fmt.Sscan(strings.TrimSpace(out), &before)
+	}
+
 	dir := t.TempDir()
 	file := filepath.Join(dir, "b.nxb")
 	r := src.nixify("-o", "json", "backup", file)
+	if x, err := eng.ContainerExec(ctx, c.ID, []string{"sh", "-c", ": > /tmp/stop-writer"}, "postgres"); err != nil || x.ExitCode != 0 {
+		t.Fatalf("stop the writer: %+v %v", x, err)
+	}
 	if r.code != 0 {
 		t.Fatalf("backup: exit %d\n%s", r.code, r.errOut)
 	}
@@ -134,6 +159,12 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restore: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 	checkRestored(t, dst)
+	r = dst.nixify("psql", "--", "-tAc", "select count(*), coalesce(max(i), 0) from w")
+	var n, maxI int
+	if _, err := fmt.Sscanf(strings.TrimSpace(r.out), "%d|%d", &n, &maxI); err != nil || n < before || n != maxI {
+		t.Fatalf("rows of the writer: %q (%v); want all of the %d committed before the backup, without gaps", r.out, err, before)
+	}
+	t.Logf("writer: %d rows committed before the backup began, %d in the restored database", before, n)
 
 	// A volume that holds data: refused without --force, and untouched.
 	if r := dst.nixify("stop"); r.code != 0 {

@@ -56,7 +56,9 @@ logical pg_dumpall (restorable into another major version), Redis as a BGSAVE sn
 once Redis has finished writing it), Garage's metadata and data directories, and the secrets
 under /data/secrets only with --include-secrets. The archive is a tar compressed with zstd: a
 manifest (image, each service's version, the time each part was taken, the size and SHA-256 of
-every member) and the parts. It is written to FILE.partial first and renamed when complete;
+every member) and the parts. The parts are spooled to a
+temporary directory beside FILE (TMPDIR for "-"), so memory stays flat and that disk needs room
+for the parts once more. The archive is written to FILE.partial-* and linked to FILE when complete;
 "-" writes it to stdout (the summary then goes to stderr). FILE must not exist.`,
 		Example: `  nixify backup nixify-$(date +%F).nxb
   nixify backup --include-secrets - | ssh host 'cat > backup.nxb'
@@ -117,7 +119,12 @@ func backupRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return shared.EngineError(err)
 	}
-	spool, err := backup.NewSpool("")
+	// The parts wait beside the archive (not in a /tmp that may be memory); stdout's in TMPDIR.
+	spoolDir := ""
+	if opts.Dest != "-" {
+		spoolDir = filepath.Dir(opts.Dest)
+	}
+	spool, err := backup.NewSpool(spoolDir)
 	if err != nil {
 		return cli.Fail(fmt.Errorf("temporary space for the backup: %w", err))
 	}
@@ -224,16 +231,16 @@ func report(opts *Options, s Summary) error {
 	var parts []string
 	for _, sv := range s.Services {
 		part := sv.Name
-		if sv.Version != "" {
-			part += " " + sv.Version
+		if v := strings.Fields(sv.Version); len(v) > 0 {
+			part += " " + v[0]
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s, %s)", part, sv.Method, iostreams.Bytes(sv.Bytes)))
+		parts = append(parts, part)
 	}
 	dest := s.Dest
 	if dest == "-" {
 		dest = "stdout"
 	}
-	fmt.Fprintf(out, "%s backed up %s: %s → %s, %s in %.1fs\n", opts.IO.Styles().OK.Render("✓"), s.Container,
-		strings.Join(parts, ", "), dest, iostreams.Bytes(s.Bytes), s.Seconds)
+	fmt.Fprintf(out, "%s backed up %s to %s: %s in %.1fs (%s)\n", opts.IO.Styles().OK.Render("✓"), s.Container,
+		dest, iostreams.Bytes(s.Bytes), s.Seconds, strings.Join(parts, ", "))
 	return nil
 }

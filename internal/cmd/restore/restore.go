@@ -259,10 +259,10 @@ func restoreRun(ctx context.Context, opts *Options) error {
 		opts.IO.Printf("%s the volume's previous data is in volume %s\n", st.Accent.Render("→"), sum.MovedTo)
 	}
 	if !m.Secrets {
-		opts.IO.Printf("%s the archive holds no secrets: the container generated new passwords (`nixify env` shows them)\n", st.Accent.Render("→"))
+		opts.IO.Printf("%s no secrets in the archive: new passwords were made (`nixify env`)\n", st.Accent.Render("→"))
 	}
-	opts.IO.Printf("%s restored %s into %s (%d parts from %s) and it is healthy at %s, in %.1fs\n", st.OK.Render("✓"),
-		opts.File, c.Name, len(m.Members), m.Created.Format(time.RFC3339), sum.URL, sum.Seconds)
+	opts.IO.Printf("%s restored %s from %s (taken %s) in %.1fs, healthy\n", st.OK.Render("✓"),
+		c.Name, opts.File, m.Created.UTC().Format("2006-01-02 15:04 UTC"), sum.Seconds)
 	return nil
 }
 
