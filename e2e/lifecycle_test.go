@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +97,16 @@ func TestLifecycle(t *testing.T) {
 	c, err := eng.ContainerInspect(ctx, e.container)
 	if err != nil || !container.Managed(c.Labels) || c.Labels[container.LabelConfigDigest] != img.digest {
 		t.Fatalf("container labels: %+v %v", c.Labels, err)
+	}
+	// The status page names the container the user knows (issue 23), not the engine's short ID.
+	page, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if !strings.Contains(string(body), e.container) {
+		t.Errorf("the status page does not name the container %s:\n%.2000s", e.container, body)
 	}
 
 	// A second run of the same container finds it running: exit 0, as start does (issue 23);

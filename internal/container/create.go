@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -327,6 +328,18 @@ func ReplacingName(name string) string {
 // isReplacing reports whether c is a new container for name that a replace left behind.
 func isReplacing(c, name string) bool { return strings.HasPrefix(c, name+replacingInfix) }
 
+// hostname is the host name a container named name gets, so that the init's status page (which
+// shows its host name) names the container the user knows, not the engine's short ID: the name
+// itself where it is a valid host name (RFC 1123 label), else none (the engine's default).
+func hostname(name string) string {
+	if !validHostname.MatchString(name) {
+		return ""
+	}
+	return name
+}
+
+var validHostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
 // create creates the spec's container under name.
 func (p *Plan) create(ctx context.Context, eng engine.Engine, name string) (string, error) {
 	s := p.Spec
@@ -346,6 +359,7 @@ func (p *Plan) create(ctx context.Context, eng engine.Engine, name string) (stri
 		Volumes:     []engine.VolumeMount{{Volume: s.Volume, Target: DataDir}},
 		Platform:    platform,
 		StopTimeout: s.StopTimeout,
+		Hostname:    hostname(s.Name),
 	})
 	if errors.Is(err, engine.ErrConflict) {
 		// Another nixify (or anyone) took the name since Prepare looked: say who holds it.

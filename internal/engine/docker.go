@@ -243,7 +243,7 @@ func (d *docker) ImageRemove(ctx context.Context, ref string) error {
 func (d *docker) ContainerCreate(ctx context.Context, spec ContainerSpec) (string, error) {
 	ctx, done := d.call(ctx, d.t.Change)
 	defer done()
-	cfg := &container.Config{Image: spec.Image, Labels: spec.Labels, Env: spec.Env, ExposedPorts: nat.PortSet{}}
+	cfg := &container.Config{Image: spec.Image, Hostname: spec.Hostname, Labels: spec.Labels, Env: spec.Env, ExposedPorts: nat.PortSet{}}
 	if spec.StopTimeout > 0 {
 		secs := int(spec.StopTimeout.Round(time.Second) / time.Second)
 		cfg.StopTimeout = &secs

@@ -170,6 +170,8 @@ type ContainerSpec struct {
 	Ports    []PortBinding
 	Volumes  []VolumeMount
 	Platform string // "linux/arm64"; empty lets the engine choose
+	// Hostname is the container's host name; empty lets the engine use the short container ID.
+	Hostname string
 	// StopTimeout is how long the engine waits after the stop signal before SIGKILL, for `docker
 	// stop` without -t as well; zero keeps the engine's default (10 s).
 	StopTimeout time.Duration

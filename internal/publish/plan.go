@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -52,6 +53,33 @@ func created(r Request) time.Time {
 	return time.Now().UTC().Truncate(time.Second)
 }
 
+// itemJSON is an Item as JSON: the architecture under the name and in the spelling every command's
+// JSON uses (OCI's: amd64, arm64), the rest as it is.
+type itemJSON struct {
+	plainItem
+	Architecture string `json:"architecture,omitempty"`
+}
+
+type plainItem Item
+
+// MarshalJSON writes the architecture as OCI's name.
+func (it Item) MarshalJSON() ([]byte, error) {
+	return json.Marshal(itemJSON{plainItem(it), it.Arch.GOARCH()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (it *Item) UnmarshalJSON(b []byte) error {
+	var j itemJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*it = Item(j.plainItem)
+	if j.Architecture != "" {
+		it.Arch = arch.FromOCI(j.Architecture)
+	}
+	return nil
+}
+
 // Kind says what an item of a plan is.
 type Kind string
 
@@ -63,7 +91,7 @@ const (
 // Item is one manifest the plan writes by digest, and the tags it then gets.
 type Item struct {
 	Kind   Kind      `json:"kind"`
-	Arch   arch.Arch `json:"arch,omitempty"`
+	Arch   arch.Arch `json:"-"` // in JSON: "architecture", OCI's name (see MarshalJSON)
 	Digest string    `json:"digest"`
 	Ref    string    `json:"ref"` // REPO@DIGEST
 	Tags   []string  `json:"tags"`

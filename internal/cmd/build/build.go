@@ -174,20 +174,20 @@ func explain(err error, v *view) error {
 
 // jsonBuild is one architecture in `--output json`.
 type jsonBuild struct {
-	Arch         arch.Arch `json:"arch"`
-	System       string    `json:"system"`
-	Strategy     string    `json:"strategy"`
-	Reason       string    `json:"reason"`
-	Installable  string    `json:"installable"`
-	DrvPath      string    `json:"drvPath"`
-	OutPath      string    `json:"outPath"`
-	Kind         string    `json:"kind"`
-	ConfigDigest string    `json:"configDigest"`
-	RepoTag      string    `json:"repoTag"`
-	Size         int64     `json:"size"`
-	Seconds      float64   `json:"buildSeconds"`
-	Revision     string    `json:"flakeRevision"`
-	FlakeHash    string    `json:"flakeHash"`
+	Architecture string  `json:"architecture"` // OCI's name (amd64, arm64), as every command's JSON says
+	System       string  `json:"system"`
+	Strategy     string  `json:"strategy"`
+	Reason       string  `json:"reason"`
+	Installable  string  `json:"installable"`
+	DrvPath      string  `json:"drvPath"`
+	OutPath      string  `json:"outPath"`
+	Kind         string  `json:"kind"`
+	ConfigDigest string  `json:"configDigest"`
+	RepoTag      string  `json:"repoTag"`
+	Size         int64   `json:"size"`
+	Seconds      float64 `json:"buildSeconds"`
+	Revision     string  `json:"flakeRevision"`
+	FlakeHash    string  `json:"flakeHash"`
 }
 
 func report(io *iostreams.IOStreams, results []build.Result) error {
@@ -197,7 +197,7 @@ func report(io *iostreams.IOStreams, results []build.Result) error {
 		}{Builds: []jsonBuild{}}
 		for _, r := range results {
 			b := r.Record
-			out.Builds = append(out.Builds, jsonBuild{Arch: b.Arch, System: b.System, Strategy: string(r.Plan.Strategy),
+			out.Builds = append(out.Builds, jsonBuild{Architecture: b.Arch.GOARCH(), System: b.System, Strategy: string(r.Plan.Strategy),
 				Reason: r.Plan.Reason, Installable: b.Installable, DrvPath: b.DrvPath, OutPath: b.OutPath,
 				Kind: string(b.Kind), ConfigDigest: b.ConfigDigest, RepoTag: b.RepoTag, Size: b.Size,
 				Seconds: b.Duration.Seconds(), Revision: b.FlakeRevision, FlakeHash: b.FlakeHash})

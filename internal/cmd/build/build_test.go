@@ -109,14 +109,14 @@ func TestBuildPrintsPlainLinesAndJSON(t *testing.T) {
 	}
 	var got struct {
 		Builds []struct {
-			Arch, Strategy, Kind, ConfigDigest, OutPath string
+			Architecture, Strategy, Kind, ConfigDigest, OutPath string
 		} `json:"builds"`
 	}
 	if err := json.Unmarshal([]byte(out()), &got); err != nil || len(got.Builds) != 1 {
 		t.Fatalf("%v %s", err, out())
 	}
 	b := got.Builds[0]
-	if b.Arch != "x86_64" || b.Strategy != "native" || b.Kind != "tarball" || !strings.HasPrefix(b.ConfigDigest, "sha256:") {
+	if b.Architecture != "amd64" || b.Strategy != "native" || b.Kind != "tarball" || !strings.HasPrefix(b.ConfigDigest, "sha256:") {
 		t.Fatalf("%+v", b)
 	}
 	e := errOut()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/build"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/nix"
@@ -12,7 +11,7 @@ import (
 
 // jsonPlan is one architecture in `--plan -o json`.
 type jsonPlan struct {
-	Arch          arch.Arch   `json:"arch"`
+	Architecture  string      `json:"architecture"` // OCI's name (amd64, arm64)
 	System        string      `json:"system"`
 	Strategy      string      `json:"strategy"`
 	Reason        string      `json:"reason"`
@@ -118,7 +117,7 @@ func estimate(pv build.Preview) string {
 
 func planJSON(pv build.Preview) jsonPlan {
 	p := pv.Plan
-	j := jsonPlan{Arch: p.Arch, System: p.System, Strategy: string(p.Strategy), Reason: p.Reason, Installable: p.Installable,
+	j := jsonPlan{Architecture: p.Arch.GOARCH(), System: p.System, Strategy: string(p.Strategy), Reason: p.Reason, Installable: p.Installable,
 		Build: []jsonStep{}, Fetch: []jsonFetch{}, Unknown: append([]string{}, pv.Unknown...),
 		DownloadBytes: pv.DownloadBytes, UnpackedBytes: pv.UnpackedBytes, SeenSeconds: pv.Seen.Seconds(), NewBuilds: pv.New}
 	if pv.SizesErr != nil {

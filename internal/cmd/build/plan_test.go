@@ -36,6 +36,10 @@ func planJSONOf(t *testing.T, opts *Options) jsonPlan {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got.Plans) != 1 {
 		t.Fatalf("%v: %s", err, out)
 	}
+	// One JSON vocabulary (README): an architecture is "architecture", in OCI's spelling.
+	if a := got.Plans[0].Architecture; a != "amd64" && a != "arm64" {
+		t.Fatalf("plan architecture %q, want OCI's name: %s", a, out)
+	}
 	return got.Plans[0]
 }
 

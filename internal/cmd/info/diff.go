@@ -21,9 +21,10 @@ type DiffReport struct {
 
 // ArchDiff compares the images of one architecture.
 type ArchDiff struct {
-	Arch string `json:"arch,omitempty"`
-	Old  string `json:"old"`
-	New  string `json:"new"`
+	Arch         string `json:"-"`                      // Nix's name, for the text
+	Architecture string `json:"architecture,omitempty"` // OCI's name, for JSON
+	Old          string `json:"old"`
+	New          string `json:"new"`
 	nixclosure.Diff
 }
 
@@ -72,7 +73,7 @@ func diffBuilds(opts *Options, archs []arch.Arch) (DiffReport, error) {
 			short = append(short, fmt.Sprintf("%s has %d", a, len(hist)))
 			continue
 		}
-		rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a.String(), Old: hist[1].OutPath, New: hist[0].OutPath, Diff: nixclosure.Compare(hist[1], hist[0])})
+		rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a.String(), Architecture: a.GOARCH(), Old: hist[1].OutPath, New: hist[0].OutPath, Diff: nixclosure.Compare(hist[1], hist[0])})
 	}
 	if len(rep.Diffs) == 0 {
 		return rep, cli.Failed(fmt.Errorf("no two recorded builds to compare (%s)", strings.Join(short, ", ")),
@@ -119,13 +120,13 @@ func diffSources(ctx context.Context, opts *Options, archs []arch.Arch, oldSrc, 
 		if o == nil || n == nil {
 			continue
 		}
-		rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a, Old: oldNames[a], New: newNames[a], Diff: nixclosure.Compare(o, n)})
+		rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a, Architecture: arch.Arch(a).GOARCH(), Old: oldNames[a], New: newNames[a], Diff: nixclosure.Compare(o, n)})
 	}
 	if len(rep.Diffs) == 0 && len(olds) == 1 && len(news) == 1 {
 		// One image each, of different architectures: compare them all the same.
 		for a, o := range olds {
 			for b, n := range news {
-				rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a + " -> " + b, Old: oldNames[a], New: newNames[b], Diff: nixclosure.Compare(o, n)})
+				rep.Diffs = append(rep.Diffs, ArchDiff{Arch: a + " -> " + b, Architecture: arch.Arch(a).GOARCH() + " -> " + arch.Arch(b).GOARCH(), Old: oldNames[a], New: newNames[b], Diff: nixclosure.Compare(o, n)})
 			}
 		}
 	}

@@ -65,7 +65,7 @@ func TestDiffOfTwoBuildsNamesTheChangedVersion(t *testing.T) {
 		for _, c := range d.Changed {
 			libfoo = libfoo || (c.Name == "libfoo" && c.OldVersions[0] == "1.0" && c.NewVersions[0] == "1.1")
 		}
-		if !libfoo || d.Added == nil || d.Removed == nil || len(d.Layers) == 0 || d.OldSize == 0 || d.NewSize == 0 || d.Arch != "x86_64" {
+		if !libfoo || d.Added == nil || d.Removed == nil || len(d.Layers) == 0 || d.OldSize == 0 || d.NewSize == 0 || d.Architecture != "amd64" {
 			t.Errorf("json diff = %+v", d)
 		}
 	}

@@ -13,9 +13,10 @@ import (
 
 // Attachments are the referrers of one registry image (SBOM, provenance, signatures ...).
 type Attachments struct {
-	Image     string              `json:"image"` // REPO@sha256:... of the image they refer to
-	Arch      string              `json:"arch,omitempty"`
-	Scheme    string              `json:"scheme"` // referrers API, or the fallback tag
+	Image     string              `json:"image"`                  // REPO@sha256:... of the image they refer to
+	Arch      string              `json:"-"`                      // Nix's name, for the text
+	OCIArch   string              `json:"architecture,omitempty"` // OCI's name, for JSON
+	Scheme    string              `json:"scheme"`                 // referrers API, or the fallback tag
 	Referrers []referrer.Attached `json:"referrers"`
 	Error     string              `json:"error,omitempty"` // why they could not be listed
 }
@@ -33,7 +34,7 @@ func attachments(ctx context.Context, set *image.Set, archs []arch.Arch) []Attac
 			continue
 		}
 		subject := img.Repo.Digest(d.String())
-		a := Attachments{Image: subject.String(), Arch: img.Arch.String(), Referrers: []referrer.Attached{}}
+		a := Attachments{Image: subject.String(), Arch: img.Arch.String(), OCIArch: img.Arch.GOARCH(), Referrers: []referrer.Attached{}}
 		client, err := registryclient.ForRepository(img.Repo)
 		if err == nil {
 			var list []referrer.Attached

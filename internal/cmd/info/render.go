@@ -29,7 +29,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 		io.Printf("%s\n", st.Bold.Render(io.Fit(title)))
 		field := func(k, v string) {
 			if v != "" {
-				io.Printf("  %-12s %s\n", k, v)
+				io.Printf("%s\n", io.Fit(fmt.Sprintf("  %-12s %s", k, v))) // on a terminal: shortened, not wrapped
 			}
 		}
 		plat := inf.OS + "/" + inf.Architecture
