@@ -142,6 +142,16 @@ func TestBackupRestore(t *testing.T) {
 	if r := src.nixify("backup", "--s3-endpoint", endpoint, "s3://backups/nixify/b.nxb"); r.code != 0 || !strings.Contains(r.out, "s3://backups/nixify/b.nxb") {
 		t.Fatalf("backup to S3: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
+	for _, args := range [][]string{{"backup", "--list", dir}, {"restore", "--list", "--s3-endpoint", endpoint, "s3://backups/nixify/"}} {
+		r := src.nixify(append([]string{"-o", "json"}, args...)...)
+		var l []struct {
+			Name     string   `json:"name"`
+			Services []string `json:"services"`
+		}
+		if err := json.Unmarshal([]byte(r.out), &l); r.code != 0 || err != nil || len(l) != 1 || len(l[0].Services) != 2 || !strings.HasSuffix(l[0].Name, "b.nxb") {
+			t.Fatalf("%v: exit %d, %v, %q", args, r.code, err, r.out)
+		}
+	}
 	viaS3 := newEnv(t)
 	viaS3.removeAfter(eng, img)
 	if r := viaS3.nixify("restore", "--s3-endpoint", endpoint, "s3://backups/nixify/absent.nxb"); r.code != 1 {

@@ -62,6 +62,11 @@ func TestS3RoundTrip(t *testing.T) {
 	if _, err := Verify(&back); err != nil {
 		t.Fatal(err)
 	}
+	// Listing the prefix reads only the manifest of each object.
+	l, skipped, err := c.List(ctx, "backups", "nixify/")
+	if err != nil || skipped != 0 || len(l) != 1 || l[0].Name != "s3://backups/nixify/2026-12-04.nxb" || l[0].Bytes != int64(local.Len()) {
+		t.Fatalf("List: %+v, %d skipped, %v", l, skipped, err)
+	}
 	// Wrong credentials: the server's refusal, not a hang.
 	s3Env(t, "nixifykey", "wrong", "garage")
 	bad, _ := NewS3(ctx, "http://"+v.Addr(), 30*time.Second)

@@ -34,6 +34,7 @@ type Options struct {
 	IncludeSecrets bool
 	Wait           time.Duration
 	S3Endpoint     string
+	List           bool
 
 	s3 *backup.S3Location
 }
@@ -69,10 +70,14 @@ usual AWS environment variables or profile; an endpoint silent for 2 minutes end
 		Example: `  nixify backup nixify-$(date +%F).nxb
   nixify backup --include-secrets - | ssh host 'cat > backup.nxb'
   nixify backup -o json backup.nxb
+  nixify backup --list ~/backups
   nixify backup --s3-endpoint http://127.0.0.1:3900 s3://backups/nixify-$(date +%F).nxb`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dest = args[0]
+			if opts.List {
+				return listRun(cmd.Context(), opts)
+			}
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -83,6 +88,7 @@ usual AWS environment variables or profile; an endpoint silent for 2 minutes end
 		},
 	}
 	cmd.Flags().BoolVar(&opts.IncludeSecrets, "include-secrets", false, "include /data/secrets (the services' passwords and keys) so that a restore keeps them")
+	cmd.Flags().BoolVar(&opts.List, "list", false, "list the backups in the directory or under s3://BUCKET[/PREFIX] given instead: when, how big, which image and services")
 	cmd.Flags().StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL for s3:// destinations (default: AWS, or AWS_ENDPOINT_URL_S3); credentials and region from the AWS environment variables or profile")
 	cmd.Flags().DurationVar(&opts.Wait, "wait", 10*time.Minute, "how long to wait for a service's snapshot (Redis's BGSAVE) to finish")
 	shared.AddContainerFlag(f, cmd)
@@ -115,6 +121,24 @@ func (o *Options) validate() error {
 		return cli.Usagef("invalid destination %q: its directory %s does not exist", o.Dest, filepath.Dir(o.Dest))
 	}
 	return nil
+}
+
+func listRun(ctx context.Context, opts *Options) error {
+	l, skipped, err := backup.ListAt(ctx, opts.Dest, opts.S3Endpoint)
+	if err != nil {
+		return listError(err)
+	}
+	return backup.PrintList(opts.IO, l, skipped)
+}
+
+func listError(err error) error {
+	switch {
+	case errors.Is(err, backup.ErrStalled):
+		return cli.Unavailable(err, "the S3 endpoint stopped answering")
+	case errors.Is(err, os.ErrNotExist):
+		return cli.UsageError(err)
+	}
+	return cli.Fail(err)
 }
 
 func backupRun(ctx context.Context, opts *Options) error {

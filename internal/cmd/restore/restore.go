@@ -31,6 +31,7 @@ type Options struct {
 
 	File       string
 	S3Endpoint string
+	List       bool
 	Force      bool
 	Image      string
 	Timeout    time.Duration
@@ -72,6 +73,18 @@ Without secrets in the archive the container generates new passwords (see nixify
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
+			if opts.List {
+				l, skipped, err := backup.ListAt(cmd.Context(), opts.File, opts.S3Endpoint)
+				switch {
+				case errors.Is(err, os.ErrNotExist):
+					return cli.UsageError(err)
+				case errors.Is(err, backup.ErrStalled):
+					return cli.Unavailable(err, "the S3 endpoint stopped answering")
+				case err != nil:
+					return cli.Fail(err)
+				}
+				return backup.PrintList(opts.IO, l, skipped)
+			}
 			if opts.Timeout <= 0 {
 				return cli.Usagef("invalid --timeout %s: accepted: a positive duration, e.g. 2m", opts.Timeout)
 			}
@@ -82,6 +95,7 @@ Without secrets in the archive the container generates new passwords (see nixify
 		},
 	}
 	fl := cmd.Flags()
+	fl.BoolVar(&opts.List, "list", false, "list the backups in the directory or under s3://BUCKET[/PREFIX] given instead")
 	fl.StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL for s3:// archives (default: AWS, or AWS_ENDPOINT_URL_S3)")
 	fl.BoolVar(&opts.Force, "force", false, "restore into a volume that holds data, after copying that data to a new volume")
 	fl.StringVar(&opts.Image, "image", "", "image to create the container from (default: the existing container's, else the archive's)")
