@@ -162,6 +162,20 @@ func TestBackupRestore(t *testing.T) {
 	}
 	checkRestored(t, viaS3)
 
+	// A Redis that stops answering (SIGSTOP) is reported within --wait, and nothing is written.
+	if x, err := eng.ContainerExec(ctx, c.ID, []string{"sh", "-c", "kill -STOP $(pidof redis-server)"}, ""); err != nil || x.ExitCode != 0 {
+		t.Fatalf("stop redis: %+v %v", x, err)
+	}
+	stalled := filepath.Join(dir, "stalled.nxb")
+	r = src.nixify("backup", "--wait", "3s", stalled)
+	eng.ContainerExec(ctx, c.ID, []string{"sh", "-c", "kill -CONT $(pidof redis-server)"}, "")
+	if r.code != 1 || !strings.Contains(r.errOut, "within --wait 3s") {
+		t.Fatalf("backup with Redis stopped: exit %d, %q", r.code, r.errOut)
+	}
+	if _, err := os.Stat(stalled); err == nil {
+		t.Fatal("a failed backup left its file")
+	}
+
 	// One flipped byte: exit 2, and nothing was made on the engine.
 	dst := newEnv(t)
 	dst.removeAfter(eng, img)

@@ -146,6 +146,8 @@ func (w *watchdog) stop() { close(w.done); w.cancel(nil) }
 
 func (w *watchdog) kick() { w.mu.Lock(); w.last = time.Now(); w.mu.Unlock() }
 
+func (w *watchdog) isStalled() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.stalled }
+
 func (w *watchdog) reader(r io.Reader) io.Reader { return kickingReader{r, w} }
 
 func (w *watchdog) err(loc S3Location, err error) error {

@@ -64,6 +64,9 @@ func Take(ctx context.Context, src Source, spool *Spool) ([]Service, error) {
 	if in.Runs("redis") {
 		step("redis")
 		s, err := takeRedis(ctx, src, cp, in, spool)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("no answer or no finished snapshot within --wait %s (Redis is left as it is): %w", src.Wait, ErrStalled)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
@@ -146,16 +149,24 @@ func takePostgres(ctx context.Context, src Source, in container.Inside, spool *S
 		return Service{}, err
 	}
 	taken := time.Now()
+	// A lock the dump waits for is given up after the wait bound (pg_dumpall's own option), and a
+	// dump that sends nothing for that long is ended: the server is left as it is.
+	wctx, w := watch(ctx, src.Wait)
+	defer w.stop()
+	lockWait := fmt.Sprintf("--lock-wait-timeout=%d", src.Wait.Milliseconds())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, src.Engine, id, pgExec(in, "pg_dumpall", "-l", in.PGDB), nil, pw)
+		err := run(wctx, src.Engine, id, pgExec(in, "pg_dumpall", "-l", in.PGDB, lockWait), nil, pw)
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	m, addErr := spool.Add("postgres/dumpall.sql", 0o600, taken, pr)
+	m, addErr := spool.Add("postgres/dumpall.sql", 0o600, taken, w.reader(pr))
 	pr.CloseWithError(errors.New("spool failed"))
 	if err := <-done; err != nil {
+		if w.isStalled() {
+			return Service{}, fmt.Errorf("pg_dumpall sent nothing for %s (waiting for a lock? see pg_stat_activity): %w", src.Wait, ErrStalled)
+		}
 		return Service{}, err
 	}
 	if addErr != nil {
@@ -208,6 +219,10 @@ func redisExec(in container.Inside, sec container.Secrets, args ...string) engin
 // the finished dump.rdb, which Redis replaces by rename only: never a file being written.
 func takeRedis(ctx context.Context, src Source, cp engine.Copier, in container.Inside, spool *Spool) (Service, error) {
 	id := src.Container.ID
+	// Every question to Redis, and the wait for the snapshot, within the wait bound: a Redis that
+	// stops answering is reported, not waited for forever.
+	ctx, cancel := context.WithTimeoutCause(ctx, src.Wait, ErrStalled)
+	defer cancel()
 	info := func() (redisInfo, error) {
 		out, err := output(ctx, src.Engine, id, redisExec(in, src.Secrets, "INFO", "persistence"))
 		if err != nil {
