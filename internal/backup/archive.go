@@ -398,3 +398,20 @@ func readErr(err error) error {
 	}
 	return err
 }
+
+// VerifyFile is Verify for a file, which first reads the manifest alone: an archive of a newer
+// format (whose layout this nixify may not know) is named as such rather than as damaged.
+func VerifyFile(path string) (Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer f.Close()
+	if m, err := ReadManifest(f); err == nil && m.Format > Format {
+		return m, fmt.Errorf("%w: format %d, this nixify reads up to %d: restore with a newer nixify", ErrNewer, m.Format, Format)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Manifest{}, err
+	}
+	return Verify(f)
+}

@@ -293,14 +293,7 @@ func restoreRun(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func verify(file string) (backup.Manifest, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return backup.Manifest{}, err
-	}
-	defer f.Close()
-	return backup.Verify(f)
-}
+func verify(file string) (backup.Manifest, error) { return backup.VerifyFile(file) }
 
 // spoolStdin copies stdin to a private temporary file: the archive is read twice (verified, then
 // restored).

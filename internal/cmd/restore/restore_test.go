@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/nixify/nixify/internal/backup"
@@ -87,5 +88,34 @@ func TestMissingAndEmptyFiles(t *testing.T) {
 	os.WriteFile(empty, nil, 0o600)
 	if code, msg := restore(t, empty); code != cli.ExitUsage || !strings.Contains(msg, "damaged archive") {
 		t.Errorf("empty file: exit %d, %q", code, msg)
+	}
+}
+
+// A truncated archive and one from a newer format are exit 2, with what is wrong, before the
+// engine is asked anything.
+func TestTruncatedAndNewerRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := backup.NewSpool(dir)
+	defer s.Close()
+	s.Add("redis/dump.rdb", 0o600, time.Now(), strings.NewReader(strings.Repeat("REDIS", 10000)))
+	var buf bytes.Buffer
+	s.WriteTo(&buf, backup.Manifest{Created: time.Now()})
+	cut := filepath.Join(dir, "cut.nxb")
+	os.WriteFile(cut, buf.Bytes()[:buf.Len()-100], 0o600)
+	if code, msg := restore(t, cut); code != cli.ExitUsage || !strings.Contains(msg, "damaged archive") {
+		t.Errorf("truncated: exit %d, %q", code, msg)
+	}
+	mj, _ := json.Marshal(backup.Manifest{Format: backup.Format + 1})
+	var nb bytes.Buffer
+	zw, _ := zstd.NewWriter(&nb)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: backup.ManifestName, Size: int64(len(mj)), Mode: 0o600})
+	tw.Write(mj)
+	tw.Close()
+	zw.Close()
+	newer := filepath.Join(dir, "newer.nxb")
+	os.WriteFile(newer, nb.Bytes(), 0o600)
+	if code, msg := restore(t, newer); code != cli.ExitUsage || !strings.Contains(msg, "newer nixify") {
+		t.Errorf("newer format: exit %d, %q", code, msg)
 	}
 }
