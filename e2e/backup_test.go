@@ -210,6 +210,10 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("rows of the writer: %q (%v); want all of the %d committed before the backup, without gaps", r.out, err, before)
 	}
 	t.Logf("writer: %d rows committed before the backup began, %d in the restored database", before, n)
+	// PostgreSQL reads every row of every database back: a full pg_dumpall of the restored server.
+	if r := dst.nixify("exec", "--user", "postgres", "--", "pg_dumpall", "-h", "/run/postgresql", "-U", "postgres", "--no-sync", "-f", "/dev/null"); r.code != 0 {
+		t.Fatalf("full read of the restored server: exit %d, %q", r.code, r.errOut)
+	}
 
 	// A volume that holds data: refused without --force, and untouched.
 	if r := dst.nixify("stop"); r.code != 0 {

@@ -116,6 +116,19 @@ type Spool struct {
 	dir     string
 	members []Member
 	paths   []string
+	// Progress, when set, is told the bytes spooled so far, as they arrive.
+	Progress func(total int64)
+	total    int64
+}
+
+type progressWriter struct{ s *Spool }
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	p.s.total += int64(len(b))
+	if p.s.Progress != nil {
+		p.s.Progress(p.s.total)
+	}
+	return len(b), nil
 }
 
 // NewSpool makes a private temporary directory (0700) under dir ("" for the system's).
@@ -144,7 +157,7 @@ func (s *Spool) Add(name string, mode int64, takenAt time.Time, r io.Reader) (Me
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), r)
+	n, err := io.Copy(io.MultiWriter(f, h, progressWriter{s}), r)
 	if err != nil {
 		return Member{}, err
 	}

@@ -168,6 +168,11 @@ func backupRun(ctx context.Context, opts *Options) error {
 	defer spool.Close()
 
 	var p *iostreams.Progress
+	spool.Progress = func(total int64) {
+		if p != nil {
+			p.Update(iostreams.Bytes(total)+" taken", 0, 0)
+		}
+	}
 	services, err := backup.Take(ctx, backup.Source{
 		Engine: x.Engine, Container: c, Secrets: sec, IncludeSecrets: opts.IncludeSecrets, Wait: opts.Wait,
 		Step: func(s string) {
