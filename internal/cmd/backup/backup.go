@@ -71,7 +71,7 @@ usual AWS environment variables or profile; an endpoint silent for 2 minutes end
   nixify backup --include-secrets - | ssh host 'cat > backup.nxb'
   nixify backup -o json backup.nxb
   nixify backup --list ~/backups
-  nixify backup --s3-endpoint http://127.0.0.1:3900 s3://backups/nixify-$(date +%F).nxb`,
+  nixify backup --s3-endpoint http://127.0.0.1:3900 s3://backups/b.nxb`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dest = args[0]
@@ -87,10 +87,10 @@ usual AWS environment variables or profile; an endpoint silent for 2 minutes end
 			return backupRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.IncludeSecrets, "include-secrets", false, "include /data/secrets (the services' passwords and keys) so that a restore keeps them")
-	cmd.Flags().BoolVar(&opts.List, "list", false, "list the backups in the directory or under s3://BUCKET[/PREFIX] given instead: when, how big, which image and services")
-	cmd.Flags().StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL for s3:// destinations (default: AWS, or AWS_ENDPOINT_URL_S3); credentials and region from the AWS environment variables or profile")
-	cmd.Flags().DurationVar(&opts.Wait, "wait", 10*time.Minute, "how long to wait for a service's snapshot (Redis's BGSAVE) to finish")
+	cmd.Flags().BoolVar(&opts.IncludeSecrets, "include-secrets", false, "include /data/secrets, so that a restore keeps the passwords")
+	cmd.Flags().BoolVar(&opts.List, "list", false, "list the backups in a directory or under s3://BUCKET[/PREFIX]")
+	cmd.Flags().StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// (default: AWS_ENDPOINT_URL_S3, else AWS)")
+	cmd.Flags().DurationVar(&opts.Wait, "wait", 10*time.Minute, "how long a service may take to answer or snapshot")
 	shared.AddContainerFlag(f, cmd)
 	return cmd
 }

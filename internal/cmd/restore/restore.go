@@ -95,10 +95,10 @@ Without secrets in the archive the container generates new passwords (see nixify
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&opts.List, "list", false, "list the backups in the directory or under s3://BUCKET[/PREFIX] given instead")
-	fl.StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL for s3:// archives (default: AWS, or AWS_ENDPOINT_URL_S3)")
-	fl.BoolVar(&opts.Force, "force", false, "restore into a volume that holds data, after copying that data to a new volume")
-	fl.StringVar(&opts.Image, "image", "", "image to create the container from (default: the existing container's, else the archive's)")
+	fl.BoolVar(&opts.List, "list", false, "list the backups in a directory or under s3://BUCKET[/PREFIX]")
+	fl.StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// (default: AWS_ENDPOINT_URL_S3, else AWS)")
+	fl.BoolVar(&opts.Force, "force", false, "restore into a volume with data, after copying it to a new volume")
+	fl.StringVar(&opts.Image, "image", "", "image for a new container (default: the archive's)")
 	fl.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "how long to wait for the container to be healthy")
 	fl.String("volume", "", "named volume for /data")
 	f.BindFlag("volume", fl.Lookup("volume"))
