@@ -17,6 +17,9 @@ var Env = []string{
 	"NIXIFY_SERVICES=postgres,redis",
 }
 
+// NotADirectory is a file in the full test image (see Services).
+const NotADirectory = "/srv/not-a-directory"
+
 // Services is the full test image: nixify-init as PID 1 with Debian's PostgreSQL and Redis, psql
 // and redis-cli for the tests to write data, and busybox as /bin/sh (initdb needs a shell).
 func Services(initBinary, tag string) (Spec, error) {
@@ -43,6 +46,9 @@ func Services(initBinary, tag string) (Spec, error) {
 	entries = append(entries,
 		Entry{Path: "/bin/nixify-init", From: initBinary},
 		Entry{Path: "/bin/busybox", From: "/bin/busybox"},
+		// A file where a directory is expected, outside the system directories the init refuses:
+		// the e2e tests' data root that passes every check and stops the init at once.
+		Entry{Path: NotADirectory, Data: []byte("a file, not a directory\n")},
 	)
 	for _, applet := range []string{"sh", "kill", "pidof", "ps", "cat", "ls", "sleep", "rm", "mkdir"} {
 		entries = append(entries, Entry{Path: "/bin/" + applet, Link: "busybox"})

@@ -71,7 +71,7 @@ usual AWS environment variables or profile; an endpoint silent for 2 minutes end
   nixify backup --include-secrets - | ssh host 'cat > backup.nxb'
   nixify backup -o json backup.nxb
   nixify backup --list ~/backups
-  nixify backup --s3-endpoint http://127.0.0.1:3900 s3://backups/b.nxb`,
+  nixify backup --s3-endpoint http://127.0.0.1:3900 s3://backups/$(date +%F).nxb`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dest = args[0]
