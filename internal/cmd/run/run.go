@@ -38,7 +38,7 @@ engine cannot be reached; 130 interrupted.`,
 		Example: `  nixify run
   nixify run --publish postgres,redis
   nixify run --publish all,postgres=15432
-  nixify run --replace --env POSTGRES_PASSWORD=secret
+  nixify run --replace --env POSTGRES_DB=app
   nixify run --arch aarch64
   nixify run --tar ./result --port 9090`,
 		Args: cobra.NoArgs,
