@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 )
@@ -70,7 +71,7 @@ func render(io *iostreams.IOStreams, rep Report) {
 			field("healthcheck", s)
 		}
 		for _, e := range inf.Env {
-			field("env", e)
+			field("env", config.RedactEnv(e)) // a password baked into an image is not printed (-o json has it)
 		}
 		printMap(io, "labels", inf.Labels)
 		printMap(io, "annotations", inf.Annotations)
