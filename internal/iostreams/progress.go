@@ -54,6 +54,16 @@ func (s *IOStreams) newLive(every time.Duration) *Live {
 	return l
 }
 
+// NewLiveOut starts a live block on stdout, for a view that is the command's output (health
+// --watch): redrawn in place when stdout is a terminal, each new block written as plain lines
+// otherwise. End it with Keep to leave the last block on the screen.
+func (s *IOStreams) NewLiveOut() *Live {
+	l := &Live{w: s.Out, tty: s.IsTTY(), width: s.TerminalWidth,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go l.loop()
+	return l
+}
+
 // termWidth is the width of the terminal stderr writes to, 0 when it is none or unknown.
 func (s *IOStreams) termWidth() int {
 	if s.width != nil {
@@ -129,6 +139,28 @@ func (l *Live) Stop() {
 	defer l.mu.Unlock()
 	if l.tty {
 		l.clear()
+	} else if strings.Join(l.lines, "\n") != l.lastSent {
+		l.writePlain()
+	}
+}
+
+// Keep ends redrawing and leaves the last block on the screen, drawn at the terminal's width of
+// now (a view that is the command's result: Ctrl-C ends health --watch on its last table).
+func (l *Live) Keep() {
+	select {
+	case <-l.stop:
+		return
+	default:
+	}
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tty {
+		if l.dirty || len(l.drawn) == 0 {
+			l.clear()
+			l.draw()
+		}
 	} else if strings.Join(l.lines, "\n") != l.lastSent {
 		l.writePlain()
 	}

@@ -206,7 +206,13 @@ func verdict(io *iostreams.IOStreams, r shared.Report) error {
 // the watch; otherwise one report follows another. Ctrl-C is the interrupt, as for every command.
 func watch(ctx context.Context, opts *Options, collect func() (shared.Report, error)) error {
 	redraw := opts.IO.IsTTY() && !opts.IO.WantsJSON()
-	drawn := 0
+	// On a terminal the table is a live block: redrawn in place, clipped to the width and erased
+	// by the rows it takes after a resize, so a terminal made narrower keeps no old rows.
+	var live *iostreams.Live
+	if redraw {
+		live = opts.IO.NewLiveOut()
+		defer live.Keep()
+	}
 	t := time.NewTicker(opts.Interval)
 	defer t.Stop()
 	for {
@@ -218,11 +224,8 @@ func watch(ctx context.Context, opts *Options, collect func() (shared.Report, er
 			return err
 		}
 		if redraw {
-			lines := append(shared.HealthLines(opts.IO, r), opts.IO.Styles().Faint.Render(
-				fmt.Sprintf("updated %s, every %s; Ctrl-C stops", time.Now().Format("15:04:05"), opts.Interval)))
-			// Up over the last drawing, erasing it line by line, then the new one.
-			opts.IO.Printf("%s%s\n", strings.Repeat("\x1b[1A\x1b[2K", drawn), strings.Join(lines, "\n"))
-			drawn = len(lines)
+			live.Set(append(shared.HealthLines(opts.IO, r), opts.IO.Styles().Faint.Render(
+				fmt.Sprintf("updated %s, every %s; Ctrl-C stops", time.Now().Format("15:04:05"), opts.Interval)))...)
 		} else if err := shared.PrintHealth(opts.IO, r); err != nil {
 			return err
 		}
