@@ -70,10 +70,19 @@ type ExistsError struct {
 	// Differs says why a stopped container of nixify's cannot simply be started again ("another
 	// image", "other ports", "another environment"); empty when it is running or not ours.
 	Differs string
+	// Raced is a name taken after Prepare looked: another run (or anyone) created it meanwhile.
+	Raced  bool
+	holder engine.Container
 }
 
 func (e *ExistsError) Error() string {
 	switch {
+	case e.Raced && e.Ours && e.Differs == "":
+		return fmt.Sprintf("%s: %q was created by another nixify run at the same time", ErrExists, e.Name)
+	case e.Raced && e.Ours:
+		return fmt.Sprintf("%s: %q was created by another nixify run at the same time, with %s", ErrExists, e.Name, e.Differs)
+	case e.Raced && e.State == "being created":
+		return fmt.Sprintf("%s: %q was created by someone else at the same time", ErrExists, e.Name)
 	case !e.Ours:
 		return fmt.Sprintf("%s: %q is a container not made by nixify (%s)", ErrExists, e.Name, e.State)
 	case e.Differs != "":
@@ -118,6 +127,9 @@ const (
 	// AlreadyRunning is nixify's container of the same image and settings, running: nothing to
 	// do, as `nixify start` of a running container does nothing (both exit 0).
 	AlreadyRunning
+	// CreatedMeanwhile is nixify's container of the same image and settings that another run
+	// created between Prepare and Apply: this run waits for it as for AlreadyRunning.
+	CreatedMeanwhile
 )
 
 // Plan is the outcome of Prepare: every check is done, nothing is changed yet.
@@ -285,7 +297,15 @@ func (p *Plan) Apply(ctx context.Context, eng engine.Engine) (string, error) {
 		return "", err
 	}
 	if p.Action != ReplaceOld {
-		return p.create(ctx, eng, s.Name)
+		id, err := p.create(ctx, eng, s.Name)
+		// Two runs of the same name at once: the one that lost the race to create it finds the
+		// other's container, the same as its own would have been, and uses it.
+		var ee *ExistsError
+		if errors.As(err, &ee) && ee.Raced && ee.Ours && ee.Differs == "" && ee.holder.ID != "" {
+			p.Action, p.Old = CreatedMeanwhile, ee.holder
+			return ee.holder.ID, nil
+		}
+		return id, err
 	}
 	// A name of this run's own: two replaces at once never touch each other's new container (the
 	// second finds the old one gone and gives up), and clean finds one a crash left behind.
@@ -362,12 +382,37 @@ func (p *Plan) create(ctx context.Context, eng engine.Engine, name string) (stri
 		Hostname:    hostname(s.Name),
 	})
 	if errors.Is(err, engine.ErrConflict) {
-		// Another nixify (or anyone) took the name since Prepare looked: say who holds it.
-		if now, ierr := eng.ContainerInspect(ctx, name); ierr == nil {
-			return "", &ExistsError{Name: name, State: now.State, Ours: Managed(now.Labels)}
+		// Another nixify (or anyone) took the name since Prepare looked: say who holds it. The
+		// engine reserves the name before the other container can be inspected, so the holder
+		// may be "not found" for a moment: ask again, within a deadline.
+		if now, ok := holder(ctx, eng, name); ok {
+			return "", &ExistsError{Name: name, State: now.State, Ours: Managed(now.Labels), Differs: differs(now, s), Raced: true, holder: now}
 		}
+		return "", &ExistsError{Name: name, State: "being created", Raced: true}
 	}
 	return id, err
+}
+
+// holderWait bounds how long create asks who holds a name the engine said is taken.
+const holderWait = 10 * time.Second
+
+// holder is the container that holds name, asked until it can be inspected or holderWait passed.
+func holder(ctx context.Context, eng engine.Engine, name string) (engine.Container, bool) {
+	deadline := time.Now().Add(holderWait)
+	for {
+		c, err := eng.ContainerInspect(ctx, name)
+		if err == nil {
+			return c, true
+		}
+		if !errors.Is(err, engine.ErrNotFound) || time.Now().After(deadline) {
+			return engine.Container{}, false
+		}
+		select {
+		case <-ctx.Done():
+			return engine.Container{}, false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Start starts the container and returns the channel that reports its exit, asked for before the

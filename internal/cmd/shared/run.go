@@ -158,8 +158,12 @@ func Run(ctx context.Context, o *RunOptions) error {
 	if err != nil {
 		return StartError(err)
 	}
-	if plan.Action == container.AlreadyRunning {
-		o.IO.Errorf("%s %s is running already (same image and settings)\n", o.IO.Styles().OK.Render("✓"), cfg.Container)
+	if plan.Action == container.AlreadyRunning || plan.Action == container.CreatedMeanwhile {
+		if plan.Action == container.CreatedMeanwhile {
+			o.IO.Errorf("%s %s was created by another nixify run at the same time (same image and settings): waiting for it\n", o.IO.Styles().OK.Render("✓"), cfg.Container)
+		} else {
+			o.IO.Errorf("%s %s is running already (same image and settings)\n", o.IO.Styles().OK.Render("✓"), cfg.Container)
+		}
 		waitCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		return Await(ctx, o.IO, eng, id, eng.ContainerWait(waitCtx, id), o.Timeout, began, &loaded)
@@ -226,10 +230,17 @@ func StartError(err error) error {
 
 func existsHint(e *container.ExistsError) string {
 	switch {
+	case e.Raced && e.State == "being created":
+		return "another run took the name at the same time: `nixify status` shows what holds it, or choose another name with --container"
 	case !e.Ours:
 		return fmt.Sprintf("the name belongs to a container nixify did not make: choose another with --container, or remove it yourself (docker rm -f %s)", e.Name)
 	case e.State == "running":
-		return "it is running with other settings: `nixify run --replace` replaces it (the data volume is kept), `nixify status` shows it"
+		// The hint names what the error names: "with another image", "with other published ports".
+		with := e.Differs
+		if with == "" {
+			with = "other settings"
+		}
+		return fmt.Sprintf("it is running with %s: `nixify run --replace` replaces it (the data volume is kept), `nixify status` shows it", with)
 	case e.Differs != "":
 		return "replace it with `nixify run --replace` (the data volume is kept), or start it as it is with `nixify start`"
 	}

@@ -115,3 +115,77 @@ func TestRefusedReplaceLeavesEverythingAsItWas(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoRunsAtOnce: two `nixify run` of the same name at once. The loser of the race to create
+// the container used to print the engine's raw "Conflict. The container name "/x" is already in
+// use by container <64 hex>" and exit 1. Now it finds the winner's container (nixify's, same image
+// and settings) and treats it as `run` treats a running one: it waits for it, so both runs end
+// alike (here exit 3: the sleeper never answers health), and neither prints the engine's words.
+func TestTwoRunsAtOnce(t *testing.T) {
+	eng := testpeer.Engine(t)
+	if !testimage.Exists("/bin/busybox") {
+		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sleeper.tar")
+	tag := "nixify-run-race-test:" + suffix()
+	id, err := testimage.Write(testimage.Sleeper(tag), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	if _, err := eng.ImageLoad(ctx, f, nil); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		cfg := config.Config{Container: "nixify-run-race-" + suffix(), Image: "nixify-run-race-" + suffix(), Volume: "nixify-run-race-vol-" + suffix(),
+			Bind: "127.0.0.1", Port: testpeer.FreePort(t), StateDir: t.TempDir()}
+		t.Cleanup(func() {
+			eng.ContainerRemove(ctx, cfg.Container)
+			eng.VolumeRemove(ctx, cfg.Volume)
+			for _, a := range arch.All {
+				eng.ImageRemove(ctx, container.LoadedTag(cfg.Image, a.String(), id))
+			}
+		})
+		errs := make([]error, 2)
+		outs := make([]*strings.Builder, 2)
+		done := make(chan struct{})
+		for i := range 2 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				io, _, out, errOut := iostreams.Test()
+				o := shared.RunOptions{IO: io, Arch: arch.X86_64, Tar: path, Timeout: 3 * time.Second, StopTimeout: time.Second}
+				o.Config = func() (*config.Loaded, error) { return &config.Loaded{Config: cfg}, nil }
+				o.Engine = func() (engine.Engine, error) {
+					ep, err := engine.ResolveEndpoint("", os.Getenv)
+					if err != nil {
+						return nil, err
+					}
+					return engine.New(ep)
+				}
+				errs[i] = shared.Run(ctx, &o)
+				outs[i] = &strings.Builder{}
+				outs[i].WriteString(out.String() + errOut.String())
+			}()
+		}
+		<-done
+		<-done
+		for i, err := range errs {
+			msg := outs[i].String()
+			if err != nil {
+				msg += err.Error()
+				if e := cli.Hint(err); e != "" {
+					msg += "\n" + e
+				}
+			}
+			if strings.Contains(msg, "Conflict") || strings.Contains(msg, "already in use by container") {
+				t.Errorf("round %d, run %d printed the engine's raw error: %s", round, i, msg)
+			}
+			if c := cli.Code(err); c != cli.ExitUnhealthy {
+				t.Errorf("round %d, run %d: exit %d (%v); want %d as the other run (the sleeper never answers health)", round, i, c, err, cli.ExitUnhealthy)
+			}
+		}
+		t.Logf("round %d: %v | %v\n%s\n%s", round, errs[0], errs[1], outs[0], outs[1])
+	}
+}

@@ -27,10 +27,27 @@ func TestExistsHintFitsEachState(t *testing.T) {
 		{container.ExistsError{Name: "c", State: "created", Ours: true, Differs: "other published ports"}, "`nixify start`"},
 		{container.ExistsError{Name: "c", State: "paused", Ours: true}, "`nixify stop` then `nixify start`"},
 		{container.ExistsError{Name: "c", State: "exited", Ours: false}, "docker rm -f c"},
+		{container.ExistsError{Name: "c", State: "being created", Raced: true}, "`nixify status`"},
 	} {
 		err := StartError(&c.err)
 		if cli.Code(err) != cli.ExitFailure || !strings.Contains(cli.Hint(err), c.want) {
 			t.Errorf("%+v: hint %q, want %q", c.err, cli.Hint(err), c.want)
+		}
+	}
+}
+
+// TestExistsHintAgreesWithTheError: a running container of another image was refused with
+// "... (running) with another image" and the hint "it is running with other settings": the hint
+// now names the same difference as the error, for each difference.
+func TestExistsHintAgreesWithTheError(t *testing.T) {
+	for _, differs := range []string{"another image", "other published ports", "another value of REDIS_PASSWORD", "another volume (v)"} {
+		e := container.ExistsError{Name: "c", State: "running", Ours: true, Differs: differs}
+		err := StartError(&e)
+		if !strings.Contains(err.Error(), "with "+differs) {
+			t.Fatalf("error %q does not name %q", err, differs)
+		}
+		if h := cli.Hint(err); !strings.Contains(h, "running with "+differs+":") || strings.Contains(h, "other settings") {
+			t.Errorf("error %q, hint %q: want the hint to say \"running with %s\"", err, h, differs)
 		}
 	}
 }
