@@ -218,6 +218,16 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Suggestion is nix's "Did you mean …?" line under its error (a misspelt attribute), or "".
+func (e *Error) Suggestion() string {
+	for _, l := range strings.Split(e.Message.Text, "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "Did you mean ") {
+			return t
+		}
+	}
+	return ""
+}
+
 // maxErrorRunes caps the one line of a nix error: a message quoting a whole file or a huge value
 // stays readable.
 const maxErrorRunes = 400
