@@ -129,7 +129,11 @@ func (e *Error) Error() string {
 	if errors.As(e.Err, &ne) && ne.Kind == nix.MissingAttribute {
 		// Nix lists every prefix it tried, which for a full attribute path reads as nonsense.
 		flake, attr, _ := strings.Cut(e.Plan.Installable, "#")
-		return fmt.Sprintf("build %s: flake %s does not provide attribute %s", e.Plan.Arch, flake, attr)
+		msg := fmt.Sprintf("build %s: flake %s does not provide attribute %s", e.Plan.Arch, flake, attr)
+		if s := ne.Suggestion(); s != "" {
+			msg += "; " + s
+		}
+		return msg
 	}
 	return fmt.Sprintf("build %s (%s): %v", e.Plan.Arch, e.Plan.Strategy, e.Err)
 }

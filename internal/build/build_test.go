@@ -274,6 +274,12 @@ func TestEvaluationErrorsCarryTheirPosition(t *testing.T) {
 		t.Fatalf("missing attribute: %v", err)
 	}
 
+	// A misspelt attribute: nix's suggestion is kept.
+	_, err = Run(context.Background(), n, Options{Flake: ref, Attr: "imag", Archs: []arch.Arch{arch.X86_64}, StateDir: state})
+	if !errors.As(err, &ne) || ne.Kind != nix.MissingAttribute || !strings.HasSuffix(err.Error(), "attribute packages.x86_64-linux.imag; Did you mean image?") {
+		t.Fatalf("misspelt attribute: %v", err)
+	}
+
 	flake := "{\n  outputs = { self }: {\n    packages.x86_64-linux.image = let x = 1 in { a = ; };\n  };\n}\n"
 	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package nix
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -148,5 +149,58 @@ func TestClassifyErrors(t *testing.T) {
 	e = classify(Message{Text: "error: a 'aarch64-linux' with features {} is required to build '/nix/store/x.drv', but I am a 'x86_64-linux' with features {benchmark}"})
 	if e.Kind != UnsupportedSystem || e.System != "aarch64-linux" {
 		t.Fatalf("%+v", e)
+	}
+}
+
+// TestErrorIsOneLineWithAllOfTheMessage: nix 2.8's error messages as it printed them (the msg of
+// its internal-json events, ANSI removed) make one line that keeps the rest of a message nix
+// continued on indented lines, and leaves the position block, source excerpt and log tail out.
+func TestErrorIsOneLineWithAllOfTheMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msg  Message
+		want string
+	}{
+		{"a store path with a newline in its name",
+			Message{Text: StripANSI("\x1b[31;1merror:\x1b[0m store path '\x1b[35;1mwm9vasc8d2bx0g32i5h5hqx7svwmlfni-libfoo-1.1\n       .tar\x1b[0m' contains illegal character '\x1b[35;1m\n       \x1b[0m'"),
+				Raw: "store path 'wm9vasc8d2bx0g32i5h5hqx7svwmlfni-libfoo-1.1\n.tar' contains illegal character '\n'"},
+			`store path 'wm9vasc8d2bx0g32i5h5hqx7svwmlfni-libfoo-1.1\n.tar' contains illegal character '\n'`},
+		{"a thrown message of two lines",
+			Message{Text: "error: first\n       second line", Raw: "first\nsecond line"},
+			"first second line"},
+		{"a missing attribute and nix's suggestion",
+			Message{Text: "error: flake 'path:/tmp/f' does not provide attribute 'packages.x86_64-linux.imag', 'legacyPackages.x86_64-linux.imag' or 'imag'\n       Did you mean image?"},
+			"flake 'path:/tmp/f' does not provide attribute 'packages.x86_64-linux.imag', 'legacyPackages.x86_64-linux.imag' or 'imag' Did you mean image?"},
+		{"an evaluation error, its position and suggestion",
+			Message{Text: "error: attribute 'c' missing\n\n       at /nix/store/x-source/flake.nix:3:31:\n\n            2|   arm = 1;\n            3|   ev = let a = { b = 1; }; in a.c;\n             |                               ^\n       Did you mean b?",
+				Raw: "attribute 'c' missing", File: "/nix/store/x-source/flake.nix", Line: 3, Column: 31},
+			"/nix/store/x-source/flake.nix:3:31: attribute 'c' missing Did you mean b?"},
+		{"a builder failure with nix's log tail (plain output)",
+			Message{Text: "error: builder for '/nix/store/1sbj-bad.drv' failed with exit code 1;\n       last 1 log lines:\n       > hi\n       For full logs, run 'nix log /nix/store/1sbj-bad.drv'.\n(use '--show-trace' to show detailed location information)"},
+			"builder for '/nix/store/1sbj-bad.drv' failed with exit code 1"},
+		{"an unsupported system",
+			Message{Text: "error: a 'aarch64-linux' with features {} is required to build '/nix/store/yr1s-arm.drv', but I am a 'x86_64-linux' with features {benchmark, big-parallel, kvm, nixos-test}"},
+			"a 'aarch64-linux' with features {} is required to build '/nix/store/yr1s-arm.drv', but I am a 'x86_64-linux' with features {benchmark, big-parallel, kvm, nixos-test}"},
+	} {
+		if got := classify(tc.msg).Error(); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+	long := classify(Message{Text: "error: " + strings.Repeat("x", 300) + "\n       " + strings.Repeat("y", 300)}).Error()
+	if n := len([]rune(long)); n != maxErrorRunes || !strings.HasSuffix(long, "y…") || strings.Contains(long, "\n") {
+		t.Errorf("a long message is %d runes: %q", n, long)
+	}
+}
+
+// TestFailedDependencyReportsItsBuilder: when a dependency fails, nix's last error is "1
+// dependencies of derivation … failed to build"; the error is the builder's, whose log is shown.
+func TestFailedDependencyReportsItsBuilder(t *testing.T) {
+	r := strings.NewReader(`@nix {"action":"msg","column":null,"file":null,"level":0,"line":null,"msg":"\u001b[31;1merror:\u001b[0m builder for '\u001b[35;1m/nix/store/1sbjs138z86h995ri82vasz5385kdkwm-bad.drv\u001b[0m' failed with exit code 1","raw_msg":"builder for '/nix/store/1sbjs138z86h995ri82vasz5385kdkwm-bad.drv' failed with exit code 1"}
+@nix {"action":"msg","column":null,"file":null,"level":0,"line":null,"msg":"\u001b[31;1merror:\u001b[0m \u001b[35;1m\u001b[0m\u001b[35;1m1\u001b[0m dependencies of derivation '\u001b[35;1m/nix/store/hr87ag4ly34zq059jhc58klf35rfzjfz-top.drv\u001b[0m' failed to build\u001b[0m","raw_msg":"1 dependencies of derivation '/nix/store/hr87ag4ly34zq059jhc58klf35rfzjfz-top.drv' failed to build"}
+`)
+	plain, errs := readEvents(r, nil)
+	var e *Error
+	if !errors.As(buildError(errs, plain, errors.New("exit status 1")), &e) || e.Kind != BuilderFailure || !strings.HasSuffix(e.Drv, "-bad.drv") {
+		t.Fatalf("got %+v", e)
 	}
 }

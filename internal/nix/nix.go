@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/nixify/nixify/internal/iostreams"
 )
@@ -207,22 +208,102 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := strings.TrimSpace(strings.TrimPrefix(e.Message.Text, "error:"))
-	switch e.Kind {
-	case EvalFailure:
-		first := iostreams.FirstLine(msg)
-		if e.Message.Raw != "" {
-			first = iostreams.FirstLine(e.Message.Raw)
-		}
-		if e.Message.File != "" && e.Message.Line > 0 {
-			return fmt.Sprintf("%s:%d:%d: %s", e.Message.File, e.Message.Line, e.Message.Column, first)
-		}
-		return first
-	case BuilderFailure, MissingAttribute, UnsupportedSystem:
-		return iostreams.FirstLine(msg)
+	msg := oneLine(e.Message.Text, len("error: "))
+	if msg == "" {
+		msg = oneLine(e.Message.Raw, 0)
 	}
-	return iostreams.FirstLine(msg)
+	if e.Kind == EvalFailure && e.Message.File != "" && e.Message.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.Message.File, e.Message.Line, e.Message.Column, msg)
+	}
+	return msg
 }
+
+// Suggestion is nix's "Did you mean …?" line under its error (a misspelt attribute), or "".
+func (e *Error) Suggestion() string {
+	for _, l := range strings.Split(e.Message.Text, "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "Did you mean ") {
+			return t
+		}
+	}
+	return ""
+}
+
+// maxErrorRunes caps the one line of a nix error: a message quoting a whole file or a huge value
+// stays readable.
+const maxErrorRunes = 400
+
+// logLinesRE starts the log tail nix's plain output appends to a builder failure; nixify prints
+// that tail itself.
+var logLinesRE = regexp.MustCompile(`^last \d+ log lines:`)
+
+// oneLine is a nix error message (ANSI removed) as one line, without "error:". Nix indents the
+// lines after the first by indent columns (the width of "error: "; 0 for a raw message): those
+// continue the message and are joined to it. A line break inside a quoted value (a store path
+// name with a newline in it) is shown as \n, so that the value reads as nix saw it. The message
+// ends at a blank line (the position and source excerpt follow it), at a line that is not
+// indented, or at a builder's log tail; a "Did you mean …?" suggestion after the position is
+// kept. Longer than maxErrorRunes, the line is cut with "…".
+func oneLine(text string, indent int) string {
+	text = strings.TrimSpace(text)
+	text = strings.TrimSpace(strings.TrimPrefix(text, "error:"))
+	if text == "" {
+		return ""
+	}
+	lines := strings.Split(text, "\n")
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(lines[0]))
+	open := quoteOpen(false, lines[0])
+	i := 1
+	for ; i < len(lines); i++ {
+		l := strings.TrimRight(lines[i], " \t\r")
+		body := strings.TrimLeft(l, " ")
+		if len(l)-len(body) < indent && l != "" {
+			break // not indented: not part of the message
+		}
+		if open {
+			b.WriteString(`\n`)
+			b.WriteString(l[min(indent, len(l)-len(body)):])
+			open = quoteOpen(open, body)
+			continue
+		}
+		if body == "" || logLinesRE.MatchString(body) {
+			break
+		}
+		b.WriteString(" ")
+		b.WriteString(body)
+		open = quoteOpen(open, body)
+	}
+	for ; i < len(lines); i++ {
+		if t := strings.TrimSpace(lines[i]); strings.HasPrefix(t, "Did you mean ") {
+			b.WriteString(" ")
+			b.WriteString(t)
+			break
+		}
+	}
+	s := strings.TrimSuffix(b.String(), ";")
+	if r := []rune(s); len(r) > maxErrorRunes {
+		s = string(r[:maxErrorRunes-1]) + "…"
+	}
+	return s
+}
+
+// quoteOpen reports whether a single-quoted value is still open after line, given whether one
+// was open before it. An apostrophe between two letters or digits (couldn't) is not a quote.
+func quoteOpen(open bool, line string) bool {
+	r := []rune(line)
+	for i, c := range r {
+		if c != '\'' {
+			continue
+		}
+		if i > 0 && i < len(r)-1 && isWordRune(r[i-1]) && isWordRune(r[i+1]) {
+			continue
+		}
+		open = !open
+	}
+	return open
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 var (
 	drvRE    = regexp.MustCompile(`builder for '(/nix/store/[^']+\.drv)' failed`)
@@ -237,6 +318,13 @@ func buildError(errs []Message, plain []string, waitErr error) error {
 			text = "error: nix failed: " + waitErr.Error()
 		}
 		return errorFromText(text, waitErr)
+	}
+	// A failed dependency ends with "1 dependencies of derivation … failed to build": the
+	// builder that failed is the error the user needs, with its log tail.
+	for _, m := range errs {
+		if drvRE.MatchString(m.Text) {
+			return classify(m)
+		}
 	}
 	return classify(errs[len(errs)-1])
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixify/nixify/internal/arch"
+	"github.com/nixify/nixify/internal/build/buildtest"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cli/clitest"
 	"github.com/nixify/nixify/internal/config"
@@ -318,5 +319,22 @@ func TestRunningBuildsShowWhatWaitsOnThem(t *testing.T) {
 		if !strings.Contains(e, want) {
 			t.Errorf("the block never showed %q:\n%s", want, e[max(0, len(e)-3000):])
 		}
+	}
+}
+
+// TestMultiLineNixErrorIsOneWholeLine: a version file ending in a newline puts the newline in a
+// store path's name; nix's error about it spans three lines, and all of it makes the one line.
+func TestMultiLineNixErrorIsOneWholeLine(t *testing.T) {
+	opts, _, _, _ := testOptions(t, buildtest.App)
+	ref, dir := buildtest.Flake(t)
+	if err := os.WriteFile(filepath.Join(dir, "version"), []byte("1.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.Config = staticConfig(t, ref, buildtest.App)
+	err := buildRun(context.Background(), opts)
+	msg := err.Error()
+	if cli.Code(err) != cli.ExitFailure || !strings.Contains(msg, `-libfoo-1.1\n.tar' contains illegal character '\n'`) ||
+		strings.ContainsAny(msg, "\n\x1b") {
+		t.Fatalf("got %q (code %d)", msg, cli.Code(err))
 	}
 }

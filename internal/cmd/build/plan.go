@@ -92,13 +92,18 @@ func reportPlan(io *iostreams.IOStreams, pvs []build.Preview) error {
 			fmt.Fprintln(io.Out, l)
 		}
 		if pv.SizesErr != nil {
-			io.Errorf("warning: %s: no size per path (%v); the totals are nix's\n", pv.Plan.Arch, pv.SizesErr)
+			warn(io, fmt.Sprintf("%s: no size per path (%v); the totals are nix's", pv.Plan.Arch, pv.SizesErr))
 		}
 		if len(pv.Unknown) > 0 {
-			io.Errorf("warning: %s: nix can neither build nor fetch %d %s: the build will fail\n", pv.Plan.Arch, len(pv.Unknown), plural(len(pv.Unknown), "path", "paths"))
+			warn(io, fmt.Sprintf("%s: nix can neither build nor fetch %d %s: the build will fail", pv.Plan.Arch, len(pv.Unknown), plural(len(pv.Unknown), "path", "paths")))
 		}
 	}
 	return nil
+}
+
+// warn prints a warning on stderr: on a terminal wrapped between words, piped one line.
+func warn(io *iostreams.IOStreams, text string) {
+	fmt.Fprintln(io.ErrOut, io.WrapErr("warning: ", text))
 }
 
 // estimate is the build time the plan expects: the summed last times of the derivations seen

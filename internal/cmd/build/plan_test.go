@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -223,6 +224,60 @@ func TestResultTableFitsEightyColumns(t *testing.T) {
 	for _, want := range []string{"nixify-health-check.tar.gz", "stream-nixify-health-check", "5f641fd8cdb1", "emulated"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("lacks %q:\n%s", want, o)
+		}
+	}
+}
+
+// TestWarningsWrapOnATerminalAndStayOneLinePiped: the plan's warnings and the live view's
+// "gave up fetching" and nix warning lines wrap between words on a terminal 60 columns wide,
+// under their text, and are one line each when piped.
+func TestWarningsWrapOnATerminalAndStayOneLinePiped(t *testing.T) {
+	url := "https://example.org/a/rather/long/path/to/the/flake-input-source-1.2.3.tar.gz"
+	events := []string{
+		`@nix {"action":"msg","level":1,"msg":"warning: unable to download '` + url + `': Couldn't connect to server (7); retrying in 275 ms"}`,
+		`@nix {"action":"start","id":8,"level":4,"text":"downloading '` + url + `'","type":101,"fields":["` + url + `"]}`,
+		`@nix {"action":"stop","id":8}`,
+		`@nix {"action":"msg","level":1,"msg":"warning: Git tree '/home/someone/src/project' is dirty, so the build uses the files as they are now"}`,
+	}
+	for _, tty := range []bool{false, true} {
+		io, _, _, errOut := iostreams.Test()
+		io.SetTTY(tty)
+		io.DisableColor()
+		io.SetWidth(60)
+		pv := build.Preview{Plan: build.Plan{Arch: arch.X86_64, Reason: "native build"}, Unknown: []string{"/nix/store/w9wjpgsiwxjv9p6166ax2mns747lmv2c-x.drv"},
+			SizesErr: errors.New("the binary cache https://cache.example.org answered 503 Service Unavailable for every narinfo")}
+		if err := reportPlan(io, []build.Preview{pv}); err != nil {
+			t.Fatal(err)
+		}
+		v := newView(io, nil, nil)
+		for _, l := range events {
+			e, err := nix.ParseLine([]byte(l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.handle(&e)
+		}
+		v.stop()
+		got := nix.StripANSI(errOut.String())
+		// The paragraphs, their lines joined again, as a reader reads them.
+		joined := regexp.MustCompile(`\n {2,}`).ReplaceAllString(got, " ")
+		for _, want := range []string{
+			"warning: x86_64: no size per path (the binary cache https://cache.example.org answered 503 Service Unavailable for every narinfo); the totals are nix's\n",
+			"warning: x86_64: nix can neither build nor fetch 1 path: the build will fail\n",
+			"· gave up fetching " + url + " (0s) after 1 retry: Couldn't connect to server (7)\n",
+			"warning: Git tree '/home/someone/src/project' is dirty, so the build uses the files as they are now\n",
+		} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("tty %v: lacks %q:\n%s", tty, want, got)
+			}
+		}
+		for _, l := range strings.Split(got, "\n") {
+			if w := lipgloss.Width(l); tty && w > 60 && !strings.Contains(l, url) {
+				t.Errorf("a line of %d columns on a 60-column terminal: %q", w, l)
+			}
+		}
+		if lines := strings.Count(got, "\n"); tty && lines <= 6 || !tty && lines != 6 {
+			t.Errorf("tty %v: %d lines:\n%s", tty, lines, got)
 		}
 	}
 }

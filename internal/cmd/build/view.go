@@ -93,16 +93,17 @@ func newView(io *iostreams.IOStreams, estimates record.Times, graphOf func(conte
 			// Nix does not say whether a transfer succeeded; one that moved no byte did not.
 			mark, what = v.st.Faint.Render("·"), "gave up fetching"
 		}
-		line := fmt.Sprintf("%s %s %s %s", mark, what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")"))
+		line := fmt.Sprintf("%s %s %s", what, a.Name, v.st.Faint.Render("("+humanDuration(d)+")"))
 		if a.Built {
 			v.mu.Lock()
 			v.took[a.Name] = d
 			v.mu.Unlock()
 		}
 		if r := v.endRetry(a.Path); r != nil {
-			line += v.st.Faint.Render(fmt.Sprintf(" after %d %s: %s", r.n, plural(r.n, "retry", "retries"), r.reason))
+			line += " " + v.st.Faint.Render(fmt.Sprintf("after %d %s: %s", r.n, plural(r.n, "retry", "retries"), r.reason))
 		}
-		v.live.Println(line)
+		// On a terminal a long line (a URL and nix's reason) wraps between words under its text.
+		v.live.Println(io.WrapErr(mark+" ", line))
 	}
 	if io.Verbose {
 		v.mon.OnLog = func(drv, line string) {
@@ -120,17 +121,28 @@ func newView(io *iostreams.IOStreams, estimates record.Times, graphOf func(conte
 			}
 			if m := retryRE.FindStringSubmatch(text); m != nil {
 				if v.noteRetry(m[1], m[2]) == 1 && !tty {
-					v.live.Println(fmt.Sprintf("warning: unable to download %s: %s; retrying", m[1], m[2]))
+					v.live.Println(io.WrapErr("warning: ", fmt.Sprintf("unable to download %s: %s; retrying", m[1], m[2])))
 				}
 				return
 			}
 		}
 		if io.Verbose || level <= 1 && !strings.Contains(text, "is busy") {
-			v.live.Println(text)
+			v.live.Println(wrapMsg(io, text))
 		}
 	}
 	go v.loop()
 	return v
+}
+
+// wrapMsg is a message of nix's as one paragraph: on a terminal wrapped between words, the lines
+// after the first under the text after "warning: " or "error: "; piped one line.
+func wrapMsg(io *iostreams.IOStreams, text string) string {
+	for _, lead := range []string{"warning: ", "error: "} {
+		if strings.HasPrefix(text, lead) {
+			return io.WrapErr(lead, strings.TrimPrefix(text, lead))
+		}
+	}
+	return io.WrapErr("", text)
 }
 
 func verb(typ int, done bool) string {
