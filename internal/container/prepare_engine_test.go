@@ -25,7 +25,11 @@ func sleeper(t *testing.T, eng engine.Engine) string {
 		testpeer.Missing(t, "busybox-static", "/bin/busybox is the test image's only program")
 	}
 	path := filepath.Join(t.TempDir(), "sleeper.tar")
-	id, err := testimage.Write(testimage.Sleeper("nixify-prepare-test:"+suffix()), path)
+	// A label of its own makes the image this test's alone: tests of other packages running at
+	// the same time load the same sleeper, and would use (and remove) one shared image ID.
+	spec := testimage.Sleeper("nixify-prepare-test:" + suffix())
+	spec.Labels = map[string]string{"nixify.test.image": suffix()}
+	id, err := testimage.Write(spec, path)
 	if err != nil {
 		t.Fatal(err)
 	}

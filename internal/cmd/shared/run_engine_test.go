@@ -23,6 +23,15 @@ import (
 
 func suffix() string { return strings.ToLower(rand.Text()[:8]) }
 
+// uniqueSleeper is the sleeper image with a label of its own, so that its ID is this test's alone:
+// tests of other packages running at the same time load the same sleeper and would share (and
+// remove, or see in use) one image ID.
+func uniqueSleeper(tag string) testimage.Spec {
+	s := testimage.Sleeper(tag)
+	s.Labels = map[string]string{"nixify.test.image": suffix()}
+	return s
+}
+
 // running starts a container of an amd64 sleeper image, as nixify would, and returns its ID and
 // the archive of its image.
 func running(t *testing.T, eng engine.Engine, cfg config.Config) (string, string) {
@@ -33,7 +42,7 @@ func running(t *testing.T, eng engine.Engine, cfg config.Config) (string, string
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sleeper.tar")
 	tag := "nixify-run-order-test:" + suffix()
-	id, err := testimage.Write(testimage.Sleeper(tag), path)
+	id, err := testimage.Write(uniqueSleeper(tag), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +138,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sleeper.tar")
 	tag := "nixify-run-race-test:" + suffix()
-	id, err := testimage.Write(testimage.Sleeper(tag), path)
+	id, err := testimage.Write(uniqueSleeper(tag), path)
 	if err != nil {
 		t.Fatal(err)
 	}
