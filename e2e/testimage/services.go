@@ -83,10 +83,13 @@ func Static(initBinary, redisStandIn, goarch, tag string) Spec {
 func Exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 // Sleeper is a one-program image whose containers run until removed: busybox (also as /bin/sh) and
-// `sleep 600` as the entrypoint, for tests of the engine's container calls.
+// `sleep 600` as the entrypoint, for tests of the engine's container calls. The tag is also a
+// label, so that images of different tags have different IDs: tests of several packages run at
+// once, and one test's cleanup (or its "image in use" check) must not meet another's image.
 func Sleeper(tag string) Spec {
 	return Spec{Tag: tag, Arch: "amd64",
 		Entries:    []Entry{{Path: "/bin/busybox", From: "/bin/busybox"}, {Path: "/bin/sh", Link: "busybox"}},
 		Env:        []string{"PATH=/bin"},
-		Entrypoint: []string{"/bin/busybox", "sleep", "600"}}
+		Entrypoint: []string{"/bin/busybox", "sleep", "600"},
+		Labels:     map[string]string{"nixify.test.tag": tag}}
 }
