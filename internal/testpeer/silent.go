@@ -2,6 +2,7 @@ package testpeer
 
 import (
 	"net"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -14,6 +15,25 @@ func Silent(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("silent listener: %v", err)
 	}
+	hold(t, ln)
+	return ln.Addr().String()
+}
+
+// SilentSocket is Silent on a unix socket (a Docker engine that is up but hung): it returns the
+// socket's path.
+func SilentSocket(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "silent.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatalf("silent socket: %v", err)
+	}
+	hold(t, ln)
+	return path
+}
+
+// hold accepts every connection on ln and keeps it open, unanswered, until the test ends.
+func hold(t testing.TB, ln net.Listener) {
 	var mu sync.Mutex
 	var conns []net.Conn
 	go func() {
@@ -35,7 +55,6 @@ func Silent(t testing.TB) string {
 			c.Close()
 		}
 	})
-	return ln.Addr().String()
 }
 
 // Refused returns a loopback host:port where nothing listens, so connecting is refused.

@@ -1,10 +1,7 @@
 package root
 
 import (
-	"net"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,38 +10,8 @@ import (
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
-// silentSocket listens on a unix socket, accepts every connection and never writes a byte: a
-// Docker engine that is up but hung (or a proxy with nothing behind it).
-func silentSocket(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "docker.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "unix://" + path
-}
+// silentSocket is a Docker engine that is up but hung (or a proxy with nothing behind it).
+func silentSocket(t *testing.T) string { return "unix://" + testpeer.SilentSocket(t) }
 
 // TestEveryCommandGivesUpOnAnEngineThatNeverAnswers (issue 21 item 9): an engine that accepts the
 // connection and never answers used to hang status, health, run and the rest forever. Each
