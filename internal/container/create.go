@@ -181,13 +181,17 @@ func Prepare(ctx context.Context, eng engine.Engine, s Spec) (*Plan, error) {
 	case errors.Is(err, engine.ErrNotFound):
 	case err != nil:
 		return nil, err
-	case s.Replace || (s.ReplaceOwn && Managed(old.Labels)):
+	case s.Replace:
 		p.Action, p.Old = ReplaceOld, old
 	case !Managed(old.Labels):
 		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: false}
 	case old.Running && differs(old, s) == "":
 		p.Action, p.Old = AlreadyRunning, old
 		return p, nil
+	case s.ReplaceOwn && (differs(old, s) != "" || old.State == "paused" || old.State == "restarting"):
+		// up replaces its own container only when it would run something else: the same image and
+		// settings keep running (or start again, stopped) with no restart of the database.
+		p.Action, p.Old = ReplaceOld, old
 	case old.Running || old.State == "paused" || old.State == "restarting":
 		return nil, &ExistsError{Name: s.Name, State: old.State, Ours: true, Differs: differs(old, s)}
 	default:

@@ -89,6 +89,16 @@ func TestPrepareDecidesBeforeChangingAnything(t *testing.T) {
 	if _, err := container.Prepare(ctx, eng, otherEnv); !errors.As(err, &ee) || ee.State != "running" || !ee.Ours || !strings.Contains(ee.Differs, "POSTGRES_DB") {
 		t.Fatalf("running, other env: %v", err)
 	}
+	// up (ReplaceOwn) leaves its own running container alone when nothing differs, and replaces it
+	// only when it would run something else.
+	own, ownOther := spec, otherEnv
+	own.ReplaceOwn, ownOther.ReplaceOwn = true, true
+	if p, err := container.Prepare(ctx, eng, own); err != nil || p.Action != container.AlreadyRunning || p.Old.ID != id {
+		t.Fatalf("up, running, same spec: %+v %v", p, err)
+	}
+	if p, err := container.Prepare(ctx, eng, ownOther); err != nil || p.Action != container.ReplaceOld {
+		t.Fatalf("up, running, other env: %+v %v", p, err)
+	}
 	// Replace onto a port something else holds: refused, and the container still runs.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer l.Close()
@@ -128,6 +138,9 @@ func TestPrepareDecidesBeforeChangingAnything(t *testing.T) {
 	}
 	if p, err := container.Prepare(ctx, eng, spec); err != nil || p.Action != container.StartExisting || p.Old.ID != id {
 		t.Fatalf("stopped, same spec: %+v %v", p, err)
+	}
+	if p, err := container.Prepare(ctx, eng, own); err != nil || p.Action != container.StartExisting || p.Old.ID != id {
+		t.Fatalf("up, stopped, same spec: %+v %v", p, err)
 	}
 	moved := spec
 	moved.Publish = nil
