@@ -143,15 +143,12 @@ func listError(err error) error {
 
 func backupRun(ctx context.Context, opts *Options) error {
 	began := time.Now()
-	x, err := shared.FindContainer(ctx, opts.Config, opts.Engine)
+	x, err := shared.FindRunning(ctx, opts.Config, opts.Engine)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
 	c := x.Container
-	if err := shared.RequireRunning(c); err != nil {
-		return err
-	}
 	sec, err := container.ReadSecrets(ctx, x.Engine, c)
 	if err != nil {
 		return shared.EngineError(err)

@@ -70,16 +70,13 @@ Formats: shell (default; export lines, quoted for sh, bash and zsh), dotenv, jso
 }
 
 func envRun(ctx context.Context, opts *Options) error {
-	x, err := shared.FindContainer(ctx, opts.Config, opts.Engine)
+	// Addresses of a stopped container answer nothing: exit 3, like every "is it up?" answer.
+	x, err := shared.FindRunning(ctx, opts.Config, opts.Engine)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
 	c := x.Container
-	// Addresses of a stopped container answer nothing: exit 3, like every "is it up?" answer.
-	if err := shared.RequireRunning(c); err != nil {
-		return err
-	}
 	secrets, err := container.ReadSecrets(ctx, x.Engine, c)
 	if err != nil {
 		return shared.EngineError(err)

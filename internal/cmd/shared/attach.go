@@ -73,7 +73,8 @@ func isTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// FindRunning is FindContainer for commands that need it running (exec, shell, psql, redis-cli).
+// FindRunning is FindContainer for commands that need it running (exec, shell, psql, redis-cli,
+// env, backup).
 func FindRunning(ctx context.Context, loadConfig func() (*config.Loaded, error), open func() (engine.Engine, error)) (*Existing, error) {
 	x, err := FindContainer(ctx, loadConfig, open)
 	if err != nil {
