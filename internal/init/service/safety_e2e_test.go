@@ -129,6 +129,7 @@ func TestPostgresSocketIsPostgresAndRootOnly(t *testing.T) {
 		cmd := exec.Command("runuser", "-u", user, "--", psql, "-h", filepath.Join(e.root, "run"),
 			"-p", fmt.Sprint(e.pgPort), "-U", "postgres", "-d", "postgres", "-tAc", "select current_user")
 		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		cmd.Dir = "/" // the checkout may sit in a directory only root can enter (mktemp -d)
 		out, err := cmd.CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
