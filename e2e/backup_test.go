@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/nixify/nixify/e2e/testimage"
 	"github.com/nixify/nixify/internal/backup"
+	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -259,4 +262,42 @@ func checkRestored(t *testing.T, e *env) {
 	if r.code != 0 || !strings.Contains(r.out, "v1") || !strings.Contains(r.out, "quote\" and\nnewline") || !strings.Contains(r.out, "a\nb\nc") {
 		t.Fatalf("keys after the restore: exit %d %q", r.code, r.out)
 	}
+}
+
+// TestRunRefusesAnotherPostgresMajor: a volume whose cluster another PostgreSQL major wrote stops
+// the init before anything starts, and `nixify run` shows the init's line with both versions and
+// the way out, not only an exit code.
+func TestRunRefusesAnotherPostgresMajor(t *testing.T) {
+	eng := testpeer.Engine(t)
+	img := fullImage(t)
+	ctx := context.Background()
+	e := newEnv(t)
+	e.removeAfter(eng, img)
+	if r := e.nixify("run", "--tar", img.path, "--timeout", "90s"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.errOut)
+	}
+	if r := e.nixify("stop"); r.code != 0 {
+		t.Fatalf("stop: exit %d\n%s", r.code, r.errOut)
+	}
+	cp, err := backup.Copier(eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "PG_VERSION", Mode: 0o600, Size: 3, Uid: 999, Gid: 999})
+	tw.Write([]byte("14\n"))
+	tw.Close()
+	if err := cp.CopyTo(ctx, e.container, "/data/postgres", &tb); err != nil {
+		t.Fatal(err)
+	}
+	r := e.nixify("run", "--tar", img.path, "--timeout", "90s")
+	// The error line itself names it (the log lines above it may be the last run's).
+	_, line, _ := strings.Cut(r.errOut, "\nnixify: ")
+	line, _, _ = strings.Cut(line, "\n")
+	if r.code != cli.ExitFailure || !strings.Contains(line, "exited with code 4") || !strings.Contains(line, "PostgreSQL 14 cluster") ||
+		!strings.Contains(line, "server is PostgreSQL 15.") || !strings.Contains(line, "nixify backup --logical") {
+		t.Fatalf("run on another major's cluster: exit %d\n%s", r.code, r.errOut)
+	}
+	t.Logf("nixify run said:\n%s", r.errOut)
 }

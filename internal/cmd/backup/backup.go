@@ -32,6 +32,7 @@ type Options struct {
 
 	Dest           string
 	IncludeSecrets bool
+	Logical        bool
 	Wait           time.Duration
 	S3Endpoint     string
 	List           bool
@@ -88,6 +89,7 @@ usual AWS environment variables or profile; an endpoint silent for 2 minutes end
 		},
 	}
 	cmd.Flags().BoolVar(&opts.IncludeSecrets, "include-secrets", false, "include /data/secrets, so that a restore keeps the passwords")
+	cmd.Flags().BoolVar(&opts.Logical, "logical", false, "PostgreSQL as a pg_dumpall stream, restorable into another major version")
 	cmd.Flags().BoolVar(&opts.List, "list", false, "list the backups in a directory or under s3://BUCKET[/PREFIX]")
 	cmd.Flags().StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// (default: AWS_ENDPOINT_URL_S3, else AWS)")
 	cmd.Flags().DurationVar(&opts.Wait, "wait", 10*time.Minute, "how long a service may take to answer or snapshot")
