@@ -9,7 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-		"k8s.io/client-go/rest"
+	"k8s.io/client-go/rest"
 )
 
 // Action says what an apply did to one object.

@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,10 +60,10 @@ type Target struct {
 // API group of Kubernetes and made the nixify binary 30 MB larger (BENCHMARKS.md).
 type Client struct {
 	Core, Apps rest.Interface
-	Config    *rest.Config
-	Namespace string
-	Server    string // the API server's URL, for messages
-	Context   string
+	Config     *rest.Config
+	Namespace  string
+	Server     string // the API server's URL, for messages
+	Context    string
 }
 
 func init() {
