@@ -85,14 +85,12 @@ func WaitReady(ctx context.Context, eng engine.Engine, id, url string, exited <-
 // ("nixify-init: ..."), so that the one line a user reads names it; "" when the last line is not
 // the init's.
 func initReason(logs []string) string {
-	if len(logs) == 0 {
-		return ""
+	if n := len(logs); n > 0 {
+		if why, ok := strings.CutPrefix(logs[n-1], "nixify-init: "); ok {
+			return why
+		}
 	}
-	why, ok := strings.CutPrefix(logs[len(logs)-1], "nixify-init: ")
-	if !ok {
-		return ""
-	}
-	return why
+	return ""
 }
 
 // notReadyReason is the last thing the health server said, in one line.

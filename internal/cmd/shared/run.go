@@ -172,7 +172,7 @@ func Run(ctx context.Context, o *RunOptions) error {
 		o.IO.Errorf("%s starting the stopped %s again (same image, settings and data)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
 	}
 	if r := plan.Replaced; r != nil {
-		o.IO.Errorf("%s replaced %s (image %s), %s\n", o.IO.Styles().Accent.Render("→"), cfg.Container, shortImage(plan.Old.Image), replacedHow(r))
+		o.IO.Errorf("%s replaced %s (image %s), %s\n", o.IO.Styles().Accent.Render("→"), cfg.Container, iostreams.ShortID(plan.Old.Image), replacedHow(r))
 	}
 	exited, err := container.Start(ctx, eng, id, plan.Action != container.StartExisting, spec.Ports())
 	if err != nil {
@@ -192,13 +192,6 @@ func replacedHow(r *container.Stopped) string {
 		return fmt.Sprintf("stopped in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
 	}
 	return fmt.Sprintf("stopped in order in %s", r.Took.Round(100*time.Millisecond))
-}
-
-func shortImage(id string) string {
-	if len(id) > 19 && strings.HasPrefix(id, "sha256:") {
-		return id[7:19]
-	}
-	return id
 }
 
 // StartError gives the user one line and the way out for the usual failures of making and

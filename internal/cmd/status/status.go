@@ -167,7 +167,7 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	}
 	line := func(k, v string) { io.Printf("%-10s %s\n", k+":", v) }
 	line("container", s.Container+" "+state)
-	image := shortID(s.Image)
+	image := iostreams.ShortID(s.Image)
 	if n := shared.ImageName(s.ImageNames); n != "" {
 		image += " (" + n + ")"
 	}
@@ -226,12 +226,4 @@ func ociArch(label string) string {
 		return ""
 	}
 	return arch.Arch(label).GOARCH()
-}
-
-func shortID(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
