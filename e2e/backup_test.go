@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nixify/nixify/e2e/testimage"
 	"github.com/nixify/nixify/internal/backup"
@@ -382,4 +384,68 @@ func TestRunRefusesAnotherPostgresMajor(t *testing.T) {
 		t.Fatalf("run on another major's cluster: exit %d\n%s", r.code, r.errOut)
 	}
 	t.Logf("nixify run said:\n%s", r.errOut)
+}
+
+// TestInterruptedRestoreIsNotStarted: Ctrl-C (SIGINT to the real nixify process) while restore
+// writes into the volume leaves a volume that does not start as if it held the backup: the
+// init refuses it with one line saying so, and restore --force then completes it.
+func TestInterruptedRestoreIsNotStarted(t *testing.T) {
+	eng := testpeer.Engine(t)
+	img := backupImage(t)
+	bin := nixifyBinary(t)
+	src := newEnv(t)
+	src.removeAfter(eng, img)
+	if r := src.nixify("run", "--tar", img.path, "--timeout", "90s"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.errOut)
+	}
+	// About 200 MB of rows that compress poorly, so that writing them into a volume takes a while.
+	fill := "CREATE TABLE big AS SELECT g AS n, md5(g::text) || md5((g*7)::text) || md5((g*13)::text) AS s FROM generate_series(1, 1500000) g;\n"
+	if r := src.nixifyIn(fill, "psql", "--", "-q", "-v", "ON_ERROR_STOP=1"); r.code != 0 {
+		t.Fatalf("fill: exit %d\n%s", r.code, r.errOut)
+	}
+	file := filepath.Join(t.TempDir(), "big.nxb")
+	if r := src.nixify("backup", file); r.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", r.code, r.errOut)
+	}
+	src.nixify("stop")
+
+	dst := newEnv(t)
+	dst.removeAfter(eng, img)
+	cmd := exec.Command(bin, "restore", file)
+	cmd.Env = dst.environ()
+	var out, errOut testpeer.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(errOut.String(), "writing into volume") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("restore never started writing:\n%s", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if err == nil || strings.Contains(out.String(), "healthy") {
+		t.Fatalf("the restore was not interrupted midway (make the data larger): %v\n%s%s", err, out.String(), errOut.String())
+	}
+	r := dst.nixify("start")
+	if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "did not finish") || !strings.Contains(r.errOut, "nixify restore --force") {
+		t.Fatalf("start after an interrupted restore: exit %d\n%s", r.code, r.errOut)
+	}
+	if r := dst.nixify("restore", "--force", file); r.code != 0 {
+		t.Fatalf("restore --force after the interruption: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	t.Cleanup(func() {
+		aside, _ := eng.VolumeList(context.Background(), "io.nixify.restore.before", dst.volume)
+		for _, v := range aside {
+			eng.VolumeRemove(context.Background(), v.Name)
+		}
+	})
+	if r := dst.nixify("psql", "--", "-tAc", "select count(*) from big"); strings.TrimSpace(r.out) != "1500000" {
+		t.Fatalf("rows after the restore: %q %s", r.out, r.errOut)
+	}
 }

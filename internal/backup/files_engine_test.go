@@ -111,8 +111,14 @@ func TestFilePartsThroughTheEngine(t *testing.T) {
 	if len(m.Members) != 3 || dump.Len() != 0 {
 		t.Fatalf("members %+v, dump %d bytes", m.Members, dump.Len())
 	}
+	// Everything is staged for the init to put in place, and marked complete.
+	if rc, err := cp.CopyFrom(ctx, dst, "/data/.nixify-restore/complete"); err != nil {
+		t.Fatalf("no completion mark: %v", err)
+	} else {
+		rc.Close()
+	}
 	for name, f := range files {
-		rc, err := cp.CopyFrom(ctx, dst, "/data/"+name)
+		rc, err := cp.CopyFrom(ctx, dst, "/data/.nixify-restore/"+name)
 		if err != nil {
 			t.Fatalf("%s after the restore: %v", name, err)
 		}

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/initenv"
 )
 
 // Contents counts what dir in the container holds (files and other entries below it, and their
@@ -58,19 +60,29 @@ const (
 // starts), Redis's snapshot, Garage's directories, the secrets. A logical PostgreSQL dump goes to
 // pgDump instead. Every checksum is checked again as it is read; the files reach the container in
 // one tar stream.
+//
+// The files go into dataDir/.nixify-restore (initenv.RestoreStaging), and only once every one is
+// written is the mark .nixify-restore/complete added: nixify-init moves a marked staging
+// directory's contents into place before it starts anything, and refuses to start on one without
+// the mark. A restore interrupted midway (Ctrl-C, the engine gone, the archive ending early) thus
+// never leaves a volume that starts as if it held the backup.
 func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string, pg Owner, pgDump io.Writer) (Manifest, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return Manifest{}, err
 	}
 	defer f.Close()
+	if err := cp.CopyTo(ctx, id, dataDir, oneEntry(&tar.Header{Typeflag: tar.TypeDir, Name: initenv.RestoreStaging + "/", Mode: 0o700})); err != nil {
+		return Manifest{}, err
+	}
+	staging := path.Join(dataDir, initenv.RestoreStaging)
 	pr, pw := io.Pipe()
 	var copyErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		copyErr = cp.CopyTo(ctx, id, dataDir, pr)
+		copyErr = cp.CopyTo(ctx, id, staging, pr)
 		pr.CloseWithError(fmt.Errorf("copy into the container ended: %v", copyErr))
 	}()
 	tw := tar.NewWriter(pw)
@@ -135,7 +147,20 @@ func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string,
 	if err != nil {
 		return m, err
 	}
-	return m, copyErr
+	if copyErr != nil {
+		return m, copyErr
+	}
+	return m, cp.CopyTo(ctx, id, staging, oneEntry(&tar.Header{Typeflag: tar.TypeReg, Name: initenv.RestoreComplete, Mode: 0o600}))
+}
+
+// oneEntry is a tar of one header (a directory, or an empty file).
+func oneEntry(h *tar.Header) io.Reader {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	h.ModTime = time.Now()
+	tw.WriteHeader(h)
+	tw.Close()
+	return &b
 }
 
 // UserOf reads the user's uid and gid from the container's /etc/passwd (the image's users).

@@ -95,6 +95,9 @@ func Init(ctx context.Context, getenv func(string) string, stdout io.Writer) err
 		return refused(err)
 	}
 	defer lock.Close()
+	if err := finishRestore(cfg, func(f string, a ...any) { log.Printf("init", f, a...) }); err != nil {
+		return err
+	}
 	if err := checkPostgresMajor(ctx, cfg); err != nil {
 		return err
 	}

@@ -576,3 +576,38 @@ func TestOtherPostgresMajorIsRefusedFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreIsPutInPlaceOnlyWhenComplete: what `nixify restore` staged is moved into place
+// before the services start when it carries the completion mark, and an unmarked (interrupted)
+// one stops the init at once, touching nothing.
+func TestRestoreIsPutInPlaceOnlyWhenComplete(t *testing.T) {
+	e := newEnv(t, "NIXIFY_SERVICES=redis")
+	staged := e.data(".nixify-restore", "redis", "appendonlydir")
+	if err := os.MkdirAll(staged, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(e.data(), 0o755) // as a volume's root is
+	// A one-key AOF, as Redis's multi-part manifest names it.
+	os.WriteFile(filepath.Join(staged, "appendonly.aof.1.incr.aof"), []byte("*3\r\n$3\r\nSET\r\n$8\r\nrestored\r\n$3\r\nyes\r\n"), 0o600)
+	os.WriteFile(filepath.Join(staged, "appendonly.aof.manifest"), []byte("file appendonly.aof.1.incr.aof seq 1 type i\n"), 0o600)
+	code, out := e.run().exited(t)
+	if code != ExitRefused || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, "did not finish") ||
+		!strings.Contains(out, "nixify restore --force") {
+		t.Fatalf("an unmarked restore: exit %d, output:\n%s", code, out)
+	}
+	if _, err := os.Stat(e.data("redis")); !os.IsNotExist(err) {
+		t.Fatalf("an unmarked restore was put in place: %v", err)
+	}
+	os.WriteFile(e.data(".nixify-restore", "complete"), nil, 0o600)
+	r := e.start()
+	if got := e.redisDo(t, "GET", "restored"); !strings.Contains(got, "yes") {
+		t.Fatalf("the restored key: %q\n%s", got, r.out.String())
+	}
+	if _, err := os.Stat(e.data(".nixify-restore")); !os.IsNotExist(err) {
+		t.Fatalf("the staging directory is left: %v", err)
+	}
+	if !strings.Contains(r.out.String(), "restore: put redis in place") {
+		t.Fatalf("the log does not say what was moved:\n%s", r.out.String())
+	}
+	r.stop(t)
+}

@@ -15,3 +15,10 @@ func PGMajor(version string) string {
 	}
 	return parts[0]
 }
+
+// What `nixify restore` writes into the data root and nixify-init finishes: the restored files in
+// RestoreStaging, and RestoreComplete inside it once every one is written.
+const (
+	RestoreStaging  = ".nixify-restore"
+	RestoreComplete = "complete"
+)
