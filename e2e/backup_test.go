@@ -132,10 +132,10 @@ func TestBackupRestore(t *testing.T) {
 	if rl.code != 0 {
 		t.Fatalf("backup --logical: exit %d\n%s", rl.code, rl.errOut)
 	}
-	if m, err := backup.VerifyFile(logicalFile); err != nil || m.Services[0].Method != "pg_dumpall" || m.Services[0].Kind != "logical" || m.Format != 1 {
+	if m, err := backup.VerifyFile(logicalFile, nil); err != nil || m.Services[0].Method != "pg_dumpall" || m.Services[0].Kind != "logical" || m.Format != 1 {
 		t.Fatalf("the logical archive: %v %+v", err, m)
 	}
-	if m, err := backup.VerifyFile(file); err != nil || m.Services[0].Kind != "physical" || m.Format != 2 {
+	if m, err := backup.VerifyFile(file, nil); err != nil || m.Services[0].Kind != "physical" || m.Format != 2 {
 		t.Fatalf("the physical archive: %v %+v", err, m)
 	}
 	if fi, err := os.Stat(file); err != nil || fi.Size() != sum.Bytes || fi.Mode().Perm() != 0o600 {

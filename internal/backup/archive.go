@@ -120,7 +120,9 @@ type Spool struct {
 	paths   []string
 	// Progress, when set, is told the bytes spooled so far, as they arrive.
 	Progress func(total int64)
-	total    int64
+	// Written, when set, is told the members' bytes written into the archive so far.
+	Written func(done int64)
+	total   int64
 }
 
 type progressWriter struct{ s *Spool }
@@ -201,6 +203,7 @@ func (s *Spool) WriteTo(w io.Writer, m Manifest) (int64, error) {
 	if _, err := tw.Write(mj); err != nil {
 		return cw.n, err
 	}
+	var written int64
 	for i, mem := range s.members {
 		if err := tw.WriteHeader(hdr(mem.Name, mem.Size, 0o600, mem.TakenAt)); err != nil {
 			return cw.n, err
@@ -209,7 +212,13 @@ func (s *Spool) WriteTo(w io.Writer, m Manifest) (int64, error) {
 		if err != nil {
 			return cw.n, err
 		}
-		_, err = io.Copy(tw, f)
+		var r io.Reader = f
+		if s.Written != nil {
+			base := written
+			r = Counting(f, func(n int64) { s.Written(base + n) })
+		}
+		_, err = io.Copy(tw, r)
+		written += mem.Size
 		f.Close()
 		if err != nil {
 			return cw.n, err
@@ -427,7 +436,8 @@ func readErr(err error) error {
 
 // VerifyFile is Verify for a file, which first reads the manifest alone: an archive of a newer
 // format (whose layout this nixify may not know) is named as such rather than as damaged.
-func VerifyFile(path string) (Manifest, error) {
+// progress, when not nil, is told the bytes of the file read so far.
+func VerifyFile(path string, progress func(done int64)) (Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Manifest{}, err
@@ -439,5 +449,26 @@ func VerifyFile(path string) (Manifest, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Manifest{}, err
 	}
-	return Verify(f)
+	return Verify(Counting(f, progress))
+}
+
+// Counting passes r on, telling fn (when not nil) the bytes read so far.
+func Counting(r io.Reader, fn func(done int64)) io.Reader {
+	if fn == nil {
+		return r
+	}
+	return &countingReader{r: r, fn: fn}
+}
+
+type countingReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.fn(c.n)
+	return n, err
 }

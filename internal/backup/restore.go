@@ -66,7 +66,8 @@ const (
 // directory's contents into place before it starts anything, and refuses to start on one without
 // the mark. A restore interrupted midway (Ctrl-C, the engine gone, the archive ending early) thus
 // never leaves a volume that starts as if it held the backup.
-func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string, pg Owner, pgDump io.Writer) (Manifest, error) {
+// progress, when not nil, is told the bytes of the file read so far.
+func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string, pg Owner, pgDump io.Writer, progress func(done int64)) (Manifest, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return Manifest{}, err
@@ -110,7 +111,7 @@ func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string,
 		_, err := io.Copy(tw, r)
 		return err
 	}
-	m, err := Read(f, func(_ Manifest, mem Member, r io.Reader) error {
+	m, err := Read(Counting(f, progress), func(_ Manifest, mem Member, r io.Reader) error {
 		switch top, _, _ := strings.Cut(mem.Name, "/"); {
 		case mem.Name == BaseTar || mem.Name == WALTar:
 			dir, _ := nested(mem.Name)

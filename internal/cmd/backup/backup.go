@@ -175,6 +175,12 @@ func backupRun(ctx context.Context, opts *Options) error {
 	}
 	services, err := backup.Take(ctx, backup.Source{
 		Engine: x.Engine, Container: c, Secrets: sec, IncludeSecrets: opts.IncludeSecrets, Logical: opts.Logical, Wait: opts.Wait,
+		Progress: func(done, total int64) {
+			if p != nil {
+				done = min(done, total)
+				p.Update(iostreams.Bytes(done)+" of "+iostreams.Bytes(total), done, total)
+			}
+		},
 		Step: func(s string) {
 			if p != nil {
 				p.Done("")
@@ -203,6 +209,11 @@ func backupRun(ctx context.Context, opts *Options) error {
 		m.Image = shared.ImageName(img.RepoTags)
 	}
 	p = opts.IO.StartProgress("writing " + opts.Dest)
+	var data int64
+	for _, mem := range spool.Members() {
+		data += mem.Size
+	}
+	spool.Written = func(done int64) { p.Update(iostreams.Bytes(done)+" of "+iostreams.Bytes(data), done, data) }
 	n, err := write(ctx, opts, spool, m)
 	if err != nil {
 		if errors.Is(err, backup.ErrStalled) {
@@ -212,10 +223,6 @@ func backupRun(ctx context.Context, opts *Options) error {
 		return cli.Fail(fmt.Errorf("write %s: %w", opts.Dest, err))
 	}
 	p.Done("")
-	var data int64
-	for _, mem := range spool.Members() {
-		data += mem.Size
-	}
 	sum := Summary{Container: c.Name, Dest: opts.Dest, Bytes: n, DataBytes: data, Seconds: time.Since(began).Seconds(),
 		Services: services, Members: len(spool.Members())}
 	return report(opts, sum)

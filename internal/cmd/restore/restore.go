@@ -143,7 +143,7 @@ func restoreRun(ctx context.Context, opts *Options) error {
 	}
 	// 1. The whole archive, before anything else.
 	p := opts.IO.StartProgress("verifying " + opts.File)
-	m, err := verify(file)
+	m, err := backup.VerifyFile(file, bar(p, file))
 	if err != nil {
 		p.Fail("")
 		if os.IsNotExist(err) {
@@ -240,7 +240,7 @@ func restoreRun(ctx context.Context, opts *Options) error {
 		return cli.Failed(err, "restore with an image of nixify's (--image); nothing was written")
 	}
 	p = opts.IO.StartProgress("writing into volume " + spec.Volume)
-	if _, err := backup.WriteFiles(ctx, cp, id, container.DataDir, file, pgOwner, dump); err != nil {
+	if _, err := backup.WriteFiles(ctx, cp, id, container.DataDir, file, pgOwner, dump, bar(p, file)); err != nil {
 		p.Fail("")
 		return cli.Failed(fmt.Errorf("write into volume %s: %w", spec.Volume, err), "the archive changed since it was verified, or the engine refused: restore again with --force")
 	}
@@ -322,7 +322,14 @@ func checkMajor(ctx context.Context, eng engine.Engine, imageID string, m backup
 	return nil
 }
 
-func verify(file string) (backup.Manifest, error) { return backup.VerifyFile(file) }
+// bar shows the bytes of file read so far on p, as a bar of its size.
+func bar(p *iostreams.Progress, file string) func(int64) {
+	fi, err := os.Stat(file)
+	if err != nil || fi.Size() == 0 {
+		return nil
+	}
+	return func(done int64) { p.Update(iostreams.Bytes(done)+" of "+iostreams.Bytes(fi.Size()), done, fi.Size()) }
+}
 
 // spoolStdin copies stdin to a private temporary file: the archive is read twice (verified, then
 // restored).
