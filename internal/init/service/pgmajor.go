@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/nixify/nixify/internal/init/supervisor"
 	"github.com/nixify/nixify/internal/initenv"
 )
 
@@ -57,12 +57,13 @@ func checkPostgresMajor(ctx context.Context, c initenv.Config) error {
 		dir, data, version)}
 }
 
-// serverVersion asks the server binary for its version ("15.14" of
+// serverVersion asks the server binary for its version (through the init's reaper, which owns
+// every child's exit status) ("15.14" of
 // "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)").
 func serverVersion(ctx context.Context, server string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, server, "--version").Output()
+	out, err := supervisor.Output(ctx, server, "--version")
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %w", server, err)
 	}

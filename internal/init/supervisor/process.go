@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"strconv"
@@ -184,4 +185,45 @@ func exitError(path string, ws syscall.WaitStatus) error {
 func Owner(name string) (uid, gid int, err error) {
 	acct, err := lookupAccount(name)
 	return int(acct.uid), int(acct.gid), err
+}
+
+// Output runs a program as the init's own user and returns its standard output (at most 64 KiB),
+// through the process's one reaper: os/exec's Wait would race the reaper for the exit status
+// (and lose it as "waitid: no child processes" when the reaper collects it first).
+func Output(ctx context.Context, path string, args ...string) ([]byte, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	defer devnull.Close()
+	pid, exit, err := sharedReaper().start(path, append([]string{path}, args...), &syscall.ProcAttr{
+		Env: []string{"PATH=" + os.Getenv("PATH"), "LANG=C"}, Files: []uintptr{devnull.Fd(), w.Fd(), devnull.Fd()}})
+	w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	out := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+		io.Copy(io.Discard, r)
+		out <- b
+	}()
+	select {
+	case ws := <-exit:
+		b := <-out
+		if !ws.Exited() || ws.ExitStatus() != 0 {
+			return b, exitError(path, ws)
+		}
+		return b, nil
+	case <-ctx.Done():
+		syscall.Kill(pid, syscall.SIGKILL)
+		<-exit
+		return nil, fmt.Errorf("%s: %w", path, ctx.Err())
+	}
 }
