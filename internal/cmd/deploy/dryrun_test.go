@@ -5,7 +5,6 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,8 +145,6 @@ func TestYAMLOnlyWithDryRun(t *testing.T) {
 		t.Errorf("-o yaml without --dry-run: %v", err)
 	}
 }
-
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
 
 func mustRef(t *testing.T, s string) name.Reference {
 	t.Helper()
