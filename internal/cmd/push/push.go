@@ -147,7 +147,29 @@ func pushRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return pushError(ctx, opts, err)
 	}
+	if err := remember(cfg.StateDir, res); err != nil {
+		return err
+	}
 	return report(opts, res)
+}
+
+// remember records what the push wrote, for `nixify deploy`: the repository, the digests and the
+// tags. A push that writes no image (--index-from) keeps the images the index lists.
+func remember(stateDir string, res *publish.Result) error {
+	p := record.Push{Repo: res.Repo, Images: map[arch.Arch]string{}, PushedAt: time.Now().UTC()}
+	if res.Index != nil {
+		p.Index = res.Index.Digest
+	}
+	for _, it := range res.Items() {
+		p.Tags = append(p.Tags, it.Tags...)
+		if it.Kind == publish.KindImage && it.Arch != "" {
+			p.Images[it.Arch] = it.Digest
+		}
+	}
+	if err := (record.Store{Dir: stateDir}).SavePush(p); err != nil {
+		return cli.Fail(fmt.Errorf("the push succeeded but its record was not written: %w", err))
+	}
+	return nil
 }
 
 // settings checks the flags against the configuration: the repository and the architectures.
