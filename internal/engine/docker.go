@@ -251,6 +251,9 @@ func (d *docker) ContainerCreate(ctx context.Context, spec ContainerSpec) (strin
 	ctx, done := d.call(ctx, d.t.Change)
 	defer done()
 	cfg := &container.Config{Image: spec.Image, Hostname: spec.Hostname, Labels: spec.Labels, Env: spec.Env, ExposedPorts: nat.PortSet{}}
+	if len(spec.Entrypoint) > 0 {
+		cfg.Entrypoint = spec.Entrypoint
+	}
 	if spec.StopTimeout > 0 {
 		secs := int(spec.StopTimeout.Round(time.Second) / time.Second)
 		cfg.StopTimeout = &secs

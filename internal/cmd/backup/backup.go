@@ -58,7 +58,8 @@ func NewCmdBackup(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "backup FILE|-|s3://BUCKET/KEY",
 		Short: "Back up PostgreSQL, Redis and Garage from the running container into one archive",
 		Long: `Take one archive of the running container's data without stopping it: PostgreSQL as a
-logical pg_dumpall (restorable into another major version), Redis as a BGSAVE snapshot (copied
+physical pg_basebackup with the WAL that makes it consistent (restorable into the same major
+version), or with --logical as a pg_dumpall (restorable into another major version), Redis as a BGSAVE snapshot (copied
 once Redis has finished writing it), Garage's metadata and data directories, and the secrets
 under /data/secrets only with --include-secrets. The archive is a tar compressed with zstd: a
 manifest (image, each service's version, the time each part was taken, the size and SHA-256 of
@@ -173,7 +174,7 @@ func backupRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	services, err := backup.Take(ctx, backup.Source{
-		Engine: x.Engine, Container: c, Secrets: sec, IncludeSecrets: opts.IncludeSecrets, Wait: opts.Wait,
+		Engine: x.Engine, Container: c, Secrets: sec, IncludeSecrets: opts.IncludeSecrets, Logical: opts.Logical, Wait: opts.Wait,
 		Step: func(s string) {
 			if p != nil {
 				p.Done("")

@@ -354,10 +354,7 @@ func report(opts *Options, res *publish.Result) error {
 		verb = "in place" // nothing was written: "pushed" would claim otherwise
 	}
 	for _, it := range res.Items() {
-		what := it.Arch.String()
-		if what == "" {
-			what = string(it.Kind)
-		}
+		what := cmp.Or(it.Arch.String(), string(it.Kind))
 		opts.IO.Printf("%s\n", it.Ref)
 		// The tags on a line of their own: with them, the line overran 80 columns.
 		if len(it.Tags) == 0 {

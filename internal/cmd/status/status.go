@@ -4,6 +4,7 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -173,10 +174,7 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	}
 	line("image", image)
 	if b := s.Build; b != nil {
-		rev := b.FlakeRevision
-		if rev == "" {
-			rev = "no revision (dirty tree)"
-		}
+		rev := cmp.Or(b.FlakeRevision, "no revision (dirty tree)")
 		line("build", fmt.Sprintf("%s, %s, built %s ago", b.Arch, rev, Ago(now.Sub(b.BuiltAt))))
 	} else {
 		line("build", sty.Faint.Render("no build record for this image (run with --tar or --image?)"))

@@ -49,7 +49,7 @@ func checkPostgresMajor(ctx context.Context, c initenv.Config) error {
 	if err != nil {
 		return refused(err)
 	}
-	if Major(version) == data {
+	if initenv.PGMajor(version) == data {
 		return nil
 	}
 	return &ExitError{Code: ExitOtherMajor, Err: fmt.Errorf("%s holds a PostgreSQL %s cluster (its PG_VERSION) and this image's server is PostgreSQL %s, "+
@@ -71,18 +71,4 @@ func serverVersion(ctx context.Context, server string) (string, error) {
 		return f[0], nil
 	}
 	return "", fmt.Errorf("%s --version answered %q, not a PostgreSQL version", server, strings.TrimSpace(string(out)))
-}
-
-// Major is the major version of a PostgreSQL version, as PG_VERSION spells it: "15" of "15.14",
-// "17" of "17beta1", "9.6" of "9.6.24" (before 10 the major had two numbers).
-func Major(version string) string {
-	end := strings.IndexFunc(version, func(r rune) bool { return r != '.' && (r < '0' || r > '9') })
-	if end >= 0 {
-		version = version[:end]
-	}
-	parts := strings.Split(version, ".")
-	if len(parts[0]) == 1 && len(parts) > 1 { // 6.x to 9.x
-		return parts[0] + "." + parts[1]
-	}
-	return parts[0]
 }
