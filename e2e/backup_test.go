@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/nixify/nixify/e2e/testimage"
 	"github.com/nixify/nixify/internal/backup"
+	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/testpeer"
 )
 
@@ -20,8 +24,9 @@ var (
 	backupImg  archive
 )
 
-// backupImage is the full test image plus pg_dumpall and pg_dump, which `nixify backup` runs
-// inside the container (the Nix image keeps them: image/postgresql/trim.sh).
+// backupImage is the full test image plus pg_basebackup, pg_dumpall and pg_dump, which `nixify
+// backup` runs inside the container (the Nix image keeps them: image/postgresql/trim.sh), and
+// amcheck with pg_amcheck, PostgreSQL's own check of a restored cluster.
 func backupImage(t *testing.T) archive {
 	t.Helper()
 	fullImage(t) // the same peers are needed; it reports the missing ones
@@ -37,7 +42,9 @@ func backupImage(t *testing.T) archive {
 			backupImg.err = err
 			return
 		}
-		extra, err := testimage.WithLibraries(filepath.Join(testimage.PostgresBin, "pg_dumpall"), filepath.Join(testimage.PostgresBin, "pg_dump"))
+		extra, err := testimage.WithLibraries(filepath.Join(testimage.PostgresBin, "pg_dumpall"), filepath.Join(testimage.PostgresBin, "pg_dump"),
+			filepath.Join(testimage.PostgresBin, "pg_basebackup"), filepath.Join(testimage.PostgresBin, "pg_amcheck"),
+			"/usr/lib/postgresql/15/lib/amcheck.so")
 		if err != nil {
 			backupImg.err = err
 			return
@@ -99,6 +106,9 @@ func TestBackupRestore(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "b.nxb")
 	r := src.nixify("-o", "json", "backup", file)
+	// The logical form too, while the writer still writes.
+	logicalFile := filepath.Join(t.TempDir(), "logical.nxb")
+	rl := src.nixify("backup", "--logical", logicalFile)
 	if x, err := eng.ContainerExec(ctx, c.ID, []string{"sh", "-c", ": > /tmp/stop-writer"}, "postgres"); err != nil || x.ExitCode != 0 {
 		t.Fatalf("stop the writer: %+v %v", x, err)
 	}
@@ -113,8 +123,18 @@ func TestBackupRestore(t *testing.T) {
 		} `json:"services"`
 	}
 	if err := json.Unmarshal([]byte(r.out), &sum); err != nil || len(sum.Services) != 2 || sum.Services[0].Name != "postgres" ||
-		sum.Services[1].Name != "redis" || sum.Services[1].Method != "bgsave" || !strings.HasPrefix(sum.Services[0].Version, "15.") {
+		sum.Services[0].Method != "pg_basebackup" || sum.Services[1].Name != "redis" || sum.Services[1].Method != "bgsave" ||
+		!strings.HasPrefix(sum.Services[0].Version, "15.") {
 		t.Fatalf("backup -o json: %v %+v", err, sum)
+	}
+	if rl.code != 0 {
+		t.Fatalf("backup --logical: exit %d\n%s", rl.code, rl.errOut)
+	}
+	if m, err := backup.VerifyFile(logicalFile); err != nil || m.Services[0].Method != "pg_dumpall" || m.Services[0].Kind != "logical" || m.Format != 1 {
+		t.Fatalf("the logical archive: %v %+v", err, m)
+	}
+	if m, err := backup.VerifyFile(file); err != nil || m.Services[0].Kind != "physical" || m.Format != 2 {
+		t.Fatalf("the physical archive: %v %+v", err, m)
 	}
 	if fi, err := os.Stat(file); err != nil || fi.Size() != sum.Bytes || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("archive: %v, %v (summary says %d bytes)", fi, err, sum.Bytes)
@@ -204,15 +224,28 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restore: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 	checkRestored(t, dst)
-	r = dst.nixify("psql", "--", "-tAc", "select count(*), coalesce(max(i), 0) from w")
-	var n, maxI int
-	if _, err := fmt.Sscanf(strings.TrimSpace(r.out), "%d|%d", &n, &maxI); err != nil || n < before || n != maxI {
-		t.Fatalf("rows of the writer: %q (%v); want all of the %d committed before the backup, without gaps", r.out, err, before)
+	checkWriter(t, dst, before)
+
+	// The logical archive, into another fresh volume: the same rows, and PostgreSQL's checks.
+	logical := newEnv(t)
+	logical.removeAfter(eng, img)
+	if r := logical.nixify("restore", logicalFile); r.code != 0 {
+		t.Fatalf("restore of the logical archive: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
-	t.Logf("writer: %d rows committed before the backup began, %d in the restored database", before, n)
-	// PostgreSQL reads every row of every database back: a full pg_dumpall of the restored server.
-	if r := dst.nixify("exec", "--user", "postgres", "--", "pg_dumpall", "-h", "/run/postgresql", "-U", "postgres", "--no-sync", "-f", "/dev/null"); r.code != 0 {
-		t.Fatalf("full read of the restored server: exit %d, %q", r.code, r.errOut)
+	checkRestored(t, logical)
+	checkWriter(t, logical, before)
+
+	// A physical backup of another major is refused before anything is made, pointing to --logical.
+	other := filepath.Join(dir, "other-major.nxb")
+	rewriteManifest(t, file, other, func(m *backup.Manifest) { m.Services[0].Version = "14.9" })
+	om := newEnv(t)
+	om.removeAfter(eng, img)
+	if r := om.nixify("restore", other); r.code != 1 || !strings.Contains(r.errOut, "physical backup of PostgreSQL 14.9") ||
+		!strings.Contains(r.errOut, "PostgreSQL 15.") || !strings.Contains(r.errOut, "--logical") {
+		t.Fatalf("restore of another major's physical backup: exit %d\n%s", r.code, r.errOut)
+	}
+	if _, err := eng.VolumeInspect(ctx, om.volume); err == nil {
+		t.Fatal("a refused major created the volume")
 	}
 
 	// A volume that holds data: refused without --force, and untouched.
@@ -249,6 +282,58 @@ func TestBackupRestore(t *testing.T) {
 	}
 }
 
+// checkWriter: every row the writer committed before the backup began is back, without gaps, and
+// PostgreSQL's own checks pass: amcheck over every heap and B-tree index of every database
+// (pg_amcheck), and a full pg_dumpall read.
+func checkWriter(t *testing.T, e *env, before int) {
+	t.Helper()
+	r := e.nixify("psql", "--", "-tAc", "select count(*), coalesce(max(i), 0) from w")
+	var n, maxI int
+	if _, err := fmt.Sscanf(strings.TrimSpace(r.out), "%d|%d", &n, &maxI); err != nil || n < before || n != maxI {
+		t.Fatalf("rows of the writer: %q (%v); want all of the %d committed before the backup, without gaps", r.out, err, before)
+	}
+	t.Logf("writer: %d rows committed before the backup began, %d in the restored database", before, n)
+	if r := e.nixify("exec", "--user", "postgres", "--", "pg_amcheck", "-h", "/run/postgresql", "-U", "postgres", "--all",
+		"--install-missing", "--heapallindexed"); r.code != 0 {
+		t.Fatalf("pg_amcheck of the restored server: exit %d, %q %q", r.code, r.out, r.errOut)
+	}
+	if r := e.nixify("exec", "--user", "postgres", "--", "pg_dumpall", "-h", "/run/postgresql", "-U", "postgres", "--no-sync", "-f", "/dev/null"); r.code != 0 {
+		t.Fatalf("full read of the restored server: exit %d, %q", r.code, r.errOut)
+	}
+}
+
+// rewriteManifest writes to dst the archive src with its manifest changed by edit (checksums
+// made again): an archive as another nixify, or another server, could have written it.
+func rewriteManifest(t *testing.T, src, dst string, edit func(*backup.Manifest)) {
+	t.Helper()
+	spool, err := backup.NewSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spool.Close()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := backup.Read(f, func(_ backup.Manifest, mem backup.Member, r io.Reader) error {
+		_, err := spool.Add(mem.Name, mem.Mode, mem.TakenAt, r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&m)
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := spool.WriteTo(out, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func checkRestored(t *testing.T, e *env) {
 	t.Helper()
 	r := e.nixifyIn("SELECT count(*), sum(n), max(s) FROM kept;\n\\connect second\nSELECT x FROM t2;\n", "psql", "--", "-tA", "-v", "ON_ERROR_STOP=1")
@@ -259,4 +344,42 @@ func checkRestored(t *testing.T, e *env) {
 	if r.code != 0 || !strings.Contains(r.out, "v1") || !strings.Contains(r.out, "quote\" and\nnewline") || !strings.Contains(r.out, "a\nb\nc") {
 		t.Fatalf("keys after the restore: exit %d %q", r.code, r.out)
 	}
+}
+
+// TestRunRefusesAnotherPostgresMajor: a volume whose cluster another PostgreSQL major wrote stops
+// the init before anything starts, and `nixify run` shows the init's line with both versions and
+// the way out, not only an exit code.
+func TestRunRefusesAnotherPostgresMajor(t *testing.T) {
+	eng := testpeer.Engine(t)
+	img := fullImage(t)
+	ctx := context.Background()
+	e := newEnv(t)
+	e.removeAfter(eng, img)
+	if r := e.nixify("run", "--tar", img.path, "--timeout", "90s"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.errOut)
+	}
+	if r := e.nixify("stop"); r.code != 0 {
+		t.Fatalf("stop: exit %d\n%s", r.code, r.errOut)
+	}
+	cp, err := backup.Copier(eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "PG_VERSION", Mode: 0o600, Size: 3, Uid: 999, Gid: 999})
+	tw.Write([]byte("14\n"))
+	tw.Close()
+	if err := cp.CopyTo(ctx, e.container, "/data/postgres", &tb); err != nil {
+		t.Fatal(err)
+	}
+	r := e.nixify("run", "--tar", img.path, "--timeout", "90s")
+	// The error line itself names it (the log lines above it may be the last run's).
+	_, line, _ := strings.Cut(r.errOut, "\nnixify: ")
+	line, _, _ = strings.Cut(line, "\n")
+	if r.code != cli.ExitFailure || !strings.Contains(line, "exited with code 4") || !strings.Contains(line, "PostgreSQL 14 cluster") ||
+		!strings.Contains(line, "server is PostgreSQL 15.") || !strings.Contains(line, "nixify backup --logical") {
+		t.Fatalf("run on another major's cluster: exit %d\n%s", r.code, r.errOut)
+	}
+	t.Logf("nixify run said:\n%s", r.errOut)
 }

@@ -6,7 +6,7 @@
   maxMiB = 60;
   levers = {
     garage = "link Garage statically (Rust's +crt-static for musl: gcc's lib output leaves the closure, 3-4.5 MiB), then drop its metrics feature (the admin API's /metrics, 1-2 MiB)";
-    postgresql = "drop pg_dump, pg_restore and pg_dumpall in image/postgresql/trim.sh (0.73 MiB measured); the server, initdb, pg_ctl and psql must stay";
+    postgresql = "drop pg_dump, pg_restore, pg_dumpall (0.73 MiB measured) and pg_basebackup in image/postgresql/trim.sh; the server, initdb, pg_ctl and psql must stay";
     shared = "a slim copy of musl's libc.so instead of musl's whole out (2.3 MiB: libc.a and the crt objects; the binaries' interpreter must be rewritten)";
     redis = "already server and CLI only, libc malloc, no TLS: next is redis-cli (0.4 MiB), which nixify redis-cli uses";
     nixify-init = "already -s -w and CGO off: find the heaviest dependency with go tool nm -size -sort size and drop it";

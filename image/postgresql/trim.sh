@@ -5,7 +5,7 @@
 # image/postgresql.nix runs it after `make install`; bench/pgmusl/build.sh runs the same file.
 set -eu
 p=$1
-keep="postgres initdb pg_ctl psql pg_dump pg_dumpall pg_restore pg_isready pg_controldata pg_resetwal"
+keep="postgres initdb pg_ctl psql pg_dump pg_dumpall pg_basebackup pg_restore pg_isready pg_controldata pg_resetwal"
 for f in "$p"/bin/*; do
 	case " $keep " in *" $(basename "$f") "*) ;; *) rm -f "$f" ;; esac
 done

@@ -32,8 +32,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Format is the archive format this nixify writes and the newest it reads.
-const Format = 1
+// Format is the newest archive format this nixify reads. It writes 1 unless the archive holds a
+// physical PostgreSQL backup (2), which a nixify that reads only 1 could not restore.
+const Format = 2
 
 // ManifestName is the archive's first member.
 const ManifestName = "manifest.json"
@@ -56,10 +57,11 @@ type Manifest struct {
 
 // Service is one service's part of the backup.
 type Service struct {
-	Name    string    `json:"name"`    // postgres, redis, garage, secrets
-	Version string    `json:"version"` // the server's own version string, when known
-	Method  string    `json:"method"`  // pg_dumpall, bgsave, files
-	TakenAt time.Time `json:"takenAt"` // when the part's point in time was taken
+	Name    string    `json:"name"`           // postgres, redis, garage, secrets
+	Version string    `json:"version"`        // the server's own version string, when known
+	Method  string    `json:"method"`         // pg_basebackup, pg_dumpall, bgsave, files
+	Kind    string    `json:"kind,omitempty"` // physical, logical, snapshot, files (absent in format 1)
+	TakenAt time.Time `json:"takenAt"`        // when the part's point in time was taken
 	Bytes   int64     `json:"bytes"`
 }
 
@@ -173,7 +175,12 @@ func (s *Spool) Add(name string, mode int64, takenAt time.Time, r io.Reader) (Me
 // WriteTo writes the archive (m's Members are the spool's) to w: zstd over a tar, the manifest
 // first. It returns the compressed bytes written.
 func (s *Spool) WriteTo(w io.Writer, m Manifest) (int64, error) {
-	m.Format = Format
+	m.Format = 1
+	for _, sv := range m.Services {
+		if sv.Physical() {
+			m.Format = 2
+		}
+	}
 	m.Members = s.members
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -298,8 +305,14 @@ func (t *trailerReader) check() error {
 }
 
 // Verify reads the whole archive and checks it against its manifest without writing anything.
+// The tars inside (a physical PostgreSQL backup) are read too.
 func Verify(r io.Reader) (Manifest, error) {
-	return Read(r, nil)
+	return Read(r, func(_ Manifest, mem Member, r io.Reader) error {
+		if _, ok := nested(mem.Name); ok {
+			return checkNested(mem.Name, r)
+		}
+		return nil
+	})
 }
 
 // Read reads the archive, calling fn (when not nil) with each member after the manifest and a

@@ -46,7 +46,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Format != Format || m.ImageID != "sha256:abc" || len(m.Members) != 2 {
+	if m.Format != 1 || m.ImageID != "sha256:abc" || len(m.Members) != 2 {
 		t.Fatalf("manifest: %+v", m)
 	}
 	if got["redis/dump.rdb"] != "REDIS0011\xfe\x00binary" || !strings.HasPrefix(got["postgres/dumpall.sql"], "insert into t") {
@@ -156,5 +156,28 @@ func TestMissingMemberRefused(t *testing.T) {
 	data := craft(t, Manifest{Format: 1, Members: []Member{m}}, nil, nil)
 	if _, err := Verify(bytes.NewReader(data)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("%v, want ErrCorrupt", err)
+	}
+}
+
+// TestHostileBaseBackupRefused: the tars inside a physical backup are checked before anything is
+// written, as the archive's own members are: a path leaving the data directory, or a symlink.
+func TestHostileBaseBackupRefused(t *testing.T) {
+	for _, h := range []tar.Header{
+		{Name: "../../etc/cron.d/x", Typeflag: tar.TypeReg, Size: 1, Mode: 0o600},
+		{Name: "/etc/passwd", Typeflag: tar.TypeReg, Size: 1, Mode: 0o600},
+		{Name: "pg_tblspc/16384", Typeflag: tar.TypeSymlink, Linkname: "/etc", Mode: 0o777},
+	} {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		tw.WriteHeader(&tar.Header{Name: "./pg_wal/", Typeflag: tar.TypeDir, Mode: 0o700})
+		tw.WriteHeader(&h)
+		if h.Size > 0 {
+			tw.Write([]byte("x"))
+		}
+		tw.Close()
+		data := craft(t, Manifest{Format: 2, Members: []Member{member(BaseTar, b.String())}}, map[string]string{BaseTar: b.String()}, []string{BaseTar})
+		if _, err := Verify(bytes.NewReader(data)); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), h.Name) {
+			t.Errorf("%s (type %q): %v, want a refusal naming it", h.Name, h.Typeflag, err)
+		}
 	}
 }

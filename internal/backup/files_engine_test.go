@@ -104,7 +104,7 @@ func TestFilePartsThroughTheEngine(t *testing.T) {
 	}
 	out.Close()
 	var dump bytes.Buffer
-	m, err := WriteFiles(ctx, cp, dst, "/data", archive, &dump)
+	m, err := WriteFiles(ctx, cp, dst, "/data", archive, Owner{}, &dump)
 	if err != nil {
 		t.Fatal(err)
 	}

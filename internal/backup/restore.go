@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,10 +53,12 @@ const (
 )
 
 // WriteFiles reads the archive at file (verified before) and writes its file parts into dataDir
-// of the container (created, not started): Redis's snapshot, Garage's directories, the secrets.
-// The logical PostgreSQL dump goes to pgDump instead. Every checksum is checked again as it is
-// read; the files reach the container in one tar stream.
-func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string, pgDump io.Writer) (Manifest, error) {
+// of the container (created, not started): a physical PostgreSQL backup into postgres/ (owned by
+// pg, directories 0700, files 0600; the server's own recovery makes it consistent when it
+// starts), Redis's snapshot, Garage's directories, the secrets. A logical PostgreSQL dump goes to
+// pgDump instead. Every checksum is checked again as it is read; the files reach the container in
+// one tar stream.
+func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string, pg Owner, pgDump io.Writer) (Manifest, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return Manifest{}, err
@@ -97,6 +100,15 @@ func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string,
 	}
 	m, err := Read(f, func(_ Manifest, mem Member, r io.Reader) error {
 		switch top, _, _ := strings.Cut(mem.Name, "/"); {
+		case mem.Name == BaseTar || mem.Name == WALTar:
+			dir, _ := nested(mem.Name)
+			if !dirs[dir] {
+				dirs[dir] = true
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o700, Uid: pg.UID, Gid: pg.GID, ModTime: time.Now()}); err != nil {
+					return err
+				}
+			}
+			return putNested(tw, mem.Name, dir, pg, r)
 		case mem.Name == "postgres/dumpall.sql":
 			_, err := io.Copy(pgDump, r)
 			return err
@@ -124,6 +136,34 @@ func WriteFiles(ctx context.Context, cp engine.Copier, id, dataDir, file string,
 		return m, err
 	}
 	return m, copyErr
+}
+
+// UserOf reads the user's uid and gid from the container's /etc/passwd (the image's users).
+func UserOf(ctx context.Context, cp engine.Copier, id, user string) (Owner, error) {
+	rc, err := cp.CopyFrom(ctx, id, "/etc/passwd")
+	if err != nil {
+		return Owner{}, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		return Owner{}, fmt.Errorf("read /etc/passwd of the image: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+	if err != nil {
+		return Owner{}, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) >= 4 && f[0] == user {
+			uid, err1 := strconv.Atoi(f[2])
+			gid, err2 := strconv.Atoi(f[3])
+			if err1 == nil && err2 == nil {
+				return Owner{uid, gid}, nil
+			}
+		}
+	}
+	return Owner{}, fmt.Errorf("the image has no user %s in /etc/passwd", user)
 }
 
 // LoadDump feeds a pg_dumpall script to psql inside the running container. The fresh server's

@@ -24,8 +24,12 @@ type Source struct {
 	Secrets   container.Secrets
 	// IncludeSecrets adds /data/secrets to the archive.
 	IncludeSecrets bool
+	// Logical takes PostgreSQL as a pg_dumpall stream instead of a physical base backup.
+	Logical bool
 	// Wait bounds each wait for a service (Redis's BGSAVE to finish).
 	Wait time.Duration
+	// Progress, when set, is told how far a part whose size is known ahead is (bytes).
+	Progress func(done, total int64)
 	// Step is told what is being taken ("postgres", "redis", ...), for a progress line.
 	Step func(service string)
 }
@@ -55,7 +59,11 @@ func Take(ctx context.Context, src Source, spool *Spool) ([]Service, error) {
 	var out []Service
 	if in.Runs("postgres") {
 		step("postgres")
-		s, err := takePostgres(ctx, src, in, spool)
+		take := takeBaseBackup
+		if src.Logical {
+			take = takeDump
+		}
+		s, err := take(ctx, src, cp, in, spool)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
@@ -79,7 +87,7 @@ func Take(ctx context.Context, src Source, spool *Spool) ([]Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("garage: %w", err)
 		}
-		out = append(out, Service{Name: "garage", Method: "files", TakenAt: taken.UTC(), Bytes: n})
+		out = append(out, Service{Name: "garage", Method: "files", Kind: KindFiles, TakenAt: taken.UTC(), Bytes: n})
 	}
 	if src.IncludeSecrets {
 		step("secrets")
@@ -88,7 +96,7 @@ func Take(ctx context.Context, src Source, spool *Spool) ([]Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("secrets: %w", err)
 		}
-		out = append(out, Service{Name: "secrets", Method: "files", TakenAt: taken.UTC(), Bytes: n})
+		out = append(out, Service{Name: "secrets", Method: "files", Kind: KindFiles, TakenAt: taken.UTC(), Bytes: n})
 	}
 	return out, nil
 }
@@ -140,11 +148,16 @@ func firstLine(s string) string {
 	return "(no message)"
 }
 
-// takePostgres streams pg_dumpall's output into the spool: a logical dump, taken while the server
+func pgServerVersion(ctx context.Context, src Source, in container.Inside) (string, error) {
+	ver, err := output(ctx, src.Engine, src.Container.ID, pgExec(in, "psql", "-d", in.PGDB, "-tAXc", "show server_version"))
+	return strings.TrimSpace(ver), err
+}
+
+// takeDump streams pg_dumpall's output into the spool: a logical dump, taken while the server
 // runs (each database with its own snapshot), restorable into another major version.
-func takePostgres(ctx context.Context, src Source, in container.Inside, spool *Spool) (Service, error) {
+func takeDump(ctx context.Context, src Source, _ engine.Copier, in container.Inside, spool *Spool) (Service, error) {
 	id := src.Container.ID
-	ver, err := output(ctx, src.Engine, id, pgExec(in, "psql", "-d", in.PGDB, "-tAXc", "show server_version"))
+	ver, err := pgServerVersion(ctx, src, in)
 	if err != nil {
 		return Service{}, err
 	}
@@ -172,7 +185,7 @@ func takePostgres(ctx context.Context, src Source, in container.Inside, spool *S
 	if addErr != nil {
 		return Service{}, addErr
 	}
-	return Service{Name: "postgres", Version: strings.TrimSpace(ver), Method: "pg_dumpall", TakenAt: taken.UTC(), Bytes: m.Size}, nil
+	return Service{Name: "postgres", Version: ver, Method: MethodDumpall, Kind: KindLogical, TakenAt: taken.UTC(), Bytes: m.Size}, nil
 }
 
 // redisInfo is what INFO persistence says about snapshots.
@@ -300,7 +313,7 @@ func takeRedis(ctx context.Context, src Source, cp engine.Copier, in container.I
 	if err != nil {
 		return Service{}, err
 	}
-	return Service{Name: "redis", Version: infoField(server, "redis_version"), Method: "bgsave", TakenAt: taken.UTC(), Bytes: m.Size}, nil
+	return Service{Name: "redis", Version: infoField(server, "redis_version"), Method: "bgsave", Kind: KindSnapshot, TakenAt: taken.UTC(), Bytes: m.Size}, nil
 }
 
 func infoField(info, key string) string {

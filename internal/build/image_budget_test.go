@@ -75,7 +75,7 @@ func budgetChoices(t *testing.T, where string, pg, redis *buildAttrs, redisArgs 
 		}
 		// The install phase's end, run on an installed tree: trimmed, and the references to the
 		// compiler and zlib's headers removed from every program and library.
-		kept := []string{"bin/initdb", "bin/pg_controldata", "bin/pg_ctl", "bin/pg_dump", "bin/pg_dumpall", "bin/pg_isready", "bin/pg_resetwal",
+		kept := []string{"bin/initdb", "bin/pg_basebackup", "bin/pg_controldata", "bin/pg_ctl", "bin/pg_dump", "bin/pg_dumpall", "bin/pg_isready", "bin/pg_resetwal",
 			"bin/pg_restore", "bin/postgres", "bin/psql", "lib/libpq.so.5", "lib/plpgsql.so", "share/postgres.bki"}
 		out, calls, err := runPostInstall(t, pg.PostInstall, append([]string{"bin/pgbench", "bin/ecpg", "bin/pg_config", "include/libpq-fe.h",
 			"lib/libpgcommon.a"}, kept...))
@@ -365,7 +365,7 @@ func TestPostgresScripts(t *testing.T) {
 
 	// trim.sh keeps the server and the everyday clients, drops the rest.
 	prefix := t.TempDir()
-	for _, f := range []string{"bin/postgres", "bin/initdb", "bin/pg_ctl", "bin/psql", "bin/pg_dump", "bin/pg_dumpall", "bin/pg_restore",
+	for _, f := range []string{"bin/postgres", "bin/initdb", "bin/pg_ctl", "bin/psql", "bin/pg_dump", "bin/pg_dumpall", "bin/pg_basebackup", "bin/pg_restore",
 		"bin/pg_isready", "bin/pg_controldata", "bin/pg_resetwal", "bin/pgbench", "bin/ecpg", "bin/pg_config", "bin/pg_upgrade",
 		"include/libpq-fe.h", "lib/libpq.so.5", "lib/libpgcommon.a", "lib/libecpg.so.6", "lib/pgxs/src/Makefile.global",
 		"lib/plpgsql.so", "share/postgres.bki", "share/man/man1/psql.1"} {
@@ -376,7 +376,7 @@ func TestPostgresScripts(t *testing.T) {
 	if out, err := exec.Command(sh, script("trim.sh"), prefix).CombinedOutput(); err != nil {
 		t.Fatalf("trim.sh: %v %s", err, out)
 	}
-	for f, keep := range map[string]bool{"bin/postgres": true, "bin/psql": true, "bin/pg_dump": true, "lib/libpq.so.5": true,
+	for f, keep := range map[string]bool{"bin/postgres": true, "bin/psql": true, "bin/pg_dump": true, "bin/pg_basebackup": true, "lib/libpq.so.5": true,
 		"lib/plpgsql.so": true, "share/postgres.bki": true, "bin/pgbench": false, "bin/ecpg": false, "bin/pg_config": false,
 		"bin/pg_upgrade": false, "include": false, "lib/libpgcommon.a": false, "lib/libecpg.so.6": false, "lib/pgxs": false, "share/man": false} {
 		if _, err := os.Stat(filepath.Join(prefix, f)); (err == nil) != keep {

@@ -21,6 +21,9 @@ const (
 	ExitInterrupted = 130 // stopped by Ctrl-C / SIGINT
 )
 
+// YAMLOutput is the cobra annotation of a command that accepts --output yaml.
+const YAMLOutput = "nixify/output-yaml"
+
 // ExitError is an error that decides the process's exit code and may carry a hint for the user.
 type ExitError struct {
 	Code int

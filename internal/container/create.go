@@ -246,19 +246,27 @@ func volumeOf(c engine.Container) string {
 }
 
 func (p *Plan) checkVolume(ctx context.Context, eng engine.Engine) error {
-	users, err := eng.ContainersUsingVolume(ctx, p.Spec.Volume)
+	self := ""
+	if p.Action == ReplaceOld {
+		self = p.Old.ID // it goes away first
+	}
+	return volumeFree(ctx, eng, p.Spec.Volume, self)
+}
+
+// volumeFree refuses the volume when a running container other than self (an ID) mounts it.
+func volumeFree(ctx context.Context, eng engine.Engine, volume, self string) error {
+	users, err := eng.ContainersUsingVolume(ctx, volume)
 	if err != nil {
 		return err
 	}
 	var names []string
 	for _, c := range users {
-		if p.Action == ReplaceOld && c.ID == p.Old.ID {
-			continue // it goes away first
+		if c.ID != self {
+			names = append(names, c.Name)
 		}
-		names = append(names, c.Name)
 	}
 	if len(names) > 0 {
-		return &VolumeInUseError{Volume: p.Spec.Volume, Users: names}
+		return &VolumeInUseError{Volume: volume, Users: names}
 	}
 	return nil
 }

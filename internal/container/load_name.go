@@ -2,19 +2,16 @@ package container
 
 import (
 	"context"
-	"strings"
+	"slices"
 
 	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/iostreams"
 )
 
 // LoadedTag is the name nixify gives an image it loaded: the configured image repository, the
 // architecture and the start of the image ID, so that each loaded image keeps a name of its own.
 func LoadedTag(repo, arch, imageID string) string {
-	id := strings.TrimPrefix(imageID, "sha256:")
-	if len(id) > 12 {
-		id = id[:12]
-	}
-	return repo + ":" + arch + "-" + id
+	return repo + ":" + arch + "-" + iostreams.ShortID(imageID)
 }
 
 // NameLoaded names a loaded image with LoadedTag unless it carries that name already. Images
@@ -22,12 +19,8 @@ func LoadedTag(repo, arch, imageID string) string {
 // --images finds it after every container that used it is gone.
 func NameLoaded(ctx context.Context, eng engine.Images, repo, arch, imageID string) error {
 	tag := LoadedTag(repo, arch, imageID)
-	if img, err := eng.ImageInspect(ctx, imageID); err == nil {
-		for _, t := range img.RepoTags {
-			if t == tag {
-				return nil
-			}
-		}
+	if img, err := eng.ImageInspect(ctx, imageID); err == nil && slices.Contains(img.RepoTags, tag) {
+		return nil
 	}
 	return eng.ImageTag(ctx, imageID, tag)
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nixify/nixify/internal/engine"
@@ -25,15 +24,10 @@ type LogOptions struct {
 
 // Logs copies the container's logs, stdout to stdout and stderr to stderr, in whole lines (each
 // Write is one line, so the caller may decorate them), keeping only the services' lines when some
-// are named. The tail counts the lines the user sees: the services' last lines, not the
-// container's (the engine counts before any filter, and a followed --tail 3 of a quiet service
-// would show nothing).
+// are named (names of Services: the caller checks them). The tail counts the lines the user sees:
+// the services' last lines, not the container's (the engine counts before any filter, and a
+// followed --tail 3 of a quiet service would show nothing).
 func Logs(ctx context.Context, eng engine.Engine, name string, opts LogOptions, stdout, stderr io.Writer) error {
-	for _, s := range opts.Services {
-		if !slices.Contains(Services, s) {
-			return fmt.Errorf("unknown service %q: accepted: %s", s, strings.Join(Services, ", "))
-		}
-	}
 	n, err := strconv.Atoi(opts.Tail)
 	if len(opts.Services) == 0 || err != nil {
 		return copyLogs(ctx, eng, name, opts.LogOptions, opts.Services, &stamp{}, "", stdout, stderr)

@@ -66,7 +66,11 @@ func WaitReady(ctx context.Context, eng engine.Engine, id, url string, exited <-
 			if x.Err != nil {
 				reason = fmt.Sprintf("the container stopped before it was ready: %v", x.Err)
 			}
-			return last, &ReadyError{Reason: reason, Exited: true, ExitCode: x.Code, Logs: LastLines(context.WithoutCancel(ctx), eng, id, 20), Last: last}
+			logs := LastLines(context.WithoutCancel(ctx), eng, id, 20)
+			if why := initReason(logs); why != "" {
+				reason += ": " + why
+			}
+			return last, &ReadyError{Reason: reason, Exited: true, ExitCode: x.Code, Logs: logs, Last: last}
 		case <-ctx.Done():
 			if err := parent.Err(); err != nil {
 				return last, err
@@ -75,6 +79,18 @@ func WaitReady(ctx context.Context, eng engine.Engine, id, url string, exited <-
 		case <-tick.C:
 		}
 	}
+}
+
+// initReason is why nixify-init stopped, from the last log line it writes on its way out
+// ("nixify-init: ..."), so that the one line a user reads names it; "" when the last line is not
+// the init's.
+func initReason(logs []string) string {
+	if n := len(logs); n > 0 {
+		if why, ok := strings.CutPrefix(logs[n-1], "nixify-init: "); ok {
+			return why
+		}
+	}
+	return ""
 }
 
 // notReadyReason is the last thing the health server said, in one line.

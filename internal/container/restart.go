@@ -13,18 +13,8 @@ func StartAgain(ctx context.Context, eng engine.Engine, c engine.Container) (<-c
 		return nil, err
 	}
 	if v := volumeOf(c); v != "" {
-		users, err := eng.ContainersUsingVolume(ctx, v)
-		if err != nil {
+		if err := volumeFree(ctx, eng, v, c.ID); err != nil {
 			return nil, err
-		}
-		var names []string
-		for _, u := range users {
-			if u.ID != c.ID {
-				names = append(names, u.Name)
-			}
-		}
-		if len(names) > 0 {
-			return nil, &VolumeInUseError{Volume: v, Users: names}
 		}
 	}
 	return Start(ctx, eng, c.ID, false, c.Ports)

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -98,9 +99,7 @@ func checkNix(ctx context.Context, o Options) nixResult {
 
 // ReadNixSettings asks nix for its effective settings, enabling nix-command for this call only.
 func ReadNixSettings(ctx context.Context, nixPath string) (nix.Settings, error) {
-	cmd := exec.CommandContext(ctx, nixPath, "--extra-experimental-features", "nix-command", "show-config", "--json")
-	cmd.Stderr = nil
-	out, err := cmd.Output()
+	out, err := exec.CommandContext(ctx, nixPath, "--extra-experimental-features", "nix-command", "show-config", "--json").Output()
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -134,17 +133,13 @@ func textFeatures(ctx context.Context, nixPath string) []string {
 func systemCheck(a arch.Arch, s nix.Settings, proc string) Check {
 	sys := a.System()
 	c := Check{Name: "build " + sys}
-	if s.System == "" {
-		s.System = arch.HostSystem()
-	}
+	s.System = cmp.Or(s.System, arch.HostSystem())
 	way, why := s.CanBuild(sys, proc)
 	switch way {
-	case nix.WayNative:
+	case nix.WayNative, nix.WayRemote:
 		c.Status, c.Detail = OK, why
 	case nix.WayEmulated:
 		c.Status, c.Detail = OK, "emulated: "+why
-	case nix.WayRemote:
-		c.Status, c.Detail = OK, why
 	default:
 		c.Status = Warn
 		c.Detail = "not natively (" + why + "); nixify builds the cross-compiled output instead (no emulation needed)"

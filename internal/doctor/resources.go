@@ -51,7 +51,7 @@ const gib = 1 << 30
 // checkDisk reports free space where images are built (the Nix store) and recorded (state dir).
 func checkDisk(o Options, storeDir string) []Check {
 	var out []Check
-	seen := map[uint64]bool{}
+	seen := map[syscall.Fsid]bool{}
 	for _, p := range []struct{ what, path string }{{"disk (nix store)", storeDir}, {"disk (state dir)", o.StateDir}} {
 		if p.path == "" {
 			continue
@@ -62,10 +62,10 @@ func checkDisk(o Options, storeDir string) []Check {
 			out = append(out, Check{Name: p.what, Status: Warn, Detail: fmt.Sprintf("%s: %v", dir, err)})
 			continue
 		}
-		if seen[uint64(st.Fsid.X__val[0])<<32|uint64(uint32(st.Fsid.X__val[1]))] {
+		if seen[st.Fsid] {
 			continue
 		}
-		seen[uint64(st.Fsid.X__val[0])<<32|uint64(uint32(st.Fsid.X__val[1]))] = true
+		seen[st.Fsid] = true
 		free := st.Bavail * uint64(st.Bsize)
 		c := Check{Name: p.what, Status: OK, Detail: fmt.Sprintf("%s free at %s", iostreams.Bytes(int64(free)), dir)}
 		switch {

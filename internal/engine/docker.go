@@ -14,6 +14,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -66,6 +67,23 @@ func (d *docker) call(ctx context.Context, limit time.Duration) (context.Context
 	return ctx, dl.end
 }
 
+// query runs one call that answers at once, bounded by limit, its error wrapped as what.
+func query[T any](ctx context.Context, d *docker, limit time.Duration, what string, f func(context.Context) (T, error)) (T, error) {
+	ctx, done := d.call(ctx, limit)
+	defer done()
+	v, err := f(ctx)
+	if err != nil {
+		return v, d.wrap(ctx, what, err)
+	}
+	return v, nil
+}
+
+// do is query for a call that answers with nothing but an error.
+func (d *docker) do(ctx context.Context, limit time.Duration, what string, f func(context.Context) error) error {
+	_, err := query(ctx, d, limit, what, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+	return err
+}
+
 func (d *docker) Ping(ctx context.Context) (string, error) {
 	ctx, done := d.call(ctx, d.t.Ping)
 	defer done()
@@ -84,21 +102,17 @@ func (d *docker) Ping(ctx context.Context) (string, error) {
 }
 
 func (d *docker) Version(ctx context.Context) (Version, error) {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	v, err := d.c.ServerVersion(ctx)
+	v, err := query(ctx, d, d.t.Query, "engine version", func(ctx context.Context) (types.Version, error) { return d.c.ServerVersion(ctx) })
 	if err != nil {
-		return Version{}, d.wrap(ctx, "engine version", err)
+		return Version{}, err
 	}
 	return Version{Version: v.Version, APIVersion: v.APIVersion, MinAPIVersion: v.MinAPIVersion, OS: v.Os, Arch: v.Arch}, nil
 }
 
 func (d *docker) ImageInspect(ctx context.Context, ref string) (Image, error) {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	r, err := d.c.ImageInspect(ctx, ref)
+	r, err := query(ctx, d, d.t.Query, "inspect image "+ref, func(ctx context.Context) (image.InspectResponse, error) { return d.c.ImageInspect(ctx, ref) })
 	if err != nil {
-		return Image{}, d.wrap(ctx, "inspect image "+ref, err)
+		return Image{}, err
 	}
 	img := Image{ID: r.ID, RepoTags: r.RepoTags, Architecture: r.Architecture, OS: r.Os, Size: r.Size, Created: r.Created}
 	if r.Config != nil {
@@ -209,20 +223,15 @@ func (d *docker) ImageLoad(ctx context.Context, archive io.Reader, progress func
 }
 
 func (d *docker) ImageTag(ctx context.Context, ref, tag string) error {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	if err := d.c.ImageTag(ctx, ref, tag); err != nil {
-		return d.wrap(ctx, "tag image "+ref, err)
-	}
-	return nil
+	return d.do(ctx, d.t.Query, "tag image "+ref, func(ctx context.Context) error { return d.c.ImageTag(ctx, ref, tag) })
 }
 
 func (d *docker) ImageList(ctx context.Context, repo string) ([]Image, error) {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	list, err := d.c.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	list, err := query(ctx, d, d.t.Query, "list images", func(ctx context.Context) ([]image.Summary, error) {
+		return d.c.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	})
 	if err != nil {
-		return nil, d.wrap(ctx, "list images", err)
+		return nil, err
 	}
 	out := make([]Image, 0, len(list))
 	for _, s := range list {
@@ -232,18 +241,19 @@ func (d *docker) ImageList(ctx context.Context, repo string) ([]Image, error) {
 }
 
 func (d *docker) ImageRemove(ctx context.Context, ref string) error {
-	ctx, done := d.call(ctx, d.t.Change)
-	defer done()
-	if _, err := d.c.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
-		return d.wrap(ctx, "remove image "+ref, err)
-	}
-	return nil
+	return d.do(ctx, d.t.Change, "remove image "+ref, func(ctx context.Context) error {
+		_, err := d.c.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
+		return err
+	})
 }
 
 func (d *docker) ContainerCreate(ctx context.Context, spec ContainerSpec) (string, error) {
 	ctx, done := d.call(ctx, d.t.Change)
 	defer done()
 	cfg := &container.Config{Image: spec.Image, Hostname: spec.Hostname, Labels: spec.Labels, Env: spec.Env, ExposedPorts: nat.PortSet{}}
+	if len(spec.Entrypoint) > 0 {
+		cfg.Entrypoint = spec.Entrypoint
+	}
 	if spec.StopTimeout > 0 {
 		secs := int(spec.StopTimeout.Round(time.Second) / time.Second)
 		cfg.StopTimeout = &secs
@@ -270,12 +280,7 @@ func (d *docker) ContainerCreate(ctx context.Context, spec ContainerSpec) (strin
 }
 
 func (d *docker) ContainerStart(ctx context.Context, id string) error {
-	ctx, done := d.call(ctx, d.t.Change)
-	defer done()
-	if err := d.c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return d.wrap(ctx, "start container", err)
-	}
-	return nil
+	return d.do(ctx, d.t.Change, "start container", func(ctx context.Context) error { return d.c.ContainerStart(ctx, id, container.StartOptions{}) })
 }
 
 func (d *docker) ContainerWait(ctx context.Context, id string) <-chan Exit {
@@ -297,11 +302,11 @@ func (d *docker) ContainerWait(ctx context.Context, id string) <-chan Exit {
 }
 
 func (d *docker) ContainerInspect(ctx context.Context, nameOrID string) (Container, error) {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	r, err := d.c.ContainerInspect(ctx, nameOrID)
+	r, err := query(ctx, d, d.t.Query, "inspect container "+nameOrID, func(ctx context.Context) (container.InspectResponse, error) {
+		return d.c.ContainerInspect(ctx, nameOrID)
+	})
 	if err != nil {
-		return Container{}, d.wrap(ctx, "inspect container "+nameOrID, err)
+		return Container{}, err
 	}
 	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Image: r.Image, Platform: r.Platform, RestartCount: r.RestartCount}
 	c.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
@@ -364,11 +369,9 @@ func (d *docker) ContainersUsingImage(ctx context.Context, imageID string) ([]Co
 }
 
 func (d *docker) list(ctx context.Context, opts container.ListOptions) ([]Container, error) {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	list, err := d.c.ContainerList(ctx, opts)
+	list, err := query(ctx, d, d.t.Query, "list containers", func(ctx context.Context) ([]container.Summary, error) { return d.c.ContainerList(ctx, opts) })
 	if err != nil {
-		return nil, d.wrap(ctx, "list containers", err)
+		return nil, err
 	}
 	out := make([]Container, 0, len(list))
 	for _, s := range list {
@@ -382,41 +385,25 @@ func (d *docker) list(ctx context.Context, opts container.ListOptions) ([]Contai
 }
 
 func (d *docker) ContainerStop(ctx context.Context, id string, timeout time.Duration) error {
-	// The engine answers once the container has stopped: after its stop timeout at the latest.
-	ctx, done := d.call(ctx, timeout+d.t.Change)
-	defer done()
 	secs := int(timeout.Round(time.Second) / time.Second)
-	if err := d.c.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil {
-		return d.wrap(ctx, "stop container", err)
-	}
-	return nil
+	// The engine answers once the container has stopped: after its stop timeout at the latest.
+	return d.do(ctx, timeout+d.t.Change, "stop container", func(ctx context.Context) error {
+		return d.c.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
+	})
 }
 
 func (d *docker) ContainerKill(ctx context.Context, id, signal string) error {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	if err := d.c.ContainerKill(ctx, id, signal); err != nil {
-		return d.wrap(ctx, "kill container", err)
-	}
-	return nil
+	return d.do(ctx, d.t.Query, "kill container", func(ctx context.Context) error { return d.c.ContainerKill(ctx, id, signal) })
 }
 
 func (d *docker) ContainerRemove(ctx context.Context, id string) error {
-	ctx, done := d.call(ctx, d.t.Change)
-	defer done()
-	if err := d.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil {
-		return d.wrap(ctx, "remove container", err)
-	}
-	return nil
+	return d.do(ctx, d.t.Change, "remove container", func(ctx context.Context) error {
+		return d.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	})
 }
 
 func (d *docker) ContainerRename(ctx context.Context, id, name string) error {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	if err := d.c.ContainerRename(ctx, id, name); err != nil {
-		return d.wrap(ctx, "rename container to "+name, err)
-	}
-	return nil
+	return d.do(ctx, d.t.Query, "rename container to "+name, func(ctx context.Context) error { return d.c.ContainerRename(ctx, id, name) })
 }
 
 func (d *docker) ContainerLogs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error {
@@ -482,30 +469,26 @@ func (d *docker) ContainerExec(ctx context.Context, id string, cmd []string, use
 }
 
 func (d *docker) VolumeCreate(ctx context.Context, name string, labels map[string]string) error {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	if _, err := d.c.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels}); err != nil {
-		return d.wrap(ctx, "create volume "+name, err)
-	}
-	return nil
+	return d.do(ctx, d.t.Query, "create volume "+name, func(ctx context.Context) error {
+		_, err := d.c.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels})
+		return err
+	})
 }
 
 func (d *docker) VolumeInspect(ctx context.Context, name string) (Volume, error) {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	v, err := d.c.VolumeInspect(ctx, name)
+	v, err := query(ctx, d, d.t.Query, "inspect volume "+name, func(ctx context.Context) (volume.Volume, error) { return d.c.VolumeInspect(ctx, name) })
 	if err != nil {
-		return Volume{}, d.wrap(ctx, "inspect volume "+name, err)
+		return Volume{}, err
 	}
 	return Volume{Name: v.Name, Labels: v.Labels, Mountpoint: v.Mountpoint}, nil
 }
 
 func (d *docker) VolumeList(ctx context.Context, labelKey, labelValue string) ([]Volume, error) {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	r, err := d.c.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labelKey+"="+labelValue))})
+	r, err := query(ctx, d, d.t.Query, "list volumes", func(ctx context.Context) (volume.ListResponse, error) {
+		return d.c.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labelKey+"="+labelValue))})
+	})
 	if err != nil {
-		return nil, d.wrap(ctx, "list volumes", err)
+		return nil, err
 	}
 	out := make([]Volume, 0, len(r.Volumes))
 	for _, v := range r.Volumes {
@@ -515,12 +498,7 @@ func (d *docker) VolumeList(ctx context.Context, labelKey, labelValue string) ([
 }
 
 func (d *docker) VolumeRemove(ctx context.Context, name string) error {
-	ctx, done := d.call(ctx, d.t.Query)
-	defer done()
-	if err := d.c.VolumeRemove(ctx, name, false); err != nil {
-		return d.wrap(ctx, "remove volume "+name, err)
-	}
-	return nil
+	return d.do(ctx, d.t.Query, "remove volume "+name, func(ctx context.Context) error { return d.c.VolumeRemove(ctx, name, false) })
 }
 
 func (d *docker) ContainerReadFile(ctx context.Context, id, path string, limit int64) ([]byte, error) {

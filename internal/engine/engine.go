@@ -175,6 +175,8 @@ type ContainerSpec struct {
 	// StopTimeout is how long the engine waits after the stop signal before SIGKILL, for `docker
 	// stop` without -t as well; zero keeps the engine's default (10 s).
 	StopTimeout time.Duration
+	// Entrypoint, when set, replaces the image's (a one-off helper that runs one program).
+	Entrypoint []string
 }
 
 // PortBinding publishes a container TCP port on the host.

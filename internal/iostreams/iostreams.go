@@ -19,6 +19,8 @@ type Format string
 const (
 	Text Format = "text"
 	JSON Format = "json"
+	// YAML is asked only of commands that print manifests (deploy --dry-run).
+	YAML Format = "yaml"
 )
 
 // IOStreams holds the streams of one invocation and what is known about them.

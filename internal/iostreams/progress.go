@@ -48,18 +48,18 @@ func (s *IOStreams) NewLive() *Live { return s.newLive(10 * time.Second) }
 
 // newLive starts a live block that writes its plain lines at most once per every.
 func (s *IOStreams) newLive(every time.Duration) *Live {
-	l := &Live{w: s.ErrOut, tty: s.IsErrTTY(), every: every, width: s.termWidth,
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go l.loop()
-	return l
+	return startLive(&Live{w: s.ErrOut, tty: s.IsErrTTY(), every: every, width: s.termWidth})
 }
 
 // NewLiveOut starts a live block on stdout, for a view that is the command's output (health
 // --watch): redrawn in place when stdout is a terminal, each new block written as plain lines
 // otherwise. End it with Keep to leave the last block on the screen.
 func (s *IOStreams) NewLiveOut() *Live {
-	l := &Live{w: s.Out, tty: s.IsTTY(), width: s.TerminalWidth,
-		stop: make(chan struct{}), done: make(chan struct{})}
+	return startLive(&Live{w: s.Out, tty: s.IsTTY(), width: s.TerminalWidth})
+}
+
+func startLive(l *Live) *Live {
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
 	go l.loop()
 	return l
 }
@@ -127,26 +127,13 @@ func (l *Live) Println(line string) {
 }
 
 // Stop ends redrawing; the block is erased on a terminal, or written one last time as plain lines.
-func (l *Live) Stop() {
-	select {
-	case <-l.stop:
-		return
-	default:
-	}
-	close(l.stop)
-	<-l.done
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.tty {
-		l.clear()
-	} else if strings.Join(l.lines, "\n") != l.lastSent {
-		l.writePlain()
-	}
-}
+func (l *Live) Stop() { l.end(false) }
 
 // Keep ends redrawing and leaves the last block on the screen, drawn at the terminal's width of
 // now (a view that is the command's result: Ctrl-C ends health --watch on its last table).
-func (l *Live) Keep() {
+func (l *Live) Keep() { l.end(true) }
+
+func (l *Live) end(keep bool) {
 	select {
 	case <-l.stop:
 		return
@@ -156,13 +143,14 @@ func (l *Live) Keep() {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.tty {
-		if l.dirty || len(l.drawn) == 0 {
-			l.clear()
-			l.draw()
-		}
-	} else if strings.Join(l.lines, "\n") != l.lastSent {
+	switch {
+	case !l.tty:
 		l.writePlain()
+	case !keep:
+		l.clear()
+	case l.dirty || len(l.drawn) == 0:
+		l.clear()
+		l.draw()
 	}
 }
 

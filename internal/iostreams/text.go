@@ -11,18 +11,15 @@ import (
 // FirstLine is the first line of a tool's output or an error, trimmed: what a one-line message
 // shows of a longer one.
 func FirstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return strings.TrimSpace(s[:i])
-	}
-	return s
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(line)
 }
 
 // Count is n and the noun that goes with it: "1 layer", "2 layers", "0 layers". many is the
 // plural, given in full because English does not add an s to every noun ("retry", "retries").
 func Count(n int, one, many string) string {
 	if n == 1 || n == -1 {
-		return fmt.Sprintf("%d %s", n, one)
+		many = one
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }

@@ -7,6 +7,7 @@
 //	result-<arch>      links that keep each last build from Nix's garbage collector
 //	closures/          what each recent build's image holds, for the SBOM and info --diff
 //	layers.json        compressed digests of pushed layers, so an unchanged push compresses nothing
+//	pushed.json        what the last push wrote (repository, digests, tags), for deploy
 package state
 
 import (
@@ -36,6 +37,9 @@ func (d Dir) Closures() string { return d.file("closures") }
 
 // LayerCache is the cache of compressed layer digests.
 func (d Dir) LayerCache() string { return d.file("layers.json") }
+
+// Pushed is the record of the last push.
+func (d Dir) Pushed() string { return d.file("pushed.json") }
 
 func (d Dir) file(name string) string { return filepath.Join(string(d), name) }
 

@@ -57,19 +57,6 @@ func (c *Client) Health(ctx context.Context, service string) (*Response, int, er
 	return &r, code, nil
 }
 
-// Info asks GET / for the server's name, version, uptime and services.
-func (c *Client) Info(ctx context.Context) (*Info, error) {
-	var in Info
-	code, err := c.get(ctx, "/", &in)
-	if err != nil {
-		return nil, err
-	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d", c.base.JoinPath("/"), code)
-	}
-	return &in, nil
-}
-
 func (c *Client) get(ctx context.Context, path string, into any) (int, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + path

@@ -64,8 +64,8 @@ func TestClient(t *testing.T) {
 	if err != nil || code != 503 || r.Status != Fail || r.Output != "redis: connection refused" {
 		t.Fatalf("Health: %v %d %+v", err, code, r)
 	}
-	if _, err := c.Info(context.Background()); err == nil {
-		t.Fatal("Info accepted a body that is not JSON")
+	if _, _, err := c.Health(context.Background(), ""); err == nil {
+		t.Fatal("Health accepted a body that is not JSON")
 	}
 	for _, bad := range []string{"", "127.0.0.1:80", "ftp://x", "http://"} {
 		if _, err := NewClient(bad); err == nil {

@@ -32,6 +32,7 @@ type Options struct {
 
 	Dest           string
 	IncludeSecrets bool
+	Logical        bool
 	Wait           time.Duration
 	S3Endpoint     string
 	List           bool
@@ -57,7 +58,8 @@ func NewCmdBackup(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "backup FILE|-|s3://BUCKET/KEY",
 		Short: "Back up PostgreSQL, Redis and Garage from the running container into one archive",
 		Long: `Take one archive of the running container's data without stopping it: PostgreSQL as a
-logical pg_dumpall (restorable into another major version), Redis as a BGSAVE snapshot (copied
+physical pg_basebackup with the WAL that makes it consistent (restorable into the same major
+version), or with --logical as a pg_dumpall (restorable into another major version), Redis as a BGSAVE snapshot (copied
 once Redis has finished writing it), Garage's metadata and data directories, and the secrets
 under /data/secrets only with --include-secrets. The archive is a tar compressed with zstd: a
 manifest (image, each service's version, the time each part was taken, the size and SHA-256 of
@@ -88,6 +90,7 @@ usual AWS environment variables or profile; an endpoint silent for 2 minutes end
 		},
 	}
 	cmd.Flags().BoolVar(&opts.IncludeSecrets, "include-secrets", false, "include /data/secrets, so that a restore keeps the passwords")
+	cmd.Flags().BoolVar(&opts.Logical, "logical", false, "PostgreSQL as a pg_dumpall stream, restorable into another major version")
 	cmd.Flags().BoolVar(&opts.List, "list", false, "list the backups in a directory or under s3://BUCKET[/PREFIX]")
 	cmd.Flags().StringVar(&opts.S3Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// (default: AWS_ENDPOINT_URL_S3, else AWS)")
 	cmd.Flags().DurationVar(&opts.Wait, "wait", 10*time.Minute, "how long a service may take to answer or snapshot")
@@ -171,7 +174,7 @@ func backupRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	services, err := backup.Take(ctx, backup.Source{
-		Engine: x.Engine, Container: c, Secrets: sec, IncludeSecrets: opts.IncludeSecrets, Wait: opts.Wait,
+		Engine: x.Engine, Container: c, Secrets: sec, IncludeSecrets: opts.IncludeSecrets, Logical: opts.Logical, Wait: opts.Wait,
 		Step: func(s string) {
 			if p != nil {
 				p.Done("")

@@ -211,19 +211,11 @@ func report(io *iostreams.IOStreams, results []build.Result) error {
 	t := io.NewTable("arch", "how", "image id", "size", "time", "output")
 	for _, r := range results {
 		b := r.Record
-		t.Row(b.Arch.String(), string(r.Plan.Strategy), shortDigest(b.ConfigDigest), iostreams.Bytes(b.Size),
+		t.Row(b.Arch.String(), string(r.Plan.Strategy), iostreams.ShortID(b.ConfigDigest), iostreams.Bytes(b.Size),
 			humanDuration(b.Duration), nix.StoreName(b.OutPath))
 	}
 	t.Render()
 	return nil
-}
-
-func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
 }
 
 func humanDuration(d time.Duration) string {

@@ -82,7 +82,7 @@ func reportPlan(io *iostreams.IOStreams, pvs []build.Preview) error {
 		for _, u := range pv.Unknown {
 			t.Row(st.Fail.Render("missing"), nix.StoreName(strings.TrimSuffix(u, ".drv")), "", "", "")
 		}
-		total := fmt.Sprintf("%d %s, %d %s", len(pv.Build), plural(len(pv.Build), "build", "builds"), len(pv.Fetch), plural(len(pv.Fetch), "fetch", "fetches"))
+		total := iostreams.Count(len(pv.Build), "build", "builds") + ", " + iostreams.Count(len(pv.Fetch), "fetch", "fetches")
 		dl, un := "", ""
 		if len(pv.Fetch) > 0 {
 			dl, un = iostreams.Bytes(pv.DownloadBytes), iostreams.Bytes(pv.UnpackedBytes)
@@ -95,7 +95,7 @@ func reportPlan(io *iostreams.IOStreams, pvs []build.Preview) error {
 			warn(io, fmt.Sprintf("%s: no size per path (%v); the totals are nix's", pv.Plan.Arch, pv.SizesErr))
 		}
 		if len(pv.Unknown) > 0 {
-			warn(io, fmt.Sprintf("%s: nix can neither build nor fetch %d %s: the build will fail", pv.Plan.Arch, len(pv.Unknown), plural(len(pv.Unknown), "path", "paths")))
+			warn(io, fmt.Sprintf("%s: nix can neither build nor fetch %s: the build will fail", pv.Plan.Arch, iostreams.Count(len(pv.Unknown), "path", "paths")))
 		}
 	}
 	return nil

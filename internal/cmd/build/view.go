@@ -100,7 +100,7 @@ func newView(io *iostreams.IOStreams, estimates record.Times, graphOf func(conte
 			v.mu.Unlock()
 		}
 		if r := v.endRetry(a.Path); r != nil {
-			line += " " + v.st.Faint.Render(fmt.Sprintf("after %d %s: %s", r.n, plural(r.n, "retry", "retries"), r.reason))
+			line += " " + v.st.Faint.Render(fmt.Sprintf("after %s: %s", iostreams.Count(r.n, "retry", "retries"), r.reason))
 		}
 		// On a terminal a long line (a URL and nix's reason) wraps between words under its text.
 		v.live.Println(io.WrapErr(mark+" ", line))
@@ -192,16 +192,9 @@ func (v *view) retryLines() []string {
 	defer v.mu.Unlock()
 	var out []string
 	for _, r := range v.retries {
-		out = append(out, v.st.Warn.Render("↻")+fmt.Sprintf(" retrying %s (%d %s): %s", r.url, r.n, plural(r.n, "retry", "retries"), r.reason))
+		out = append(out, v.st.Warn.Render("↻")+fmt.Sprintf(" retrying %s (%s): %s", r.url, iostreams.Count(r.n, "retry", "retries"), r.reason))
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // askGraph reads the derivation graph in the background, once.
@@ -322,7 +315,7 @@ func Render(f frame, st iostreams.Styles) []string {
 	for _, n := range f.Tree {
 		indent := strings.Repeat("  ", n.Depth)
 		if !n.Running {
-			lines = append(lines, indent+st.Faint.Render(fmt.Sprintf("◌ %s waits on %d %s", nix.StoreName(strings.TrimSuffix(n.Drv, ".drv")), n.Waits, plural(n.Waits, "build", "builds"))))
+			lines = append(lines, indent+st.Faint.Render(fmt.Sprintf("◌ %s waits on %s", nix.StoreName(strings.TrimSuffix(n.Drv, ".drv")), iostreams.Count(n.Waits, "build", "builds"))))
 			continue
 		}
 		if a, ok := byDrv[n.Drv]; ok {

@@ -55,14 +55,7 @@ func NewCmd(f *cli.Factory, c Client, runF func(*Options) error) *cobra.Command 
 		},
 	}
 	// `nixify psql -c 'select 1'` is what users type first: the flag is psql's, not nixify's.
-	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		msg := err.Error()
-		if strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand flag") {
-			return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%s: %s's own flags go after --", msg, c.Name),
-				Hint: "for example: " + c.Dashed}
-		}
-		return cli.FlagError(cmd, err)
-	})
+	shared.FlagsAfterDashes(cmd, c.Name+"'s own flags", c.Dashed)
 	shared.AddContainerFlag(f, cmd)
 	return cmd
 }

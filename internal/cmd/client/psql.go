@@ -3,10 +3,8 @@ package client
 import (
 	"strconv"
 
-	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
-	"github.com/spf13/cobra"
 )
 
 // Psql is PostgreSQL's psql, logged in to the configured database as the configured role.
@@ -23,11 +21,6 @@ hold none): \pset pager turns it on.`,
   echo 'select 1' | nixify psql -- -tA`,
 	Dashed: "nixify psql -- -c 'select 1'",
 	Spec:   psqlSpec,
-}
-
-// NewCmdPsql wires `nixify psql`.
-func NewCmdPsql(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	return NewCmd(f, Psql, runF)
 }
 
 // psqlSpec is psql's command line: over TCP to where the health check reaches the server (PG_HOST,

@@ -3,10 +3,8 @@ package client
 import (
 	"strconv"
 
-	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
-	"github.com/spf13/cobra"
 )
 
 // RedisCLI is redis-cli, authenticated with the Redis password.
@@ -21,11 +19,6 @@ plain otherwise; nixify exits with redis-cli's code. Arguments after -- go to re
   echo 'dbsize' | nixify redis-cli`,
 	Dashed: "nixify redis-cli -- -n 1 ping",
 	Spec:   redisSpec,
-}
-
-// NewCmdRedisCLI wires `nixify redis-cli`.
-func NewCmdRedisCLI(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	return NewCmd(f, RedisCLI, runF)
 }
 
 // redisSpec is redis-cli's command line, to where the health check reaches Redis (REDIS_HOST,

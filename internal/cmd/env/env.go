@@ -64,7 +64,6 @@ Formats: shell (default; export lines, quoted for sh, bash and zsh), dotenv, jso
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "shell", "output format: shell, dotenv or json")
 	cli.CompleteValues(cmd, "format", "shell", "dotenv", "json")
-	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"shell", "dotenv", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	shared.AddContainerFlag(f, cmd)
 	return cmd
 }

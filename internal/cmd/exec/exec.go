@@ -5,7 +5,6 @@ package exec
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path"
 	"strings"
 
@@ -90,12 +89,7 @@ func wire(f *cli.Factory, cmd *cobra.Command, fixed []string, runF func(*Options
 	}
 	if fixed == nil {
 		// `nixify exec ls -l` hands -l to nixify: the command's own flags go after --.
-		cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-			if msg := err.Error(); strings.HasPrefix(msg, "unknown") {
-				return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%s: the command and its flags go after --", msg), Hint: "for example: nixify exec -- ls -l /data"}
-			}
-			return cli.FlagError(cmd, err)
-		})
+		shared.FlagsAfterDashes(cmd, "the command and its flags", "nixify exec -- ls -l /data")
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.User, "user", "u", "", "user (name or uid) to run as (default root)")

@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"strings"
@@ -20,13 +19,12 @@ type Line struct {
 	Message string `json:"message"`
 }
 
-// jsonLines turns one stream of the container's logs (with the engine's time stamps) into Lines.
-// The engine hands out logs in frames that need not end at a line's end: a partial line waits.
+// jsonLines turns one stream of the container's logs (with the engine's time stamps) into Lines:
+// container.Logs writes one whole line a Write.
 type jsonLines struct {
-	mu      *sync.Mutex // shared by stdout's and stderr's writers: they write to one encoder
-	enc     *json.Encoder
-	stream  string
-	partial []byte
+	mu     *sync.Mutex // shared by stdout's and stderr's writers: they write to one encoder
+	enc    *json.Encoder
+	stream string
 }
 
 // newJSONLines returns the stdout and stderr writers of one JSON Lines output.
@@ -36,33 +34,8 @@ func newJSONLines(w io.Writer) (stdout, stderr *jsonLines) {
 	return &jsonLines{mu: mu, enc: enc, stream: "stdout"}, &jsonLines{mu: mu, enc: enc, stream: "stderr"}
 }
 
-func (j *jsonLines) Write(p []byte) (int, error) {
-	j.partial = append(j.partial, p...)
-	for {
-		i := bytes.IndexByte(j.partial, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(j.partial[:i])
-		j.partial = j.partial[i+1:]
-		if err := j.emit(line); err != nil {
-			return 0, err
-		}
-	}
-}
-
-// Flush writes a last line that had no newline.
-func (j *jsonLines) Flush() error {
-	if len(j.partial) == 0 {
-		return nil
-	}
-	line := string(j.partial)
-	j.partial = nil
-	return j.emit(line)
-}
-
-func (j *jsonLines) emit(line string) error {
-	l := Line{Stream: j.stream, Message: strings.TrimSuffix(line, "\r")}
+func (j *jsonLines) Write(line []byte) (int, error) {
+	l := Line{Stream: j.stream, Message: strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")}
 	if stamp, rest, ok := strings.Cut(l.Message, " "); ok {
 		if _, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
 			l.Time, l.Message = stamp, rest
@@ -76,5 +49,8 @@ func (j *jsonLines) emit(line string) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.enc.Encode(l)
+	if err := j.enc.Encode(l); err != nil {
+		return 0, err
+	}
+	return len(line), nil
 }

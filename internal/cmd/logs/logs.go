@@ -111,10 +111,7 @@ func logsRun(ctx context.Context, opts *Options) error {
 	if opts.IO.WantsJSON() {
 		// Every line gets its time: the engine's stamp becomes the time field.
 		lo.Timestamps = true
-		out, errOut := newJSONLines(opts.IO.Out)
-		defer out.Flush()
-		defer errOut.Flush()
-		stdout, stderr = out, errOut
+		stdout, stderr = newJSONLines(opts.IO.Out)
 	}
 	err = container.Logs(ctx, eng, name, lo, stdout, stderr)
 	switch {

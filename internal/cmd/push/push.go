@@ -147,7 +147,29 @@ func pushRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return pushError(ctx, opts, err)
 	}
+	if err := remember(cfg.StateDir, res); err != nil {
+		return err
+	}
 	return report(opts, res)
+}
+
+// remember records what the push wrote, for `nixify deploy`: the repository, the digests and the
+// tags. A push that writes no image (--index-from) keeps the images the index lists.
+func remember(stateDir string, res *publish.Result) error {
+	p := record.Push{Repo: res.Repo, Images: map[arch.Arch]string{}, PushedAt: time.Now().UTC()}
+	if res.Index != nil {
+		p.Index = res.Index.Digest
+	}
+	for _, it := range res.Items() {
+		p.Tags = append(p.Tags, it.Tags...)
+		if it.Kind == publish.KindImage && it.Arch != "" {
+			p.Images[it.Arch] = it.Digest
+		}
+	}
+	if err := (record.Store{Dir: stateDir}).SavePush(p); err != nil {
+		return cli.Fail(fmt.Errorf("the push succeeded but its record was not written: %w", err))
+	}
+	return nil
 }
 
 // settings checks the flags against the configuration: the repository and the architectures.
@@ -332,10 +354,7 @@ func report(opts *Options, res *publish.Result) error {
 		verb = "in place" // nothing was written: "pushed" would claim otherwise
 	}
 	for _, it := range res.Items() {
-		what := it.Arch.String()
-		if what == "" {
-			what = string(it.Kind)
-		}
+		what := cmp.Or(it.Arch.String(), string(it.Kind))
 		opts.IO.Printf("%s\n", it.Ref)
 		// The tags on a line of their own: with them, the line overran 80 columns.
 		if len(it.Tags) == 0 {
@@ -357,38 +376,31 @@ func summary(res *publish.Result) string {
 		size += it.Size
 		tags += len(it.Tags)
 	}
-	manifests := fmt.Sprintf("%d %s", len(res.Images), plural(len(res.Images), "image", "images"))
+	manifests := iostreams.Count(len(res.Images), "image", "images")
 	if res.Index != nil {
 		manifests += " and an index"
 	}
 	if res.DryRun {
-		return fmt.Sprintf("dry run: %s (%s) and %d %s for %s; nothing was written", manifests, iostreams.Bytes(size), tags, plural(tags, "tag", "tags"), res.Repo)
+		return fmt.Sprintf("dry run: %s (%s) and %s for %s; nothing was written", manifests, iostreams.Bytes(size), iostreams.Count(tags, "tag", "tags"), res.Repo)
 	}
 	s := res.Stats
 	took := fmt.Sprintf("%.1fs", s.Seconds)
 	if s.Unchanged() {
-		return fmt.Sprintf("unchanged: %s, every tag in place (%d %s reused) in %s", manifests, s.BlobsReused, plural(s.BlobsReused, "blob", "blobs"), took)
+		return fmt.Sprintf("unchanged: %s, every tag in place (%s reused) in %s", manifests, iostreams.Count(s.BlobsReused, "blob", "blobs"), took)
 	}
 	attached := ""
 	if s.ReferrersAttached > 0 {
-		attached = fmt.Sprintf(", %d %s attached", s.ReferrersAttached, plural(s.ReferrersAttached, "document", "documents"))
+		attached = ", " + iostreams.Count(s.ReferrersAttached, "document", "documents") + " attached"
 	}
-	tagsText := fmt.Sprintf("%d %s", s.TagsMoved, plural(s.TagsMoved, "tag", "tags"))
+	tagsText := iostreams.Count(s.TagsMoved, "tag", "tags")
 	if s.TagsUnchanged > 0 {
 		tagsText += fmt.Sprintf(" (%d in place)", s.TagsUnchanged)
 	}
 	// One line that fits 80 columns for a usual push.
-	return fmt.Sprintf("uploaded %d %s (%s), reused %d, %d %s, %d %s%s, %s in %s",
-		s.BlobsUploaded, plural(s.BlobsUploaded, "blob", "blobs"), iostreams.Bytes(s.BytesUploaded), s.BlobsReused,
-		s.ManifestsWritten, plural(s.ManifestsWritten, "manifest", "manifests"), s.IndexesWritten, plural(s.IndexesWritten, "index", "indexes"),
+	return fmt.Sprintf("uploaded %s (%s), reused %d, %s, %s%s, %s in %s",
+		iostreams.Count(s.BlobsUploaded, "blob", "blobs"), iostreams.Bytes(s.BytesUploaded), s.BlobsReused,
+		iostreams.Count(s.ManifestsWritten, "manifest", "manifests"), iostreams.Count(s.IndexesWritten, "index", "indexes"),
 		attached, tagsText, took)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // newestBuild is when the newest of the architectures' recorded builds was made (zero if none).

@@ -59,6 +59,12 @@ func TestPushLastBuilds(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], repo+"@sha256:") || strings.Join(strings.Fields(string(file)), " ") == "" {
 		t.Errorf("stdout %q, refs file %q", out, file)
 	}
+	// deploy runs what the push recorded: the index by digest, with each architecture's image.
+	pushed, err := record.Store{Dir: dir}.LastPush()
+	if err != nil || pushed.Ref() != lines[len(lines)-1] || len(pushed.Images) != 2 || !strings.HasPrefix(pushed.Images[arch.AArch64], "sha256:") ||
+		len(pushed.Tags) == 0 || time.Since(pushed.PushedAt) > time.Minute {
+		t.Errorf("push record %+v, %v; pushed %q", pushed, err, lines)
+	}
 
 	// Bad input: one clear line each.
 	for _, bad := range []*Options{

@@ -17,6 +17,7 @@ import (
 	"github.com/nixify/nixify/internal/config"
 	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
+	"github.com/nixify/nixify/internal/initenv"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/version"
 	"github.com/nixify/nixify/pkg/health"
@@ -65,7 +66,10 @@ its data is first copied to a new volume VOLUME-before-restore-TIME (kept; nixif
 it alone), and only then is the old container removed and the volume emptied. Redis's snapshot,
 Garage's directories and (when the archive holds them) the secrets are written into the volume,
 the container is created (from the configuration, with the archive's image or --image) and
-started, and once healthy the PostgreSQL dump is loaded into whatever PostgreSQL the image has.
+started, and once healthy a logical PostgreSQL dump is loaded into whatever PostgreSQL the image
+has. A physical PostgreSQL backup is laid into /data/postgres before the start and made
+consistent by PostgreSQL's own recovery; one of another major version than the image's server
+is refused before anything is written (take a --logical backup instead).
 Without secrets in the archive the container generates new passwords (see nixify env).`,
 		Example: `  nixify restore nixify-2026-12-04.nxb
   nixify restore --force --volume nixify-data nixify-2026-12-04.nxb
@@ -173,6 +177,9 @@ func restoreRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if err := checkMajor(ctx, eng, imageID, m); err != nil {
+		return err
+	}
 	spec := container.Spec{Name: cfg.Container, ImageID: imageID, Volume: cfg.Volume, Bind: cfg.Bind, Port: cfg.Port,
 		Publish: cfg.Publish, Env: cfg.Env, StopTimeout: container.DefaultStopTimeout, Version: version.Get().Version}
 	if exists {
@@ -228,8 +235,12 @@ func restoreRun(ctx context.Context, opts *Options) error {
 	}
 	defer os.Remove(dump.Name())
 	defer dump.Close()
+	pgOwner, err := backup.UserOf(ctx, cp, id, "postgres")
+	if err != nil {
+		return cli.Failed(err, "restore with an image of nixify's (--image); nothing was written")
+	}
 	p = opts.IO.StartProgress("writing into volume " + spec.Volume)
-	if _, err := backup.WriteFiles(ctx, cp, id, container.DataDir, file, dump); err != nil {
+	if _, err := backup.WriteFiles(ctx, cp, id, container.DataDir, file, pgOwner, dump); err != nil {
 		p.Fail("")
 		return cli.Failed(fmt.Errorf("write into volume %s: %w", spec.Volume, err), "the archive changed since it was verified, or the engine refused: restore again with --force")
 	}
@@ -290,6 +301,24 @@ func restoreRun(ctx context.Context, opts *Options) error {
 	}
 	opts.IO.Printf("%s restored %s from %s (taken %s) in %.1fs, healthy\n", st.OK.Render("✓"),
 		c.Name, opts.File, m.Created.UTC().Format("2006-01-02 15:04 UTC"), sum.Seconds)
+	return nil
+}
+
+// checkMajor refuses a physical PostgreSQL backup for an image whose server is of another major
+// version (it could not open the files), before anything is written: the image is asked.
+func checkMajor(ctx context.Context, eng engine.Engine, imageID string, m backup.Manifest) error {
+	pg, ok := m.PostgresPart()
+	if !ok || !pg.Physical() {
+		return nil
+	}
+	have, err := backup.ImagePostgres(ctx, eng, imageID)
+	if err != nil {
+		return cli.Failed(fmt.Errorf("which PostgreSQL the image runs: %w", err), "nothing was written")
+	}
+	if initenv.PGMajor(have) != initenv.PGMajor(pg.Version) {
+		return cli.Failed(fmt.Errorf("the archive holds a physical backup of PostgreSQL %s, and the image's server is PostgreSQL %s, which cannot open it", pg.Version, have),
+			"restore it with an image of PostgreSQL "+initenv.PGMajor(pg.Version)+", take `nixify backup --logical FILE` there, and restore that here; nothing was written")
+	}
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	cleancmd "github.com/nixify/nixify/internal/cmd/clean"
 	clientcmd "github.com/nixify/nixify/internal/cmd/client"
 	configcmd "github.com/nixify/nixify/internal/cmd/configcmd"
+	deploycmd "github.com/nixify/nixify/internal/cmd/deploy"
 	doctorcmd "github.com/nixify/nixify/internal/cmd/doctor"
 	envcmd "github.com/nixify/nixify/internal/cmd/env"
 	execcmd "github.com/nixify/nixify/internal/cmd/exec"
@@ -56,8 +57,13 @@ checks its health and pushes multi-arch images to a registry.`,
 				f.IO.Format = iostreams.Text
 			case "json":
 				f.IO.Format = iostreams.JSON
+			case "yaml":
+				if cmd.Annotations[cli.YAMLOutput] == "" {
+					return cli.Usagef("invalid --output %q: accepted: text, json (yaml only with deploy --dry-run)", output)
+				}
+				f.IO.Format = iostreams.YAML
 			default:
-				return cli.Usagef("invalid --output %q: accepted: text, json", output)
+				return cli.Usagef("invalid --output %q: accepted: text, json (yaml: deploy --dry-run)", output)
 			}
 			if noColor {
 				f.IO.DisableColor()
@@ -67,7 +73,7 @@ checks its health and pushes multi-arch images to a registry.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.ConfigFile, "config", "", "config file (default ./nixify.yaml, then the user config dir)")
-	pf.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	pf.StringVarP(&output, "output", "o", "text", "output format: text or json (yaml: deploy --dry-run)")
 	cli.CompleteValues(cmd, "output", "text", "json")
 	pf.BoolVar(&noColor, "no-color", false, "disable colours and styling (also NO_COLOR=1)")
 	pf.BoolVarP(&f.IO.Verbose, "verbose", "v", false, "show more detail, e.g. every build log line")
@@ -137,14 +143,15 @@ func imageCommands(f *cli.Factory) []*cobra.Command {
 		startcmd.NewCmdRestart(f, nil),
 		statuscmd.NewCmdStatus(f, nil),
 		envcmd.NewCmdEnv(f, nil),
-		clientcmd.NewCmdPsql(f, nil),
-		clientcmd.NewCmdRedisCLI(f, nil),
+		clientcmd.NewCmd(f, clientcmd.Psql, nil),
+		clientcmd.NewCmd(f, clientcmd.RedisCLI, nil),
 		execcmd.NewCmdShell(f, nil),
 		execcmd.NewCmdExec(f, nil),
 		backupcmd.NewCmdBackup(f, nil), restorecmd.NewCmdRestore(f, nil),
 		cleancmd.NewCmdClean(f, nil),
 		infocmd.NewCmdInfo(f, nil),
 		pushcmd.NewCmdPush(f, nil),
+		deploycmd.NewCmdDeploy(f, nil),
 		sbomcmd.NewCmdSBOM(f, nil),
 	}
 }

@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -172,7 +173,7 @@ func Run(ctx context.Context, o *RunOptions) error {
 		o.IO.Errorf("%s starting the stopped %s again (same image, settings and data)\n", o.IO.Styles().Accent.Render("→"), cfg.Container)
 	}
 	if r := plan.Replaced; r != nil {
-		o.IO.Errorf("%s replaced %s (image %s), %s\n", o.IO.Styles().Accent.Render("→"), cfg.Container, shortImage(plan.Old.Image), replacedHow(r))
+		o.IO.Errorf("%s replaced %s (image %s), %s\n", o.IO.Styles().Accent.Render("→"), cfg.Container, iostreams.ShortID(plan.Old.Image), replacedHow(r))
 	}
 	exited, err := container.Start(ctx, eng, id, plan.Action != container.StartExisting, spec.Ports())
 	if err != nil {
@@ -192,13 +193,6 @@ func replacedHow(r *container.Stopped) string {
 		return fmt.Sprintf("stopped in %s, exit code %d", r.Took.Round(100*time.Millisecond), r.ExitCode)
 	}
 	return fmt.Sprintf("stopped in order in %s", r.Took.Round(100*time.Millisecond))
-}
-
-func shortImage(id string) string {
-	if len(id) > 19 && strings.HasPrefix(id, "sha256:") {
-		return id[7:19]
-	}
-	return id
 }
 
 // StartError gives the user one line and the way out for the usual failures of making and
@@ -236,11 +230,7 @@ func existsHint(e *container.ExistsError) string {
 		return fmt.Sprintf("the name belongs to a container nixify did not make: choose another with --container, or remove it yourself (docker rm -f %s)", e.Name)
 	case e.State == "running":
 		// The hint names what the error names: "with another image", "with other published ports".
-		with := e.Differs
-		if with == "" {
-			with = "other settings"
-		}
-		return fmt.Sprintf("it is running with %s: `nixify run --replace` replaces it (the data volume is kept), `nixify status` shows it", with)
+		return fmt.Sprintf("it is running with %s: `nixify run --replace` replaces it (the data volume is kept), `nixify status` shows it", cmp.Or(e.Differs, "other settings"))
 	case e.Differs != "":
 		return "replace it with `nixify run --replace` (the data volume is kept), or start it as it is with `nixify start`"
 	}

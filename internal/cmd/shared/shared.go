@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/config"
@@ -23,6 +24,17 @@ func AddContainerFlag(f *cli.Factory, cmd *cobra.Command) {
 	f.BindFlag("container", cmd.Flags().Lookup("container"))
 	cmd.RegisterFlagCompletionFunc("container", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return containerNames(cmd.Context(), f.Engine), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// FlagsAfterDashes makes a flag nixify does not know a usage error saying that what (the client's
+// own flags) goes after --, with example as the hint: the flag was meant for the program run.
+func FlagsAfterDashes(cmd *cobra.Command, what, example string) {
+	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if msg := err.Error(); strings.HasPrefix(msg, "unknown") {
+			return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%s: %s go after --", msg, what), Hint: "for example: " + example}
+		}
+		return cli.FlagError(cmd, err)
 	})
 }
 

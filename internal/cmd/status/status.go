@@ -4,6 +4,7 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -167,16 +168,13 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	}
 	line := func(k, v string) { io.Printf("%-10s %s\n", k+":", v) }
 	line("container", s.Container+" "+state)
-	image := shortID(s.Image)
+	image := iostreams.ShortID(s.Image)
 	if n := shared.ImageName(s.ImageNames); n != "" {
 		image += " (" + n + ")"
 	}
 	line("image", image)
 	if b := s.Build; b != nil {
-		rev := b.FlakeRevision
-		if rev == "" {
-			rev = "no revision (dirty tree)"
-		}
+		rev := cmp.Or(b.FlakeRevision, "no revision (dirty tree)")
 		line("build", fmt.Sprintf("%s, %s, built %s ago", b.Arch, rev, Ago(now.Sub(b.BuiltAt))))
 	} else {
 		line("build", sty.Faint.Render("no build record for this image (run with --tar or --image?)"))
@@ -226,12 +224,4 @@ func ociArch(label string) string {
 		return ""
 	}
 	return arch.Arch(label).GOARCH()
-}
-
-func shortID(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

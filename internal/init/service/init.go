@@ -25,6 +25,7 @@ const (
 	ExitFailed  = 1 // a service failed: its first boot, or too many restarts in a row
 	ExitRefused = 2 // refused to start: bad environment, data root in use, APP_PORT busy, ...
 	ExitUnclean = 3 // stopped on request, but not cleanly: during first boot, or a service had to be killed or exited non-zero
+	// ExitOtherMajor (4, pgmajor.go): /data/postgres was written by another PostgreSQL major
 )
 
 // ExitError carries the exit code the init ends with.
@@ -94,6 +95,9 @@ func Init(ctx context.Context, getenv func(string) string, stdout io.Writer) err
 		return refused(err)
 	}
 	defer lock.Close()
+	if err := checkPostgresMajor(ctx, cfg); err != nil {
+		return err
+	}
 	local, err := listenHealthSocket(cfg)
 	if err != nil {
 		return refused(err)

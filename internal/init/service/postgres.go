@@ -19,8 +19,11 @@ import (
 // pgHBA lets a local socket connection in by who the connecting process is (peer), through the map
 // in pgIdent, and asks every TCP client for a SCRAM password. The socket's directory is open to
 // postgres and root only, so no other user of the container (redis, garage) gets near it.
+// Replication connections ("all" does not match them) are let in on the socket alone, by the same
+// rule: `nixify backup` runs pg_basebackup inside the container as postgres; over TCP none.
 const pgHBA = `# Written by nixify-init on every boot; edits are overwritten.
 local all all peer map=nixify
+local replication all peer map=nixify
 host  all all 0.0.0.0/0 scram-sha-256
 host  all all ::/0      scram-sha-256
 `

@@ -548,3 +548,31 @@ func TestForeignFilesInThePostgresDirectoryAreKept(t *testing.T) {
 		t.Fatalf("the foreign file holds %q", got)
 	}
 }
+
+// TestOtherPostgresMajorIsRefusedFirst: a cluster another PostgreSQL major wrote stops the init
+// before any service (or the health server) starts, with one line naming both versions and the
+// way out, and its own exit code; the cluster is left as it was.
+func TestOtherPostgresMajorIsRefusedFirst(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(e.data("postgres"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.data("postgres", "PG_VERSION"), []byte("99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run()
+	code, out := r.exited(t)
+	if code != ExitOtherMajor || strings.Count(strings.TrimSpace(out), "\n") != 0 ||
+		!strings.Contains(out, "PostgreSQL 99 cluster") || !strings.Contains(out, "server is PostgreSQL 15.") ||
+		!strings.Contains(out, "nixify backup --logical") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	if got := readFile(t, e.data("postgres", "PG_VERSION")); got != "99\n" {
+		t.Fatalf("PG_VERSION now holds %q", got)
+	}
+	for _, dir := range []string{"redis", "secrets"} {
+		if _, err := os.Stat(e.data(dir)); !os.IsNotExist(err) {
+			t.Errorf("%s was created before the refusal: %v", dir, err)
+		}
+	}
+}
