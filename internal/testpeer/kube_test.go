@@ -1,0 +1,161 @@
+package testpeer
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { os.Exit(KubeMain(m)) }
+
+// The binary name the tests look for carries the release that tools/kube-peer links; .ci/run reads
+// the same release from that go.mod, so the two must agree.
+func TestKubeVersionMatchesTheWrapperModule(t *testing.T) {
+	gomod, err := os.ReadFile("../../tools/kube-peer/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(gomod), "\tk8s.io/kubernetes "+KubeVersion+"\n") &&
+		!strings.Contains(string(gomod), "require k8s.io/kubernetes "+KubeVersion+"\n") {
+		t.Fatalf("tools/kube-peer/go.mod does not require k8s.io/kubernetes %s (KubeVersion)", KubeVersion)
+	}
+}
+
+// kubeconfigUsers reads the kubeconfig the way a client would: the current context's cluster, and
+// each context's token.
+func kubeconfigUsers(t *testing.T, k *Kube) (server, current string, tokens map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(k.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Clusters []struct {
+			Cluster struct {
+				Server string `json:"server"`
+				CA     []byte `json:"certificate-authority-data"`
+			} `json:"cluster"`
+		} `json:"clusters"`
+		Users []struct {
+			Name string `json:"name"`
+			User struct {
+				Token string `json:"token"`
+			} `json:"user"`
+		} `json:"users"`
+		Contexts []struct {
+			Name    string `json:"name"`
+			Context struct {
+				User string `json:"user"`
+			} `json:"context"`
+		} `json:"contexts"`
+		Current string `json:"current-context"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Clusters) != 1 || string(cfg.Clusters[0].Cluster.CA) != string(k.CA) {
+		t.Fatalf("kubeconfig clusters: %s", b)
+	}
+	users := map[string]string{}
+	for _, u := range cfg.Users {
+		users[u.Name] = u.User.Token
+	}
+	tokens = map[string]string{}
+	for _, c := range cfg.Contexts {
+		tokens[c.Name] = users[c.Context.User]
+	}
+	return cfg.Clusters[0].Cluster.Server, cfg.Current, tokens
+}
+
+func apply(t *testing.T, k *Kube, token, path string, obj map[string]any) (int, map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(obj)
+	status, out, err := k.Do(token, http.MethodPatch, path+"?fieldManager=nixify-test", "application/apply-patch+yaml", body)
+	if err != nil {
+		t.Fatalf("apply %s: %v", path, err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("apply %s: %d %s", path, status, out)
+	}
+	return status, got
+}
+
+// The control plane is real: server-side apply stores objects for the administrator, RBAC refuses
+// the user without rights, and the controller manager and scheduler act on a StatefulSet.
+func TestKubeControlPlane(t *testing.T) {
+	k := SharedKube(t)
+	ns := k.Namespace(t)
+
+	server, current, tokens := kubeconfigUsers(t, k)
+	if server != k.Server || current != KubeAdminContext || tokens[KubeAdminContext] != k.AdminToken ||
+		tokens[KubeNoRightsContext] != k.NoRightsToken || k.AdminToken == k.NoRightsToken {
+		t.Fatalf("kubeconfig: server %s, current %s, tokens %v", server, current, tokens)
+	}
+
+	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "settings", "namespace": ns},
+		"data":     map[string]any{"greeting": "hello"}}
+	path := "/api/v1/namespaces/" + ns + "/configmaps/settings"
+	status, got := apply(t, k, tokens[KubeAdminContext], path, cm)
+	if status != http.StatusCreated || got["data"].(map[string]any)["greeting"] != "hello" {
+		t.Fatalf("apply as admin: %d %v", status, got)
+	}
+	status, got = apply(t, k, tokens[KubeAdminContext], path, cm)
+	if status != http.StatusOK {
+		t.Fatalf("second apply as admin: %d %v", status, got)
+	}
+	status, got = apply(t, k, tokens[KubeNoRightsContext], path, cm)
+	if status != http.StatusForbidden || got["reason"] != "Forbidden" {
+		t.Fatalf("apply without rights: want 403 Forbidden, got %d %v", status, got)
+	}
+
+	labels := map[string]any{"app": "sleeper"}
+	sts := map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet",
+		"metadata": map[string]any{"name": "sleeper", "namespace": ns},
+		"spec": map[string]any{
+			"replicas": 1,
+			"selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{"containers": []any{map[string]any{
+					"name": "sleeper", "image": "127.0.0.1:5000/sleeper@sha256:" + strings.Repeat("0", 64)}}},
+			},
+		}}
+	if status, got := apply(t, k, k.AdminToken, "/apis/apps/v1/namespaces/"+ns+"/statefulsets/sleeper", sts); status != http.StatusCreated {
+		t.Fatalf("apply StatefulSet: %d %v", status, got)
+	}
+
+	// The controller manager creates sleeper-0 and the scheduler decides on it: unschedulable when
+	// the cluster has no node, bound when a test of the package added one (SharedKubeWithNode).
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		status, out, err := k.Do(k.AdminToken, http.MethodGet, "/api/v1/namespaces/"+ns+"/pods/sleeper-0", "", nil)
+		var pod struct {
+			Metadata struct {
+				OwnerReferences []struct{ Kind, Name string } `json:"ownerReferences"`
+			} `json:"metadata"`
+			Status struct {
+				Conditions []struct{ Type, Status, Reason string } `json:"conditions"`
+			} `json:"status"`
+		}
+		if err == nil && status == http.StatusOK && json.Unmarshal(out, &pod) == nil {
+			owners := pod.Metadata.OwnerReferences
+			if len(owners) != 1 || owners[0].Kind != "StatefulSet" || owners[0].Name != "sleeper" {
+				t.Fatalf("sleeper-0 is not owned by the StatefulSet: %s", out)
+			}
+			for _, c := range pod.Status.Conditions {
+				if c.Type == "PodScheduled" && (c.Status == "True" || c.Reason == "Unschedulable") {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no sleeper-0 that the scheduler decided on after 2 minutes: %d %s %v\n%s", status, out, err, k.Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
