@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/nixify/nixify/internal/cli"
@@ -289,8 +288,8 @@ func clusterError(ctx context.Context, err error, ns string) error {
 		return cli.Failed(err, fmt.Sprintf("ask for the rights to manage Secrets, Services and StatefulSets in namespace %s, or pick another with --namespace (kubectl auth can-i create statefulsets -n %s)", ns, ns))
 	case errors.Is(err, kube.ErrConflict):
 		return cli.Failed(err, "another tool or kubectl edit set these fields: pass --force-conflicts to take them over")
-	case apierrors.IsNotFound(err) && strings.Contains(err.Error(), "namespace"):
-		return cli.Failed(err, fmt.Sprintf("create it first: kubectl create namespace %s", ns))
+	case errors.Is(err, kube.ErrNoNamespace):
+		return cli.Failed(err, fmt.Sprintf("create it first (kubectl create namespace %s), or pick another with --namespace", ns))
 	}
 	return cli.Fail(err)
 }

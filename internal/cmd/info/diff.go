@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	nixclosure "github.com/nixify/nixify/internal/closure"
-	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
@@ -92,17 +90,14 @@ func diffSources(ctx context.Context, opts *Options, archs []arch.Arch, oldSrc, 
 			return nil, nil, err
 		}
 		defer set.Close()
+		infos, err := describe(set, archs)
+		if err != nil {
+			return nil, nil, err
+		}
 		byArch, names := map[string]*nixclosure.Closure{}, map[string]string{}
-		for _, img := range set.Images {
-			if len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch) {
-				continue
-			}
-			inf, err := image.Describe(img)
-			if err != nil {
-				return nil, nil, openError(err)
-			}
+		for _, inf := range infos {
 			a := arch.FromOCI(inf.Architecture).String()
-			byArch[a], names[a] = nixclosure.FromLayers(nixclosure.Layers(inf)), img.Source
+			byArch[a], names[a] = nixclosure.FromLayers(nixclosure.Layers(inf)), inf.Source
 		}
 		return byArch, names, nil
 	}
