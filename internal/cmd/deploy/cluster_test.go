@@ -177,6 +177,16 @@ func TestRolloutWaitHasADeadline(t *testing.T) {
 	if cli.Code(err) != cli.ExitUnhealthy || !strings.Contains(err.Error(), "not ready within 3s") || time.Since(began) > 30*time.Second {
 		t.Fatalf("wait without a node: %v (exit %d) after %s", err, cli.Code(err), time.Since(began))
 	}
+	// The health table's port-forward, to a pod no kubelet runs: the API server's refusal in one
+	// line, in time (the whole path is exercised only where a node runs the pod).
+	c := admin(t, k, ns)
+	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if url, err := c.ForwardHealth(fctx, "nixify-health-check-0"); err == nil || fctx.Err() != nil || strings.Contains(err.Error(), "\n") {
+		t.Errorf("port-forward to a pod that does not run: %q, %v", url, err)
+	} else {
+		t.Logf("port-forward: %v", err)
+	}
 	// Interrupted: the documented 130 (context.Canceled), nothing more.
 	ctx, cancel := context.WithCancel(context.Background())
 	o.Timeout = time.Minute
