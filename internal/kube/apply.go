@@ -60,6 +60,11 @@ func (c *Client) Prepare(ctx context.Context, objs []Object, force bool) (*Plan,
 	}
 	for i, o := range objs {
 		m, err := c.apply(ctx, o, p.bodies[i], force, true)
+		if apierrors.IsNotFound(err) {
+			// An apply creates what is missing: of the core kinds nixify writes, only the
+			// namespace can be (the API server says "the server could not find the requested resource").
+			return nil, &Error{Kind: ErrNoNamespace, msg: fmt.Sprintf("namespace %s does not exist on %s (nothing was written)", c.Namespace, c.Server), err: err}
+		}
 		if err != nil {
 			return nil, c.Explain(fmt.Sprintf("the API server refused %s %s (server dry run; nothing was written)", o.Kind, o.Name), err)
 		}
@@ -72,6 +77,11 @@ func (c *Client) Prepare(ctx context.Context, objs []Object, force bool) (*Plan,
 func (p *Plan) Apply(ctx context.Context) ([]Applied, error) {
 	var out []Applied
 	for i, o := range p.objs {
+		// Read again just before: a controller's status write since the dry run (the
+		// StatefulSet's) changes the resource version without anything nixify applies changing.
+		if live, err := p.c.get(ctx, o); err == nil && live.ResourceVersion != "" {
+			p.before[i] = live.ResourceVersion
+		}
 		m, err := p.c.apply(ctx, o, p.bodies[i], p.force, false)
 		if err != nil {
 			return out, p.c.Explain(fmt.Sprintf("apply %s %s", o.Kind, o.Name), err)

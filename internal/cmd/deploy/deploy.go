@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/nixify/nixify/internal/cli"
@@ -289,8 +288,8 @@ func clusterError(ctx context.Context, err error, ns string) error {
 		return cli.Failed(err, fmt.Sprintf("ask for the rights to manage Secrets, Services and StatefulSets in namespace %s, or pick another with --namespace (kubectl auth can-i create statefulsets -n %s)", ns, ns))
 	case errors.Is(err, kube.ErrConflict):
 		return cli.Failed(err, "another tool or kubectl edit set these fields: pass --force-conflicts to take them over")
-	case apierrors.IsNotFound(err) && strings.Contains(err.Error(), "namespace"):
-		return cli.Failed(err, fmt.Sprintf("create it first: kubectl create namespace %s", ns))
+	case errors.Is(err, kube.ErrNoNamespace):
+		return cli.Failed(err, fmt.Sprintf("create it first (kubectl create namespace %s), or pick another with --namespace", ns))
 	}
 	return cli.Fail(err)
 }
@@ -299,8 +298,8 @@ func clusterError(ctx context.Context, err error, ns string) error {
 // port-forward, as `run` shows the container's.
 func await(ctx context.Context, opts *Options, c *kube.Client, res *Result, began time.Time) error {
 	st := opts.IO.Styles()
-	p := opts.IO.StartProgress(fmt.Sprintf("waiting for statefulset/%s", res.Name))
-	r, err := c.Wait(ctx, res.Name, opts.Timeout, opts.Poll, func(r kube.Rollout) { p.Update("· "+r.Line(), 0, 0) })
+	p := opts.IO.StartProgress("waiting for " + res.Name)
+	r, err := c.Wait(ctx, res.Name, opts.Timeout, opts.Poll, func(r kube.Rollout) { p.Update("· "+r.Short(), 0, 0) })
 	res.Rollout = &r
 	res.TookSeconds = time.Since(began).Seconds()
 	switch {
@@ -360,7 +359,18 @@ func printApplied(opts *Options, res *Result) {
 	for _, a := range res.Objects {
 		opts.IO.Errorf("%s %s/%s %s\n", st.OK.Render("✓"), strings.ToLower(a.Kind), a.Name, a.Action)
 	}
-	opts.IO.Errorf("%s\n", st.Faint.Render(fmt.Sprintf("image %s, namespace %s, context %s, Secret %s", res.Image, res.Namespace, res.Context, res.Secret)))
+	img := res.Image
+	if opts.IO.IsErrTTY() {
+		// On a terminal, a digest as docker shortens it: the whole reference overran 80 columns.
+		if repo, d, ok := strings.Cut(img, "@"); ok {
+			img = repo + "@sha256:" + iostreams.ShortID(d) + "…"
+		}
+	}
+	secret := "Secret " + res.Secret
+	if res.DryRun && res.Secret != "kept" {
+		secret = "Secret to be " + res.Secret
+	}
+	opts.IO.Errorf("%s\n", opts.IO.WrapErr("", st.Faint.Render(fmt.Sprintf("image %s, namespace %s, context %s, %s", img, res.Namespace, res.Context, secret))))
 }
 
 // report ends a deploy that does not wait: what was applied (or validated), or the JSON.
