@@ -56,6 +56,7 @@ type Kube struct {
 	Dir           string // everything the cluster writes: etcd's data, certificates, keys, logs
 
 	procs []*Process // in start order
+	node  *KubeNode  // SharedKubeWithNode's, stopped first
 }
 
 // KubeBinary returns the path of the kube-peer binary: NIXIFY_KUBE_PEER, else KubeBinaryName on
@@ -247,7 +248,7 @@ func (k *Kube) startEtcd(bin string) (string, error) {
 		return "", err
 	}
 	k.procs = append(k.procs, p)
-	return clientURL, k.waitReady(p, "etcd", func() error {
+	return clientURL, waitProcess(p, "etcd", func() error {
 		resp, err := http.Get(clientURL + "/health")
 		if err != nil {
 			return err
@@ -277,13 +278,16 @@ func (k *Kube) startAPIServer(bin, etcdURL string) error {
 		"--authorization-mode=RBAC",
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=true",
+		// The kubelet registers its node under a name no resolver knows: logs, exec and
+		// port-forward reach it at the node's address.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--profiling=false"), port)
 	if err != nil {
 		return err
 	}
 	k.procs = append(k.procs, p)
 	k.Server = "https://" + p.Addr()
-	return k.waitReady(p, "kube-apiserver", func() error {
+	return waitProcess(p, "kube-apiserver", func() error {
 		if k.CA == nil {
 			// The API server writes its self-signed certificate (followed by its CA) before it
 			// listens; read it once it is whole.
@@ -302,24 +306,6 @@ func (k *Kube) startAPIServer(bin, etcdURL string) error {
 		}
 		return nil
 	})
-}
-
-// waitReady polls ready until it succeeds, the process exits or kubeStartLimit passes.
-func (k *Kube) waitReady(p *Process, what string, ready func() error) error {
-	deadline := time.Now().Add(kubeStartLimit)
-	for {
-		err := ready()
-		if err == nil {
-			return nil
-		}
-		if state := p.state(); state == "" || state == "Z" {
-			return fmt.Errorf("%s exited while starting: %v\n%s", what, err, p.Output())
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not become ready within %s: %v\n%s", what, kubeStartLimit, err, p.Output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // writeKubeconfig writes the kubeconfig file (JSON, which every kubeconfig reader accepts as YAML).
@@ -348,6 +334,9 @@ func (k *Kube) writeKubeconfig() error {
 
 // stop ends the components in reverse order (the API server before etcd).
 func (k *Kube) stop() {
+	if k.node != nil {
+		k.node.stop()
+	}
 	for i := len(k.procs) - 1; i >= 0; i-- {
 		k.procs[i].stop(syscall.SIGTERM)
 	}

@@ -2,11 +2,19 @@ package testpeer
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/nixify/nixify/e2e/testimage"
 )
 
 func TestMain(m *testing.M) { os.Exit(KubeMain(m)) }
@@ -157,5 +165,93 @@ func TestKubeControlPlane(t *testing.T) {
 			t.Fatalf("no sleeper-0 that the scheduler decided on after 2 minutes: %d %s %v\n%s", status, out, err, k.Logs())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The node runs Pods for real: containerd pulls the image by digest from the tests' registry (plain
+// HTTP on loopback), the Pod's address answers from the test, and its log comes back through the
+// API server from the kubelet.
+func TestKubeNodeRunsAPod(t *testing.T) {
+	k, node := SharedKubeWithNode(t)
+	ns := k.Namespace(t)
+	reg := StartRegistry(t, "", "")
+	archive := filepath.Join(t.TempDir(), "web.tar")
+	if _, err := testimage.Write(testimage.Sleeper("nixify.test/web:1"), archive); err != nil {
+		t.Fatal(err)
+	}
+	img, err := tarball.ImageFromPath(archive, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(reg.Addr() + "/web:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	labels := map[string]any{"app": "web"}
+	sts := map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet",
+		"metadata": map[string]any{"name": "web", "namespace": ns},
+		"spec": map[string]any{
+			"replicas": 1,
+			"selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{"containers": []any{map[string]any{
+					"name": "web", "image": reg.Addr() + "/web@" + digest.String(),
+					"command": []string{"/bin/busybox", "sh", "-c",
+						"echo serving; mkdir /w; echo hello > /w/index.html; exec /bin/busybox httpd -f -p 8080 -h /w"}}}},
+			},
+		}}
+	if status, got := apply(t, k, k.AdminToken, "/apis/apps/v1/namespaces/"+ns+"/statefulsets/web", sts); status != http.StatusCreated {
+		t.Fatalf("apply StatefulSet: %d %v", status, got)
+	}
+
+	var pod struct {
+		Spec   struct{ NodeName string } `json:"spec"`
+		Status struct {
+			Phase string `json:"phase"`
+			PodIP string `json:"podIP"`
+		} `json:"status"`
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		status, out, err := k.Do(k.AdminToken, http.MethodGet, "/api/v1/namespaces/"+ns+"/pods/web-0", "", nil)
+		if err == nil && status == http.StatusOK && json.Unmarshal(out, &pod) == nil && pod.Status.Phase == "Running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web-0 not running after 3 minutes: %d %s %v\n%s", status, out, err, k.Logs())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if pod.Spec.NodeName != node.Name {
+		t.Fatalf("web-0 runs on %q, not on %q", pod.Spec.NodeName, node.Name)
+	}
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get("http://" + net.JoinHostPort(pod.Status.PodIP, "8080") + "/")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web-0 at %s does not answer: %v", pod.Status.PodIP, err)
+		}
+	}
+	if body != "hello\n" {
+		t.Fatalf("web-0 answered %q", body)
+	}
+	status, out, err := k.Do(k.AdminToken, http.MethodGet, "/api/v1/namespaces/"+ns+"/pods/web-0/log", "", nil)
+	if err != nil || status != http.StatusOK || string(out) != "serving\n" {
+		t.Fatalf("web-0's log through the API server: %d %q %v", status, out, err)
 	}
 }
