@@ -114,7 +114,7 @@ func (c *Client) resource(kind string) (rest.Interface, string) {
 // get returns the live object's metadata, empty when it does not exist.
 func (c *Client) get(ctx context.Context, o Object) (metav1.ObjectMeta, error) {
 	rc, res := c.resource(o.Kind)
-	raw, err := rc.Get().Namespace(c.Namespace).Resource(res).Name(o.Name).Do(ctx).Raw()
+	raw, err := body(rc.Get().Namespace(c.Namespace).Resource(res).Name(o.Name).Do(ctx))
 	if apierrors.IsNotFound(err) {
 		return metav1.ObjectMeta{}, nil
 	}
@@ -124,18 +124,28 @@ func (c *Client) get(ctx context.Context, o Object) (metav1.ObjectMeta, error) {
 	return decodeMeta(raw)
 }
 
-func (c *Client) apply(ctx context.Context, o Object, body []byte, force, dry bool) (metav1.ObjectMeta, error) {
+func (c *Client) apply(ctx context.Context, o Object, data []byte, force, dry bool) (metav1.ObjectMeta, error) {
 	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
 	if dry {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	rc, res := c.resource(o.Kind)
-	raw, err := rc.Patch(types.ApplyPatchType).Namespace(c.Namespace).Resource(res).Name(o.Name).
-		VersionedParams(&opts, metav1.ParameterCodec).Body(body).Do(ctx).Raw()
+	raw, err := body(rc.Patch(types.ApplyPatchType).Namespace(c.Namespace).Resource(res).Name(o.Name).
+		VersionedParams(&opts, metav1.ParameterCodec).Body(data).Do(ctx))
 	if err != nil {
 		return metav1.ObjectMeta{}, err
 	}
 	return decodeMeta(raw)
+}
+
+// body is a result's body, or its error as the API server's Status says it: Raw alone gives
+// client-go's generic words ("the server reported a conflict") in place of the server's ("Apply
+// failed with 1 conflict: conflict with ...").
+func body(res rest.Result) ([]byte, error) {
+	if err := res.Error(); err != nil {
+		return nil, err
+	}
+	return res.Raw()
 }
 
 func decodeMeta(raw []byte) (metav1.ObjectMeta, error) {

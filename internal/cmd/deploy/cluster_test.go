@@ -269,3 +269,40 @@ func TestMissingSecretBesideData(t *testing.T) {
 		t.Error("unexpected")
 	}
 }
+
+// TestFieldOwnedByAnotherManager: someone scaled the StatefulSet with another tool (a field
+// manager of its own owns spec.replicas now). deploy refuses in one line with --force-conflicts as
+// the way out, writes nothing, and with it takes the field back.
+func TestFieldOwnedByAnotherManager(t *testing.T) {
+	k := testpeer.SharedKube(t)
+	ns := k.Namespace(t)
+	c := admin(t, k, ns)
+	o, _ := clusterOptions(t, k, ns, 11)
+	if err := deployRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	scale := []byte(`{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"nixify-health-check"},"spec":{"replicas":3}}`)
+	force := "true"
+	if err := c.Apps.Patch("application/apply-patch+yaml").Namespace(ns).Resource("statefulsets").Name("nixify-health-check").
+		Param("fieldManager", "someone-else").Param("force", force).Body(scale).Do(context.Background()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	push(t, o, 12)
+	err := deployRun(context.Background(), o)
+	if cli.Code(err) != cli.ExitFailure || !strings.Contains(err.Error(), "someone-else") || !strings.Contains(cli.Hint(err), "--force-conflicts") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("conflict: %v (exit %d, hint %q)", err, cli.Code(err), cli.Hint(err))
+	}
+	var ss appsv1.StatefulSet
+	c.Apps.Get().Namespace(ns).Resource("statefulsets").Name("nixify-health-check").Do(context.Background()).Into(&ss)
+	if strings.HasSuffix(ss.Spec.Template.Spec.Containers[0].Image, digest(12)) {
+		t.Error("the refused deploy changed the image")
+	}
+	o.ForceConflicts = true
+	if err := deployRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	c.Apps.Get().Namespace(ns).Resource("statefulsets").Name("nixify-health-check").Do(context.Background()).Into(&ss)
+	if *ss.Spec.Replicas != 1 || !strings.HasSuffix(ss.Spec.Template.Spec.Containers[0].Image, digest(12)) {
+		t.Errorf("--force-conflicts: replicas %d, image %s", *ss.Spec.Replicas, ss.Spec.Template.Spec.Containers[0].Image)
+	}
+}
