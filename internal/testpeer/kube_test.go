@@ -169,8 +169,9 @@ func TestKubeControlPlane(t *testing.T) {
 }
 
 // The node runs Pods for real: containerd pulls the image by digest from the tests' registry (plain
-// HTTP on loopback), the Pod's address answers from the test, and its log comes back through the
-// API server from the kubelet.
+// HTTP on loopback), the volume claim binds to the node's volume and a non-root user writes it, the
+// Pod's address answers from the test, and its log comes back through the API server from the
+// kubelet.
 func TestKubeNodeRunsAPod(t *testing.T) {
 	k, node := SharedKubeWithNode(t)
 	ns := k.Namespace(t)
@@ -195,6 +196,7 @@ func TestKubeNodeRunsAPod(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	pv := node.Volume(t, k, "nixify-test", "1Gi")
 	labels := map[string]any{"app": "web"}
 	sts := map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet",
 		"metadata": map[string]any{"name": "web", "namespace": ns},
@@ -203,11 +205,18 @@ func TestKubeNodeRunsAPod(t *testing.T) {
 			"selector": map[string]any{"matchLabels": labels},
 			"template": map[string]any{
 				"metadata": map[string]any{"labels": labels},
-				"spec": map[string]any{"containers": []any{map[string]any{
-					"name": "web", "image": reg.Addr() + "/web@" + digest.String(),
-					"command": []string{"/bin/busybox", "sh", "-c",
-						"echo serving; mkdir /w; echo hello > /w/index.html; exec /bin/busybox httpd -f -p 8080 -h /w"}}}},
+				"spec": map[string]any{
+					"securityContext": map[string]any{"runAsUser": 70, "runAsGroup": 70},
+					"containers": []any{map[string]any{
+						"name": "web", "image": reg.Addr() + "/web@" + digest.String(),
+						"command": []string{"/bin/busybox", "sh", "-c",
+							"echo serving; echo hello > /data/index.html; exec /bin/busybox httpd -f -p 8080 -h /data"},
+						"volumeMounts": []any{map[string]any{"name": "data", "mountPath": "/data"}}}}},
 			},
+			"volumeClaimTemplates": []any{map[string]any{
+				"metadata": map[string]any{"name": "data"},
+				"spec": map[string]any{"accessModes": []string{"ReadWriteOnce"}, "storageClassName": "nixify-test",
+					"resources": map[string]any{"requests": map[string]string{"storage": "1Gi"}}}}},
 		}}
 	if status, got := apply(t, k, k.AdminToken, "/apis/apps/v1/namespaces/"+ns+"/statefulsets/web", sts); status != http.StatusCreated {
 		t.Fatalf("apply StatefulSet: %d %v", status, got)
@@ -249,6 +258,9 @@ func TestKubeNodeRunsAPod(t *testing.T) {
 	}
 	if body != "hello\n" {
 		t.Fatalf("web-0 answered %q", body)
+	}
+	if b, err := os.ReadFile(filepath.Join(node.Dir, "volumes", pv, "index.html")); err != nil || string(b) != "hello\n" {
+		t.Fatalf("web-0 did not write its volume %s: %q %v", pv, b, err)
 	}
 	status, out, err := k.Do(k.AdminToken, http.MethodGet, "/api/v1/namespaces/"+ns+"/pods/web-0/log", "", nil)
 	if err != nil || status != http.StatusOK || string(out) != "serving\n" {

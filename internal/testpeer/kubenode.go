@@ -317,3 +317,34 @@ func waitProcess(p *Process, what string, ready func() error) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Volume makes a PersistentVolume on the node for a StatefulSet's volume claim of storageClass (any
+// name: static binding needs no StorageClass object) asking at most size ("1Gi"): a directory that
+// any user may write, since the image's services run as users of their own. The kube-controller-
+// manager binds the claim to it. It is deleted when the test ends; its name is returned.
+func (n *KubeNode) Volume(t testing.TB, k *Kube, storageClass, size string) string {
+	t.Helper()
+	name := "pv-" + randomToken()[:10]
+	dir := filepath.Join(n.Dir, "volumes", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	pv, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "PersistentVolume",
+		"metadata": map[string]any{"name": name},
+		"spec": map[string]any{
+			"capacity":                      map[string]string{"storage": size},
+			"accessModes":                   []string{"ReadWriteOnce"},
+			"storageClassName":              storageClass,
+			"persistentVolumeReclaimPolicy": "Retain",
+			"hostPath":                      map[string]string{"path": dir, "type": "Directory"},
+		}})
+	status, out, err := k.Do(k.AdminToken, http.MethodPost, "/api/v1/persistentvolumes", "application/json", pv)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("create PersistentVolume %s: %d %s %v", name, status, out, err)
+	}
+	t.Cleanup(func() { k.Do(k.AdminToken, http.MethodDelete, "/api/v1/persistentvolumes/"+name, "", nil) })
+	return name
+}
