@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -132,9 +133,7 @@ func textFeatures(ctx context.Context, nixPath string) []string {
 func systemCheck(a arch.Arch, s nix.Settings, proc string) Check {
 	sys := a.System()
 	c := Check{Name: "build " + sys}
-	if s.System == "" {
-		s.System = arch.HostSystem()
-	}
+	s.System = cmp.Or(s.System, arch.HostSystem())
 	way, why := s.CanBuild(sys, proc)
 	switch way {
 	case nix.WayNative, nix.WayRemote:

@@ -50,16 +50,11 @@ func (ai *archiveImage) RawManifest() ([]byte, error) {
 		descs := make([]v1.Descriptor, len(ai.layers))
 		for i, l := range ai.layers {
 			g.Go(func() error {
-				d, err := l.Digest()
-				if err != nil {
-					return err
+				d, err := partial.Descriptor(l)
+				if err == nil {
+					descs[i] = *d
 				}
-				n, err := l.Size()
-				if err != nil {
-					return err
-				}
-				descs[i] = v1.Descriptor{MediaType: types.OCILayer, Size: n, Digest: d}
-				return nil
+				return err
 			})
 		}
 		if ai.err = g.Wait(); ai.err != nil {

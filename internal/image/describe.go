@@ -5,9 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -186,8 +186,8 @@ func describeConfig(info *Info, cfg *v1.ConfigFile, diffIDs bool) {
 	}
 	c := cfg.Config
 	info.Entrypoint, info.Cmd, info.Env, info.WorkingDir, info.User = c.Entrypoint, c.Cmd, c.Env, c.WorkingDir, c.User
-	info.Ports = sortedKeys(c.ExposedPorts)
-	info.Volumes = sortedKeys(c.Volumes)
+	info.Ports = slices.Sorted(maps.Keys(c.ExposedPorts)) // nil when empty, as JSON's null
+	info.Volumes = slices.Sorted(maps.Keys(c.Volumes))
 	info.Labels = c.Labels
 	if hc := c.Healthcheck; hc != nil && len(hc.Test) > 0 {
 		info.Healthcheck = &Healthcheck{Test: hc.Test, Retries: hc.Retries}
@@ -239,18 +239,6 @@ func storePathsByLayer(h []v1.History) [][]string {
 		ps := storePathRE.FindAllString(e.CreatedBy+" "+e.Comment, -1)
 		out = append(out, ps)
 	}
-	return out
-}
-
-func sortedKeys(m map[string]struct{}) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -1,8 +1,6 @@
 package image
 
 import (
-	"sync"
-
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -12,15 +10,7 @@ import (
 // an archive is read, and kept for its layers, only when something asks for the manifest or a
 // layer. partial.CompressedToImage makes it a v1.Image.
 type lazyCore struct {
-	open func() (*archiveImage, error)
-	once sync.Once
-	ai   *archiveImage
-	err  error
-}
-
-func (l *lazyCore) get() (*archiveImage, error) {
-	l.once.Do(func() { l.ai, l.err = l.open() })
-	return l.ai, l.err
+	get func() (*archiveImage, error) // a sync.OnceValues
 }
 
 func (l *lazyCore) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }

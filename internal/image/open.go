@@ -301,7 +301,7 @@ func Open(ctx context.Context, ref Ref, opts ...Option) (*Set, error) {
 		img.Close()
 		return nil, err
 	}
-	if img.V1, err = partial.CompressedToImage(&lazyCore{open: img.layers}); err != nil {
+	if img.V1, err = partial.CompressedToImage(&lazyCore{get: sync.OnceValues(img.layers)}); err != nil {
 		img.Close()
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -243,7 +244,7 @@ var reservedRoles = []string{"public", "none", "current_user", "session_user", "
 func (r *reader) role(k, def string) string {
 	v := r.get(k, def)
 	lower := strings.ToLower(v)
-	if !roleName.MatchString(v) || strings.HasPrefix(lower, "pg_") || containsFold(reservedRoles, lower) {
+	if !roleName.MatchString(v) || strings.HasPrefix(lower, "pg_") || slices.Contains(reservedRoles, lower) {
 		r.fail("%s=%q is not a role PostgreSQL accepts: use 1-63 letters, digits and _, starting with a letter or _, "+
 			"not beginning with pg_ and not one of %s", k, clip(v), strings.Join(reservedRoles, ", "))
 	}
@@ -271,7 +272,7 @@ func (r *reader) services(k string) []string {
 		if s == "" {
 			continue
 		}
-		if !containsFold(Known, s) {
+		if !slices.Contains(Known, s) {
 			r.fail("%s=%q names unknown service %q: use a comma-separated list of %s", k, clip(raw), clip(s), strings.Join(Known, ", "))
 			return nil
 		}
@@ -281,22 +282,8 @@ func (r *reader) services(k string) []string {
 		r.fail("%s=%q names no service: use a comma-separated list of %s", k, clip(raw), strings.Join(Known, ", "))
 		return nil
 	}
-	var out []string
-	for _, s := range Known { // the start order, whatever order was written
-		if seen[s] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func containsFold(list []string, v string) bool {
-	for _, s := range list {
-		if strings.EqualFold(s, v) {
-			return true
-		}
-	}
-	return false
+	// The start order, whatever order was written.
+	return slices.DeleteFunc(slices.Clone(Known), func(s string) bool { return !seen[s] })
 }
 
 // clip keeps a quoted bad value short enough for one line.

@@ -79,11 +79,14 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // TerminalWidth is the width of the terminal that stdout, or else stderr, writes to: what tables
 // and help texts fit. 0 when neither is a terminal.
-func (s *IOStreams) TerminalWidth() int {
+func (s *IOStreams) TerminalWidth() int { return s.widthOf(s.Out, s.ErrOut) }
+
+// widthOf is the width of the first terminal among ws, 0 when none is one.
+func (s *IOStreams) widthOf(ws ...io.Writer) int {
 	if s.width != nil {
 		return s.width()
 	}
-	for _, w := range []io.Writer{s.Out, s.ErrOut} {
+	for _, w := range ws {
 		if f, ok := w.(*os.File); ok {
 			if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
 				return cols

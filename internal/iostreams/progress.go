@@ -3,14 +3,12 @@ package iostreams
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
-	"golang.org/x/term"
 )
 
 var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
@@ -65,20 +63,7 @@ func startLive(l *Live) *Live {
 }
 
 // termWidth is the width of the terminal stderr writes to, 0 when it is none or unknown.
-func (s *IOStreams) termWidth() int {
-	if s.width != nil {
-		return s.width()
-	}
-	f, ok := s.ErrOut.(*os.File)
-	if !ok {
-		return 0
-	}
-	w, _, err := term.GetSize(int(f.Fd()))
-	if err != nil {
-		return 0
-	}
-	return w
-}
+func (s *IOStreams) termWidth() int { return s.widthOf(s.ErrOut) }
 
 // Clip cuts a line (styled or not) to fit in width columns, marking the cut with …; width 0
 // means unknown, and the line is kept whole.

@@ -60,6 +60,11 @@ func (c *Client) Prepare(ctx context.Context, objs []Object, force bool) (*Plan,
 	}
 	for i, o := range objs {
 		m, err := c.apply(ctx, o, p.bodies[i], force, true)
+		if apierrors.IsNotFound(err) {
+			// An apply creates what is missing: of the core kinds nixify writes, only the
+			// namespace can be (the API server says "the server could not find the requested resource").
+			return nil, &Error{Kind: ErrNoNamespace, msg: fmt.Sprintf("namespace %s does not exist on %s (nothing was written)", c.Namespace, c.Server), err: err}
+		}
 		if err != nil {
 			return nil, c.Explain(fmt.Sprintf("the API server refused %s %s (server dry run; nothing was written)", o.Kind, o.Name), err)
 		}
@@ -72,6 +77,11 @@ func (c *Client) Prepare(ctx context.Context, objs []Object, force bool) (*Plan,
 func (p *Plan) Apply(ctx context.Context) ([]Applied, error) {
 	var out []Applied
 	for i, o := range p.objs {
+		// Read again just before: a controller's status write since the dry run (the
+		// StatefulSet's) changes the resource version without anything nixify applies changing.
+		if live, err := p.c.get(ctx, o); err == nil && live.ResourceVersion != "" {
+			p.before[i] = live.ResourceVersion
+		}
 		m, err := p.c.apply(ctx, o, p.bodies[i], p.force, false)
 		if err != nil {
 			return out, p.c.Explain(fmt.Sprintf("apply %s %s", o.Kind, o.Name), err)
@@ -104,7 +114,7 @@ func (c *Client) resource(kind string) (rest.Interface, string) {
 // get returns the live object's metadata, empty when it does not exist.
 func (c *Client) get(ctx context.Context, o Object) (metav1.ObjectMeta, error) {
 	rc, res := c.resource(o.Kind)
-	raw, err := rc.Get().Namespace(c.Namespace).Resource(res).Name(o.Name).Do(ctx).Raw()
+	raw, err := body(rc.Get().Namespace(c.Namespace).Resource(res).Name(o.Name).Do(ctx))
 	if apierrors.IsNotFound(err) {
 		return metav1.ObjectMeta{}, nil
 	}
@@ -114,18 +124,28 @@ func (c *Client) get(ctx context.Context, o Object) (metav1.ObjectMeta, error) {
 	return decodeMeta(raw)
 }
 
-func (c *Client) apply(ctx context.Context, o Object, body []byte, force, dry bool) (metav1.ObjectMeta, error) {
+func (c *Client) apply(ctx context.Context, o Object, data []byte, force, dry bool) (metav1.ObjectMeta, error) {
 	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
 	if dry {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	rc, res := c.resource(o.Kind)
-	raw, err := rc.Patch(types.ApplyPatchType).Namespace(c.Namespace).Resource(res).Name(o.Name).
-		VersionedParams(&opts, metav1.ParameterCodec).Body(body).Do(ctx).Raw()
+	raw, err := body(rc.Patch(types.ApplyPatchType).Namespace(c.Namespace).Resource(res).Name(o.Name).
+		VersionedParams(&opts, metav1.ParameterCodec).Body(data).Do(ctx))
 	if err != nil {
 		return metav1.ObjectMeta{}, err
 	}
 	return decodeMeta(raw)
+}
+
+// body is a result's body, or its error as the API server's Status says it: Raw alone gives
+// client-go's generic words ("the server reported a conflict") in place of the server's ("Apply
+// failed with 1 conflict: conflict with ...").
+func body(res rest.Result) ([]byte, error) {
+	if err := res.Error(); err != nil {
+		return nil, err
+	}
+	return res.Raw()
 }
 
 func decodeMeta(raw []byte) (metav1.ObjectMeta, error) {

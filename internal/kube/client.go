@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,8 @@ var (
 	ErrUnreachable = errors.New("API server unreachable")
 	// ErrDenied: the API server refused the credentials or the action (401, 403).
 	ErrDenied = errors.New("not allowed")
+	// ErrNoNamespace: the namespace to deploy into does not exist.
+	ErrNoNamespace = errors.New("no such namespace")
 	// ErrConflict: another field manager owns a field nixify sets (kubectl edit, another tool).
 	ErrConflict = errors.New("field owned by another manager")
 )
@@ -88,7 +91,7 @@ func Connect(t Target, warn func(string)) (*Client, error) {
 		ctxName = t.Context
 	}
 	if len(raw.Contexts) == 0 {
-		return nil, &Error{Kind: ErrNoConfig, msg: fmt.Sprintf("no kubeconfig: %s names no cluster", where(rules, t.Kubeconfig))}
+		return nil, &Error{Kind: ErrNoConfig, msg: fmt.Sprintf("no kubeconfig: %s %s", where(rules, t.Kubeconfig), noContexts(rules, t.Kubeconfig))}
 	}
 	if _, ok := raw.Contexts[ctxName]; !ok {
 		if ctxName == "" {
@@ -139,6 +142,23 @@ func restFor(cfg *rest.Config, gv schema.GroupVersion, apiPath string) (*rest.RE
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
 	return rest.RESTClientFor(c)
+}
+
+// noContexts says why the files looked at gave no context: none exists, or they name none.
+func noContexts(rules *clientcmd.ClientConfigLoadingRules, explicit string) string {
+	files := rules.Precedence
+	if explicit != "" {
+		files = []string{explicit}
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			return "names no context"
+		}
+	}
+	if len(files) > 1 {
+		return "(none of these files exists)"
+	}
+	return "does not exist"
 }
 
 // where names the kubeconfig files looked at.
@@ -200,6 +220,9 @@ func (c *Client) Explain(what string, err error) error {
 	}
 	return e
 }
+
+// IsNotFound reports whether err says the object asked for does not exist.
+func IsNotFound(err error) bool { return apierrors.IsNotFound(err) }
 
 func statusMessage(err error) string {
 	var se apierrors.APIStatus

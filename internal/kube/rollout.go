@@ -133,6 +133,15 @@ func (r Rollout) Line() string {
 	return strings.Join(parts, " · ")
 }
 
+// Short is Line without the pod's name, for the live line that already names the StatefulSet:
+// on 80 columns the reason (Unschedulable, ImagePullBackOff) fits.
+func (r Rollout) Short() string {
+	if r.Pod == nil {
+		return r.Line()
+	}
+	return strings.TrimPrefix(r.Line(), "pod "+r.Pod.Name+" ")
+}
+
 // Wait polls the rollout every interval until it is done, ctx ends, or deadline passes; each new
 // state goes to progress. It returns the last state seen.
 func (c *Client) Wait(ctx context.Context, name string, deadline time.Duration, interval time.Duration, progress func(Rollout)) (Rollout, error) {

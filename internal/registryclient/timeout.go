@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,7 +49,7 @@ func (t *stallTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	w.timer.Stop()
 	if err != nil {
 		cancel()
-		if w.stalled() && parent.Err() == nil {
+		if w.fired.Load() && parent.Err() == nil {
 			return nil, &StallError{Host: t.host, After: t.timeout}
 		}
 		return nil, err
@@ -66,21 +66,12 @@ type watch struct {
 	timeout time.Duration
 	timer   *time.Timer
 	cancel  func()
-	mu      sync.Mutex
-	fired   bool
+	fired   atomic.Bool
 }
 
 func (w *watch) fire() {
-	w.mu.Lock()
-	w.fired = true
-	w.mu.Unlock()
+	w.fired.Store(true)
 	w.cancel()
-}
-
-func (w *watch) stalled() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.fired
 }
 
 type progressBody struct {
@@ -105,7 +96,7 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	b.w.timer.Reset(b.w.timeout)
 	n, err := b.ReadCloser.Read(p)
 	b.w.timer.Stop()
-	if err != nil && err != io.EOF && b.w.stalled() && b.parent.Err() == nil {
+	if err != nil && err != io.EOF && b.w.fired.Load() && b.parent.Err() == nil {
 		return n, b.stall
 	}
 	return n, err

@@ -37,16 +37,22 @@ func (p *Process) Pause(t testing.TB) {
 	}
 	// The signal takes effect asynchronously: on a busy machine the peer could still answer the
 	// next request. Wait until the kernel reports it stopped ("T" in /proc/PID/stat).
-	stat := fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		b, err := os.ReadFile(stat)
-		if err != nil {
-			return
-		}
-		if s := string(b); strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "T") {
+		if state := p.state(); state == "" || state == "T" {
 			return
 		}
 	}
+}
+
+// state is the process's state letter in /proc/PID/stat ("R", "S", "T" stopped, "Z" exited but not
+// yet waited for), or "" when it is gone.
+func (p *Process) state() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	return strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:])[:1]
 }
 
 // Resume continues a paused process.
@@ -92,15 +98,25 @@ func (p *Process) Output() string {
 // start runs cmd with its output captured and registers its stop with t.Cleanup, using sig to stop.
 func start(t testing.TB, cmd *exec.Cmd, port int, sig syscall.Signal) *Process {
 	t.Helper()
+	p, err := launch(cmd, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stop(sig) })
+	return p
+}
+
+// launch runs cmd with its output captured; the caller stops it. Peers shared by a package's tests
+// (SharedKube) outlive any one test, so they cannot hang their stop on a test's cleanup.
+func launch(cmd *exec.Cmd, port int) (*Process, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &out}, nil
 	cmd.Stderr = cmd.Stdout
 	p := &Process{Host: "127.0.0.1", Port: port, Cmd: cmd, output: &out}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	t.Cleanup(func() { p.stop(sig) })
-	return p
+	return p, nil
 }
 
 type lockedWriter struct {
@@ -118,12 +134,20 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // before the caller binds it; peers that fail to start on it are retried by their Start functions.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitFor polls ready every 20 ms until it succeeds or the limit passes, then fails the test with

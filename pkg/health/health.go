@@ -101,9 +101,7 @@ func (r *Response) Services() []Service {
 			svc.Status = svc.Status.Worse(c.Status)
 			svc.State, svc.Since, svc.Restarts = c.State, c.Since, c.Restarts
 			if c.ObservedValue != nil && c.ObservedUnit == "s" {
-				if d := time.Duration(*c.ObservedValue * float64(time.Second)); d > svc.Latency {
-					svc.Latency = d
-				}
+				svc.Latency = max(svc.Latency, time.Duration(*c.ObservedValue*float64(time.Second)))
 			}
 			if c.Output != "" {
 				out := c.Output

@@ -79,25 +79,21 @@ type Result struct {
 }
 
 func cleanRun(ctx context.Context, opts *Options) error {
-	l, err := opts.Config()
-	if err != nil {
-		return err
-	}
 	if opts.All {
 		opts.Images, opts.Volumes = true, true
 	}
-	eng, err := container.Connect(ctx, opts.Engine)
+	cfg, eng, err := shared.Connect(ctx, opts.Config, opts.Engine)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	store := record.Store{Dir: l.Config.StateDir}
-	plan, err := planClean(ctx, eng, store, l.Config, opts)
+	store := record.Store{Dir: cfg.StateDir}
+	plan, err := planClean(ctx, eng, store, cfg, opts)
 	if err != nil {
 		return err
 	}
 	res := resultOf(plan, opts)
-	res.Records = opts.All && len(stateFiles(l.Config.StateDir)) > 0
+	res.Records = opts.All && len(stateFiles(cfg.StateDir)) > 0
 	if len(plan.Volumes) > 0 && !opts.Yes && !opts.DryRun {
 		ok, err := confirm(opts.IO, res.Volumes)
 		if err != nil {

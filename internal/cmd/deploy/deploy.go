@@ -11,13 +11,11 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
-	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/kube"
 	"github.com/nixify/nixify/internal/registryclient"
@@ -281,16 +279,14 @@ func clusterError(ctx context.Context, err error, ns string) error {
 		return err
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, kube.ErrNoConfig):
-		return &cli.ExitError{Code: cli.ExitUsage, Err: err, Hint: "point KUBECONFIG or --kubeconfig at the cluster's kubeconfig, and --context at one of its contexts (kubectl config get-contexts)"}
-	case errors.Is(err, kube.ErrUnreachable):
-		return cli.Unavailable(err, "check that the cluster is up and reachable from here (kubectl cluster-info), or raise --request-timeout")
+	case errors.Is(err, kube.ErrNoConfig), errors.Is(err, kube.ErrUnreachable):
+		return shared.KubeError(err)
 	case errors.Is(err, kube.ErrDenied):
 		return cli.Failed(err, fmt.Sprintf("ask for the rights to manage Secrets, Services and StatefulSets in namespace %s, or pick another with --namespace (kubectl auth can-i create statefulsets -n %s)", ns, ns))
 	case errors.Is(err, kube.ErrConflict):
 		return cli.Failed(err, "another tool or kubectl edit set these fields: pass --force-conflicts to take them over")
-	case apierrors.IsNotFound(err) && strings.Contains(err.Error(), "namespace"):
-		return cli.Failed(err, fmt.Sprintf("create it first: kubectl create namespace %s", ns))
+	case errors.Is(err, kube.ErrNoNamespace):
+		return cli.Failed(err, fmt.Sprintf("create it first (kubectl create namespace %s), or pick another with --namespace", ns))
 	}
 	return cli.Fail(err)
 }
@@ -299,8 +295,8 @@ func clusterError(ctx context.Context, err error, ns string) error {
 // port-forward, as `run` shows the container's.
 func await(ctx context.Context, opts *Options, c *kube.Client, res *Result, began time.Time) error {
 	st := opts.IO.Styles()
-	p := opts.IO.StartProgress(fmt.Sprintf("waiting for statefulset/%s", res.Name))
-	r, err := c.Wait(ctx, res.Name, opts.Timeout, opts.Poll, func(r kube.Rollout) { p.Update("· "+r.Line(), 0, 0) })
+	p := opts.IO.StartProgress("waiting for " + res.Name)
+	r, err := c.Wait(ctx, res.Name, opts.Timeout, opts.Poll, func(r kube.Rollout) { p.Update("· "+r.Short(), 0, 0) })
 	res.Rollout = &r
 	res.TookSeconds = time.Since(began).Seconds()
 	switch {
@@ -320,7 +316,7 @@ func await(ctx context.Context, opts *Options, c *kube.Client, res *Result, bega
 	}
 	p.Done("")
 	pod := res.Name + "-0"
-	health := podHealth(ctx, c, pod)
+	health := shared.PodHealth(ctx, c, pod)
 	res.Health = &health
 	if opts.IO.WantsJSON() {
 		return opts.IO.WriteJSON(res)
@@ -333,24 +329,6 @@ func await(ctx context.Context, opts *Options, c *kube.Client, res *Result, bega
 	return nil
 }
 
-// podHealth asks the pod's health server through a port-forward of the API server.
-func podHealth(ctx context.Context, c *kube.Client, pod string) shared.Report {
-	r := shared.Report{Container: pod, State: "running", Services: []shared.ServiceReport{}}
-	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	url, err := c.ForwardHealth(fctx, pod)
-	if err != nil {
-		r.Error = "no port-forward to the pod: " + err.Error()
-		return r
-	}
-	resp, code, err := container.Probe(fctx, url)
-	if err != nil {
-		r.Error = "the health server does not answer through the port-forward: " + shared.ProbeError(err)
-		return r
-	}
-	return shared.FromResponse(r, resp, code)
-}
-
 // printApplied says what the apply did, one line per object, before the wait.
 func printApplied(opts *Options, res *Result) {
 	if opts.IO.WantsJSON() {
@@ -360,7 +338,18 @@ func printApplied(opts *Options, res *Result) {
 	for _, a := range res.Objects {
 		opts.IO.Errorf("%s %s/%s %s\n", st.OK.Render("✓"), strings.ToLower(a.Kind), a.Name, a.Action)
 	}
-	opts.IO.Errorf("%s\n", st.Faint.Render(fmt.Sprintf("image %s, namespace %s, context %s, Secret %s", res.Image, res.Namespace, res.Context, res.Secret)))
+	img := res.Image
+	if opts.IO.IsErrTTY() {
+		// On a terminal, a digest as docker shortens it: the whole reference overran 80 columns.
+		if repo, d, ok := strings.Cut(img, "@"); ok {
+			img = repo + "@sha256:" + iostreams.ShortID(d) + "…"
+		}
+	}
+	secret := "Secret " + res.Secret
+	if res.DryRun && res.Secret != "kept" {
+		secret = "Secret to be " + res.Secret
+	}
+	opts.IO.Errorf("%s\n", opts.IO.WrapErr("", st.Faint.Render(fmt.Sprintf("image %s, namespace %s, context %s, %s", img, res.Namespace, res.Context, secret))))
 }
 
 // report ends a deploy that does not wait: what was applied (or validated), or the JSON.

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,8 +146,6 @@ func TestYAMLOnlyWithDryRun(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
-
 func mustRef(t *testing.T, s string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(s)
@@ -156,4 +153,18 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestNoKubeconfigAnywhere: KUBECONFIG naming a file that is not there, as on a machine that never
+// had a cluster: one line saying where it looked, exit 2, before any cluster is asked.
+func TestNoKubeconfigAnywhere(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "config")
+	t.Setenv("KUBECONFIG", missing)
+	ios, _, _, _ := iostreams.Test()
+	o := options(t, ios, nil)
+	o.Kubeconfig, o.Image = "", "127.0.0.1:5000/o/n@"+someDigest
+	err := deployRun(context.Background(), o)
+	if cli.Code(err) != cli.ExitUsage || err.Error() != "no kubeconfig: "+missing+" does not exist" || !strings.Contains(cli.Hint(err), "KUBECONFIG") {
+		t.Errorf("%v (exit %d, hint %q)", err, cli.Code(err), cli.Hint(err))
+	}
 }

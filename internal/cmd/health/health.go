@@ -13,7 +13,6 @@ import (
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
-	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/engine"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/spf13/cobra"
@@ -84,16 +83,12 @@ server does not answer, or the container does not run); 4 the Docker engine cann
 }
 
 func healthRun(ctx context.Context, opts *Options) error {
-	l, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	eng, err := container.Connect(ctx, opts.Engine)
+	cfg, eng, err := shared.Connect(ctx, opts.Config, opts.Engine)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	name := l.Config.Container
+	name := cfg.Container
 	collect := func() (shared.Report, error) {
 		c, err := eng.ContainerInspect(ctx, name)
 		switch {

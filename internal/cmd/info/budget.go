@@ -91,10 +91,7 @@ func renderClosure(io *iostreams.IOStreams, closures []Closure, top int) {
 			if io.IsTTY() {
 				paths = iostreams.Clip(storePaths(p.StorePaths), 50)
 			}
-			if paths == "" {
-				paths = "(no store path: files the image adds)"
-			}
-			t.Row(size, share, paths)
+			t.Row(size, share, cmp.Or(paths, "(no store path: files the image adds)"))
 		}
 		t.Render()
 	}

@@ -1,16 +1,15 @@
 package info
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/nixify/nixify/internal/arch"
 	"github.com/nixify/nixify/internal/cli"
 	nixclosure "github.com/nixify/nixify/internal/closure"
-	"github.com/nixify/nixify/internal/image"
 	"github.com/nixify/nixify/internal/iostreams"
 )
 
@@ -91,17 +90,14 @@ func diffSources(ctx context.Context, opts *Options, archs []arch.Arch, oldSrc, 
 			return nil, nil, err
 		}
 		defer set.Close()
+		infos, err := describe(set, archs)
+		if err != nil {
+			return nil, nil, err
+		}
 		byArch, names := map[string]*nixclosure.Closure{}, map[string]string{}
-		for _, img := range set.Images {
-			if len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch) {
-				continue
-			}
-			inf, err := image.Describe(img)
-			if err != nil {
-				return nil, nil, openError(err)
-			}
+		for _, inf := range infos {
 			a := arch.FromOCI(inf.Architecture).String()
-			byArch[a], names[a] = nixclosure.FromLayers(nixclosure.Layers(inf)), img.Source
+			byArch[a], names[a] = nixclosure.FromLayers(nixclosure.Layers(inf)), inf.Source
 		}
 		return byArch, names, nil
 	}
@@ -144,11 +140,7 @@ func renderDiff(io *iostreams.IOStreams, rep DiffReport) {
 		if i > 0 {
 			io.Printf("\n")
 		}
-		title := d.Arch
-		if title == "" {
-			title = "image"
-		}
-		io.Printf("%s\n  %s %s\n  %s %s\n", st.Bold.Render(title), st.Faint.Render("old"), d.Old, st.Faint.Render("new"), d.New)
+		io.Printf("%s\n  %s %s\n  %s %s\n", st.Bold.Render(cmp.Or(d.Arch, "image")), st.Faint.Render("old"), d.Old, st.Faint.Render("new"), d.New)
 		if len(d.Changed)+len(d.Added)+len(d.Removed) == 0 {
 			io.Printf("  %s\n", st.Faint.Render("the same packages"))
 		}
@@ -156,15 +148,15 @@ func renderDiff(io *iostreams.IOStreams, rep DiffReport) {
 			old, cur := strings.Join(c.OldVersions, ", "), strings.Join(c.NewVersions, ", ")
 			what := old + " -> " + cur
 			if old == cur {
-				what = orDash(cur) + " (rebuilt)"
+				what = cmp.Or(cur, "-") + " (rebuilt)"
 			}
 			io.Printf("  %s %-28s %-28s %s\n", " ", c.Name, what, signed(c.SizeDelta))
 		}
 		for _, e := range d.Added {
-			io.Printf("  %s %-28s %-28s %s\n", st.OK.Render("+"), e.Name, orDash(strings.Join(e.Versions, ", ")), signed(e.Size))
+			io.Printf("  %s %-28s %-28s %s\n", st.OK.Render("+"), e.Name, cmp.Or(strings.Join(e.Versions, ", "), "-"), signed(e.Size))
 		}
 		for _, e := range d.Removed {
-			io.Printf("  %s %-28s %-28s %s\n", st.Fail.Render("-"), e.Name, orDash(strings.Join(e.Versions, ", ")), signed(-e.Size))
+			io.Printf("  %s %-28s %-28s %s\n", st.Fail.Render("-"), e.Name, cmp.Or(strings.Join(e.Versions, ", "), "-"), signed(-e.Size))
 		}
 		if len(d.Layers) > 0 {
 			io.Printf("  %s\n", st.Faint.Render("layers"))
@@ -181,11 +173,4 @@ func signed(n int64) string {
 		return "-" + iostreams.Bytes(-n)
 	}
 	return "+" + iostreams.Bytes(n)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

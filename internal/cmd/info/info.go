@@ -127,15 +127,8 @@ func infoRun(ctx context.Context, opts *Options) error {
 	}
 	defer set.Close()
 	rep := Report{Index: set.Index}
-	for _, img := range set.Images {
-		if len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch) {
-			continue
-		}
-		inf, err := image.Describe(img)
-		if err != nil {
-			return openError(err) // the source is read now
-		}
-		rep.Images = append(rep.Images, inf)
+	if rep.Images, err = describe(set, archs); err != nil {
+		return err
 	}
 	if len(rep.Images) == 0 {
 		return cli.Fail(fmt.Errorf("%s holds no image for %s", opts.Source, strings.Join(arch.Strings(archs), ", ")))
@@ -156,6 +149,22 @@ func infoRun(ctx context.Context, opts *Options) error {
 	renderAttachments(opts.IO, rep.Attached)
 	renderClosure(opts.IO, rep.Closures, opts.Top)
 	return checkBudget(rep, maxSize)
+}
+
+// describe reads the set's images of archs (every one when none is asked): the source is read now.
+func describe(set *image.Set, archs []arch.Arch) ([]*image.Info, error) {
+	var infos []*image.Info
+	for _, img := range set.Images {
+		if len(archs) > 0 && img.Arch != "" && !slices.Contains(archs, img.Arch) {
+			continue
+		}
+		inf, err := image.Describe(img)
+		if err != nil {
+			return nil, openError(err)
+		}
+		infos = append(infos, inf)
+	}
+	return infos, nil
 }
 
 // open opens what the user named, or without a name the last builds.

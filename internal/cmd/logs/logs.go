@@ -91,16 +91,12 @@ func (o *Options) validate() error {
 }
 
 func logsRun(ctx context.Context, opts *Options) error {
-	l, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	eng, err := container.Connect(ctx, opts.Engine)
+	cfg, eng, err := shared.Connect(ctx, opts.Config, opts.Engine)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	name := l.Config.Container
+	name := cfg.Container
 	lo := container.LogOptions{
 		LogOptions: engine.LogOptions{Follow: opts.Follow, Since: opts.Since, Tail: opts.Tail, Timestamps: opts.Timestamps},
 		Services:   opts.Services,

@@ -345,19 +345,9 @@ func report(opts *Options, res *publish.Result) error {
 	if opts.IO.WantsJSON() {
 		return opts.IO.WriteJSON(res)
 	}
-	st := opts.IO.Styles()
-	verb := "pushed"
-	switch {
-	case res.DryRun:
-		verb = "would push"
-	case res.Stats != nil && res.Stats.Unchanged():
-		verb = "in place" // nothing was written: "pushed" would claim otherwise
-	}
+	st, verb := opts.IO.Styles(), verbOf(res, "pushed", "would push")
 	for _, it := range res.Items() {
-		what := it.Arch.String()
-		if what == "" {
-			what = string(it.Kind)
-		}
+		what := cmp.Or(it.Arch.String(), string(it.Kind))
 		opts.IO.Printf("%s\n", it.Ref)
 		// The tags on a line of their own: with them, the line overran 80 columns.
 		if len(it.Tags) == 0 {
@@ -369,6 +359,18 @@ func report(opts *Options, res *publish.Result) error {
 	reportReferrers(opts, res)
 	opts.IO.Errorf("%s\n", summary(res))
 	return nil
+}
+
+// verbOf is what the lines say was done: done, dry in a dry run, or "in place" when nothing was
+// written (done would claim otherwise).
+func verbOf(res *publish.Result, done, dry string) string {
+	switch {
+	case res.DryRun:
+		return dry
+	case res.Stats != nil && res.Stats.Unchanged():
+		return "in place"
+	}
+	return done
 }
 
 // summary is the closing line: what was uploaded and reused, or what a dry run would write.

@@ -33,14 +33,7 @@ func attachments(opts *Options, repo string, store record.Store) publish.AttachF
 
 // reportReferrers says what was attached to each image (or, dry, would be).
 func reportReferrers(opts *Options, res *publish.Result) {
-	st := opts.IO.Styles()
-	verb := "attached"
-	switch {
-	case res.DryRun:
-		verb = "would attach"
-	case res.Stats != nil && res.Stats.Unchanged():
-		verb = "in place"
-	}
+	st, verb := opts.IO.Styles(), verbOf(res, "attached", "would attach")
 	for _, it := range res.Referrers {
 		// To the image of that architecture listed above (-o json names it): the line fits 80 columns.
 		opts.IO.Errorf("%s %s %s %s\n", st.OK.Render(verb), it.Arch, it.ArtifactType, st.Faint.Render(it.Digest[:19]))

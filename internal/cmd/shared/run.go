@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -229,11 +230,7 @@ func existsHint(e *container.ExistsError) string {
 		return fmt.Sprintf("the name belongs to a container nixify did not make: choose another with --container, or remove it yourself (docker rm -f %s)", e.Name)
 	case e.State == "running":
 		// The hint names what the error names: "with another image", "with other published ports".
-		with := e.Differs
-		if with == "" {
-			with = "other settings"
-		}
-		return fmt.Sprintf("it is running with %s: `nixify run --replace` replaces it (the data volume is kept), `nixify status` shows it", with)
+		return fmt.Sprintf("it is running with %s: `nixify run --replace` replaces it (the data volume is kept), `nixify status` shows it", cmp.Or(e.Differs, "other settings"))
 	case e.Differs != "":
 		return "replace it with `nixify run --replace` (the data volume is kept), or start it as it is with `nixify start`"
 	}

@@ -70,19 +70,26 @@ type Existing struct {
 // Close releases the engine connection.
 func (x *Existing) Close() { x.Engine.Close() }
 
+// Connect loads the configuration and connects to the engine, which answers: what every command
+// on the container does first.
+func Connect(ctx context.Context, loadConfig func() (*config.Loaded, error), open func() (engine.Engine, error)) (config.Config, engine.Engine, error) {
+	l, err := loadConfig()
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	eng, err := container.Connect(ctx, open)
+	return l.Config, eng, err
+}
+
 // FindContainer loads the configuration, connects to the engine and inspects the configured
 // container. No container is exit 3 (not running, as the README's table has it) with "nixify run"
 // as the way out; a container nixify did not make is refused.
 func FindContainer(ctx context.Context, loadConfig func() (*config.Loaded, error), open func() (engine.Engine, error)) (*Existing, error) {
-	l, err := loadConfig()
+	cfg, eng, err := Connect(ctx, loadConfig, open)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := container.Connect(ctx, open)
-	if err != nil {
-		return nil, err
-	}
-	name := l.Config.Container
+	name := cfg.Container
 	c, err := eng.ContainerInspect(ctx, name)
 	if err != nil {
 		eng.Close()
@@ -95,7 +102,7 @@ func FindContainer(ctx context.Context, loadConfig func() (*config.Loaded, error
 		eng.Close()
 		return nil, cli.Failed(fmt.Errorf("container %q is %w", name, container.ErrNotOurs), "nixify acts only on the containers it made; choose another name with --container")
 	}
-	return &Existing{Config: l.Config, Engine: eng, Container: c}, nil
+	return &Existing{Config: cfg, Engine: eng, Container: c}, nil
 }
 
 // NoContainer is the error of every command that needs the configured container when there is

@@ -4,6 +4,7 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -26,6 +27,7 @@ type Options struct {
 	Config func() (*config.Loaded, error)
 	Engine func() (engine.Engine, error)
 	Now    func() time.Time
+	Kube   shared.KubeTarget
 }
 
 // NewCmdStatus wires the command; runF replaces the run function in tests.
@@ -39,20 +41,28 @@ func NewCmdStatus(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 it (architecture, flake revision, build time, from the build records), what it publishes and how
 to connect, and for each service its health, the supervisor's state and its restart count.
 
+--kube shows the StatefulSet that nixify deploy made instead (--context, --namespace, as deploy
+takes them): its revision, where its pod stands, and the pod's health through a port-forward.
+
 Exit codes: 0 running and healthy; 3 not running, not healthy or no such container; 4 the
 Docker engine cannot be reached. In JSON the architecture is "architecture" with the OCI name
 (amd64, arm64), as info says it.`,
 		Example: `  nixify status
-  nixify ps -o json`,
+  nixify ps -o json
+  nixify status --kube --namespace apps`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
 			}
+			if opts.Kube.On {
+				return kubeStatusRun(cmd.Context(), opts)
+			}
 			return statusRun(cmd.Context(), opts)
 		},
 	}
 	shared.AddContainerFlag(f, cmd)
+	shared.AddKubeFlags(cmd, &opts.Kube)
 	return cmd
 }
 
@@ -173,10 +183,7 @@ func Print(io *iostreams.IOStreams, s Status, now time.Time) {
 	}
 	line("image", image)
 	if b := s.Build; b != nil {
-		rev := b.FlakeRevision
-		if rev == "" {
-			rev = "no revision (dirty tree)"
-		}
+		rev := cmp.Or(b.FlakeRevision, "no revision (dirty tree)")
 		line("build", fmt.Sprintf("%s, %s, built %s ago", b.Arch, rev, Ago(now.Sub(b.BuiltAt))))
 	} else {
 		line("build", sty.Faint.Render("no build record for this image (run with --tar or --image?)"))

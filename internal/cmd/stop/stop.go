@@ -51,16 +51,12 @@ what is left. The container and its data volume stay; ` + "`nixify start`" + ` (
 }
 
 func stopRun(ctx context.Context, opts *Options) error {
-	l, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	eng, err := container.Connect(ctx, opts.Engine)
+	cfg, eng, err := shared.Connect(ctx, opts.Config, opts.Engine)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	name := l.Config.Container
+	name := cfg.Container
 	p := opts.IO.StartProgress("stopping " + name)
 	st, err := container.Stop(ctx, eng, name, opts.Timeout)
 	if err != nil {

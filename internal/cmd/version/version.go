@@ -2,6 +2,7 @@
 package version
 
 import (
+	"cmp"
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/version"
@@ -34,13 +35,6 @@ func versionRun(opts *Options) error {
 	if opts.IO.WantsJSON() {
 		return opts.IO.WriteJSON(v)
 	}
-	commit, date := v.Commit, v.Date
-	if commit == "" {
-		commit = "unknown"
-	}
-	if date == "" {
-		date = "unknown"
-	}
-	opts.IO.Printf("nixify %s (commit %s, built %s, %s, %s)\n", v.Version, commit, date, v.GoVersion, v.Platform)
+	opts.IO.Printf("nixify %s (commit %s, built %s, %s, %s)\n", v.Version, cmp.Or(v.Commit, "unknown"), cmp.Or(v.Date, "unknown"), v.GoVersion, v.Platform)
 	return nil
 }

@@ -2,9 +2,12 @@ package healthserver
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/nixify/nixify/pkg/health"
 )
@@ -88,12 +91,8 @@ func (s *Server) writeProbeMetrics(b *bytes.Buffer, help func(name, typ, text st
 func (s *Server) writeRequestMetrics(b *bytes.Buffer, help func(name, typ, text string)) {
 	help("nixify_health_requests_total", "counter", "HTTP requests answered, by route and status code.")
 	s.requestsMu.RLock()
-	keys := make([]requestKey, 0, len(s.requests))
-	for k := range s.requests {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].route < keys[j].route || keys[i].route == keys[j].route && keys[i].code < keys[j].code
+	keys := slices.SortedFunc(maps.Keys(s.requests), func(a, b requestKey) int {
+		return cmp.Or(strings.Compare(a.route, b.route), cmp.Compare(a.code, b.code))
 	})
 	for _, k := range keys {
 		fmt.Fprintf(b, "nixify_health_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, s.requests[k].Load())

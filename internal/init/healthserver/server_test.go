@@ -3,6 +3,7 @@ package healthserver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -141,9 +142,10 @@ func TestServerEndpoints(t *testing.T) {
 		t.Fatalf("/nope: %d", code)
 	}
 
-	info, err := client.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
+	code, body := get(t, base+"/", "Accept", "application/json")
+	var info health.Info
+	if err := json.Unmarshal([]byte(body), &info); code != 200 || err != nil {
+		t.Fatalf("GET /: %d %v %s", code, err, body)
 	}
 	if info.Name != "nixify" || info.Version != "test" || info.Phase != "ready" || len(info.Services) != 3 {
 		t.Fatalf("info %+v", info)

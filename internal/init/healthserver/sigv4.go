@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,11 +36,7 @@ func signV4(req *http.Request, accessKey, secretKey, region, service string, now
 	for k, v := range req.Header {
 		headers[strings.ToLower(k)] = strings.Join(strings.Fields(strings.Join(v, ",")), " ")
 	}
-	names := make([]string, 0, len(headers))
-	for k := range headers {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(headers))
 	var canonHeaders strings.Builder
 	for _, k := range names {
 		canonHeaders.WriteString(k + ":" + headers[k] + "\n")
@@ -90,11 +88,7 @@ func uriEncode(raw string, encodeSlash bool) string {
 
 func canonicalQuery(req *http.Request) string {
 	q := req.URL.Query()
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(q))
 	var parts []string
 	for _, k := range keys {
 		vals := append([]string(nil), q[k]...)

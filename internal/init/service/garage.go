@@ -44,7 +44,7 @@ func garageService(c initenv.Config, sec *Secrets, logf func(format string, args
 				}
 			}
 			// Garage refuses secrets readable by others: the file holds rpc_secret and tokens.
-			return writeGenerated(conf, []byte(garageConf(c, *sec, dir)), 0o600, uid, gid)
+			return writeGenerated(conf, []byte(garageConf(c, *sec, dir)), uid, gid)
 		},
 		Command: supervisor.Command{Path: bin, User: "garage", Args: []string{"-c", conf, "server"}},
 		Ready:   func(ctx context.Context) error { return client().Health(ctx) },

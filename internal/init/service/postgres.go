@@ -105,10 +105,10 @@ func preparePostgres(ctx context.Context, run supervisor.Runner, c initenv.Confi
 	} else if err != nil {
 		return err
 	}
-	if err := writeGenerated(filepath.Join(dir, "pg_ident.conf"), []byte(pgIdent(c.PGUser)), 0o600, uid, gid); err != nil {
+	if err := writeGenerated(filepath.Join(dir, "pg_ident.conf"), []byte(pgIdent(c.PGUser)), uid, gid); err != nil {
 		return err
 	}
-	return writeGenerated(filepath.Join(dir, "pg_hba.conf"), []byte(pgHBA), 0o600, uid, gid)
+	return writeGenerated(filepath.Join(dir, "pg_hba.conf"), []byte(pgHBA), uid, gid)
 }
 
 // initCluster runs initdb in a scratch directory and renames the result into place: PG_VERSION

@@ -36,7 +36,7 @@ func redis(c initenv.Config, sec *Secrets) (supervisor.Service, error) {
 				return err
 			}
 			// The password goes in this 0600 file, not on the command line where ps would show it.
-			return writeGenerated(conf, []byte(redisConf(c, dir, sec.RedisPassword)), 0o600, uid, gid)
+			return writeGenerated(conf, []byte(redisConf(c, dir, sec.RedisPassword)), uid, gid)
 		},
 		Command: supervisor.Command{Path: server, User: "redis", Args: []string{conf}},
 		Ready:   func(ctx context.Context) error { return redisPing(ctx, c, sec.RedisPassword) },

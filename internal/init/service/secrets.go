@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -59,7 +60,9 @@ func LoadSecrets(c initenv.Config) (Secrets, error) {
 			return
 		}
 		if given != "" {
-			*dst, err = given, keepGiven(filepath.Join(dir, file), given)
+			// Stored too, so that the file always holds the value in effect (what `nixify env`
+			// reads), whether it was generated or given.
+			*dst, err = given, writeSecret(filepath.Join(dir, file), given)
 			return
 		}
 		*dst, err = stored(filepath.Join(dir, file), gen)
@@ -94,39 +97,32 @@ func stored(path string, gen func() string) (string, error) {
 		return "", fmt.Errorf("read secret %s: %w", path, err)
 	}
 	v := gen()
-	if err := writeAtomic(path, []byte(v+"\n"), 0o600, -1, -1); err != nil {
-		return "", fmt.Errorf("store secret %s: %w", path, err)
+	if err := writeSecret(path, v); err != nil {
+		return "", err
 	}
 	return v, nil
 }
 
-// keepGiven stores a secret given in the environment, so that the file always holds the value in
-// effect (what `nixify env` reads), whether it was generated or given.
-func keepGiven(path, given string) error {
-	if b, err := os.ReadFile(path); err == nil && string(b) == given+"\n" {
-		return nil
-	}
-	if err := writeAtomic(path, []byte(given+"\n"), 0o600, -1, -1); err != nil {
+// writeSecret stores a secret as one line, so that it survives a crash: through a temporary name,
+// synced, then renamed, mode 0600 before it becomes visible.
+func writeSecret(path, v string) error {
+	if err := writeFile(path, []byte(v+"\n"), -1, -1, true); err != nil {
 		return fmt.Errorf("store secret %s: %w", path, err)
 	}
 	return nil
 }
 
-// writeAtomic writes a file that must survive a crash (a secret): through a temporary name, synced,
-// then renamed, with its mode and (when uid is not -1) its owner set before it becomes visible.
-func writeAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error {
-	return writeFile(path, data, mode, uid, gid, true)
+// writeGenerated writes a configuration file (0600, owned by uid:gid) the init generates on every
+// boot before the service starts. Atomic like writeSecret, but not synced: one lost in a crash is
+// written again on the next boot, and three fsyncs per boot cost hundreds of milliseconds on a
+// busy disk.
+func writeGenerated(path string, data []byte, uid, gid int) error {
+	return writeFile(path, data, uid, gid, false)
 }
 
-// writeGenerated writes a configuration file the init generates on every boot before the service
-// starts. Atomic like writeAtomic, but not synced: one lost in a crash is written again on the next
-// boot, and three fsyncs per boot cost hundreds of milliseconds on a busy disk.
-func writeGenerated(path string, data []byte, mode os.FileMode, uid, gid int) error {
-	return writeFile(path, data, mode, uid, gid, false)
-}
-
-func writeFile(path string, data []byte, mode os.FileMode, uid, gid int, sync bool) error {
-	if same(path, data, mode, uid, gid) {
+// writeFile replaces path with data, mode 0600 and (when uid is not -1) owned by uid:gid.
+func writeFile(path string, data []byte, uid, gid int, sync bool) error {
+	if same(path, data, uid, gid) {
 		return nil // nothing to write: a boot on a full disk does not fail here
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
@@ -134,36 +130,33 @@ func writeFile(path string, data []byte, mode os.FileMode, uid, gid int, sync bo
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if uid >= 0 {
-		if err := tmp.Chown(uid, gid); err != nil {
-			tmp.Close()
+	write := func() error {
+		if _, err := tmp.Write(data); err != nil {
 			return err
 		}
-	}
-	if sync {
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
+		if err := tmp.Chmod(0o600); err != nil {
 			return err
 		}
+		if uid >= 0 {
+			if err := tmp.Chown(uid, gid); err != nil {
+				return err
+			}
+		}
+		if sync {
+			return tmp.Sync()
+		}
+		return nil
 	}
-	if err := tmp.Close(); err != nil {
+	if err := cmp.Or(write(), tmp.Close()); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
 }
 
-// same reports whether path already holds data with mode and (when uid is not -1) owner.
-func same(path string, data []byte, mode os.FileMode, uid, gid int) bool {
+// same reports whether path already holds data, mode 0600 and (when uid is not -1) owner.
+func same(path string, data []byte, uid, gid int) bool {
 	st, err := os.Lstat(path)
-	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != mode || st.Size() != int64(len(data)) {
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 || st.Size() != int64(len(data)) {
 		return false
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || uid >= 0 && (int(sys.Uid) != uid || int(sys.Gid) != gid) {

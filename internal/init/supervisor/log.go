@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -103,16 +104,10 @@ func (l *Log) Close() {
 // last writer of the pipe (the child and anything it left behind) has closed it, with the line
 // that says why a failed step failed: the last one reporting an error (initdb's "initdb: error:
 // ...", before its clean-up lines), else the last non-blank one.
-func (l *Log) copyLines(source string, r io.Reader) (why string) {
+func (l *Log) copyLines(source string, r io.Reader) string {
 	br := bufio.NewReaderSize(r, maxLine)
 	dropped := 0
 	var last, lastError string
-	defer func() {
-		why = last
-		if lastError != "" {
-			why = lastError
-		}
-	}()
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if t := strings.TrimSpace(string(chunk)); t != "" {
@@ -136,7 +131,7 @@ func (l *Log) copyLines(source string, r io.Reader) (why string) {
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
-			return
+			return cmp.Or(lastError, last)
 		}
 	}
 }

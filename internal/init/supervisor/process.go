@@ -96,13 +96,11 @@ func (s *Supervisor) spawn(source string, cmd Command) (*process, error) {
 	drained := make(chan syscall.WaitStatus, 1)
 	go func() {
 		ws := <-exit
-		lastLine := ""
 		select {
 		case <-copied:
-			lastLine = *last
+			p.lastLine = *last
 		case <-time.After(drainWait):
 		}
-		p.lastLine = lastLine
 		drained <- ws
 	}()
 	p.exit = drained
