@@ -221,6 +221,9 @@ func (c *Client) Explain(what string, err error) error {
 	return e
 }
 
+// IsNotFound reports whether err says the object asked for does not exist.
+func IsNotFound(err error) bool { return apierrors.IsNotFound(err) }
+
 func statusMessage(err error) string {
 	var se apierrors.APIStatus
 	if errors.As(err, &se) && se.Status().Message != "" {

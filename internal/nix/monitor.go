@@ -297,16 +297,13 @@ func (m *Monitor) Tail(drv string) []string {
 // StoreName strips /nix/store/<hash>- from a store path: "/nix/store/abc-redis-7.2" → "redis-7.2".
 // Anything else is returned as it is.
 func StoreName(p string) string {
-	const store = "/nix/store/"
-	if !strings.HasPrefix(p, store) {
+	base, ok := strings.CutPrefix(p, "/nix/store/")
+	if !ok {
 		return p
 	}
-	base := strings.TrimPrefix(p, store)
-	if i := strings.IndexByte(base, '/'); i >= 0 {
-		base = base[:i]
-	}
-	if i := strings.IndexByte(base, '-'); i >= 0 {
-		return base[i+1:]
+	base, _, _ = strings.Cut(base, "/")
+	if _, name, ok := strings.Cut(base, "-"); ok {
+		return name
 	}
 	return base
 }

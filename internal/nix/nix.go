@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -332,12 +333,7 @@ func buildError(errs []Message, plain []string, waitErr error) error {
 // errorFromText makes an *Error from nix's plain stderr (calls without internal-json).
 func errorFromText(text string, waitErr error) error {
 	text = StripANSI(text)
-	var kept []string
-	for _, l := range strings.Split(text, "\n") {
-		if !strings.HasPrefix(l, "warning:") {
-			kept = append(kept, l)
-		}
-	}
+	kept := slices.DeleteFunc(strings.Split(text, "\n"), func(l string) bool { return strings.HasPrefix(l, "warning:") })
 	text = strings.TrimSpace(strings.Join(kept, "\n"))
 	if i := strings.Index(text, "error:"); i >= 0 {
 		text = text[i:]

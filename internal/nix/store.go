@@ -1,6 +1,7 @@
 package nix
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -90,11 +91,11 @@ func parsePathInfos(data []byte) (infos []PathInfo, invalid []string, err error)
 			return
 		}
 		if r.Valid != nil && !*r.Valid {
-			invalid = append(invalid, absStore(StoreDir, firstNonEmpty(r.Path, key)))
+			invalid = append(invalid, absStore(StoreDir, cmp.Or(r.Path, key)))
 			return
 		}
-		dir := firstNonEmpty(r.StoreDir, StoreDir)
-		p := PathInfo{Path: absStore(dir, firstNonEmpty(r.Path, key)), NarSize: r.NarSize, NarHash: narHash(r.NarHash),
+		dir := cmp.Or(r.StoreDir, StoreDir)
+		p := PathInfo{Path: absStore(dir, cmp.Or(r.Path, key)), NarSize: r.NarSize, NarHash: narHash(r.NarHash),
 			References: []string{}, DownloadSize: r.DownloadSize}
 		for _, ref := range r.References {
 			p.References = append(p.References, absStore(dir, ref))
@@ -229,7 +230,7 @@ func ParseDerivations(data []byte) ([]Derivation, error) {
 	}
 	out := make([]Derivation, 0, len(m))
 	for k, r := range m {
-		d := Derivation{Path: absStore(StoreDir, k), Outputs: map[string]Output{}, Env: r.Env, System: firstNonEmpty(r.System, r.Platform), InputDrvs: []string{}}
+		d := Derivation{Path: absStore(StoreDir, k), Outputs: map[string]Output{}, Env: r.Env, System: cmp.Or(r.System, r.Platform), InputDrvs: []string{}}
 		if d.Env == nil {
 			d.Env = map[string]string{}
 		}
@@ -267,13 +268,6 @@ func absStore(dir, p string) string {
 		return p
 	}
 	return path.Join(dir, p)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // HexHash turns a hash as Nix writes it (base-16, Nix base-32, SRI base-64, with or without an

@@ -4,12 +4,14 @@
 package record
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/nixify/nixify/internal/arch"
@@ -79,12 +81,7 @@ func (s Store) All() ([]Build, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("build record %s %w (%v): remove it and build again", s.Path(), ErrDamaged, err)
 	}
-	out := make([]Build, 0, len(f.Builds))
-	for _, b := range f.Builds {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Arch < out[j].Arch })
-	return out, nil
+	return slices.SortedFunc(maps.Values(f.Builds), func(a, b Build) int { return cmp.Compare(a.Arch, b.Arch) }), nil
 }
 
 // Latest returns the last build for arch; errors.Is(err, ErrNoBuild) when there is none, or when

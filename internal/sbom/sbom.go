@@ -89,9 +89,7 @@ func imagePurl(s Subject) string {
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		repo, name = s.Name, name[i+1:]
 	}
-	if j := strings.IndexByte(name, ':'); j >= 0 {
-		name = name[:j]
-	}
+	name, _, _ = strings.Cut(name, ":")
 	p := "pkg:oci/" + url.PathEscape(strings.ToLower(name)) + "@" + strings.ReplaceAll(url.PathEscape(s.Digest), ":", "%3A")
 	if repo != "" {
 		if j := strings.LastIndexByte(repo, ':'); j > strings.LastIndexByte(repo, '/') {

@@ -16,7 +16,6 @@ import (
 	"github.com/nixify/nixify/internal/cli"
 	"github.com/nixify/nixify/internal/cmd/shared"
 	"github.com/nixify/nixify/internal/config"
-	"github.com/nixify/nixify/internal/container"
 	"github.com/nixify/nixify/internal/iostreams"
 	"github.com/nixify/nixify/internal/kube"
 	"github.com/nixify/nixify/internal/registryclient"
@@ -280,10 +279,8 @@ func clusterError(ctx context.Context, err error, ns string) error {
 		return err
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, kube.ErrNoConfig):
-		return &cli.ExitError{Code: cli.ExitUsage, Err: err, Hint: "point KUBECONFIG or --kubeconfig at the cluster's kubeconfig, and --context at one of its contexts (kubectl config get-contexts)"}
-	case errors.Is(err, kube.ErrUnreachable):
-		return cli.Unavailable(err, "check that the cluster is up and reachable from here (kubectl cluster-info), or raise --request-timeout")
+	case errors.Is(err, kube.ErrNoConfig), errors.Is(err, kube.ErrUnreachable):
+		return shared.KubeError(err)
 	case errors.Is(err, kube.ErrDenied):
 		return cli.Failed(err, fmt.Sprintf("ask for the rights to manage Secrets, Services and StatefulSets in namespace %s, or pick another with --namespace (kubectl auth can-i create statefulsets -n %s)", ns, ns))
 	case errors.Is(err, kube.ErrConflict):
@@ -319,7 +316,7 @@ func await(ctx context.Context, opts *Options, c *kube.Client, res *Result, bega
 	}
 	p.Done("")
 	pod := res.Name + "-0"
-	health := podHealth(ctx, c, pod)
+	health := shared.PodHealth(ctx, c, pod)
 	res.Health = &health
 	if opts.IO.WantsJSON() {
 		return opts.IO.WriteJSON(res)
@@ -330,24 +327,6 @@ func await(ctx context.Context, opts *Options, c *kube.Client, res *Result, bega
 	}
 	opts.IO.Printf("%s\n", st.Faint.Render(fmt.Sprintf("  in the cluster: http://%s-health.%s.svc (health), pod %s", res.Name, res.Namespace, pod)))
 	return nil
-}
-
-// podHealth asks the pod's health server through a port-forward of the API server.
-func podHealth(ctx context.Context, c *kube.Client, pod string) shared.Report {
-	r := shared.Report{Container: pod, State: "running", Services: []shared.ServiceReport{}}
-	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	url, err := c.ForwardHealth(fctx, pod)
-	if err != nil {
-		r.Error = "no port-forward to the pod: " + err.Error()
-		return r
-	}
-	resp, code, err := container.Probe(fctx, url)
-	if err != nil {
-		r.Error = "the health server does not answer through the port-forward: " + shared.ProbeError(err)
-		return r
-	}
-	return shared.FromResponse(r, resp, code)
 }
 
 // printApplied says what the apply did, one line per object, before the wait.

@@ -27,6 +27,7 @@ type Options struct {
 	Config func() (*config.Loaded, error)
 	Engine func() (engine.Engine, error)
 	Now    func() time.Time
+	Kube   shared.KubeTarget
 }
 
 // NewCmdStatus wires the command; runF replaces the run function in tests.
@@ -40,20 +41,28 @@ func NewCmdStatus(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 it (architecture, flake revision, build time, from the build records), what it publishes and how
 to connect, and for each service its health, the supervisor's state and its restart count.
 
+--kube shows the StatefulSet that nixify deploy made instead (--context, --namespace, as deploy
+takes them): its revision, where its pod stands, and the pod's health through a port-forward.
+
 Exit codes: 0 running and healthy; 3 not running, not healthy or no such container; 4 the
 Docker engine cannot be reached. In JSON the architecture is "architecture" with the OCI name
 (amd64, arm64), as info says it.`,
 		Example: `  nixify status
-  nixify ps -o json`,
+  nixify ps -o json
+  nixify status --kube --namespace apps`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
 			}
+			if opts.Kube.On {
+				return kubeStatusRun(cmd.Context(), opts)
+			}
 			return statusRun(cmd.Context(), opts)
 		},
 	}
 	shared.AddContainerFlag(f, cmd)
+	shared.AddKubeFlags(cmd, &opts.Kube)
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package healthserver
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -19,21 +20,14 @@ func checks(sv serviceView) []health.Check {
 }
 
 func observed(sv serviceView) []health.Check {
-	switch {
-	case sv.Disabled:
-		return []health.Check{{ComponentID: sv.Name, Status: health.Disabled, Output: sv.output()}}
-	case !sv.running() || sv.Result == nil:
-		return []health.Check{{ComponentID: sv.Name, Status: health.Fail, Output: sv.output()}}
+	if sv.Disabled || !sv.running() || sv.Result == nil { // disabled, or fail
+		return []health.Check{{ComponentID: sv.Name, Status: sv.status(), Output: sv.output()}}
 	}
 	out := make([]health.Check, 0, len(sv.Result.Observations))
 	for _, o := range sv.Result.Observations {
-		id := sv.Name
-		if o.Component != "" {
-			id = o.Component
-		}
 		secs := o.Latency.Seconds()
 		out = append(out, health.Check{
-			ComponentID: id, ComponentType: "datastore",
+			ComponentID: cmp.Or(o.Component, sv.Name), ComponentType: "datastore",
 			ObservedValue: &secs, ObservedUnit: "s",
 			Status: o.Status, Time: sv.Result.Finished, Output: o.Output,
 		})
