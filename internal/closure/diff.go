@@ -55,7 +55,7 @@ func groups(c *Closure) map[string]*group {
 	for _, x := range c.Components {
 		g := out[x.Key()]
 		if g == nil {
-			g = &group{}
+			g = &group{versions: []string{}} // [] in JSON, not null
 			out[x.Key()] = g
 		}
 		if x.Version != "" && !slices.Contains(g.versions, x.Version) {
@@ -79,14 +79,14 @@ func Compare(old, new *Closure) Diff {
 		o, ok := og[name]
 		switch {
 		case !ok:
-			d.Added = append(d.Added, Entry{Name: name, Versions: nonNil(n.versions), Size: n.size})
+			d.Added = append(d.Added, Entry{Name: name, Versions: n.versions, Size: n.size})
 		case !slices.Equal(o.versions, n.versions) || !slices.Equal(o.paths, n.paths):
-			d.Changed = append(d.Changed, Change{Name: name, OldVersions: nonNil(o.versions), NewVersions: nonNil(n.versions), SizeDelta: n.size - o.size})
+			d.Changed = append(d.Changed, Change{Name: name, OldVersions: o.versions, NewVersions: n.versions, SizeDelta: n.size - o.size})
 		}
 	}
 	for name, o := range og {
 		if _, ok := ng[name]; !ok {
-			d.Removed = append(d.Removed, Entry{Name: name, Versions: nonNil(o.versions), Size: o.size})
+			d.Removed = append(d.Removed, Entry{Name: name, Versions: o.versions, Size: o.size})
 		}
 	}
 	sort.Slice(d.Added, func(i, j int) bool { return d.Added[i].Name < d.Added[j].Name })
@@ -146,13 +146,6 @@ func total(c *Closure) int64 {
 		return c.Size()
 	}
 	return n
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // FromLayers makes a closure of an image that has no record (a tarball, a registry image) from

@@ -2,7 +2,6 @@ package sbom
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 
@@ -135,19 +134,19 @@ func CycloneDXJSON(c *closure.Closure, s Subject) ([]byte, error) {
 		if x.Type != closure.Nix {
 			continue
 		}
-		deps := append(slices.Clone(x.References), modsIn[x.StorePath]...)
+		deps := append(append([]string{}, x.References...), modsIn[x.StorePath]...)
 		for _, r := range x.References {
 			referred[r] = true
 		}
-		bom.Dependencies = append(bom.Dependencies, cdxDependency{Ref: x.Ref(), DependsOn: nonNil(deps)})
+		bom.Dependencies = append(bom.Dependencies, cdxDependency{Ref: x.Ref(), DependsOn: deps})
 	}
-	var top []string
+	top := []string{}
 	for _, x := range c.Components {
 		if x.Type == closure.Nix && !referred[x.StorePath] {
 			top = append(top, x.Ref())
 		}
 	}
-	bom.Dependencies = append([]cdxDependency{{Ref: imageRef, DependsOn: nonNil(top)}}, bom.Dependencies...)
+	bom.Dependencies = append([]cdxDependency{{Ref: imageRef, DependsOn: top}}, bom.Dependencies...)
 	return json.MarshalIndent(bom, "", "  ")
 }
 
@@ -173,11 +172,4 @@ func props(kv ...string) []cdxProperty {
 		}
 	}
 	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -345,7 +345,11 @@ func (k *Kube) stop() {
 // Logs is what the components wrote so far, for failure messages.
 func (k *Kube) Logs() string {
 	var b strings.Builder
-	for _, p := range k.procs {
+	procs := k.procs
+	if k.node != nil {
+		procs = append(procs[:len(procs):len(procs)], k.node.procs...)
+	}
+	for _, p := range procs {
 		fmt.Fprintf(&b, "== %s\n%s\n", strings.Join(p.Cmd.Args[:min(2, len(p.Cmd.Args))], " "), p.Output())
 	}
 	return b.String()
