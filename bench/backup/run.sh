@@ -73,6 +73,8 @@ while [ "$i" -le "$runs" ]; do
 		"$nixify" run --image "$image" >/dev/null 2>&1
 		t1=$(now)
 		"$nixify" clean --volumes --yes >/dev/null 2>&1 || true
+		# Made by docker, not labelled as nixify's: clean leaves it.
+		docker volume rm "$NIXIFY_VOLUME" >/dev/null 2>&1 || true
 		echo "$t1 - $t0" | bc >>"$tmp/rhand.t"
 	)
 	i=$((i + 1))
